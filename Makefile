@@ -1,0 +1,32 @@
+# crowdtwin — the two commands on a fresh machine are `make demo` and `make test`.
+CARGO_TARGET_DIR ?= target
+export CARGO_TARGET_DIR
+BIN := $(CARGO_TARGET_DIR)/release/crowdtwin
+SCENARIO ?= scenarios/plaza.ron
+OUT ?= out/plaza
+
+.PHONY: setup build demo test bench clean
+
+## setup: install lavapipe + lld and put ONNX Runtime in .ort/ (idempotent)
+setup:
+	@tools/setup.sh
+
+## build: the release binary (one profile for tests, demo and bench)
+build: setup
+	cargo build --release --locked
+
+## demo: run the default scenario and print where the report is
+demo: build
+	$(BIN) run $(SCENARIO) --out $(OUT)
+
+## test: every unit and end-to-end test
+test: setup
+	cargo test --release --locked --workspace
+
+## bench: throughput table (render, masking, end to end)
+bench: build
+	$(BIN) bench $(SCENARIO)
+
+clean:
+	cargo clean
+	rm -rf out

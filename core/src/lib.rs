@@ -1,0 +1,23 @@
+//! crowdtwin-core: the shared language of crowdtwin.
+//!
+//! Nothing here depends on Bevy or ONNX Runtime, so the pipeline (`vision`) and the
+//! evaluation (`reports`) can run on stored frames or real video with the same types.
+//!
+//! * [`scenario`] — the RON scenario schema (v1), its loader and its validation errors.
+//! * [`taxonomy`] — the demographic taxonomy (Monk skin tones, age groups, …).
+//! * [`ids`] — the ground-truth id ranges and their colour encoding in the id mask.
+//! * [`rng`] — per-entity random streams keyed by (seed, entity, purpose).
+//! * [`site`] — the procedural site laid out from the scenario.
+//! * [`camera`] — the pinhole camera model shared by the renderer and the evaluation.
+//! * [`frame`] — frames and per-frame ground truth handed from the simulation to the pipeline.
+
+pub mod camera;
+pub mod frame;
+pub mod ids;
+pub mod rng;
+pub mod scenario;
+pub mod site;
+pub mod taxonomy;
+
+/// Version of the schema of every Parquet table and `summary.json` this build writes.
+pub const RECORDS_SCHEMA_VERSION: u32 = 1;

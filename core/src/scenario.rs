@@ -1,0 +1,649 @@
+//! Scenario schema v1: what a run simulates, written in RON.
+//!
+//! # Axes and angles
+//! World coordinates are metres in a right-handed frame: **x points east, y up, z south**
+//! (so north is −z), the ground is the plane y = 0 and the plaza's centre is the origin.
+//! A camera's `yaw_deg` is its compass heading, clockwise from north (0 = looking north
+//! along −z, 90 = east along +x); `pitch_deg` is its tilt **below** the horizon (a CCTV
+//! camera looking down at 30° has `pitch_deg: 30.0`). `hfov_deg` is the horizontal field of
+//! view; the vertical one follows from the resolution's aspect ratio (square pixels).
+//!
+//! # Time
+//! The simulation advances in fixed ticks of `1 / tick_hz` seconds. A camera with `fps`
+//! frames per second renders on every `tick_hz / fps`-th tick, starting with tick 0, so
+//! `fps` must divide `tick_hz`.
+//!
+//! # Demographic mix
+//! Quotas are **per attribute**: for each attribute the shares are turned into exact counts
+//! (largest remainder) over `population.count`, and persons are ranked by a per-person random
+//! key for that attribute, the first ones getting the first value. So the marginal counts are
+//! exact, the attributes are combined at random (independent in expectation), and adding a
+//! person moves at most the persons at quota boundaries.
+
+use crate::taxonomy::{AgeGroup, BodySize, ClothingColour, GenderPresentation, HeadCovering, MobilityAid, SkinTone};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The only schema version this build reads.
+pub const SCENARIO_VERSION: u32 = 1;
+
+/// A complete scenario.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Schema version; must be 1.
+    pub version: u32,
+    /// Short name, used in reports.
+    pub name: String,
+    /// Master seed of every random stream.
+    pub seed: u64,
+    /// Simulated duration in seconds.
+    pub duration_s: f32,
+    /// Simulation rate in ticks per second (fixed dt = 1 / tick_hz).
+    pub tick_hz: u32,
+    /// Local solar time in hours (0–24), which places the sun.
+    pub time_of_day_h: f32,
+    /// The procedural site.
+    pub site: Site,
+    /// Who is there.
+    pub population: Population,
+    /// The virtual CCTV cameras.
+    pub cameras: Vec<CameraSpec>,
+    /// Render quality settings.
+    #[serde(default)]
+    pub render: RenderSettings,
+    /// How the pipeline paints masks.
+    #[serde(default)]
+    pub masking: MaskingSettings,
+    /// How results are scored.
+    #[serde(default)]
+    pub evaluation: EvaluationSettings,
+}
+
+/// A procedural plaza: an open square, ringed by a street with pavements, ringed by buildings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Size of the open plaza, (east–west, north–south) in metres.
+    pub plaza_size_m: (f32, f32),
+    /// Width of the carriageway around the plaza.
+    pub street_width_m: f32,
+    /// Width of the pavement along the buildings on the far side of the street.
+    pub pavement_width_m: f32,
+    /// Building heights are drawn from this range (metres).
+    pub building_height_m: (f32, f32),
+    /// Number of benches on the plaza.
+    pub benches: u32,
+    /// Whether a transit stop (shelter) stands at the plaza's south edge.
+    pub transit_stop: bool,
+    /// Number of trees on the plaza.
+    #[serde(default)]
+    pub trees: u32,
+}
+
+/// The population: how many and in what demographic mix.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// Number of persons present for the whole run.
+    pub count: u32,
+    /// Shares per attribute; an attribute left out uses the default noted on [`Mix`].
+    #[serde(default)]
+    pub mix: Mix,
+}
+
+/// Shares per attribute value (each attribute's shares sum to 1).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    /// Monk tone → share. Default: uniform over 1–10.
+    #[serde(default)]
+    pub skin_tone: BTreeMap<SkinTone, f32>,
+    /// Default: 50 % each.
+    #[serde(default)]
+    pub gender_presentation: BTreeMap<GenderPresentation, f32>,
+    /// Default: child 10 %, adult 75 %, older adult 15 %.
+    #[serde(default)]
+    pub age_group: BTreeMap<AgeGroup, f32>,
+    /// Default: none 100 %. `cane` and `walker` are not rendered yet and are refused.
+    #[serde(default)]
+    pub mobility_aid: BTreeMap<MobilityAid, f32>,
+    /// Default: none 100 %.
+    #[serde(default)]
+    pub head_covering: BTreeMap<HeadCovering, f32>,
+    /// Default: slim 30 %, average 50 %, heavy 20 %.
+    #[serde(default)]
+    pub body_size: BTreeMap<BodySize, f32>,
+    /// Default: uniform over the colour families.
+    #[serde(default)]
+    pub clothing_colour: BTreeMap<ClothingColour, f32>,
+}
+
+fn uniform<T: Copy + Ord>(values: impl Iterator<Item = T>) -> BTreeMap<T, f32> {
+    let values: Vec<T> = values.collect();
+    let share = 1.0 / values.len() as f32;
+    values.into_iter().map(|v| (v, share)).collect()
+}
+
+impl Mix {
+    /// Skin-tone shares with the default applied.
+    pub fn skin_tone_shares(&self) -> BTreeMap<SkinTone, f32> {
+        or_default(&self.skin_tone, || uniform(SkinTone::all()))
+    }
+    /// Gender-presentation shares with the default applied.
+    pub fn gender_presentation_shares(&self) -> BTreeMap<GenderPresentation, f32> {
+        or_default(&self.gender_presentation, || uniform(GenderPresentation::ALL.iter().copied()))
+    }
+    /// Age-group shares with the default applied.
+    pub fn age_group_shares(&self) -> BTreeMap<AgeGroup, f32> {
+        or_default(&self.age_group, || {
+            BTreeMap::from([(AgeGroup::Child, 0.10), (AgeGroup::Adult, 0.75), (AgeGroup::OlderAdult, 0.15)])
+        })
+    }
+    /// Mobility-aid shares with the default applied.
+    pub fn mobility_aid_shares(&self) -> BTreeMap<MobilityAid, f32> {
+        or_default(&self.mobility_aid, || BTreeMap::from([(MobilityAid::None, 1.0)]))
+    }
+    /// Head-covering shares with the default applied.
+    pub fn head_covering_shares(&self) -> BTreeMap<HeadCovering, f32> {
+        or_default(&self.head_covering, || BTreeMap::from([(HeadCovering::None, 1.0)]))
+    }
+    /// Body-size shares with the default applied.
+    pub fn body_size_shares(&self) -> BTreeMap<BodySize, f32> {
+        or_default(&self.body_size, || {
+            BTreeMap::from([(BodySize::Slim, 0.3), (BodySize::Average, 0.5), (BodySize::Heavy, 0.2)])
+        })
+    }
+    /// Clothing-colour shares with the default applied.
+    pub fn clothing_colour_shares(&self) -> BTreeMap<ClothingColour, f32> {
+        or_default(&self.clothing_colour, || uniform(ClothingColour::ALL.iter().copied()))
+    }
+}
+
+fn or_default<T: Clone + Ord>(given: &BTreeMap<T, f32>, default: impl FnOnce() -> BTreeMap<T, f32>) -> BTreeMap<T, f32> {
+    if given.is_empty() { default() } else { given.clone() }
+}
+
+/// One virtual CCTV camera.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSpec {
+    /// Unique id, used in tables and file names.
+    pub id: String,
+    /// Position (x east, y up = mounting height, z south) in metres.
+    pub position: (f32, f32, f32),
+    /// Compass heading in degrees, clockwise from north.
+    pub yaw_deg: f32,
+    /// Tilt below the horizon in degrees.
+    pub pitch_deg: f32,
+    /// Horizontal field of view in degrees.
+    pub hfov_deg: f32,
+    /// The real camera's resolution (width, height): pixels per metre and DORI levels use it.
+    pub sensor_resolution: (u32, u32),
+    /// The resolution the pipeline sees (width, height); same aspect ratio as the sensor.
+    pub render_resolution: (u32, u32),
+    /// Frames per second; must divide `tick_hz`.
+    pub fps: u32,
+}
+
+/// Render quality.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderSettings {
+    /// Multisample anti-aliasing of the colour frame: 1 (off) or 4. The id mask never uses MSAA.
+    pub msaa: u32,
+    /// Whether the sun casts shadows.
+    pub shadows: bool,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self { msaa: 4, shadows: true }
+    }
+}
+
+/// How masks are painted by the pipeline.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskingSettings {
+    /// Solid silhouette colour (sRGB bytes).
+    pub colour: (u8, u8, u8),
+    /// Pixels by which every mask is grown before painting.
+    pub dilation_px: u32,
+}
+
+impl Default for MaskingSettings {
+    fn default() -> Self {
+        Self { colour: (0, 160, 230), dilation_px: 2 }
+    }
+}
+
+/// How results are scored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationSettings {
+    /// A person-frame is missed when its exposed fraction exceeds this.
+    pub miss_threshold: f32,
+    /// Person-frames with fewer visible pixels are recorded but not scored.
+    pub min_visible_px: u32,
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        Self { miss_threshold: 0.2, min_visible_px: 20 }
+    }
+}
+
+impl Scenario {
+    /// Fixed time step in seconds.
+    pub fn dt(&self) -> f32 {
+        1.0 / self.tick_hz as f32
+    }
+
+    /// Number of ticks simulated.
+    pub fn total_ticks(&self) -> u64 {
+        (self.duration_s as f64 * self.tick_hz as f64).round() as u64
+    }
+
+    /// Ticks between two frames of `camera`.
+    pub fn ticks_per_frame(&self, camera: &CameraSpec) -> u64 {
+        (self.tick_hz / camera.fps) as u64
+    }
+
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::io(path, format!("cannot read the scenario: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates scenario text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
+        let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| ScenarioError::from_ron(origin, e, String::new()))?;
+        let scenario: Scenario = match serde_path_to_error::deserialize(&mut deserializer) {
+            Ok(s) => s,
+            Err(err) => {
+                let field = err.path().to_string();
+                let spanned = deserializer.span_error(err.into_inner());
+                return Err(ScenarioError::from_ron(origin, spanned, field));
+            }
+        };
+        deserializer.end().map_err(|e| ScenarioError::from_ron(origin, deserializer.span_error(e), String::new()))?;
+        scenario.validate().map_err(|(path, message)| {
+            let (line, col) = locate(text, &path).unwrap_or((1, 1));
+            ScenarioError::Invalid { file: origin.to_path_buf(), line, col, field: render_path(&path), message }
+        })?;
+        Ok(scenario)
+    }
+
+    /// Semantic checks serde cannot express; the error carries the path of the field at fault.
+    fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
+        use PathSegment::{Index, Key};
+        let at = |segments: &[PathSegment], message: String| Err((segments.to_vec(), message));
+        if self.version != SCENARIO_VERSION {
+            return at(&[Key("version")], format!("version {} is not supported (this build reads {SCENARIO_VERSION})", self.version));
+        }
+        if !(self.duration_s > 0.0 && self.duration_s <= 24.0 * 3600.0) {
+            return at(&[Key("duration_s")], format!("must be positive and at most a day, got {}", self.duration_s));
+        }
+        if !(1..=1000).contains(&self.tick_hz) {
+            return at(&[Key("tick_hz")], format!("must be 1 to 1000 ticks per second, got {}", self.tick_hz));
+        }
+        if !(0.0..=24.0).contains(&self.time_of_day_h) {
+            return at(&[Key("time_of_day_h")], format!("must be between 0 and 24 hours, got {}", self.time_of_day_h));
+        }
+        let site = &self.site;
+        if !(site.plaza_size_m.0 >= 10.0 && site.plaza_size_m.1 >= 10.0 && site.plaza_size_m.0 <= 1000.0 && site.plaza_size_m.1 <= 1000.0) {
+            return at(&[Key("site"), Key("plaza_size_m")], "each side must be 10 to 1000 m".into());
+        }
+        if !(site.street_width_m >= 0.0 && site.pavement_width_m >= 0.0) {
+            return at(&[Key("site"), Key("street_width_m")], "street and pavement widths must not be negative".into());
+        }
+        if !(site.building_height_m.0 > 0.0 && site.building_height_m.0 <= site.building_height_m.1) {
+            return at(&[Key("site"), Key("building_height_m")], "must be (min, max) with 0 < min <= max".into());
+        }
+        if self.population.count > 100_000 {
+            return at(&[Key("population"), Key("count")], "at most 100000 persons".into());
+        }
+        let mix = &self.population.mix;
+        let sums: [(&'static str, Vec<f32>); 7] = [
+            ("skin_tone", mix.skin_tone.values().copied().collect()),
+            ("gender_presentation", mix.gender_presentation.values().copied().collect()),
+            ("age_group", mix.age_group.values().copied().collect()),
+            ("mobility_aid", mix.mobility_aid.values().copied().collect()),
+            ("head_covering", mix.head_covering.values().copied().collect()),
+            ("body_size", mix.body_size.values().copied().collect()),
+            ("clothing_colour", mix.clothing_colour.values().copied().collect()),
+        ];
+        for (attribute, shares) in sums {
+            if shares.is_empty() {
+                continue;
+            }
+            let segments = [Key("population"), Key("mix"), Key(attribute)];
+            if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
+                return at(&segments, "every share must be between 0 and 1".into());
+            }
+            let total: f32 = shares.iter().sum();
+            if (total - 1.0).abs() > 1e-3 {
+                return at(&segments, format!("shares must sum to 1, they sum to {total}"));
+            }
+        }
+        for aid in [MobilityAid::Cane, MobilityAid::Walker] {
+            if mix.mobility_aid.get(&aid).is_some_and(|&s| s > 0.0) {
+                return at(
+                    &[Key("population"), Key("mix"), Key("mobility_aid")],
+                    format!("`{aid}` is in the taxonomy but not rendered yet; use `none` or `wheelchair`"),
+                );
+            }
+        }
+        if self.cameras.is_empty() {
+            return at(&[Key("cameras")], "at least one camera is needed".into());
+        }
+        for (i, cam) in self.cameras.iter().enumerate() {
+            let field = |name: &'static str| vec![Key("cameras"), Index(i), Key(name)];
+            if cam.id.is_empty() || !cam.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err((field("id"), format!("camera id {:?} must be non-empty letters, digits, '-' or '_'", cam.id)));
+            }
+            if self.cameras[..i].iter().any(|other| other.id == cam.id) {
+                return Err((field("id"), format!("camera id {:?} is used twice", cam.id)));
+            }
+            if !(1.0..=170.0).contains(&cam.hfov_deg) {
+                return Err((field("hfov_deg"), format!("must be 1 to 170 degrees, got {}", cam.hfov_deg)));
+            }
+            if !(-89.0..=89.0).contains(&cam.pitch_deg) {
+                return Err((field("pitch_deg"), format!("must be -89 to 89 degrees, got {}", cam.pitch_deg)));
+            }
+            if cam.position.1 <= 0.0 {
+                return Err((field("position"), "the camera must be above the ground (y > 0)".into()));
+            }
+            let (sw, sh) = cam.sensor_resolution;
+            let (rw, rh) = cam.render_resolution;
+            if sw < 16 || sh < 16 || sw > 16384 || sh > 16384 {
+                return Err((field("sensor_resolution"), format!("{sw}x{sh} is outside 16 to 16384 pixels a side")));
+            }
+            if rw < 16 || rh < 16 || rw > 8192 || rh > 8192 {
+                return Err((field("render_resolution"), format!("{rw}x{rh} is outside 16 to 8192 pixels a side")));
+            }
+            let (sensor_aspect, render_aspect) = (sw as f32 / sh as f32, rw as f32 / rh as f32);
+            if (sensor_aspect / render_aspect - 1.0).abs() > 0.01 {
+                return Err((
+                    field("render_resolution"),
+                    format!("aspect ratio {render_aspect:.3} differs from the sensor's {sensor_aspect:.3}"),
+                ));
+            }
+            if cam.fps == 0 || self.tick_hz % cam.fps != 0 {
+                return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, self.tick_hz)));
+            }
+        }
+        if !matches!(self.render.msaa, 1 | 4) {
+            return at(&[Key("render"), Key("msaa")], format!("must be 1 or 4, got {}", self.render.msaa));
+        }
+        if !(0.0..=1.0).contains(&self.evaluation.miss_threshold) {
+            return at(&[Key("evaluation"), Key("miss_threshold")], "must be between 0 and 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// A step in the path to a field: a struct key or a list index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PathSegment {
+    /// A named field.
+    Key(&'static str),
+    /// An element of a list.
+    Index(usize),
+}
+
+fn render_path(path: &[PathSegment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            PathSegment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSegment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Finds the 1-based line and column of the field a path names, by scanning the RON text
+/// (strings and comments skipped), so semantic errors point where serde errors do.
+fn locate(text: &str, path: &[PathSegment]) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    let mut found = 0usize;
+    for segment in path {
+        let (mut depth, mut commas, mut i) = (0i32, 0usize, pos);
+        let mut matched = None;
+        while i < bytes.len() {
+            let c = bytes[i];
+            let comment = c == b'/' && bytes.get(i + 1) == Some(&b'/');
+            if depth == 1 && !comment {
+                match segment {
+                    PathSegment::Index(want) if commas == *want && !c.is_ascii_whitespace() && c != b',' => {
+                        if matches!(c, b')' | b']' | b'}') {
+                            return None;
+                        }
+                        matched = Some(i);
+                        break;
+                    }
+                    PathSegment::Key(key) if text[i..].starts_with(key) => {
+                        let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+                        if starts_word && text[i + key.len()..].trim_start().starts_with(':') {
+                            matched = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match c {
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                _ if comment => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if depth <= 0 {
+                        return None;
+                    }
+                }
+                b',' if depth == 1 => commas += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        found = matched?;
+        pos = match segment {
+            PathSegment::Key(key) => {
+                let after_colon = found + key.len() + text[found + key.len()..].find(':')? + 1;
+                after_colon + text[after_colon..].find(|c: char| !c.is_whitespace())?
+            }
+            PathSegment::Index(_) => found,
+        };
+    }
+    let line = text[..found].matches('\n').count() + 1;
+    let col = text[..found].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
+/// Why a scenario could not be used; the message names file, line, column and field.
+#[derive(Debug)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Io {
+        /// The scenario file.
+        file: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The text is not a valid scenario (syntax, unknown or missing field, wrong type).
+    Parse {
+        /// The scenario file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// Path of the field at fault (`cameras[1].fps`), empty at top level.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values are well formed but not acceptable.
+    Invalid {
+        /// The scenario file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// Path of the field at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    fn io(path: &Path, message: String) -> Self {
+        ScenarioError::Io { file: path.to_path_buf(), message }
+    }
+
+    fn from_ron(file: &Path, error: ron::error::SpannedError, field: String) -> Self {
+        ScenarioError::Parse {
+            file: file.to_path_buf(),
+            line: error.span.start.line,
+            col: error.span.start.col,
+            field: if field == "." { String::new() } else { field },
+            message: error.code.to_string(),
+        }
+    }
+
+    /// (line, column) of the error, when it has one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            ScenarioError::Io { .. } => None,
+            ScenarioError::Parse { line, col, .. } | ScenarioError::Invalid { line, col, .. } => Some((*line, *col)),
+        }
+    }
+
+    /// Path of the field at fault, when it has one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Io { .. } => None,
+            ScenarioError::Parse { field, .. } | ScenarioError::Invalid { field, .. } => Some(field),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Io { file, message } => write!(f, "{}: {message}", file.display()),
+            ScenarioError::Parse { file, line, col, field, message } | ScenarioError::Invalid { file, line, col, field, message } => {
+                if field.is_empty() {
+                    write!(f, "{}:{line}:{col}: {message}", file.display())
+                } else {
+                    write!(f, "{}:{line}:{col}: field `{field}`: {message}", file.display())
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"(
+    version: 1,
+    name: "t",
+    seed: 1,
+    duration_s: 2.0,
+    tick_hz: 10,
+    time_of_day_h: 12.0,
+    site: (plaza_size_m: (30.0, 20.0), street_width_m: 6.0, pavement_width_m: 3.0,
+           building_height_m: (8.0, 12.0), benches: 2, transit_stop: true),
+    population: (count: 5),
+    cameras: [
+        (id: "a", position: (0.0, 6.0, 20.0), yaw_deg: 0.0, pitch_deg: 20.0, hfov_deg: 70.0,
+         sensor_resolution: (1920, 1080), render_resolution: (640, 360), fps: 5),
+        (id: "b", position: (0.0, 6.0, -20.0), yaw_deg: 180.0, pitch_deg: 20.0, hfov_deg: 70.0,
+         sensor_resolution: (1920, 1080), render_resolution: (640, 360), fps: 5),
+    ],
+)"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(text, Path::new("s.ron"))
+    }
+
+    #[test]
+    fn the_good_scenario_parses_with_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.total_ticks(), 20);
+        assert_eq!(s.ticks_per_frame(&s.cameras[0]), 2);
+        assert_eq!(s.render, RenderSettings::default());
+        assert_eq!(s.population.mix.skin_tone_shares().len(), 10);
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_column() {
+        let err = parse(&GOOD.replace("seed: 1,", "seed: 1,,")).unwrap_err();
+        assert_eq!(err.position().unwrap().0, 4, "{err}");
+        assert!(err.to_string().starts_with("s.ron:4:"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_position() {
+        let err = parse(&GOOD.replace("benches: 2,", "benches: 2, fountains: 1,")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("fountains") && text.contains("s.ron:9:"), "{text}");
+        assert_eq!(err.field(), Some("site"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_path() {
+        let err = parse(&GOOD.replace("hfov_deg: 70.0,\n         sensor_resolution: (1920, 1080), render_resolution: (640, 360), fps: 5),\n        (id: \"b\"", "hfov_deg: \"wide\",\n         sensor_resolution: (1920, 1080), render_resolution: (640, 360), fps: 5),\n        (id: \"b\"")).unwrap_err();
+        assert_eq!(err.field(), Some("cameras[0].hfov_deg"), "{err}");
+        assert_eq!(err.position().unwrap().0, 12, "{err}");
+    }
+
+    #[test]
+    fn a_semantic_error_points_at_the_field() {
+        // The second camera's fps does not divide 10 ticks/s.
+        let text = GOOD.replacen("fps: 5)", "fps: 5)", 1).replace("render_resolution: (640, 360), fps: 5),\n    ]", "render_resolution: (640, 360), fps: 4),\n    ]");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.field(), Some("cameras[1].fps"), "{err}");
+        let line = text.lines().position(|l| l.contains("fps: 4")).unwrap() + 1;
+        let col = text.lines().nth(line - 1).unwrap().find("fps: 4").unwrap() + 1;
+        assert_eq!(err.position(), Some((line, col)), "{err}");
+        let err = parse(&GOOD.replace("count: 5", "count: 5, mix: (age_group: {child: 0.5, adult: 0.6})")).unwrap_err();
+        assert_eq!(err.field(), Some("population.mix.age_group"), "{err}");
+        assert_eq!(err.position().unwrap().0, 10, "{err}");
+        let err = parse(&GOOD.replace("version: 1", "version: 2")).unwrap_err();
+        assert_eq!((err.field(), err.position()), (Some("version"), Some((2, 5))), "{err}");
+    }
+
+    #[test]
+    fn a_skin_tone_off_the_monk_scale_is_refused() {
+        let err = parse(&GOOD.replace("count: 5", "count: 5, mix: (skin_tone: {11: 1.0})")).unwrap_err();
+        assert!(err.to_string().contains("Monk"), "{err}");
+    }
+}

@@ -1,0 +1,59 @@
+//! Charts drawn with plotters as SVG, to be inlined in the report.
+
+use crate::metrics::GroupRate;
+use plotters::prelude::*;
+
+/// A bar chart of miss rates per group. Every bar is labelled with the persons and
+/// person-frames behind it; groups without scored person-frames show "no data".
+pub fn miss_rate_bars(title: &str, groups: &[GroupRate]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let width = (140 + 70 * groups.len() as u32).max(420);
+        let root = SVGBackend::with_string(&mut svg, (width, 330)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let top = groups.iter().filter_map(|g| g.miss_rate).fold(0.0f64, f64::max);
+        let y_max = if top <= 0.0 { 0.1 } else { (top * 1.25).min(1.0).max(0.05) };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(58)
+            .y_label_area_size(58)
+            .build_cartesian_2d((0..groups.len()).into_segmented(), 0.0..y_max)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("miss rate")
+            .y_label_formatter(&|v| format!("{:.0} %", v * 100.0))
+            .x_labels(groups.len())
+            .x_label_formatter(&|segment| match segment {
+                SegmentValue::CenterOf(i) => groups.get(*i).map(|g| g.value.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let bar_colour = RGBColor(52, 101, 164);
+        chart
+            .draw_series(groups.iter().enumerate().filter_map(|(i, g)| {
+                g.miss_rate.map(|rate| {
+                    let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), rate)], bar_colour.filled());
+                    bar.set_margin(0, 0, 8, 8);
+                    bar
+                })
+            }))
+            .map_err(|e| e.to_string())?;
+        let label_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart
+            .draw_series(groups.iter().enumerate().map(|(i, g)| {
+                let text = match g.miss_rate {
+                    Some(rate) => format!("{:.1} % · {}p/{}pf", rate * 100.0, g.persons, g.person_frames),
+                    None => "no data".to_string(),
+                };
+                let y = g.miss_rate.unwrap_or(0.0) + y_max * 0.01;
+                Text::new(text, (SegmentValue::CenterOf(i), y), label_style.clone())
+            }))
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,220 @@
+//! `report.html`: one self-contained, printable page (inline SVG charts and PNG images)
+//! written for a reader who is not an engineer.
+
+use crate::charts::miss_rate_bars;
+use crate::images::base64;
+use crate::metrics::{attribute_values, GroupRate, MaskingMetrics};
+use crate::records::RunRecords;
+use std::fmt::Write;
+
+/// What the report shows besides the records.
+pub struct ReportInput<'a> {
+    /// The run's records.
+    pub records: &'a RunRecords,
+    /// Metrics computed from them.
+    pub metrics: &'a MaskingMetrics,
+    /// Miss threshold on the exposed fraction.
+    pub miss_threshold: f64,
+    /// Minimum visible pixels for a person-frame to be scored.
+    pub min_visible_px: u32,
+    /// Licence of the masking model.
+    pub model_licence: String,
+    /// The masking model's card (Markdown, shown as text).
+    pub model_card: String,
+    /// Contact sheets: (camera id, PNG bytes).
+    pub contact_sheets: Vec<(String, Vec<u8>)>,
+}
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or("—".to_string(), |v| format!("{:.1} %", v * 100.0))
+}
+
+fn group_table(groups: &[GroupRate]) -> String {
+    let mut html = String::from("<table><tr><th>group</th><th>persons</th><th>person-frames</th><th>missed</th><th>miss rate</th></tr>");
+    for g in groups {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&g.value),
+            g.persons,
+            g.person_frames,
+            g.missed,
+            percent(g.miss_rate)
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// Plain-language findings drawn from the numbers; small samples are called out as such.
+fn findings(metrics: &MaskingMetrics) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rate) = metrics.miss_rate {
+        out.push(format!(
+            "Overall, the masker left more than the threshold of a person visible in {} of {} scored person-frames ({}).",
+            metrics.missed,
+            metrics.person_frames,
+            percent(Some(rate))
+        ));
+    }
+    let small: Vec<&GroupRate> = metrics.by_height.iter().filter(|g| g.person_frames > 0).collect();
+    if let (Some(first), Some(last)) = (small.first(), small.last()) {
+        out.push(format!(
+            "Size matters: persons {} tall were missed {} of the time, persons {} tall {}.",
+            first.value,
+            percent(first.miss_rate),
+            last.value,
+            percent(last.miss_rate)
+        ));
+    }
+    for (attribute, groups) in &metrics.by_group {
+        let with_data: Vec<&GroupRate> = groups.iter().filter(|g| g.person_frames > 0).collect();
+        if with_data.len() < 2 {
+            continue;
+        }
+        let best = with_data.iter().min_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
+        let worst = with_data.iter().max_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
+        if worst.miss_rate > best.miss_rate {
+            let caution = if worst.persons < 5 || best.persons < 5 {
+                " One of these groups has fewer than 5 persons: too few to conclude anything."
+            } else {
+                " This slice reports no confidence intervals yet, so a gap of a few points may be noise."
+            };
+            out.push(format!(
+                "By {}: highest miss rate for {} ({}, {} persons), lowest for {} ({}, {} persons).{}",
+                attribute.replace('_', " "),
+                worst.value,
+                percent(worst.miss_rate),
+                worst.persons,
+                best.value,
+                percent(best.miss_rate),
+                best.persons,
+                caution
+            ));
+        }
+    }
+    out
+}
+
+/// Renders the report.
+pub fn report_html(input: &ReportInput) -> Result<String, String> {
+    let records = input.records;
+    let metrics = input.metrics;
+    let run = records.runs.first().ok_or("the run has no `runs` record")?;
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>crowdtwin report — {name}</title>
+<style>
+body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
+h1{{font-size:1.6em}} h2{{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}}
+table{{border-collapse:collapse;margin:.6em 0}} td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
+th{{background:#f0f0f0}} td:first-child,th:first-child{{text-align:left}}
+.charts{{display:flex;flex-wrap:wrap;gap:1em}} .note{{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}}
+img{{max-width:100%;border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
+@media print{{.charts svg{{max-width:100%}} h2{{page-break-after:avoid}}}}
+</style></head><body>
+<h1>Masking audit — scenario “{name}”</h1>
+<p class="note">All figures below are measured <b>in simulation</b>, on synthetic people rendered by a game engine.
+They show how the masking model behaves on these renders; they do not by themselves prove how it behaves on real footage.</p>
+"#,
+        name = escape(&run.scenario)
+    );
+
+    let _ = write!(
+        html,
+        "<h2>Scope</h2><table>\
+         <tr><td>scenario</td><td>{}</td></tr><tr><td>scenario sha256</td><td><code>{}</code></td></tr>\
+         <tr><td>seed</td><td>{}</td></tr><tr><td>simulated time</td><td>{:.1} s ({} ticks at {} Hz)</td></tr>\
+         <tr><td>cameras</td><td>{}</td></tr><tr><td>frames</td><td>{}</td></tr>\
+         <tr><td>persons</td><td>{}</td></tr><tr><td>scored person-frames</td><td>{}</td></tr>\
+         <tr><td>crowdtwin</td><td>{}</td></tr></table>",
+        escape(&run.scenario),
+        run.scenario_sha256,
+        run.seed,
+        run.duration_s,
+        run.ticks,
+        run.tick_hz,
+        records.cameras.len(),
+        metrics.frames,
+        records.persons.len(),
+        metrics.person_frames,
+        escape(&run.crowdtwin_version),
+    );
+
+    html.push_str("<h2>Population actually simulated</h2><div class=\"charts\">");
+    for attribute in ["skin_tone", "age_group", "gender_presentation", "mobility_aid", "head_covering", "body_size"] {
+        let _ = write!(html, "<table><tr><th>{}</th><th>persons</th></tr>", attribute.replace('_', " "));
+        for value in attribute_values(attribute) {
+            let count = records.persons.iter().filter(|p| p.demographics.value_of(attribute).as_deref() == Some(value.as_str())).count();
+            if count > 0 {
+                let _ = write!(html, "<tr><td>{}</td><td>{count}</td></tr>", escape(&value));
+            }
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</div>");
+
+    let _ = write!(
+        html,
+        "<h2>Masking model</h2><table><tr><td>model</td><td>{}</td></tr><tr><td>sha256</td><td><code>{}</code></td></tr>\
+         <tr><td>licence</td><td>{}</td></tr></table><details><summary>Model card</summary><pre>{}</pre></details>",
+        escape(&run.masking_model),
+        run.masking_model_sha256,
+        escape(&input.model_licence),
+        escape(&input.model_card)
+    );
+
+    let _ = write!(
+        html,
+        "<h2>Method in plain words</h2><p>Every camera frame is rendered from the simulation together with an exact map of which \
+         pixel shows which person. The masking model sees only the ordinary picture and paints a solid box over everyone it finds. \
+         For each person in each frame we then count how many of the person's visible pixels were left unpainted (the \
+         <i>exposed fraction</i>). A person-frame counts as <b>missed</b> when more than {:.0} % of the person stays visible. \
+         People showing fewer than {} pixels are recorded but not scored. Rates are pooled over person-frames; the number of \
+         distinct persons behind each figure is shown, because persons, not frames, are the independent units.</p>",
+        input.miss_threshold * 100.0,
+        input.min_visible_px
+    );
+
+    let _ = write!(
+        html,
+        "<h2>Results</h2><table><tr><td>miss rate</td><td>{}</td></tr><tr><td>mean exposed fraction</td><td>{}</td></tr>\
+         <tr><td>false-mask area (painted pixels showing no person)</td><td>{:.2} % of all pixels</td></tr></table><ul>",
+        percent(metrics.miss_rate),
+        percent(metrics.mean_exposed_fraction),
+        metrics.false_mask_fraction * 100.0
+    );
+    for finding in findings(metrics) {
+        let _ = write!(html, "<li>{}</li>", escape(&finding));
+    }
+    html.push_str("</ul><p>Each bar is labelled with its miss rate, the persons (p) and the person-frames (pf) behind it.</p><div class=\"charts\">");
+    html.push_str(&miss_rate_bars("Miss rate by person height in the frame", &metrics.by_height)?);
+    for (attribute, title) in [("skin_tone", "Miss rate by skin tone (Monk scale)"), ("age_group", "Miss rate by age group")] {
+        html.push_str(&miss_rate_bars(title, &metrics.by_group[attribute])?);
+    }
+    html.push_str("</div>");
+    for (attribute, groups) in &metrics.by_group {
+        let _ = write!(html, "<h3>By {}</h3>{}", attribute.replace('_', " "), group_table(groups));
+    }
+    let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
+
+    html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left: the rendered frame; middle: ground truth (each person tinted); right: after masking.</p>");
+    for (camera, png) in &input.contact_sheets {
+        let _ = write!(html, "<h3>Camera {}</h3><img alt=\"contact sheet of camera {0}\" src=\"data:image/png;base64,{}\">", escape(camera), base64(png));
+    }
+
+    html.push_str(
+        "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
+         on photographs may find them harder or easier than real people.</li><li>The masker paints boxes, not body outlines, so it \
+         over-masks background; the false-mask area measures that.</li><li>No confidence intervals yet: small groups can show large \
+         gaps by chance.</li><li>One site, one light condition, one seed: the figures do not cover night, rain, crowds or other \
+         camera placements.</li></ul></body></html>",
+    );
+    Ok(html)
+}

@@ -1,0 +1,18 @@
+//! crowdtwin-reports: what a run produced, turned into numbers, tables, charts and a report.
+//! No Bevy, so the same code can score the pipeline on stored frames.
+//!
+//! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
+//! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
+//! * [`tables`] — Parquet tables written with polars.
+//! * [`charts`] — plotters bar charts (SVG).
+//! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
+//! * [`html`] — the self-contained `report.html`.
+//! * [`output`] — atomic file writes.
+
+pub mod charts;
+pub mod html;
+pub mod images;
+pub mod metrics;
+pub mod output;
+pub mod records;
+pub mod tables;

@@ -1,0 +1,152 @@
+//! The rows a run accumulates, one struct per table of DESIGN.md.
+
+use crowdtwin_core::taxonomy::Demographics;
+
+/// One row of `runs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// Scenario name.
+    pub scenario: String,
+    /// sha256 of the scenario file.
+    pub scenario_sha256: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Ticks per second.
+    pub tick_hz: u32,
+    /// Ticks simulated.
+    pub ticks: u64,
+    /// Masking model name.
+    pub masking_model: String,
+    /// sha256 of the masking model file.
+    pub masking_model_sha256: String,
+    /// crowdtwin version.
+    pub crowdtwin_version: String,
+    /// Deployment modality (the slice runs everything centrally).
+    pub modality: String,
+    /// Miss threshold on the exposed fraction.
+    pub miss_threshold: f64,
+    /// Person-frames with fewer visible pixels are not scored.
+    pub min_visible_px: u32,
+}
+
+/// One row of `cameras`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraRecord {
+    /// Index in the scenario.
+    pub index: u16,
+    /// Camera id.
+    pub id: String,
+    /// Position (x, y, z) in metres.
+    pub position: [f64; 3],
+    /// Compass heading, degrees.
+    pub yaw_deg: f64,
+    /// Tilt below the horizon, degrees.
+    pub pitch_deg: f64,
+    /// Horizontal field of view, degrees.
+    pub hfov_deg: f64,
+    /// Sensor resolution.
+    pub sensor_resolution: (u32, u32),
+    /// Render resolution.
+    pub render_resolution: (u32, u32),
+    /// Frames per second.
+    pub fps: u32,
+}
+
+/// One row of `persons`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonRecord {
+    /// Person id.
+    pub person: u32,
+    /// Attributes.
+    pub demographics: Demographics,
+    /// Standing height, metres.
+    pub height_m: f64,
+}
+
+/// One row of `observations`: a person in a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservationRecord {
+    /// Tick.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Person id.
+    pub person: u32,
+    /// Pixels of the person visible in the frame (id mask).
+    pub visible_px: u32,
+    /// Pixels the person would cover without occluders.
+    pub unoccluded_px: u32,
+    /// Height of the unoccluded silhouette, pixels.
+    pub height_px: f64,
+    /// Pixels per metre at the person, sensor resolution.
+    pub pixels_per_metre: f64,
+    /// Distance along the camera axis, metres.
+    pub depth_m: f64,
+    /// Visible person pixels the masker left unpainted.
+    pub exposed_px: u32,
+}
+
+impl ObservationRecord {
+    /// visible ÷ unoccluded pixels.
+    pub fn visible_fraction(&self) -> f64 {
+        if self.unoccluded_px == 0 { 0.0 } else { (self.visible_px as f64 / self.unoccluded_px as f64).min(1.0) }
+    }
+
+    /// exposed ÷ visible pixels (0 when nothing is visible).
+    pub fn exposed_fraction(&self) -> f64 {
+        if self.visible_px == 0 { 0.0 } else { self.exposed_px as f64 / self.visible_px as f64 }
+    }
+}
+
+/// One row of `frames`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameRecord {
+    /// Tick.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Simulated time, seconds.
+    pub time_s: f64,
+    /// Persons with at least one visible pixel.
+    pub persons_visible: u32,
+    /// Detections kept by the masker.
+    pub detections: u32,
+    /// Pixels painted by the masker.
+    pub masked_px: u32,
+    /// Painted pixels that show no person.
+    pub false_mask_px: u32,
+    /// Pixels in the frame.
+    pub frame_px: u32,
+}
+
+/// Wall-clock timings of one frame, kept apart from `frames` so the tables stay reproducible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimingRecord {
+    /// Tick.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Simulation + render + readback + ground truth of the tick, ms (shared by its frames).
+    pub simulate_ms: f64,
+    /// Masking (detection + painting), ms.
+    pub mask_ms: f64,
+}
+
+/// Everything one run recorded.
+#[derive(Clone, Debug, Default)]
+pub struct RunRecords {
+    /// The run (one row).
+    pub runs: Vec<RunRecord>,
+    /// The cameras.
+    pub cameras: Vec<CameraRecord>,
+    /// The persons.
+    pub persons: Vec<PersonRecord>,
+    /// Person-frames.
+    pub observations: Vec<ObservationRecord>,
+    /// Frames.
+    pub frames: Vec<FrameRecord>,
+    /// Timings.
+    pub timings: Vec<TimingRecord>,
+}

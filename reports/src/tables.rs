@@ -1,0 +1,155 @@
+//! The run's records as Parquet tables (polars). Each table carries the records schema
+//! version in a `schema_version` column, and is written atomically.
+
+use crate::output::write_atomic;
+use crate::records::RunRecords;
+use polars::prelude::*;
+use std::path::Path;
+
+fn frame(height: usize, mut columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    columns.insert(0, Column::new("schema_version".into(), vec![crowdtwin_core::RECORDS_SCHEMA_VERSION; height]));
+    DataFrame::new(height, columns)
+}
+
+/// The `runs` table.
+pub fn runs(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let r = &records.runs;
+    frame(
+        r.len(),
+        vec![
+            Column::new("scenario".into(), r.iter().map(|x| x.scenario.clone()).collect::<Vec<_>>()),
+            Column::new("scenario_sha256".into(), r.iter().map(|x| x.scenario_sha256.clone()).collect::<Vec<_>>()),
+            Column::new("seed".into(), r.iter().map(|x| x.seed).collect::<Vec<_>>()),
+            Column::new("duration_s".into(), r.iter().map(|x| x.duration_s).collect::<Vec<_>>()),
+            Column::new("tick_hz".into(), r.iter().map(|x| x.tick_hz).collect::<Vec<_>>()),
+            Column::new("ticks".into(), r.iter().map(|x| x.ticks).collect::<Vec<_>>()),
+            Column::new("masking_model".into(), r.iter().map(|x| x.masking_model.clone()).collect::<Vec<_>>()),
+            Column::new("masking_model_sha256".into(), r.iter().map(|x| x.masking_model_sha256.clone()).collect::<Vec<_>>()),
+            Column::new("crowdtwin_version".into(), r.iter().map(|x| x.crowdtwin_version.clone()).collect::<Vec<_>>()),
+            Column::new("modality".into(), r.iter().map(|x| x.modality.clone()).collect::<Vec<_>>()),
+            Column::new("miss_threshold".into(), r.iter().map(|x| x.miss_threshold).collect::<Vec<_>>()),
+            Column::new("min_visible_px".into(), r.iter().map(|x| x.min_visible_px).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `cameras` table.
+pub fn cameras(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let c = &records.cameras;
+    frame(
+        c.len(),
+        vec![
+            Column::new("camera".into(), c.iter().map(|x| x.index as u32).collect::<Vec<_>>()),
+            Column::new("camera_id".into(), c.iter().map(|x| x.id.clone()).collect::<Vec<_>>()),
+            Column::new("x_m".into(), c.iter().map(|x| x.position[0]).collect::<Vec<_>>()),
+            Column::new("y_m".into(), c.iter().map(|x| x.position[1]).collect::<Vec<_>>()),
+            Column::new("z_m".into(), c.iter().map(|x| x.position[2]).collect::<Vec<_>>()),
+            Column::new("yaw_deg".into(), c.iter().map(|x| x.yaw_deg).collect::<Vec<_>>()),
+            Column::new("pitch_deg".into(), c.iter().map(|x| x.pitch_deg).collect::<Vec<_>>()),
+            Column::new("hfov_deg".into(), c.iter().map(|x| x.hfov_deg).collect::<Vec<_>>()),
+            Column::new("sensor_width".into(), c.iter().map(|x| x.sensor_resolution.0).collect::<Vec<_>>()),
+            Column::new("sensor_height".into(), c.iter().map(|x| x.sensor_resolution.1).collect::<Vec<_>>()),
+            Column::new("render_width".into(), c.iter().map(|x| x.render_resolution.0).collect::<Vec<_>>()),
+            Column::new("render_height".into(), c.iter().map(|x| x.render_resolution.1).collect::<Vec<_>>()),
+            Column::new("fps".into(), c.iter().map(|x| x.fps).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `persons` table: one row per person with every attribute.
+pub fn persons(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let p = &records.persons;
+    let text = |f: &dyn Fn(&crate::records::PersonRecord) -> String| p.iter().map(f).collect::<Vec<String>>();
+    frame(
+        p.len(),
+        vec![
+            Column::new("person".into(), p.iter().map(|x| x.person).collect::<Vec<_>>()),
+            Column::new("skin_tone".into(), p.iter().map(|x| x.demographics.skin_tone.monk() as u32).collect::<Vec<_>>()),
+            Column::new("gender_presentation".into(), text(&|x| x.demographics.gender_presentation.to_string())),
+            Column::new("age_group".into(), text(&|x| x.demographics.age_group.to_string())),
+            Column::new("mobility_aid".into(), text(&|x| x.demographics.mobility_aid.to_string())),
+            Column::new("head_covering".into(), text(&|x| x.demographics.head_covering.to_string())),
+            Column::new("body_size".into(), text(&|x| x.demographics.body_size.to_string())),
+            Column::new("clothing_colour".into(), text(&|x| x.demographics.clothing_colour.to_string())),
+            Column::new("height_m".into(), p.iter().map(|x| x.height_m).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `observations` table: one row per person-frame.
+pub fn observations(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let o = &records.observations;
+    frame(
+        o.len(),
+        vec![
+            Column::new("tick".into(), o.iter().map(|x| x.tick).collect::<Vec<_>>()),
+            Column::new("camera".into(), o.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
+            Column::new("person".into(), o.iter().map(|x| x.person).collect::<Vec<_>>()),
+            Column::new("visible_px".into(), o.iter().map(|x| x.visible_px).collect::<Vec<_>>()),
+            Column::new("unoccluded_px".into(), o.iter().map(|x| x.unoccluded_px).collect::<Vec<_>>()),
+            Column::new("visible_fraction".into(), o.iter().map(|x| x.visible_fraction()).collect::<Vec<_>>()),
+            Column::new("height_px".into(), o.iter().map(|x| x.height_px).collect::<Vec<_>>()),
+            Column::new("pixels_per_metre".into(), o.iter().map(|x| x.pixels_per_metre).collect::<Vec<_>>()),
+            Column::new("depth_m".into(), o.iter().map(|x| x.depth_m).collect::<Vec<_>>()),
+            Column::new("exposed_px".into(), o.iter().map(|x| x.exposed_px).collect::<Vec<_>>()),
+            Column::new("exposed_fraction".into(), o.iter().map(|x| x.exposed_fraction()).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `frames` table.
+pub fn frames(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let f = &records.frames;
+    frame(
+        f.len(),
+        vec![
+            Column::new("tick".into(), f.iter().map(|x| x.tick).collect::<Vec<_>>()),
+            Column::new("camera".into(), f.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
+            Column::new("time_s".into(), f.iter().map(|x| x.time_s).collect::<Vec<_>>()),
+            Column::new("persons_visible".into(), f.iter().map(|x| x.persons_visible).collect::<Vec<_>>()),
+            Column::new("detections".into(), f.iter().map(|x| x.detections).collect::<Vec<_>>()),
+            Column::new("masked_px".into(), f.iter().map(|x| x.masked_px).collect::<Vec<_>>()),
+            Column::new("false_mask_px".into(), f.iter().map(|x| x.false_mask_px).collect::<Vec<_>>()),
+            Column::new("frame_px".into(), f.iter().map(|x| x.frame_px).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `timings` table (wall-clock; differs between runs by nature).
+pub fn timings(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let t = &records.timings;
+    frame(
+        t.len(),
+        vec![
+            Column::new("tick".into(), t.iter().map(|x| x.tick).collect::<Vec<_>>()),
+            Column::new("camera".into(), t.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
+            Column::new("simulate_ms".into(), t.iter().map(|x| x.simulate_ms).collect::<Vec<_>>()),
+            Column::new("mask_ms".into(), t.iter().map(|x| x.mask_ms).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// Serialises a table to Parquet bytes.
+pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(df)?;
+    Ok(bytes)
+}
+
+/// Writes every table as `<name>.parquet` into `dir`.
+pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
+    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 6] =
+        [("runs", runs), ("cameras", cameras), ("persons", persons), ("observations", observations), ("frames", frames), ("timings", timings)];
+    for (name, build) in tables {
+        let mut df = build(records).map_err(|e| format!("building table {name}: {e}"))?;
+        let bytes = parquet_bytes(&mut df).map_err(|e| format!("encoding {name}.parquet: {e}"))?;
+        write_atomic(&dir.join(format!("{name}.parquet")), &bytes).map_err(|e| format!("writing {name}.parquet: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Reads a Parquet table written by [`write_all`].
+pub fn read(path: &Path) -> PolarsResult<DataFrame> {
+    let file = std::fs::File::open(path)?;
+    ParquetReader::new(file).finish()
+}

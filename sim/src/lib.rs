@@ -1,0 +1,256 @@
+//! crowdtwin-sim: the Bevy app that simulates a scenario and renders its cameras headlessly.
+//!
+//! [`Simulation::step`] advances one fixed tick with one `App::update()`; every camera due on
+//! that tick has rendered its colour frame and id mask by the time `update()` returns, and both
+//! are read back to CPU memory before the next tick, so no frame is ever dropped or late.
+//!
+//! * [`site`] — the static scene and the sun.
+//! * [`cameras`] — colour and id cameras per scenario camera.
+//! * [`readback`] — GPU → CPU copies.
+//! * [`ground_truth`] — id-mask decoding and the CPU rasteriser for unoccluded silhouettes.
+
+pub mod cameras;
+pub mod ground_truth;
+pub mod readback;
+pub mod site;
+
+use bevy::app::PluginsState;
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::RenderPlugin;
+use bevy::window::ExitCondition;
+use crowdtwin_agents::body::{assets_dir, BodyLibrary};
+use crowdtwin_agents::population::{generate_population, PersonSpec};
+use crowdtwin_agents::{AgentsPlugin, Crowd, PersonPart, RasterMesh, SimClock};
+use crowdtwin_core::camera::CameraModel;
+use crowdtwin_core::frame::{Frame, FrameKey, RgbaImage};
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::site::SiteLayout;
+use ground_truth::{decode_id_mask, persons_in_frame, PersonGeometry, Rasteriser};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why the simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The body assets are missing or malformed.
+    #[error("cannot load the human bodies: {0}")]
+    Assets(String),
+    /// No GPU (or software renderer) could be used, or rendering failed.
+    #[error("rendering failed: {0} (is Vulkan available? `make setup` installs Mesa's software Vulkan, lavapipe)")]
+    Render(String),
+}
+
+/// How to run the simulation.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// Let Bevy log warnings and errors to stderr.
+    pub log: bool,
+}
+
+/// A running simulation of one scenario.
+pub struct Simulation {
+    app: App,
+    scenario: Arc<Scenario>,
+    persons: Vec<PersonSpec>,
+    layout: Arc<SiteLayout>,
+    render_models: Vec<CameraModel>,
+    sensor_models: Vec<CameraModel>,
+    tick: u64,
+    readback: readback::Readback,
+    rasteriser: Rasteriser,
+}
+
+impl Simulation {
+    /// Builds the world of `scenario` and renders the warm-up frames.
+    pub fn new(scenario: &Scenario, options: &SimOptions) -> Result<Self, SimError> {
+        let bodies = BodyLibrary::load(&assets_dir().join("humans")).map_err(SimError::Assets)?;
+        let persons = generate_population(scenario);
+        let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+        let mut app = App::new();
+        let mut plugins = DefaultPlugins
+            .build()
+            .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
+            .set(RenderPlugin { synchronous_pipeline_compilation: true, ..default() })
+            .disable::<PipelinedRenderingPlugin>();
+        plugins = if options.log {
+            plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn".into(), ..default() })
+        } else {
+            plugins.disable::<LogPlugin>()
+        };
+        app.add_plugins(plugins)
+            .insert_resource(Crowd { seed: scenario.seed, persons: persons.clone(), layout: layout.clone(), bodies: Arc::new(bodies) })
+            .insert_resource(site::SiteScene {
+                layout: layout.clone(),
+                time_of_day_h: scenario.time_of_day_h,
+                shadows: scenario.render.shadows,
+                seed: scenario.seed,
+            })
+            .insert_resource(cameras::CameraSpecs { cameras: scenario.cameras.clone(), render: scenario.render.clone() })
+            .add_plugins((site::SitePlugin, cameras::CameraRigPlugin, AgentsPlugin));
+        while app.plugins_state() == PluginsState::Adding {
+            bevy::tasks::tick_global_task_pools_on_main_thread();
+        }
+        app.finish();
+        app.cleanup();
+        let render_models = scenario.cameras.iter().map(|c| CameraModel::new(c, c.render_resolution)).collect();
+        let sensor_models = scenario.cameras.iter().map(|c| CameraModel::new(c, c.sensor_resolution)).collect();
+        let mut sim = Simulation {
+            app,
+            scenario: Arc::new(scenario.clone()),
+            persons,
+            layout,
+            render_models,
+            sensor_models,
+            tick: 0,
+            readback: Default::default(),
+            rasteriser: Rasteriser::default(),
+        };
+        sim.warm_up()?;
+        Ok(sim)
+    }
+
+    /// The simulated persons.
+    pub fn persons(&self) -> &[PersonSpec] {
+        &self.persons
+    }
+
+    /// The laid-out site.
+    pub fn layout(&self) -> &SiteLayout {
+        &self.layout
+    }
+
+    /// The next tick to simulate.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// Renders with time frozen until every camera delivers a non-empty frame: the first
+    /// updates compile pipelines and upload meshes.
+    fn warm_up(&mut self) -> Result<(), SimError> {
+        for _ in 0..5 {
+            self.app.world_mut().insert_resource(SimClock { tick: 0, dt: 0.0 });
+            self.set_active_cameras(|_| true);
+            self.app.update();
+            self.check_running()?;
+            let rig = self.app.world().resource::<cameras::CameraRig>().clone();
+            let mut all_drawn = !rig.targets.is_empty();
+            for target in &rig.targets {
+                let pixels = self.readback.read(&self.app, &target.colour, target.size.0, target.size.1).map_err(SimError::Render)?;
+                // A rendered frame has the sky or the scene in it, never all-transparent zeros.
+                all_drawn &= pixels.chunks_exact(4).any(|p| p[3] != 0 && (p[0] | p[1] | p[2]) != 0);
+            }
+            if all_drawn {
+                return Ok(());
+            }
+        }
+        Err(SimError::Render("the cameras still deliver empty images after 5 warm-up frames".into()))
+    }
+
+    fn check_running(&self) -> Result<(), SimError> {
+        match self.app.should_exit() {
+            Some(exit) => Err(SimError::Render(format!("Bevy stopped ({exit:?}); see its log above"))),
+            None => Ok(()),
+        }
+    }
+
+    fn set_active_cameras(&mut self, due: impl Fn(usize) -> bool) {
+        let rig = self.app.world().resource::<cameras::CameraRig>().clone();
+        for (index, target) in rig.targets.iter().enumerate() {
+            for entity in [target.colour_camera, target.id_camera] {
+                if let Some(mut camera) = self.app.world_mut().get_mut::<Camera>(entity) {
+                    camera.is_active = due(index);
+                }
+            }
+        }
+    }
+
+    /// Whether camera `index` renders on `tick`.
+    pub fn is_due(&self, index: usize, tick: u64) -> bool {
+        tick % self.scenario.ticks_per_frame(&self.scenario.cameras[index]) == 0
+    }
+
+    /// Puts a person at ground position (x, z) facing `heading_rad` (0 = +z, south) and keeps
+    /// them standing there; for tests and staged shots. Returns false for an unknown id.
+    pub fn place_person(&mut self, id: u32, x: f32, z: f32, heading_rad: f32) -> bool {
+        let world = self.app.world_mut();
+        let mut people = world.query::<(&mut crowdtwin_agents::motion::PersonState, &mut Transform)>();
+        for (mut state, mut transform) in people.iter_mut(world) {
+            if state.id == id {
+                state.position = Vec2::new(x, z);
+                state.goal = state.position;
+                state.heading = heading_rad;
+                state.dwell_s = f32::MAX;
+                state.speed = 0.0;
+                *transform = state.transform();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The camera model of camera `index` at its render resolution.
+    pub fn render_camera(&self, index: usize) -> &CameraModel {
+        &self.render_models[index]
+    }
+
+    /// Every person's world-space triangles as of the last tick, ordered by person id.
+    pub fn person_geometry(&mut self) -> Vec<PersonGeometry> {
+        let heights: BTreeMap<u32, f32> = self.persons.iter().map(|p| (p.id, p.height_m)).collect();
+        let mut by_person: BTreeMap<u32, PersonGeometry> = BTreeMap::new();
+        let world = self.app.world_mut();
+        let mut parts = world.query::<(&GlobalTransform, &RasterMesh, &PersonPart)>();
+        for (transform, mesh, part) in parts.iter(world) {
+            let geometry = by_person.entry(part.person).or_insert_with(|| PersonGeometry { person: part.person, ..default() });
+            let world_points: Vec<[f32; 3]> =
+                mesh.0.positions.iter().map(|&p| transform.transform_point(Vec3::from(p)).to_array()).collect();
+            geometry.triangles.extend(
+                mesh.0.indices.chunks_exact(3).map(|t| [world_points[t[0] as usize], world_points[t[1] as usize], world_points[t[2] as usize]]),
+            );
+        }
+        let mut roots = world.query::<&crowdtwin_agents::motion::PersonState>();
+        for state in roots.iter(world) {
+            if let Some(geometry) = by_person.get_mut(&state.id) {
+                let height = heights.get(&state.id).copied().unwrap_or(1.7);
+                geometry.anchor = [state.position.x, height * 0.5, state.position.y];
+            }
+        }
+        by_person.into_values().collect()
+    }
+
+    /// Simulates the next tick and returns the frames of every camera due on it, in camera order.
+    pub fn step(&mut self) -> Result<Vec<Frame>, SimError> {
+        let tick = self.tick;
+        let due: Vec<bool> = (0..self.scenario.cameras.len()).map(|i| self.is_due(i, tick)).collect();
+        self.app.world_mut().insert_resource(SimClock { tick, dt: self.scenario.dt() });
+        self.set_active_cameras(|i| due[i]);
+        self.app.update();
+        self.check_running()?;
+        self.tick += 1;
+        if !due.iter().any(|&d| d) {
+            return Ok(Vec::new());
+        }
+        let rig = self.app.world().resource::<cameras::CameraRig>().clone();
+        let people = self.person_geometry();
+        let mut frames = Vec::new();
+        for (index, target) in rig.targets.iter().enumerate() {
+            if !due[index] {
+                continue;
+            }
+            let (width, height) = target.size;
+            let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
+            let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+            let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::Render)?;
+            let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
+            frames.push(Frame {
+                key: FrameKey { tick, camera: index as u16 },
+                time_s: tick as f64 * self.scenario.dt() as f64,
+                rgba: RgbaImage { width, height, pixels: colour },
+                id_mask,
+                persons,
+            });
+        }
+        Ok(frames)
+    }
+}

@@ -1,0 +1,136 @@
+//! The static scene: ground, street, pavement, buildings, benches, shelter, trees and the sun.
+//!
+//! Every object that can hide a person also gets a black, unlit twin on the id layer, so the
+//! id pass is occluded exactly like the colour pass.
+
+use bevy::camera::visibility::RenderLayers;
+use bevy::light::CascadeShadowConfigBuilder;
+use bevy::prelude::*;
+use crowdtwin_agents::ID_LAYER;
+use crowdtwin_core::rng::{Purpose, StreamRng};
+use crowdtwin_core::site::{ObstacleKind, SiteLayout};
+use std::sync::Arc;
+
+/// The site to build and the light to build it under.
+#[derive(Resource, Clone)]
+pub struct SiteScene {
+    /// Laid-out geometry.
+    pub layout: Arc<SiteLayout>,
+    /// Local solar time, hours.
+    pub time_of_day_h: f32,
+    /// Whether the sun casts shadows.
+    pub shadows: bool,
+    /// Seed for façade colours.
+    pub seed: u64,
+}
+
+/// Builds the static scene at start-up.
+pub struct SitePlugin;
+
+impl Plugin for SitePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, (spawn_site, spawn_sun));
+    }
+}
+
+/// Sun elevation and azimuth (radians) for a local solar time: a mid-latitude equinox day,
+/// rising in the east at 6 h, 55° high in the south at noon, setting in the west at 18 h.
+pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
+    let day_angle = (time_of_day_h - 6.0) / 12.0 * std::f32::consts::PI;
+    let elevation = 55f32.to_radians() * day_angle.sin();
+    let azimuth = std::f32::consts::FRAC_PI_2 + day_angle; // from north, clockwise: 90° = east
+    (elevation, azimuth)
+}
+
+fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
+    let (elevation, azimuth) = sun_angles(scene.time_of_day_h);
+    let daylight = elevation.sin().max(0.0);
+    // Direction the light travels: from the sun towards the ground.
+    let towards_sun = Vec3::new(elevation.cos() * azimuth.sin(), elevation.sin().max(0.05), -elevation.cos() * azimuth.cos());
+    let cascades = CascadeShadowConfigBuilder {
+        num_cascades: 1,
+        maximum_distance: 120.0,
+        ..default()
+    }
+    .build();
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 12_000.0 * daylight + 40.0,
+            shadow_maps_enabled: scene.shadows && daylight > 0.05,
+            ..default()
+        },
+        cascades,
+        Transform::from_translation(towards_sun).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight {
+        color: Color::srgb(0.75, 0.82, 1.0),
+        brightness: 300.0 * daylight + 30.0,
+        affects_lightmapped_meshes: true,
+    });
+}
+
+fn spawn_site(
+    mut commands: Commands,
+    scene: Res<SiteScene>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let layout = &scene.layout;
+    let unit_cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
+    let occluder = materials.add(StandardMaterial { base_color: Color::BLACK, unlit: true, fog_enabled: false, ..default() });
+    let matte = |materials: &mut Assets<StandardMaterial>, rgb: [u8; 3]| {
+        materials.add(StandardMaterial {
+            base_color: Color::srgb_u8(rgb[0], rgb[1], rgb[2]),
+            perceptual_roughness: 0.9,
+            reflectance: 0.2,
+            ..default()
+        })
+    };
+    // Flat layers: ground beyond the site, pavement, street, plaza paving (slightly raised to avoid z-fighting).
+    let slab = |commands: &mut Commands, half: [f32; 2], height: f32, material: Handle<StandardMaterial>| {
+        commands.spawn((
+            Mesh3d(unit_cube.clone()),
+            MeshMaterial3d(material),
+            Transform::from_xyz(0.0, height - 0.05, 0.0).with_scale(Vec3::new(half[0] * 2.0, 0.1, half[1] * 2.0)),
+        ));
+    };
+    let far = [layout.walkable_half[0] + 200.0, layout.walkable_half[1] + 200.0];
+    slab(&mut commands, far, -0.02, matte(&mut materials, [88, 92, 80]));
+    slab(&mut commands, layout.walkable_half, 0.0, matte(&mut materials, [150, 148, 142]));
+    slab(&mut commands, layout.street_half, 0.005, matte(&mut materials, [62, 64, 68]));
+    slab(&mut commands, layout.plaza_half, 0.01, matte(&mut materials, [176, 164, 146]));
+
+    let mut rng = StreamRng::new(scene.seed, 1, Purpose::Site);
+    const FACADES: [[u8; 3]; 6] = [[196, 180, 160], [170, 120, 95], [205, 200, 190], [140, 140, 150], [185, 160, 120], [120, 95, 80]];
+    let wood = matte(&mut materials, [120, 82, 50]);
+    let glass = matte(&mut materials, [150, 175, 185]);
+    let bark = matte(&mut materials, [85, 60, 40]);
+    let leaves = matte(&mut materials, [60, 105, 55]);
+    let crown = meshes.add(Sphere::new(1.0).mesh().uv(16, 10));
+    for obstacle in &layout.obstacles {
+        let bounds = obstacle.bounds;
+        let box_transform = Transform::from_translation(Vec3::from(bounds.centre())).with_scale(Vec3::from(bounds.size()));
+        let material = match obstacle.kind {
+            ObstacleKind::Building => matte(&mut materials, FACADES[rng.index(FACADES.len())]),
+            ObstacleKind::Bench => wood.clone(),
+            ObstacleKind::Shelter => glass.clone(),
+            ObstacleKind::Tree => bark.clone(),
+        };
+        let mut shapes = vec![(unit_cube.clone(), material, box_transform)];
+        if obstacle.kind == ObstacleKind::Bench {
+            // A seat and a backrest rather than a solid block: people are seen through the gap.
+            shapes = vec![
+                (unit_cube.clone(), wood.clone(), Transform::from_translation(Vec3::from(bounds.centre()).with_y(0.45)).with_scale(Vec3::from(bounds.size()).with_y(0.06))),
+                (unit_cube.clone(), wood.clone(), Transform::from_translation(Vec3::from(bounds.centre()).with_y(0.22)).with_scale(Vec3::from(bounds.size()).with_y(0.44) * Vec3::new(0.9, 1.0, 0.9))),
+            ];
+        }
+        if obstacle.kind == ObstacleKind::Tree {
+            let top = Vec3::from(bounds.centre()).with_y(bounds.max[1]);
+            shapes.push((crown.clone(), leaves.clone(), Transform::from_translation(top).with_scale(Vec3::new(2.2, 1.8, 2.2))));
+        }
+        for (mesh, material, transform) in shapes {
+            commands.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
+            commands.spawn((Mesh3d(mesh), MeshMaterial3d(occluder.clone()), transform, RenderLayers::layer(ID_LAYER)));
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `crowdtwin bench`: throughput of each stage on this machine, printed as a table.
+
+use crate::pipeline::load_scenario;
+use crowdtwin_core::frame::Frame;
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_sim::{SimOptions, Simulation};
+use crowdtwin_vision::detector::Detector;
+use crowdtwin_vision::masking::BoxMasker;
+use std::path::Path;
+use std::time::Instant;
+
+/// The scenario with `count` cameras at 640×360, rendering on every tick: the first camera's
+/// pose turned by 90° steps around its mast.
+fn with_cameras(base: &Scenario, count: usize) -> Scenario {
+    let mut scenario = base.clone();
+    let first = base.cameras[0].clone();
+    scenario.cameras = (0..count)
+        .map(|i| {
+            let mut camera = first.clone();
+            camera.id = format!("bench{i}");
+            camera.yaw_deg = first.yaw_deg + 90.0 * i as f32;
+            camera.render_resolution = (640, 360);
+            camera.sensor_resolution = (1920, 1080);
+            camera.fps = scenario.tick_hz;
+            camera
+        })
+        .collect();
+    scenario
+}
+
+/// Renders `ticks` ticks after warm-up; returns (frames per second, the frames).
+fn time_render(scenario: &Scenario, ticks: u64) -> anyhow::Result<(f64, Vec<Frame>)> {
+    let mut sim = Simulation::new(scenario, &SimOptions::default())?;
+    let started = Instant::now();
+    let mut frames = Vec::new();
+    for _ in 0..ticks {
+        frames.extend(sim.step()?);
+    }
+    Ok((frames.len() as f64 / started.elapsed().as_secs_f64(), frames))
+}
+
+/// Runs the benchmark and returns the table as Markdown.
+pub fn bench(scenario_path: &Path, mask_model: &Path, ticks: u64, threads: usize) -> anyhow::Result<String> {
+    let base = load_scenario(scenario_path, None, None)?;
+    let mut table = String::from("| stage | setting | result |\n|---|---|---|\n");
+    let mut sample = Vec::new();
+    for count in [1, 2, 4] {
+        let (fps, frames) = time_render(&with_cameras(&base, count), ticks)?;
+        table.push_str(&format!(
+            "| render + readback + ground truth | {count} camera(s), 640×360, msaa {}, shadows {} | {fps:.2} frames/s |\n",
+            base.render.msaa, base.render.shadows
+        ));
+        if count == 1 {
+            sample = frames;
+        }
+    }
+    let detector = Detector::load(mask_model, threads)?;
+    let mut masker = BoxMasker::new(detector, [0, 160, 230], 2);
+    let started = Instant::now();
+    for frame in &sample {
+        masker.mask(&frame.rgba)?;
+    }
+    let mask_ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
+    table.push_str(&format!("| masking (detector + painting) | 640×360, {threads} thread(s) | {mask_ms:.1} ms/frame |\n"));
+    let scenario = with_cameras(&base, 1);
+    let mut sim = Simulation::new(&scenario, &SimOptions::default())?;
+    let started = Instant::now();
+    let mut frames = 0usize;
+    for _ in 0..ticks {
+        for frame in sim.step()? {
+            masker.mask(&frame.rgba)?;
+            frames += 1;
+        }
+    }
+    let fps = frames as f64 / started.elapsed().as_secs_f64();
+    table.push_str(&format!("| end to end (simulate → render → mask) | 1 camera, 640×360 | {fps:.2} frames/s |\n"));
+    Ok(table)
+}

@@ -1,0 +1,28 @@
+//! crowdtwin: a digital-twin testbed for privacy-preserving AI video surveillance.
+//!
+//! The binary is a thin CLI over this library; [`pipeline::run`] is the driver whose loop
+//! reads top-down as a frame's whole path: simulate → render → mask → score → record.
+
+pub mod bench;
+pub mod pipeline;
+pub mod recorder;
+
+use std::path::{Path, PathBuf};
+
+/// Resolves a project file (e.g. `models/nanodet.ron`): as given when it exists, else
+/// relative to the nearest ancestor of the executable that has it.
+pub fn project_file(relative: &Path) -> PathBuf {
+    if relative.exists() || relative.is_absolute() {
+        return relative.to_path_buf();
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors() {
+            let candidate = dir.join(relative);
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+    }
+    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if beside_sources.exists() { beside_sources } else { relative.to_path_buf() }
+}

@@ -1,0 +1,113 @@
+//! The `crowdtwin` command line: a thin layer over the library.
+
+use clap::{Parser, Subcommand};
+use crowdtwin::{bench, pipeline, project_file};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "crowdtwin", version, about = "Digital-twin testbed for privacy-preserving AI video surveillance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario, mask every frame with the model and score it against ground truth.
+    Run {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Output folder; replaced as a whole when the run completes.
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulate this many seconds instead of the scenario's duration.
+        #[arg(long)]
+        seconds: Option<f32>,
+        /// Use this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Masking model manifest.
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// ONNX Runtime threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a scenario file and print what it describes.
+    Check {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+    },
+    /// Measure render, masking and end-to-end throughput on this machine.
+    Bench {
+        /// Scenario whose site and crowd are used.
+        #[arg(default_value = "scenarios/plaza.ron")]
+        scenario: PathBuf,
+        /// Ticks rendered per measurement.
+        #[arg(long, default_value_t = 20)]
+        ticks: u64,
+        /// Masking model manifest.
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// ONNX Runtime threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { scenario, out, seconds, seed, mask_model, threads, quiet } => {
+            let options = pipeline::RunOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), threads, log: true };
+            let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
+            let outcome = pipeline::run(&options, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            let summary = &outcome.summary;
+            println!(
+                "{} frames, {} scored person-frames, miss rate {}",
+                summary["frames"],
+                summary["person_frames"],
+                summary["miss_rate"].as_f64().map_or("n/a".into(), |m| format!("{:.1} %", m * 100.0))
+            );
+            println!("report: {}", outcome.out.join("report.html").display());
+            Ok(())
+        }
+        Command::Check { scenario } => {
+            let s = pipeline::load_scenario(&scenario, None, None)?;
+            println!(
+                "{}: scenario `{}`, {} persons, {} camera(s), {} s at {} ticks/s ({} ticks)",
+                scenario.display(),
+                s.name,
+                s.population.count,
+                s.cameras.len(),
+                s.duration_s,
+                s.tick_hz,
+                s.total_ticks()
+            );
+            Ok(())
+        }
+        Command::Bench { scenario, ticks, mask_model, threads } => {
+            println!("{}", bench::bench(&scenario, &project_file(&mask_model), ticks, threads)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The driver: one function whose loop reads as a frame's whole path.
+
+use crate::recorder::Recorder;
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_reports::html::{report_html, ReportInput};
+use crowdtwin_reports::images::{contact_sheet, png_bytes};
+use crowdtwin_reports::metrics::{masking_metrics, summary_json};
+use crowdtwin_reports::output::write_atomic;
+use crowdtwin_reports::records::RunRecord;
+use crowdtwin_sim::{SimOptions, Simulation};
+use crowdtwin_vision::detector::Detector;
+use crowdtwin_vision::manifest::sha256_file;
+use crowdtwin_vision::masking::BoxMasker;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Output folder (replaced as a whole when the run completes).
+    pub out: PathBuf,
+    /// Override of the scenario's duration.
+    pub seconds: Option<f32>,
+    /// Override of the scenario's seed.
+    pub seed: Option<u64>,
+    /// Masking model manifest.
+    pub mask_model: PathBuf,
+    /// ONNX Runtime intra-op threads.
+    pub threads: usize,
+    /// Let Bevy log warnings.
+    pub log: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The output folder.
+    pub out: PathBuf,
+    /// The contents of `summary.json`.
+    pub summary: serde_json::Value,
+}
+
+/// Loads a scenario and applies command-line overrides.
+pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> anyhow::Result<Scenario> {
+    let mut scenario = Scenario::load(path)?;
+    if let Some(seconds) = seconds {
+        anyhow::ensure!(seconds > 0.0, "--seconds must be positive");
+        scenario.duration_s = seconds;
+    }
+    if let Some(seed) = seed {
+        scenario.seed = seed;
+    }
+    Ok(scenario)
+}
+
+/// Runs a scenario end to end and writes its outputs; `progress(done, total)` follows the ticks.
+pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
+    let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    let detector = Detector::load(&options.mask_model, options.threads)?;
+    let manifest = detector.manifest.clone();
+    let run_record = RunRecord {
+        scenario: scenario.name.clone(),
+        scenario_sha256: sha256_file(&options.scenario)?,
+        seed: scenario.seed,
+        duration_s: scenario.duration_s as f64,
+        tick_hz: scenario.tick_hz,
+        ticks: scenario.total_ticks(),
+        masking_model: manifest.name.clone(),
+        masking_model_sha256: detector.sha256.clone(),
+        crowdtwin_version: env!("CARGO_PKG_VERSION").to_string(),
+        modality: "central".to_string(),
+        miss_threshold: scenario.evaluation.miss_threshold as f64,
+        min_visible_px: scenario.evaluation.min_visible_px,
+    };
+    let (r, g, b) = scenario.masking.colour;
+    let mut masker = BoxMasker::new(detector, [r, g, b], scenario.masking.dilation_px);
+    let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
+    let mut recorder = Recorder::new(&scenario, sim.persons(), run_record);
+
+    let total = scenario.total_ticks();
+    for tick in 0..total {
+        let started = Instant::now();
+        let frames = sim.step()?; // simulate tick, render due cameras, read back, ground truth
+        let simulate_ms = started.elapsed().as_secs_f64() * 1e3;
+        for frame in &frames {
+            let masked = masker.mask(&frame.rgba)?; // AN: the model sees the raw frame only
+            recorder.record(frame, &masked, simulate_ms); // score against ground truth
+        }
+        progress(tick + 1, total);
+    }
+
+    let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
+    let summary = write_outputs(&options.out, &scenario, &recorder, manifest.licence.clone(), card)?;
+    Ok(RunOutcome { out: options.out.clone(), summary })
+}
+
+/// Writes tables, contact sheets, summary and report into a staging folder, then swaps it
+/// into place, so `out` only ever holds a complete run.
+fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let staging = out.with_file_name(format!(".{name}.partial"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    let records = &recorder.records;
+    crowdtwin_reports::tables::write_all(records, &staging).map_err(anyhow::Error::msg)?;
+    let mut sheets = Vec::new();
+    for (camera, rows) in &recorder.sheets {
+        let id = scenario.cameras[*camera as usize].id.clone();
+        let png = png_bytes(&contact_sheet(rows)).map_err(anyhow::Error::msg)?;
+        write_atomic(&staging.join("plots").join(format!("contact_{id}.png")), &png)?;
+        sheets.push((id, png));
+    }
+    let (threshold, min_px) = (scenario.evaluation.miss_threshold as f64, scenario.evaluation.min_visible_px);
+    let metrics = masking_metrics(records, threshold, min_px);
+    let summary = summary_json(records, &metrics, threshold, min_px);
+    let html = report_html(&ReportInput {
+        records,
+        metrics: &metrics,
+        miss_threshold: threshold,
+        min_visible_px: min_px,
+        model_licence: licence,
+        model_card: card,
+        contact_sheets: sheets,
+    })
+    .map_err(anyhow::Error::msg)?;
+    write_atomic(&staging.join("report.html"), html.as_bytes())?;
+    write_atomic(&staging.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::rename(&staging, out)?;
+    Ok(summary)
+}

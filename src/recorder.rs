@@ -1,0 +1,96 @@
+//! Scores each masked frame against its ground truth and accumulates the run's records.
+
+use crowdtwin_agents::population::PersonSpec;
+use crowdtwin_core::frame::Frame;
+use crowdtwin_core::ids::GroundTruthId;
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_reports::images::ground_truth_overlay;
+use crowdtwin_reports::records::*;
+use crowdtwin_core::frame::RgbaImage;
+use crowdtwin_vision::masking::MaskOutput;
+use std::collections::BTreeMap;
+
+/// Accumulates records and the frames kept for contact sheets.
+pub struct Recorder {
+    /// Everything recorded so far.
+    pub records: RunRecords,
+    /// Per camera: rows of (raw, ground-truth overlay, masked) for the contact sheet.
+    pub sheets: BTreeMap<u16, Vec<Vec<RgbaImage>>>,
+    sheet_ticks: Vec<u64>,
+}
+
+impl Recorder {
+    /// A recorder for a run of `scenario` with these persons and run metadata.
+    pub fn new(scenario: &Scenario, persons: &[PersonSpec], run: RunRecord) -> Self {
+        let cameras = scenario
+            .cameras
+            .iter()
+            .enumerate()
+            .map(|(index, c)| CameraRecord {
+                index: index as u16,
+                id: c.id.clone(),
+                position: [c.position.0 as f64, c.position.1 as f64, c.position.2 as f64],
+                yaw_deg: c.yaw_deg as f64,
+                pitch_deg: c.pitch_deg as f64,
+                hfov_deg: c.hfov_deg as f64,
+                sensor_resolution: c.sensor_resolution,
+                render_resolution: c.render_resolution,
+                fps: c.fps,
+            })
+            .collect();
+        let persons = persons
+            .iter()
+            .map(|p| PersonRecord { person: p.id, demographics: p.demographics, height_m: p.height_m as f64 })
+            .collect();
+        // Three moments per camera for the contact sheet: at 20 %, 50 % and 80 % of the run.
+        let total = scenario.total_ticks();
+        let sheet_ticks = [0.2, 0.5, 0.8].iter().map(|f| (total as f64 * f) as u64).collect();
+        Recorder { records: RunRecords { runs: vec![run], cameras, persons, ..Default::default() }, sheets: BTreeMap::new(), sheet_ticks }
+    }
+
+    /// Scores one masked frame against its ground truth.
+    pub fn record(&mut self, frame: &Frame, masked: &MaskOutput, simulate_ms: f64) {
+        let (tick, camera) = (frame.key.tick, frame.key.camera);
+        let mut exposed: BTreeMap<u32, u32> = BTreeMap::new();
+        let (mut masked_px, mut false_mask_px) = (0u32, 0u32);
+        for (&id, &painted) in frame.id_mask.ids.iter().zip(&masked.mask) {
+            let truth = GroundTruthId::decode(id);
+            if painted {
+                masked_px += 1;
+                if !matches!(truth, GroundTruthId::Person(_) | GroundTruthId::Screen(_) | GroundTruthId::Plate(_)) {
+                    false_mask_px += 1;
+                }
+            } else if let GroundTruthId::Person(p) = truth {
+                *exposed.entry(p).or_default() += 1;
+            }
+        }
+        for person in &frame.persons {
+            self.records.observations.push(ObservationRecord {
+                tick,
+                camera,
+                person: person.person,
+                visible_px: person.visible_px,
+                unoccluded_px: person.unoccluded_px,
+                height_px: person.height_px as f64,
+                pixels_per_metre: person.pixels_per_metre as f64,
+                depth_m: person.depth_m as f64,
+                exposed_px: exposed.get(&person.person).copied().unwrap_or(0),
+            });
+        }
+        self.records.frames.push(FrameRecord {
+            tick,
+            camera,
+            time_s: frame.time_s,
+            persons_visible: frame.persons.iter().filter(|p| p.visible_px > 0).count() as u32,
+            detections: masked.detections.len() as u32,
+            masked_px,
+            false_mask_px,
+            frame_px: frame.rgba.width * frame.rgba.height,
+        });
+        self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms });
+        let rows = self.sheets.entry(camera).or_default();
+        if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
+            rows.push(vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]);
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! End-to-end tests: the real renderer, the real model, the real tables.
+//! Rendering tests share one lock: one Bevy renderer at a time in this process.
+
+use crowdtwin::pipeline::{run, RunOptions};
+use crowdtwin_core::frame::Frame;
+use crowdtwin_core::ids::GroundTruthId;
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_sim::ground_truth::coverage;
+use crowdtwin_sim::{SimOptions, Simulation};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static RENDERER: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn small_scenario() -> Scenario {
+    Scenario::load(&root().join("tests/fixtures/small.ron")).unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crowdtwin-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn crowdtwin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_crowdtwin")).args(args).current_dir(root()).output().unwrap()
+}
+
+/// The first frame of camera 0 after placing person 0 at (x, z) facing the camera.
+fn staged_frame(scenario: &Scenario, placements: &[(u32, f32, f32)]) -> (Simulation, Frame) {
+    let mut sim = Simulation::new(scenario, &SimOptions::default()).unwrap();
+    for &(id, x, z) in placements {
+        assert!(sim.place_person(id, x, z, 0.0));
+    }
+    let frame = sim.step().unwrap().into_iter().next().expect("camera 0 renders on tick 0");
+    (sim, frame)
+}
+
+#[test]
+fn a_bad_scenario_names_file_line_column_and_field() {
+    let dir = temp_dir("bad-scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let bad = dir.join("bad.ron");
+    std::fs::write(&bad, text.replace("fps: 5", "fps: 3")).unwrap();
+    let out = crowdtwin(&["check", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let fps_line = text.lines().position(|l| l.contains("fps: 5")).unwrap() + 1;
+    assert!(stderr.contains(&format!("bad.ron:{fps_line}:13: field `cameras[0].fps`")), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+
+    std::fs::write(&bad, text.replace("tick_hz: 10,", "tick_hz: 10, colour: 3,")).unwrap();
+    let stderr = String::from_utf8_lossy(&crowdtwin(&["check", bad.to_str().unwrap()]).stderr).to_string();
+    assert!(stderr.contains("bad.ron:") && stderr.contains("colour"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_onnx_runtime_is_a_one_line_error_that_says_make_setup() {
+    let out = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
+        .args(["run", "tests/fixtures/small.ron", "--out", "/tmp/crowdtwin-never", "--quiet"])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("make setup") && !stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_mismatched_model_names_expected_and_actual_shapes() {
+    let dir = temp_dir("bad-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = std::fs::read_to_string(root().join("models/nanodet.ron")).unwrap();
+    let model = root().join("models/nanodet.onnx");
+    std::fs::copy(&model, dir.join("nanodet.onnx")).unwrap();
+    // Claim a 320×320 input: the model declares 416×416.
+    let bad = manifest.replace("416, 416]", "320, 320]");
+    assert_ne!(bad, manifest, "the manifest declares a 416×416 input");
+    std::fs::write(dir.join("nanodet.ron"), &bad).unwrap();
+    let error = crowdtwin_vision::detector::Detector::load(&dir.join("nanodet.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("320, 320]") && error.contains("416, 416]"), "{error}");
+    // A missing model file is named.
+    std::fs::remove_file(dir.join("nanodet.onnx")).unwrap();
+    let error = crowdtwin_vision::detector::Detector::load(&dir.join("nanodet.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("nanodet.onnx"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_detector_matches_the_python_reference_on_a_real_photograph() {
+    for name in ["astronaut_416", "astronaut_small_416"] {
+        let image = crowdtwin_reports::images::decode_png(&std::fs::read(root().join(format!("tests/fixtures/{name}.png"))).unwrap()).unwrap();
+        let reference: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root().join(format!("tests/fixtures/{name}_reference.json"))).unwrap()).unwrap();
+        let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
+        let detections = detector.detect(&image).unwrap();
+        let expected: Vec<&serde_json::Value> = reference["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| [0, 62, 63, 67].contains(&d["class_id"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(detections.len(), expected.len(), "{name}: {detections:?} vs {expected:?}");
+        for (got, want) in detections.iter().zip(expected) {
+            assert_eq!(got.class_id as u64, want["class_id"].as_u64().unwrap());
+            assert!((got.score as f64 - want["score"].as_f64().unwrap()).abs() < 0.01, "{name}: {got:?} vs {want}");
+            for (g, w) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+                assert!((*g as f64 - w.as_f64().unwrap()).abs() < 1.5, "{name}: {got:?} vs {want}");
+            }
+        }
+        assert!(detections.iter().any(|d| d.class_id == 0 && d.score > 0.5), "{name}: the astronaut is a person");
+    }
+}
+
+#[test]
+fn the_id_mask_matches_the_camera_model_within_a_pixel() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scenario = small_scenario();
+    scenario.population.count = 1;
+    // Person 0 stands 8 m in front of the camera (which is at z = 14 looking north).
+    let (mut sim, frame) = staged_frame(&scenario, &[(0, 0.5, 6.0)]);
+    let geometry = sim.person_geometry();
+    let predicted = coverage(sim.render_camera(0), &geometry[0]);
+    let rendered: Vec<bool> = frame.id_mask.ids.iter().map(|&id| GroundTruthId::decode(id) == GroundTruthId::Person(0)).collect();
+    let (w, h) = (frame.id_mask.width as i64, frame.id_mask.height as i64);
+    let predicted_px = predicted.iter().filter(|&&p| p).count();
+    assert!(predicted_px > 300, "the person is in view ({predicted_px} px)");
+    // Every disagreement lies on the silhouette's edge: within 1 px of a pixel the other side has.
+    let near = |mask: &Vec<bool>, x: i64, y: i64| {
+        (-1..=1).any(|dy| (-1..=1).any(|dx| {
+            let (nx, ny) = (x + dx, y + dy);
+            nx >= 0 && ny >= 0 && nx < w && ny < h && mask[(ny * w + nx) as usize]
+        }))
+    };
+    let mut disagreements = 0;
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y * w + x) as usize;
+            if rendered[i] != predicted[i] {
+                disagreements += 1;
+                let other = if rendered[i] { &predicted } else { &rendered };
+                assert!(near(other, x, y), "pixel ({x}, {y}) is more than 1 px from the predicted silhouette");
+            }
+        }
+    }
+    assert!(disagreements * 10 < predicted_px, "{disagreements} edge disagreements of {predicted_px} px");
+    let person = &frame.persons[0];
+    assert_eq!(person.unoccluded_px as usize, predicted_px);
+    assert!(person.visible_fraction() > 0.9, "nothing stands in the way: {}", person.visible_fraction());
+}
+
+#[test]
+fn people_are_rendered_in_their_attribute_colours() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scenario = small_scenario();
+    scenario.population.count = 2;
+    scenario.population.mix.skin_tone = [(1u8.try_into().unwrap(), 0.5), (10u8.try_into().unwrap(), 0.5)].into();
+    scenario.population.mix.clothing_colour = [(crowdtwin_core::taxonomy::ClothingColour::Red, 1.0)].into();
+    let (sim, frame) = staged_frame(&scenario, &[(0, -1.2, 7.0), (1, 1.2, 7.0)]);
+    let tone = |id: u32| sim.persons()[id as usize].demographics.skin_tone.monk();
+    let mut head_luma = Vec::new();
+    for id in [0u32, 1] {
+        let pixels: Vec<(u32, [u8; 3])> = (0..frame.id_mask.ids.len() as u32)
+            .filter(|&i| frame.id_mask.ids[i as usize] == GroundTruthId::Person(id).encode())
+            .map(|i| (i / frame.rgba.width, frame.rgba.rgb(i % frame.rgba.width, i / frame.rgba.width)))
+            .collect();
+        assert!(pixels.len() > 200, "person {id} is visible");
+        let (top, bottom) = (pixels.iter().map(|p| p.0).min().unwrap(), pixels.iter().map(|p| p.0).max().unwrap());
+        let band = |from: f32, to: f32| -> [f32; 3] {
+            let rows = pixels.iter().filter(|p| {
+                let t = (p.0 - top) as f32 / (bottom - top).max(1) as f32;
+                t >= from && t < to
+            });
+            let (mut sum, mut n) = ([0f32; 3], 0f32);
+            for (_, rgb) in rows {
+                for c in 0..3 {
+                    sum[c] += rgb[c] as f32;
+                }
+                n += 1.0;
+            }
+            sum.map(|s| s / n.max(1.0))
+        };
+        let torso = band(0.25, 0.45);
+        assert!(torso[0] > 1.5 * torso[1] && torso[0] > 1.5 * torso[2], "person {id}'s shirt is red: {torso:?}");
+        let face = band(0.02, 0.10);
+        head_luma.push((tone(id), 0.299 * face[0] + 0.587 * face[1] + 0.114 * face[2]));
+    }
+    head_luma.sort_by_key(|&(tone, _)| tone);
+    assert!(head_luma[0].1 > head_luma[1].1 + 30.0, "Monk {} looks lighter than Monk {}: {head_luma:?}", head_luma[0].0, head_luma[1].0);
+}
+
+fn run_small(out: &Path, seed: Option<u64>) -> serde_json::Value {
+    let options = RunOptions {
+        scenario: root().join("tests/fixtures/small.ron"),
+        out: out.to_path_buf(),
+        seconds: None,
+        seed,
+        mask_model: root().join("models/nanodet.ron"),
+        threads: 2,
+        log: false,
+    };
+    run(&options, |_, _| {}).unwrap().summary
+}
+
+#[test]
+fn the_same_seed_gives_identical_tables_and_a_complete_output() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let (a, b, c) = (temp_dir("run-a"), temp_dir("run-b"), temp_dir("run-c"));
+    let summary = run_small(&a, None);
+    run_small(&b, None);
+    run_small(&c, Some(8));
+    for table in ["runs", "cameras", "persons", "observations", "frames"] {
+        let read = |dir: &Path| std::fs::read(dir.join(format!("{table}.parquet"))).unwrap();
+        assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed");
+    }
+    let observations = |dir: &Path| std::fs::read(dir.join("observations.parquet")).unwrap();
+    assert_ne!(observations(&a), observations(&c), "another seed gives another run");
+    for file in ["report.html", "summary.json", "plots/contact_test.png", "timings.parquet"] {
+        assert!(a.join(file).is_file(), "{file} is written");
+    }
+    assert_eq!(summary["frames"], 10);
+    assert!(summary["person_frames"].as_u64().unwrap() > 10, "{summary}");
+    for key in ["miss_rate", "miss_rate_by_group", "masking_model_sha256"] {
+        assert!(!summary[key].is_null(), "{key} in {summary}");
+    }
+    let table = crowdtwin_reports::tables::read(&a.join("observations.parquet")).unwrap();
+    assert!(table.height() > 10 && table.column("exposed_fraction").is_ok());
+    for dir in [a, b, c] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

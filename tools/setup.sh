@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Mesa's software Vulkan (lavapipe), lld, and ONNX Runtime's shared library
+# from the PyPI onnxruntime wheel, unpacked into .ort/. Safe to run again; it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.31.1
+ORT_LIB=".ort/libonnxruntime.so.${ORT_VERSION}"
+
+packages=(mesa-vulkan-drivers libvulkan1 lld python3 python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+# python3/pip may come from elsewhere (pyenv); only insist on the Debian ones when there is none.
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == python3* ]] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$ORT_LIB" ]; then
+  echo "setup: fetching onnxruntime==${ORT_VERSION} (PyPI wheel) for its libonnxruntime.so"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "onnxruntime==${ORT_VERSION}" -d "$tmp"
+  mkdir -p .ort
+  python3 - "$tmp" "$ORT_LIB" <<'PY'
+import glob, sys, zipfile, os
+wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime-*.whl"))[0]
+target = sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    member = next(n for n in z.namelist() if n.endswith("capi/" + os.path.basename(target)))
+    with z.open(member) as src, open(target + ".tmp", "wb") as dst:
+        dst.write(src.read())
+os.replace(target + ".tmp", target)
+PY
+fi
+echo "setup: ok (lavapipe, lld, $ORT_LIB)"

@@ -1,0 +1,395 @@
+//! A box detector run by ONNX Runtime: pre-processing, inference and GFL decoding with NMS,
+//! all as the manifest states.
+
+use crate::manifest::{ChannelOrder, Decoder, GflLevel, Layout, MaskClass, MaskKind, ModelManifest, Resize, Task};
+use crate::runtime::environment;
+use crate::VisionError;
+use crowdtwin_core::frame::RgbaImage;
+use ndarray::{Array4, ArrayViewD};
+use ort::session::Session;
+use ort::value::TensorRef;
+use std::path::Path;
+
+/// One detection in frame pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detection {
+    /// Class index in the model's output.
+    pub class_id: usize,
+    /// What it means for masking.
+    pub kind: MaskKind,
+    /// Confidence in [0, 1].
+    pub score: f32,
+    /// `[x0, y0, x1, y1]` in frame pixels (continuous coordinates).
+    pub bbox: [f32; 4],
+}
+
+/// A loaded detector.
+pub struct Detector {
+    session: Session,
+    /// The manifest it was loaded from.
+    pub manifest: ModelManifest,
+    /// sha256 of the ONNX file, as verified at load.
+    pub sha256: String,
+    input_size: (usize, usize),
+}
+
+/// How a frame was fitted into the model input: input = frame × scale + pad (per axis).
+#[derive(Clone, Copy, Debug)]
+struct Fit {
+    scale_x: f32,
+    scale_y: f32,
+    pad_x: f32,
+    pad_y: f32,
+}
+
+fn shape_of(outlet: &ort::value::Outlet) -> Vec<i64> {
+    outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()
+}
+
+/// Whether a declared shape (−1 for a free dimension) accepts `expected`.
+fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
+    declared.len() == expected.len() && declared.iter().zip(expected).all(|(&d, &e)| d == e || d < 0)
+}
+
+impl Detector {
+    /// Loads the model a manifest names, checking its hash and every tensor the decoder uses.
+    pub fn load(manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
+        let manifest = ModelManifest::load(manifest_path)?;
+        if manifest.task != Task::Masking {
+            return Err(VisionError::Mismatch(format!("{}: task is {:?}, a masker needs `masking`", manifest_path.display(), manifest.task)));
+        }
+        let model_path = manifest.model_path(manifest_path);
+        let sha256 = crate::manifest::sha256_file(&model_path)
+            .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model: {e}", model_path.display())))?;
+        if sha256 != manifest.sha256 {
+            return Err(VisionError::Mismatch(format!(
+                "{}: sha256 is {sha256}, the manifest {} expects {}",
+                model_path.display(),
+                manifest_path.display(),
+                manifest.sha256
+            )));
+        }
+        let environment = environment()?;
+        let session = Session::builder(&environment)
+            .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|mut b| b.commit_from_file(&model_path))
+            .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", model_path.display())))?;
+        let input_size = manifest.input.image_size()?;
+        let detector = Detector { session, manifest, sha256, input_size };
+        detector.check_tensors(manifest_path)?;
+        Ok(detector)
+    }
+
+    /// Compares the model's declared tensors with what the manifest's decoder expects.
+    fn check_tensors(&self, manifest_path: &Path) -> Result<(), VisionError> {
+        let input = &self.manifest.input;
+        let Some(model_input) = self.session.inputs().iter().find(|i| i.name() == input.name) else {
+            let names: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
+            return Err(VisionError::Mismatch(format!(
+                "{}: the model has no input `{}` (it has {names:?})",
+                manifest_path.display(),
+                input.name
+            )));
+        };
+        let declared = shape_of(model_input);
+        if !shape_matches(&declared, &input.shape) {
+            return Err(VisionError::Mismatch(format!(
+                "{}: input `{}` expected shape {:?}, the model's is {declared:?}",
+                manifest_path.display(),
+                input.name,
+                input.shape
+            )));
+        }
+        let Decoder::GflDetector { levels, reg_max, classes, .. } = &self.manifest.decoder;
+        let (w, h) = self.input_size;
+        for level in levels {
+            let anchors = ((w as u32).div_ceil(level.stride) * (h as u32).div_ceil(level.stride)) as i64;
+            let class_count = self.class_count(level)?;
+            if let Some(bad) = classes.iter().find(|c| c.id >= class_count) {
+                return Err(VisionError::Mismatch(format!(
+                    "{}: class {} (`{}`) is beyond the model's {class_count} classes",
+                    manifest_path.display(),
+                    bad.id,
+                    bad.name
+                )));
+            }
+            for (name, expected) in [
+                (&level.scores, vec![1, anchors, class_count as i64]),
+                (&level.boxes, vec![1, anchors, 4 * (*reg_max as i64 + 1)]),
+            ] {
+                let Some(output) = self.session.outputs().iter().find(|o| o.name() == name) else {
+                    let names: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
+                    return Err(VisionError::Mismatch(format!(
+                        "{}: the model has no output `{name}` (it has {names:?})",
+                        manifest_path.display()
+                    )));
+                };
+                let actual = shape_of(output);
+                if !shape_matches(&actual, &expected) {
+                    return Err(VisionError::Mismatch(format!(
+                        "{}: output `{name}` (stride {}) expected shape {expected:?}, the model's is {actual:?}",
+                        manifest_path.display(),
+                        level.stride
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn class_count(&self, level: &GflLevel) -> Result<usize, VisionError> {
+        let output = self.session.outputs().iter().find(|o| o.name() == level.scores);
+        let dims = output.map(shape_of).unwrap_or_default();
+        match dims.last() {
+            Some(&n) if n > 0 => Ok(n as usize),
+            _ => Err(VisionError::Mismatch(format!("output `{}` has no class dimension (shape {dims:?})", level.scores))),
+        }
+    }
+
+    /// (width, height) of the model input.
+    pub fn input_size(&self) -> (usize, usize) {
+        self.input_size
+    }
+
+    /// Fills the input tensor from a frame: resample (triangle filter, antialiased like PIL's
+    /// bilinear), place (letterbox: centred on black), reorder channels, normalise.
+    fn preprocess(&self, frame: &RgbaImage) -> (Array4<f32>, Fit) {
+        let input = &self.manifest.input;
+        let (in_w, in_h) = self.input_size;
+        let (fw, fh) = (frame.width as usize, frame.height as usize);
+        let (used_w, used_h, fit) = if (fw, fh) == (in_w, in_h) {
+            (in_w, in_h, Fit { scale_x: 1.0, scale_y: 1.0, pad_x: 0.0, pad_y: 0.0 })
+        } else {
+            match input.resize {
+                Resize::Stretch => {
+                    (in_w, in_h, Fit { scale_x: in_w as f32 / fw as f32, scale_y: in_h as f32 / fh as f32, pad_x: 0.0, pad_y: 0.0 })
+                }
+                Resize::Letterbox => {
+                    let r = (in_w as f32 / fw as f32).min(in_h as f32 / fh as f32);
+                    let (nw, nh) = (((fw as f32 * r).round() as usize).max(1), ((fh as f32 * r).round() as usize).max(1));
+                    let (px, py) = ((in_w - nw.min(in_w)) / 2, (in_h - nh.min(in_h)) / 2);
+                    (nw, nh, Fit { scale_x: r, scale_y: r, pad_x: px as f32, pad_y: py as f32 })
+                }
+            }
+        };
+        let resampled = resample(frame, used_w, used_h);
+        let shape = match input.layout {
+            Layout::Nchw => [1, 3, in_h, in_w],
+            Layout::Nhwc => [1, in_h, in_w, 3],
+        };
+        let mut tensor = Array4::<f32>::zeros(shape);
+        let channels: [usize; 3] = match input.channel_order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        let (px, py) = (fit.pad_x as usize, fit.pad_y as usize);
+        for y in 0..in_h {
+            for x in 0..in_w {
+                // Outside the placed image the pixel is black (value 0), then normalised.
+                let inside = x >= px && x < px + used_w && y >= py && y < py + used_h;
+                for (c, &source) in channels.iter().enumerate() {
+                    let pixel = if inside { resampled[((y - py) * used_w + (x - px)) * 3 + source] } else { 0.0 };
+                    let value = (pixel - input.mean[c]) / input.std[c];
+                    match input.layout {
+                        Layout::Nchw => tensor[[0, c, y, x]] = value,
+                        Layout::Nhwc => tensor[[0, y, x, c]] = value,
+                    }
+                }
+            }
+        }
+        (tensor, fit)
+    }
+
+    /// Runs the model on a frame and returns the kept classes' detections in frame pixels.
+    pub fn detect(&mut self, frame: &RgbaImage) -> Result<Vec<Detection>, VisionError> {
+        let (tensor, fit) = self.preprocess(frame);
+        let input_name = self.manifest.input.name.clone();
+        let Decoder::GflDetector { levels, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold, nms_iou, classes } =
+            self.manifest.decoder.clone();
+        let (in_w, _) = self.input_size;
+        let view = TensorRef::from_array_view(&tensor).map_err(|e| VisionError::Inference(e.to_string()))?;
+        let outputs = self.session.run(ort::inputs![input_name.as_str() => view]).map_err(|e| VisionError::Inference(e.to_string()))?;
+        let mut candidates = Vec::new();
+        for level in &levels {
+            let scores = outputs[level.scores.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
+            let boxes = outputs[level.boxes.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
+            let grid_w = (in_w as u32).div_ceil(level.stride) as usize;
+            let params = GflParams { stride: level.stride as f32, grid_w, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold };
+            decode_level(&scores, &boxes, &params, &classes, &mut candidates);
+        }
+        let mut kept = non_maximum_suppression(candidates, nms_iou);
+        for d in &mut kept {
+            d.bbox = [
+                ((d.bbox[0] - fit.pad_x) / fit.scale_x).clamp(0.0, frame.width as f32),
+                ((d.bbox[1] - fit.pad_y) / fit.scale_y).clamp(0.0, frame.height as f32),
+                ((d.bbox[2] - fit.pad_x) / fit.scale_x).clamp(0.0, frame.width as f32),
+                ((d.bbox[3] - fit.pad_y) / fit.scale_y).clamp(0.0, frame.height as f32),
+            ];
+        }
+        Ok(kept)
+    }
+}
+
+/// Separable resampling with a triangle filter whose support widens when shrinking (like PIL's
+/// `BILINEAR`), so downscaled frames are not aliased. Returns RGB floats, row-major.
+fn resample(frame: &RgbaImage, out_w: usize, out_h: usize) -> Vec<f32> {
+    let (in_w, in_h) = (frame.width as usize, frame.height as usize);
+    let weights = |in_len: usize, out_len: usize| -> Vec<(usize, Vec<f32>)> {
+        let scale = in_len as f32 / out_len as f32;
+        let support = scale.max(1.0);
+        (0..out_len)
+            .map(|o| {
+                let centre = (o as f32 + 0.5) * scale;
+                let first = ((centre - support).floor().max(0.0)) as usize;
+                let last = ((centre + support).ceil() as usize).min(in_len);
+                let mut w: Vec<f32> = (first..last).map(|i| (1.0 - ((i as f32 + 0.5 - centre) / support).abs()).max(0.0)).collect();
+                let total: f32 = w.iter().sum();
+                w.iter_mut().for_each(|v| *v /= total.max(1e-12));
+                (first, w)
+            })
+            .collect()
+    };
+    let (wx, wy) = (weights(in_w, out_w), weights(in_h, out_h));
+    // Horizontal pass.
+    let mut rows = vec![0f32; in_h * out_w * 3];
+    for y in 0..in_h {
+        for (x, (first, w)) in wx.iter().enumerate() {
+            let mut acc = [0f32; 3];
+            for (k, weight) in w.iter().enumerate() {
+                let i = (y * in_w + first + k) * 4;
+                for c in 0..3 {
+                    acc[c] += weight * frame.pixels[i + c] as f32;
+                }
+            }
+            rows[(y * out_w + x) * 3..(y * out_w + x) * 3 + 3].copy_from_slice(&acc);
+        }
+    }
+    // Vertical pass.
+    let mut out = vec![0f32; out_h * out_w * 3];
+    for (y, (first, w)) in wy.iter().enumerate() {
+        for x in 0..out_w {
+            let mut acc = [0f32; 3];
+            for (k, weight) in w.iter().enumerate() {
+                let i = ((first + k) * out_w + x) * 3;
+                for c in 0..3 {
+                    acc[c] += weight * rows[i + c];
+                }
+            }
+            out[(y * out_w + x) * 3..(y * out_w + x) * 3 + 3].copy_from_slice(&acc);
+        }
+    }
+    out
+}
+
+struct GflParams {
+    stride: f32,
+    grid_w: usize,
+    reg_max: usize,
+    scores_are_probabilities: bool,
+    centre_offset: f32,
+    distance_scale: f32,
+    score_threshold: f32,
+}
+
+/// Decodes one level's anchors into candidate detections (input pixels).
+fn decode_level(scores: &ArrayViewD<f32>, boxes: &ArrayViewD<f32>, p: &GflParams, classes: &[MaskClass], out: &mut Vec<Detection>) {
+    let anchors = scores.shape()[1];
+    let bins = p.reg_max + 1;
+    for anchor in 0..anchors {
+        for class in classes {
+            let raw = scores[[0, anchor, class.id]];
+            let score = if p.scores_are_probabilities { raw } else { 1.0 / (1.0 + (-raw).exp()) };
+            if score < p.score_threshold {
+                continue;
+            }
+            let (col, row) = ((anchor % p.grid_w) as f32, (anchor / p.grid_w) as f32);
+            let (cx, cy) = ((col + p.centre_offset) * p.stride, (row + p.centre_offset) * p.stride);
+            let mut side = [0f32; 4];
+            for (s, distance) in side.iter_mut().enumerate() {
+                let logits: Vec<f32> = (0..bins).map(|k| boxes[[0, anchor, s * bins + k]]).collect();
+                let max = logits.iter().copied().fold(f32::MIN, f32::max);
+                let weights: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+                let total: f32 = weights.iter().sum();
+                *distance = weights.iter().enumerate().map(|(k, w)| k as f32 * w).sum::<f32>() / total * p.stride * p.distance_scale;
+            }
+            out.push(Detection {
+                class_id: class.id,
+                kind: class.kind,
+                score,
+                bbox: [cx - side[0], cy - side[1], cx + side[2], cy + side[3]],
+            });
+        }
+    }
+}
+
+/// Intersection over union of two boxes.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+/// Greedy per-class NMS; the result is sorted by descending score (ties by position), so it
+/// does not depend on the order candidates arrived in.
+pub fn non_maximum_suppression(mut candidates: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.class_id.cmp(&b.class_id))
+            .then(a.bbox[0].total_cmp(&b.bbox[0]))
+            .then(a.bbox[1].total_cmp(&b.bbox[1]))
+    });
+    let mut kept: Vec<Detection> = Vec::new();
+    for candidate in candidates {
+        if kept.iter().all(|k| k.class_id != candidate.class_id || iou(&k.bbox, &candidate.bbox) <= iou_threshold) {
+            kept.push(candidate);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(score: f32, bbox: [f32; 4], class_id: usize) -> Detection {
+        Detection { class_id, kind: MaskKind::Person, score, bbox }
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes_per_class() {
+        let kept = non_maximum_suppression(
+            vec![
+                det(0.6, [0.0, 0.0, 10.0, 10.0], 0),
+                det(0.9, [1.0, 1.0, 11.0, 11.0], 0),
+                det(0.5, [1.0, 1.0, 11.0, 11.0], 62),
+                det(0.4, [50.0, 50.0, 60.0, 60.0], 0),
+            ],
+            0.5,
+        );
+        let scores: Vec<f32> = kept.iter().map(|d| d.score).collect();
+        assert_eq!(scores, vec![0.9, 0.5, 0.4]);
+        assert!((iou(&[0.0, 0.0, 2.0, 2.0], &[1.0, 0.0, 3.0, 2.0]) - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gfl_decoding_puts_the_box_around_the_anchor() {
+        // One anchor at column 1, row 0 of a stride-8 grid; all mass on bin 2 for every side.
+        let reg_max = 3;
+        let scores = ndarray::Array3::from_shape_fn((1, 2, 1), |(_, a, _)| if a == 1 { 0.8 } else { 0.1 }).into_dyn();
+        let boxes = ndarray::Array3::from_shape_fn((1, 2, 16), |(_, _, i)| if i % 4 == 2 { 20.0 } else { 0.0 }).into_dyn();
+        let params = GflParams { stride: 8.0, grid_w: 2, reg_max, scores_are_probabilities: true, centre_offset: 0.5, distance_scale: 1.0, score_threshold: 0.5 };
+        let classes = [MaskClass { id: 0, name: "person".into(), kind: MaskKind::Person }];
+        let mut out = Vec::new();
+        decode_level(&scores.view(), &boxes.view(), &params, &classes, &mut out);
+        assert_eq!(out.len(), 1);
+        let b = out[0].bbox;
+        // centre (12, 4), distance 2 bins × 8 px = 16 px each side.
+        for (got, want) in b.iter().zip([-4.0, -12.0, 28.0, 20.0]) {
+            assert!((got - want).abs() < 1e-3, "{b:?}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! crowdtwin-vision: the pipeline under test. No Bevy: it runs on stored frames or real video.
+//!
+//! * [`manifest`] — the RON model manifest: tensors, pre-processing, decoder, licence.
+//! * [`runtime`] — loading ONNX Runtime's shared library (`make setup` puts it in `.ort/`).
+//! * [`detector`] — a GFL/NanoDet box detector run by `ort`, decoded in Rust.
+//! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette.
+
+pub mod detector;
+pub mod manifest;
+pub mod masking;
+pub mod runtime;
+
+/// Why the pipeline could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    /// ONNX Runtime's shared library is missing or unusable.
+    #[error("{0}")]
+    Runtime(String),
+    /// The manifest cannot be read or is malformed.
+    #[error("{0}")]
+    Manifest(String),
+    /// The model does not match its manifest (file hash, tensor names or shapes).
+    #[error("{0}")]
+    Mismatch(String),
+    /// ONNX Runtime failed while running the model.
+    #[error("inference failed: {0}")]
+    Inference(String),
+}

@@ -1,0 +1,203 @@
+//! Model manifests: `models/NAME.ron` beside `NAME.onnx` states everything needed to feed the
+//! model and decode its outputs, so a user's own model plugs in by writing one.
+
+use crate::VisionError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The manifest schema version this build reads.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A model manifest.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelManifest {
+    /// Schema version (1).
+    pub version: u32,
+    /// Short model name.
+    pub name: String,
+    /// What the model is for.
+    pub task: Task,
+    /// The ONNX file, relative to the manifest.
+    pub file: String,
+    /// sha256 of the ONNX file (lower-case hex); checked at load.
+    pub sha256: String,
+    /// Licence of the weights and packaging.
+    pub licence: String,
+    /// The model card (Markdown), relative to the manifest.
+    pub card: String,
+    /// The input tensor and its pre-processing.
+    pub input: InputSpec,
+    /// How to turn outputs into results.
+    pub decoder: Decoder,
+}
+
+/// What a model does in the pipeline.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// AN: finds what must be masked.
+    Masking,
+    /// AD: scores masked video for anomalies (a later stage).
+    Anomaly,
+}
+
+/// Memory layout of an image tensor.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Batch, channel, height, width.
+    Nchw,
+    /// Batch, height, width, channel.
+    Nhwc,
+}
+
+/// Channel order of an image tensor.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelOrder {
+    /// Red, green, blue.
+    Rgb,
+    /// Blue, green, red.
+    Bgr,
+}
+
+/// How a frame is fitted to the input size.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Resize {
+    /// Scale each axis independently to fill the input.
+    Stretch,
+    /// Keep the aspect ratio, centre the image and pad with black (pixel value 0).
+    Letterbox,
+}
+
+/// The input tensor.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Tensor name.
+    pub name: String,
+    /// Memory layout.
+    pub layout: Layout,
+    /// Shape as the model declares it, batch 1.
+    pub shape: Vec<i64>,
+    /// Channel order.
+    pub channel_order: ChannelOrder,
+    /// Fitting of frames to the input.
+    pub resize: Resize,
+    /// Tensor value = (pixel in 0–255 − mean) / std, per channel in tensor order.
+    pub mean: [f32; 3],
+    /// See `mean`.
+    pub std: [f32; 3],
+}
+
+impl InputSpec {
+    /// (width, height) of the input image.
+    pub fn image_size(&self) -> Result<(usize, usize), VisionError> {
+        let dims = &self.shape;
+        let ok = dims.len() == 4 && dims[0] == 1 && dims.iter().all(|&d| d > 0);
+        let (h, w, c) = match self.layout {
+            Layout::Nchw if ok => (dims[2], dims[3], dims[1]),
+            Layout::Nhwc if ok => (dims[1], dims[2], dims[3]),
+            _ => return Err(VisionError::Manifest(format!("input shape {dims:?} is not a batch-1 image tensor"))),
+        };
+        if c != 3 {
+            return Err(VisionError::Manifest(format!("input shape {dims:?} has {c} channels, expected 3")));
+        }
+        Ok((w as usize, h as usize))
+    }
+}
+
+/// What a detected class means for masking.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskKind {
+    /// A person: painted as a full-body silhouette.
+    Person,
+    /// A device screen.
+    Screen,
+    /// A licence plate.
+    Plate,
+}
+
+/// A class the decoder keeps and masks.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MaskClass {
+    /// Class index in the model's output.
+    pub id: usize,
+    /// Human-readable name.
+    pub name: String,
+    /// What it is for masking.
+    pub kind: MaskKind,
+}
+
+/// One feature-pyramid level of a GFL detector.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GflLevel {
+    /// Stride in input pixels.
+    pub stride: u32,
+    /// Output with class scores, shape [1, N, classes].
+    pub scores: String,
+    /// Output with box distributions, shape [1, N, 4 × (reg_max + 1)].
+    pub boxes: String,
+}
+
+/// Output decoders.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Decoder {
+    /// A NanoDet-style detector: per level, class scores and a distribution over distances from
+    /// each anchor centre to the box's left, top, right and bottom sides.
+    GflDetector {
+        /// Levels, any order.
+        levels: Vec<GflLevel>,
+        /// Highest distance bin (bins per side = reg_max + 1).
+        reg_max: usize,
+        /// Whether scores are probabilities already (otherwise a sigmoid is applied).
+        scores_are_probabilities: bool,
+        /// Anchor centre = (column + centre_offset) × stride.
+        centre_offset: f32,
+        /// Side distance in input pixels = expected bin × stride × distance_scale.
+        distance_scale: f32,
+        /// Minimum score kept.
+        score_threshold: f32,
+        /// IoU above which a lower-scored box of the same class is suppressed.
+        nms_iou: f32,
+        /// Classes kept and masked.
+        classes: Vec<MaskClass>,
+    },
+}
+
+impl ModelManifest {
+    /// Reads a manifest; errors name the file, line and column.
+    pub fn load(path: &Path) -> Result<Self, VisionError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model manifest: {e}", path.display())))?;
+        let manifest: ModelManifest = ron::from_str(&text).map_err(|e| {
+            VisionError::Manifest(format!("{}:{}:{}: {}", path.display(), e.span.start.line, e.span.start.col, e.code))
+        })?;
+        if manifest.version != MANIFEST_VERSION {
+            return Err(VisionError::Manifest(format!(
+                "{}: manifest version {} is not supported (this build reads {MANIFEST_VERSION})",
+                path.display(),
+                manifest.version
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Path of the ONNX file, given the manifest's own path.
+    pub fn model_path(&self, manifest_path: &Path) -> PathBuf {
+        manifest_path.parent().unwrap_or(Path::new(".")).join(&self.file)
+    }
+}
+
+/// The lower-case hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String, std::io::Error> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
