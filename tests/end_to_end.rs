@@ -238,3 +238,29 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// Measured on `tests/fixtures/recall.ron` (seed 11, NanoDet-g 416, MSAA 4, shadows): 77 of 77
+/// person-frames at least 60 px tall were masked (recall 1.00). The floor leaves room for one
+/// or two misses from a legitimate rendering change, no more.
+const RECALL_FLOOR_60PX: f64 = 0.95;
+
+#[test]
+fn the_default_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp_dir("recall");
+    let options = RunOptions {
+        scenario: root().join("tests/fixtures/recall.ron"),
+        out: out.clone(),
+        seconds: None,
+        seed: None,
+        mask_model: root().join("models/nanodet.ron"),
+        threads: 2,
+        log: false,
+    };
+    let summary = run(&options, |_, _| {}).unwrap().summary;
+    let recall = summary["masking_recall_at_least_60px"].as_f64().unwrap();
+    let person_frames = summary["person_frames_at_least_60px"].as_u64().unwrap();
+    assert!(person_frames >= 60, "the fixture must show enough tall people: {person_frames}");
+    assert!(recall >= RECALL_FLOOR_60PX, "recall {recall:.3} on {person_frames} person-frames ≥ 60 px fell below {RECALL_FLOOR_60PX}");
+    std::fs::remove_dir_all(out).unwrap();
+}

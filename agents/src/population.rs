@@ -167,7 +167,7 @@ pub fn appearance(seed: u64, id: u32, demographics: Demographics) -> PersonSpec 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crowdtwin_core::scenario::*;
+
 
     fn scenario(count: u32) -> Scenario {
         let text = format!(

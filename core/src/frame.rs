@@ -67,7 +67,8 @@ pub struct PersonInFrame {
     pub unoccluded_px: u32,
     /// Bounding box of the unoccluded silhouette, `[x0, y0, x1, y1)` in pixels, clipped to the frame.
     pub unoccluded_box: [u32; 4],
-    /// Height in pixels of the whole unoccluded silhouette, not clipped to the frame.
+    /// Height in pixels of the unoccluded silhouette within the frame (a person cut by the
+    /// frame's edge counts by the part the camera can see).
     pub height_px: f32,
     /// Pixels per metre at the person's position, at the camera's *sensor* resolution.
     pub pixels_per_metre: f32,

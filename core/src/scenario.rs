@@ -615,7 +615,7 @@ mod tests {
         let err = parse(&GOOD.replace("benches: 2,", "benches: 2, fountains: 1,")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("fountains") && text.contains("s.ron:9:"), "{text}");
-        assert_eq!(err.field(), Some("site"));
+        assert_eq!(err.field(), Some("site.fountains"));
     }
 
     #[test]

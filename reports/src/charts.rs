@@ -2,6 +2,7 @@
 
 use crate::metrics::GroupRate;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A bar chart of miss rates per group. Every bar is labelled with the persons and
 /// person-frames behind it; groups without scored person-frames show "no data".

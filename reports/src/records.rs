@@ -78,7 +78,7 @@ pub struct ObservationRecord {
     pub visible_px: u32,
     /// Pixels the person would cover without occluders.
     pub unoccluded_px: u32,
-    /// Height of the unoccluded silhouette, pixels.
+    /// Height of the unoccluded silhouette within the frame, pixels.
     pub height_px: f64,
     /// Pixels per metre at the person, sensor resolution.
     pub pixels_per_metre: f64,

@@ -89,7 +89,7 @@ pub struct Silhouette {
     pub pixels: u32,
     /// Bounding box `[x0, y0, x1, y1)` of covered pixels.
     pub bounds: [u32; 4],
-    /// Height of the projected silhouette in pixels, not clipped to the frame.
+    /// Height in pixels of the silhouette's part inside the frame.
     pub height_px: f32,
 }
 
@@ -108,16 +108,11 @@ impl Rasteriser {
         }
         let generation = self.generation;
         let (mut pixels, mut bounds) = (0u32, [u32::MAX, u32::MAX, 0, 0]);
-        let (mut top, mut bottom) = (f32::MAX, f32::MIN);
         let stamp = &mut self.stamp;
         for triangle in &geometry.triangles {
             let projected = [camera.project(triangle[0]), camera.project(triangle[1]), camera.project(triangle[2])];
             // Triangles crossing the near plane are dropped (cameras are mounted well above people).
             let [Some(a), Some(b), Some(c)] = projected else { continue };
-            for v in [a, b, c] {
-                top = top.min(v[1]);
-                bottom = bottom.max(v[1]);
-            }
             raster_triangle([[a[0], a[1]], [b[0], b[1]], [c[0], c[1]]], width, height, |x, y| {
                 let i = (y * width + x) as usize;
                 if stamp[i] != generation {
@@ -127,7 +122,7 @@ impl Rasteriser {
                 }
             });
         }
-        (pixels > 0).then_some(Silhouette { pixels, bounds, height_px: (bottom - top).max(0.0) })
+        (pixels > 0).then_some(Silhouette { pixels, bounds, height_px: (bounds[3] - bounds[1]) as f32 })
     }
 }
 

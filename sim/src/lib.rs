@@ -75,7 +75,7 @@ impl Simulation {
             .set(RenderPlugin { synchronous_pipeline_compilation: true, ..default() })
             .disable::<PipelinedRenderingPlugin>();
         plugins = if options.log {
-            plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn".into(), ..default() })
+            plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn,bevy_render::renderer=error".into(), ..default() })
         } else {
             plugins.disable::<LogPlugin>()
         };

@@ -55,7 +55,7 @@ fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
     .build();
     commands.spawn((
         DirectionalLight {
-            illuminance: 12_000.0 * daylight + 40.0,
+            illuminance: 9_000.0 * daylight + 40.0,
             shadow_maps_enabled: scene.shadows && daylight > 0.05,
             ..default()
         },
@@ -64,7 +64,7 @@ fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
     ));
     commands.insert_resource(GlobalAmbientLight {
         color: Color::srgb(0.75, 0.82, 1.0),
-        brightness: 300.0 * daylight + 30.0,
+        brightness: 1_800.0 * daylight + 60.0,
         affects_lightmapped_meshes: true,
     });
 }

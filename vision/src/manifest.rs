@@ -87,9 +87,9 @@ pub struct InputSpec {
     /// Fitting of frames to the input.
     pub resize: Resize,
     /// Tensor value = (pixel in 0–255 − mean) / std, per channel in tensor order.
-    pub mean: [f32; 3],
+    pub mean: Vec<f32>,
     /// See `mean`.
-    pub std: [f32; 3],
+    pub std: Vec<f32>,
 }
 
 impl InputSpec {
@@ -104,6 +104,9 @@ impl InputSpec {
         };
         if c != 3 {
             return Err(VisionError::Manifest(format!("input shape {dims:?} has {c} channels, expected 3")));
+        }
+        if self.mean.len() != 3 || self.std.len() != 3 || self.std.contains(&0.0) {
+            return Err(VisionError::Manifest("input mean and std need three values each, std non-zero".into()));
         }
         Ok((w as usize, h as usize))
     }
