@@ -2,6 +2,9 @@
 CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
 BIN := $(CARGO_TARGET_DIR)/release/crowdtwin
+# Mesa's Vulkan loader complains on headless machines without a runtime folder.
+XDG_RUNTIME_DIR ?= $(shell d=$${TMPDIR:-/tmp}/crowdtwin-xdg-runtime; mkdir -p -m 700 $$d; echo $$d)
+export XDG_RUNTIME_DIR
 SCENARIO ?= scenarios/plaza.ron
 OUT ?= out/plaza
 

@@ -5,7 +5,8 @@ use crowdtwin_core::frame::Frame;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_sim::{SimOptions, Simulation};
 use crowdtwin_vision::detector::Detector;
-use crowdtwin_vision::masking::BoxMasker;
+use crowdtwin_vision::masking::Masker;
+use crowdtwin_vision::silhouette::SilhouetteModel;
 use std::path::Path;
 use std::time::Instant;
 
@@ -40,7 +41,7 @@ fn time_render(scenario: &Scenario, ticks: u64) -> anyhow::Result<(f64, Vec<Fram
 }
 
 /// Runs the benchmark and returns the table as Markdown.
-pub fn bench(scenario_path: &Path, mask_model: &Path, ticks: u64, threads: usize) -> anyhow::Result<String> {
+pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path>, ticks: u64, threads: usize) -> anyhow::Result<String> {
     let base = load_scenario(scenario_path, None, None)?;
     let mut table = String::from("| stage | setting | result |\n|---|---|---|\n");
     let mut sample = Vec::new();
@@ -54,14 +55,26 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, ticks: u64, threads: usize
             sample = frames;
         }
     }
-    let detector = Detector::load(mask_model, threads)?;
-    let mut masker = BoxMasker::new(detector, [0, 160, 230], 2);
+    let mut masker = Masker::new(Detector::load(mask_model, threads)?, None, [0, 160, 230], 2);
     let started = Instant::now();
     for frame in &sample {
         masker.mask(&frame.rgba)?;
     }
     let mask_ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
-    table.push_str(&format!("| masking (detector + painting) | 640×360, {threads} thread(s) | {mask_ms:.1} ms/frame |\n"));
+    table.push_str(&format!("| masking, boxes (detector + painting) | 640×360, {threads} thread(s) | {mask_ms:.1} ms/frame |\n"));
+    if let Some(refine_model) = refine_model {
+        let refiner = SilhouetteModel::load(refine_model, threads)?;
+        let mut refining = Masker::new(Detector::load(mask_model, threads)?, Some(refiner), [0, 160, 230], 2);
+        let (started, mut people) = (Instant::now(), 0);
+        for frame in &sample {
+            people += refining.mask(&frame.rgba)?.refined;
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
+        let per_frame = people as f64 / sample.len().max(1) as f64;
+        table.push_str(&format!(
+            "| masking, silhouettes (detector + one pose-model run per person) | 640×360, {threads} thread(s), {per_frame:.1} people/frame | {ms:.1} ms/frame |\n"
+        ));
+    }
     let scenario = with_cameras(&base, 1);
     let mut sim = Simulation::new(&scenario, &SimOptions::default())?;
     let started = Instant::now();

@@ -31,6 +31,9 @@ enum Command {
         /// Masking model manifest.
         #[arg(long, default_value = "models/nanodet.ron")]
         mask_model: PathBuf,
+        /// Refine person boxes into silhouettes with this model (e.g. models/pose_landmark_lite.ron).
+        #[arg(long)]
+        refine_model: Option<PathBuf>,
         /// ONNX Runtime threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -54,6 +57,9 @@ enum Command {
         /// Masking model manifest.
         #[arg(long, default_value = "models/nanodet.ron")]
         mask_model: PathBuf,
+        /// Silhouette model measured as well.
+        #[arg(long, default_value = "models/pose_landmark_lite.ron")]
+        refine_model: PathBuf,
         /// ONNX Runtime threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -76,7 +82,7 @@ fn main() -> ExitCode {
 /// give it a private runtime folder when the session has none.
 fn quiet_headless_vulkan() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        let dir = std::env::temp_dir().join(format!("crowdtwin-runtime-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("crowdtwin-xdg-runtime");
         if std::fs::create_dir_all(&dir).is_ok() {
             // SAFETY: called at the top of `main`, before any thread is started.
             unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
@@ -86,8 +92,17 @@ fn quiet_headless_vulkan() {
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { scenario, out, seconds, seed, mask_model, threads, quiet } => {
-            let options = pipeline::RunOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), threads, log: true };
+        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet } => {
+            let options = pipeline::RunOptions {
+                scenario,
+                out,
+                seconds,
+                seed,
+                mask_model: project_file(&mask_model),
+                refine_model: refine_model.map(|m| project_file(&m)),
+                threads,
+                log: true,
+            };
             let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
             let outcome = pipeline::run(&options, |done, total| {
@@ -119,8 +134,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Bench { scenario, ticks, mask_model, threads } => {
-            println!("{}", bench::bench(&scenario, &project_file(&mask_model), ticks, threads)?);
+        Command::Bench { scenario, ticks, mask_model, refine_model, threads } => {
+            let refine_model = project_file(&refine_model);
+            println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), ticks, threads)?);
             Ok(())
         }
     }

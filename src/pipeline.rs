@@ -10,7 +10,8 @@ use crowdtwin_reports::records::RunRecord;
 use crowdtwin_sim::{SimOptions, Simulation};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::manifest::sha256_file;
-use crowdtwin_vision::masking::BoxMasker;
+use crowdtwin_vision::masking::Masker;
+use crowdtwin_vision::silhouette::SilhouetteModel;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Masking model manifest.
     pub mask_model: PathBuf,
+    /// Optional silhouette model manifest refining person boxes.
+    pub refine_model: Option<PathBuf>,
     /// ONNX Runtime intra-op threads.
     pub threads: usize,
     /// Let Bevy log warnings.
@@ -59,6 +62,7 @@ pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> an
 pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
     let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
+    let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
     let manifest = detector.manifest.clone();
     let run_record = RunRecord {
         scenario: scenario.name.clone(),
@@ -69,13 +73,15 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         ticks: scenario.total_ticks(),
         masking_model: manifest.name.clone(),
         masking_model_sha256: detector.sha256.clone(),
+        refine_model: refiner.as_ref().map(|r| r.manifest.name.clone()).unwrap_or_default(),
+        refine_model_sha256: refiner.as_ref().map(|r| r.sha256.clone()).unwrap_or_default(),
         crowdtwin_version: env!("CARGO_PKG_VERSION").to_string(),
         modality: "central".to_string(),
-        miss_threshold: scenario.evaluation.miss_threshold as f64,
+        miss_threshold: decimal(scenario.evaluation.miss_threshold),
         min_visible_px: scenario.evaluation.min_visible_px,
     };
     let (r, g, b) = scenario.masking.colour;
-    let mut masker = BoxMasker::new(detector, [r, g, b], scenario.masking.dilation_px);
+    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
     let mut recorder = Recorder::new(&scenario, sim.persons(), run_record);
 
@@ -114,7 +120,7 @@ fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: 
         write_atomic(&staging.join("plots").join(format!("contact_{id}.png")), &png)?;
         sheets.push((id, png));
     }
-    let (threshold, min_px) = (scenario.evaluation.miss_threshold as f64, scenario.evaluation.min_visible_px);
+    let (threshold, min_px) = (decimal(scenario.evaluation.miss_threshold), scenario.evaluation.min_visible_px);
     let metrics = masking_metrics(records, threshold, min_px);
     let summary = summary_json(records, &metrics, threshold, min_px);
     let html = report_html(&ReportInput {
@@ -134,4 +140,9 @@ fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: 
     }
     std::fs::rename(&staging, out)?;
     Ok(summary)
+}
+
+/// The f64 a person means by an f32 from a scenario (0.2f32 → 0.2, not 0.20000000298…).
+fn decimal(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(value as f64)
 }

@@ -83,6 +83,7 @@ impl Recorder {
             time_s: frame.time_s,
             persons_visible: frame.persons.iter().filter(|p| p.visible_px > 0).count() as u32,
             detections: masked.detections.len() as u32,
+            refined: masked.refined,
             masked_px,
             false_mask_px,
             frame_px: frame.rgba.width * frame.rgba.height,

@@ -163,9 +163,15 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Masking model</h2><table><tr><td>model</td><td>{}</td></tr><tr><td>sha256</td><td><code>{}</code></td></tr>\
+         <tr><td>silhouette refinement</td><td>{}</td></tr>\
          <tr><td>licence</td><td>{}</td></tr></table><details><summary>Model card</summary><pre>{}</pre></details>",
         escape(&run.masking_model),
         run.masking_model_sha256,
+        if run.refine_model.is_empty() {
+            "none: every detection is painted as a box".to_string()
+        } else {
+            format!("{} (sha256 <code>{}</code>): person boxes are refined into body silhouettes", escape(&run.refine_model), run.refine_model_sha256)
+        },
         escape(&input.model_licence),
         escape(&input.model_card)
     );
@@ -173,7 +179,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Method in plain words</h2><p>Every camera frame is rendered from the simulation together with an exact map of which \
-         pixel shows which person. The masking model sees only the ordinary picture and paints a solid box over everyone it finds. \
+         pixel shows which person. The masking model sees only the ordinary picture and paints a solid shape over everyone it finds (a box, or a body silhouette when refinement is on). \
          For each person in each frame we then count how many of the person's visible pixels were left unpainted (the \
          <i>exposed fraction</i>). A person-frame counts as <b>missed</b> when more than {:.0} % of the person stays visible. \
          People showing fewer than {} pixels are recorded but not scored. Rates are pooled over person-frames; the number of \

@@ -166,6 +166,8 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         "person_frames_at_least_60px": recall_60.map(|r| r.1),
         "masking_model": run.map(|r| r.masking_model.clone()),
         "masking_model_sha256": run.map(|r| r.masking_model_sha256.clone()),
+        "refine_model": run.map(|r| r.refine_model.clone()).filter(|m| !m.is_empty()),
+        "refine_model_sha256": run.map(|r| r.refine_model_sha256.clone()).filter(|m| !m.is_empty()),
     })
 }
 
@@ -216,7 +218,7 @@ mod tests {
                 obs(1, 100, 100, 40.0), // missed
                 obs(1, 10, 10, 40.0),   // too small to score
             ],
-            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, masked_px: 50, false_mask_px: 25, frame_px: 100 }],
+            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, refined: 0, masked_px: 50, false_mask_px: 25, frame_px: 100 }],
             ..Default::default()
         };
         let m = masking_metrics(&records, 0.2, 20);

@@ -21,6 +21,10 @@ pub struct RunRecord {
     pub masking_model: String,
     /// sha256 of the masking model file.
     pub masking_model_sha256: String,
+    /// Silhouette refinement model name (empty: boxes are painted).
+    pub refine_model: String,
+    /// sha256 of the refinement model file (empty when none).
+    pub refine_model_sha256: String,
     /// crowdtwin version.
     pub crowdtwin_version: String,
     /// Deployment modality (the slice runs everything centrally).
@@ -113,6 +117,8 @@ pub struct FrameRecord {
     pub persons_visible: u32,
     /// Detections kept by the masker.
     pub detections: u32,
+    /// Person detections painted as refined silhouettes.
+    pub refined: u32,
     /// Pixels painted by the masker.
     pub masked_px: u32,
     /// Painted pixels that show no person.

@@ -1,11 +1,12 @@
 //! A box detector run by ONNX Runtime: pre-processing, inference and GFL decoding with NMS,
 //! all as the manifest states.
 
-use crate::manifest::{ChannelOrder, Decoder, GflLevel, Layout, MaskClass, MaskKind, ModelManifest, Resize, Task};
+use crate::manifest::{Decoder, GflLevel, MaskClass, MaskKind, ModelManifest, Task};
+use crate::preprocess::fill_input;
 use crate::runtime::environment;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
-use ndarray::{Array4, ArrayViewD};
+use ndarray::ArrayViewD;
 use ort::session::Session;
 use ort::value::TensorRef;
 use std::path::Path;
@@ -33,21 +34,35 @@ pub struct Detector {
     input_size: (usize, usize),
 }
 
-/// How a frame was fitted into the model input: input = frame × scale + pad (per axis).
-#[derive(Clone, Copy, Debug)]
-struct Fit {
-    scale_x: f32,
-    scale_y: f32,
-    pad_x: f32,
-    pad_y: f32,
+/// Checks the model file against the manifest's sha256 and opens an ONNX Runtime session.
+pub(crate) fn open_session(manifest: &ModelManifest, manifest_path: &Path, threads: usize) -> Result<(Session, String), VisionError> {
+    let model_path = manifest.model_path(manifest_path);
+    let sha256 = crate::manifest::sha256_file(&model_path)
+        .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model: {e}", model_path.display())))?;
+    if sha256 != manifest.sha256 {
+        return Err(VisionError::Mismatch(format!(
+            "{}: sha256 is {sha256}, the manifest {} expects {}",
+            model_path.display(),
+            manifest_path.display(),
+            manifest.sha256
+        )));
+    }
+    let environment = environment()?;
+    let session = Session::builder(&environment)
+        .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
+        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        .and_then(|mut b| b.commit_from_file(&model_path))
+        .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", model_path.display())))?;
+    Ok((session, sha256))
 }
 
-fn shape_of(outlet: &ort::value::Outlet) -> Vec<i64> {
+/// The declared shape of a model input or output.
+pub(crate) fn shape_of(outlet: &ort::value::Outlet) -> Vec<i64> {
     outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()
 }
 
 /// Whether a declared shape (−1 for a free dimension) accepts `expected`.
-fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
+pub(crate) fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
     declared.len() == expected.len() && declared.iter().zip(expected).all(|(&d, &e)| d == e || d < 0)
 }
 
@@ -58,23 +73,7 @@ impl Detector {
         if manifest.task != Task::Masking {
             return Err(VisionError::Mismatch(format!("{}: task is {:?}, a masker needs `masking`", manifest_path.display(), manifest.task)));
         }
-        let model_path = manifest.model_path(manifest_path);
-        let sha256 = crate::manifest::sha256_file(&model_path)
-            .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model: {e}", model_path.display())))?;
-        if sha256 != manifest.sha256 {
-            return Err(VisionError::Mismatch(format!(
-                "{}: sha256 is {sha256}, the manifest {} expects {}",
-                model_path.display(),
-                manifest_path.display(),
-                manifest.sha256
-            )));
-        }
-        let environment = environment()?;
-        let session = Session::builder(&environment)
-            .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
-            .and_then(|b| Ok(b.with_inter_threads(1)?))
-            .and_then(|mut b| b.commit_from_file(&model_path))
-            .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", model_path.display())))?;
+        let (session, sha256) = open_session(&manifest, manifest_path, threads)?;
         let input_size = manifest.input.image_size()?;
         let detector = Detector { session, manifest, sha256, input_size };
         detector.check_tensors(manifest_path)?;
@@ -101,7 +100,9 @@ impl Detector {
                 input.shape
             )));
         }
-        let Decoder::GflDetector { levels, reg_max, classes, .. } = &self.manifest.decoder;
+        let Decoder::GflDetector { levels, reg_max, classes, .. } = &self.manifest.decoder else {
+            return Err(VisionError::Mismatch(format!("{}: a masker needs the `gfl_detector` decoder", manifest_path.display())));
+        };
         let (w, h) = self.input_size;
         for level in levels {
             let anchors = ((w as u32).div_ceil(level.stride) * (h as u32).div_ceil(level.stride)) as i64;
@@ -152,61 +153,15 @@ impl Detector {
         self.input_size
     }
 
-    /// Fills the input tensor from a frame: resample (triangle filter, antialiased like PIL's
-    /// bilinear), place (letterbox: centred on black), reorder channels, normalise.
-    fn preprocess(&self, frame: &RgbaImage) -> (Array4<f32>, Fit) {
-        let input = &self.manifest.input;
-        let (in_w, in_h) = self.input_size;
-        let (fw, fh) = (frame.width as usize, frame.height as usize);
-        let (used_w, used_h, fit) = if (fw, fh) == (in_w, in_h) {
-            (in_w, in_h, Fit { scale_x: 1.0, scale_y: 1.0, pad_x: 0.0, pad_y: 0.0 })
-        } else {
-            match input.resize {
-                Resize::Stretch => {
-                    (in_w, in_h, Fit { scale_x: in_w as f32 / fw as f32, scale_y: in_h as f32 / fh as f32, pad_x: 0.0, pad_y: 0.0 })
-                }
-                Resize::Letterbox => {
-                    let r = (in_w as f32 / fw as f32).min(in_h as f32 / fh as f32);
-                    let (nw, nh) = (((fw as f32 * r).round() as usize).max(1), ((fh as f32 * r).round() as usize).max(1));
-                    let (px, py) = ((in_w - nw.min(in_w)) / 2, (in_h - nh.min(in_h)) / 2);
-                    (nw, nh, Fit { scale_x: r, scale_y: r, pad_x: px as f32, pad_y: py as f32 })
-                }
-            }
-        };
-        let resampled = resample(frame, used_w, used_h);
-        let shape = match input.layout {
-            Layout::Nchw => [1, 3, in_h, in_w],
-            Layout::Nhwc => [1, in_h, in_w, 3],
-        };
-        let mut tensor = Array4::<f32>::zeros(shape);
-        let channels: [usize; 3] = match input.channel_order {
-            ChannelOrder::Rgb => [0, 1, 2],
-            ChannelOrder::Bgr => [2, 1, 0],
-        };
-        let (px, py) = (fit.pad_x as usize, fit.pad_y as usize);
-        for y in 0..in_h {
-            for x in 0..in_w {
-                // Outside the placed image the pixel is black (value 0), then normalised.
-                let inside = x >= px && x < px + used_w && y >= py && y < py + used_h;
-                for (c, &source) in channels.iter().enumerate() {
-                    let pixel = if inside { resampled[((y - py) * used_w + (x - px)) * 3 + source] } else { 0.0 };
-                    let value = (pixel - input.mean[c]) / input.std[c];
-                    match input.layout {
-                        Layout::Nchw => tensor[[0, c, y, x]] = value,
-                        Layout::Nhwc => tensor[[0, y, x, c]] = value,
-                    }
-                }
-            }
-        }
-        (tensor, fit)
-    }
-
     /// Runs the model on a frame and returns the kept classes' detections in frame pixels.
     pub fn detect(&mut self, frame: &RgbaImage) -> Result<Vec<Detection>, VisionError> {
-        let (tensor, fit) = self.preprocess(frame);
+        let (tensor, fit) = fill_input(frame, &self.manifest.input, self.input_size);
         let input_name = self.manifest.input.name.clone();
         let Decoder::GflDetector { levels, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold, nms_iou, classes } =
-            self.manifest.decoder.clone();
+            self.manifest.decoder.clone()
+        else {
+            return Err(VisionError::Mismatch(format!("model `{}` has no detector decoder", self.manifest.name)));
+        };
         let (in_w, _) = self.input_size;
         let view = TensorRef::from_array_view(&tensor).map_err(|e| VisionError::Inference(e.to_string()))?;
         let outputs = self.session.run(ort::inputs![input_name.as_str() => view]).map_err(|e| VisionError::Inference(e.to_string()))?;
@@ -229,57 +184,6 @@ impl Detector {
         }
         Ok(kept)
     }
-}
-
-/// Separable resampling with a triangle filter whose support widens when shrinking (like PIL's
-/// `BILINEAR`), so downscaled frames are not aliased. Returns RGB floats, row-major.
-fn resample(frame: &RgbaImage, out_w: usize, out_h: usize) -> Vec<f32> {
-    let (in_w, in_h) = (frame.width as usize, frame.height as usize);
-    let weights = |in_len: usize, out_len: usize| -> Vec<(usize, Vec<f32>)> {
-        let scale = in_len as f32 / out_len as f32;
-        let support = scale.max(1.0);
-        (0..out_len)
-            .map(|o| {
-                let centre = (o as f32 + 0.5) * scale;
-                let first = ((centre - support).floor().max(0.0)) as usize;
-                let last = ((centre + support).ceil() as usize).min(in_len);
-                let mut w: Vec<f32> = (first..last).map(|i| (1.0 - ((i as f32 + 0.5 - centre) / support).abs()).max(0.0)).collect();
-                let total: f32 = w.iter().sum();
-                w.iter_mut().for_each(|v| *v /= total.max(1e-12));
-                (first, w)
-            })
-            .collect()
-    };
-    let (wx, wy) = (weights(in_w, out_w), weights(in_h, out_h));
-    // Horizontal pass.
-    let mut rows = vec![0f32; in_h * out_w * 3];
-    for y in 0..in_h {
-        for (x, (first, w)) in wx.iter().enumerate() {
-            let mut acc = [0f32; 3];
-            for (k, weight) in w.iter().enumerate() {
-                let i = (y * in_w + first + k) * 4;
-                for c in 0..3 {
-                    acc[c] += weight * frame.pixels[i + c] as f32;
-                }
-            }
-            rows[(y * out_w + x) * 3..(y * out_w + x) * 3 + 3].copy_from_slice(&acc);
-        }
-    }
-    // Vertical pass.
-    let mut out = vec![0f32; out_h * out_w * 3];
-    for (y, (first, w)) in wy.iter().enumerate() {
-        for x in 0..out_w {
-            let mut acc = [0f32; 3];
-            for (k, weight) in w.iter().enumerate() {
-                let i = ((first + k) * out_w + x) * 3;
-                for c in 0..3 {
-                    acc[c] += weight * rows[i + c];
-                }
-            }
-            out[(y * out_w + x) * 3..(y * out_w + x) * 3 + 3].copy_from_slice(&acc);
-        }
-    }
-    out
 }
 
 struct GflParams {

@@ -3,12 +3,16 @@
 //! * [`manifest`] — the RON model manifest: tensors, pre-processing, decoder, licence.
 //! * [`runtime`] — loading ONNX Runtime's shared library (`make setup` puts it in `.ort/`).
 //! * [`detector`] — a GFL/NanoDet box detector run by `ort`, decoded in Rust.
+//! * [`preprocess`] — resampling, letterbox/stretch, channel order, normalisation.
+//! * [`silhouette`] — optional refinement of person boxes into body silhouettes (MediaPipe).
 //! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette.
 
 pub mod detector;
 pub mod manifest;
 pub mod masking;
+pub mod preprocess;
 pub mod runtime;
+pub mod silhouette;
 
 /// Why the pipeline could not run.
 #[derive(Debug, thiserror::Error)]

@@ -38,6 +38,8 @@ pub struct ModelManifest {
 pub enum Task {
     /// AN: finds what must be masked.
     Masking,
+    /// Refines a person box into a body silhouette, one crop at a time.
+    Silhouette,
     /// AD: scores masked video for anomalies (a later stage).
     Anomaly,
 }
@@ -172,6 +174,30 @@ pub enum Decoder {
         /// Classes kept and masked.
         classes: Vec<MaskClass>,
     },
+    /// A person-crop segmenter: the person box, grown by `crop_expand` about its centre, is
+    /// cut out (black outside the frame), fitted to the input, and the output mask mapped back.
+    CropMask {
+        /// Output holding the mask (one value per mask pixel).
+        output: String,
+        /// Mask (width, height) as laid out in the output.
+        size: Vec<u32>,
+        /// Whether values are logits (a sigmoid gives the probability).
+        logits: bool,
+        /// Probability above which a pixel is person.
+        threshold: f32,
+        /// Width and height of the box are multiplied by this before cropping.
+        crop_expand: f32,
+        /// Optional output with the probability that a person is in the crop.
+        #[serde(default)]
+        presence_output: Option<String>,
+        /// Below this presence the crop's mask is not trusted (the whole box is painted).
+        #[serde(default = "default_presence_threshold")]
+        presence_threshold: f32,
+    },
+}
+
+fn default_presence_threshold() -> f32 {
+    0.5
 }
 
 impl ModelManifest {

@@ -1,8 +1,11 @@
 //! AN, the masking stage: every detected person (and screen) is painted over with a solid
-//! colour before anything else sees the frame. This masker paints each detection's box, grown
-//! by a dilation margin — a full-body silhouette for the box masker.
+//! colour before anything else sees the frame. By default each detection's box is painted,
+//! grown by a dilation margin; with a silhouette model, person boxes are refined into body
+//! silhouettes (grown by the same margin), falling back to the box when the model finds nobody.
 
 use crate::detector::{Detection, Detector};
+use crate::manifest::MaskKind;
+use crate::silhouette::{RegionMask, SilhouetteModel};
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
 use std::time::Instant;
@@ -14,23 +17,26 @@ pub struct MaskOutput {
     pub masked: RgbaImage,
     /// Per pixel, whether it was painted (rows top to bottom).
     pub mask: Vec<bool>,
-    /// What the model found.
+    /// What the detector found.
     pub detections: Vec<Detection>,
-    /// Wall time of detection and painting, milliseconds (a measurement, not part of results).
+    /// Person detections painted as refined silhouettes (the rest as boxes).
+    pub refined: u32,
+    /// Wall time of detection, refinement and painting, milliseconds (a measurement, not a result).
     pub latency_ms: f64,
 }
 
-/// A masker that paints detector boxes.
-pub struct BoxMasker {
+/// The masker: a detector, optionally a silhouette refiner, a colour and a dilation.
+pub struct Masker {
     detector: Detector,
+    refiner: Option<SilhouetteModel>,
     colour: [u8; 3],
     dilation_px: u32,
 }
 
-impl BoxMasker {
-    /// A masker over `detector` painting `colour`, growing each box by `dilation_px`.
-    pub fn new(detector: Detector, colour: [u8; 3], dilation_px: u32) -> Self {
-        Self { detector, colour, dilation_px }
+impl Masker {
+    /// A masker over `detector` painting `colour`, growing each mask by `dilation_px`.
+    pub fn new(detector: Detector, refiner: Option<SilhouetteModel>, colour: [u8; 3], dilation_px: u32) -> Self {
+        Self { detector, refiner, colour, dilation_px }
     }
 
     /// The underlying detector.
@@ -38,54 +44,100 @@ impl BoxMasker {
         &self.detector
     }
 
+    /// The silhouette refiner, when there is one.
+    pub fn refiner(&self) -> Option<&SilhouetteModel> {
+        self.refiner.as_ref()
+    }
+
     /// Masks one frame.
     pub fn mask(&mut self, frame: &RgbaImage) -> Result<MaskOutput, VisionError> {
         let started = Instant::now();
         let detections = self.detector.detect(frame)?;
-        let (masked, mask) = paint_boxes(frame, &detections, self.colour, self.dilation_px);
-        Ok(MaskOutput { masked, mask, detections, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
+        let mut mask = vec![false; (frame.width * frame.height) as usize];
+        let mut refined = 0;
+        for detection in &detections {
+            let silhouette = match (&mut self.refiner, detection.kind) {
+                (Some(refiner), MaskKind::Person) => refiner.person_mask(frame, detection.bbox)?,
+                _ => None,
+            };
+            match silhouette {
+                Some(region) => {
+                    refined += 1;
+                    add_region(&mut mask, frame.width, frame.height, &region, self.dilation_px);
+                }
+                None => add_box(&mut mask, frame.width, frame.height, detection.bbox, self.dilation_px),
+            }
+        }
+        let masked = paint(frame, &mask, self.colour);
+        Ok(MaskOutput { masked, mask, detections, refined, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
     }
 }
 
-/// Paints every detection's box (grown by `dilation_px`) in `colour`; returns the image and mask.
-pub fn paint_boxes(frame: &RgbaImage, detections: &[Detection], colour: [u8; 3], dilation_px: u32) -> (RgbaImage, Vec<bool>) {
-    let mut masked = frame.clone();
-    let mut mask = vec![false; (frame.width * frame.height) as usize];
+/// Marks the pixels whose centre lies inside `bbox` grown by `dilation_px`.
+pub fn add_box(mask: &mut [bool], width: u32, height: u32, bbox: [f32; 4], dilation_px: u32) {
     let grow = dilation_px as f32;
-    for d in detections {
-        // Pixels whose centre lies inside the grown box.
-        let x0 = (d.bbox[0] - grow - 0.5).ceil().max(0.0) as u32;
-        let y0 = (d.bbox[1] - grow - 0.5).ceil().max(0.0) as u32;
-        let x1 = ((d.bbox[2] + grow - 0.5).floor() as i64).min(frame.width as i64 - 1);
-        let y1 = ((d.bbox[3] + grow - 0.5).floor() as i64).min(frame.height as i64 - 1);
-        if x1 < 0 || y1 < 0 {
-            continue;
+    let x0 = (bbox[0] - grow - 0.5).ceil().max(0.0) as i64;
+    let y0 = (bbox[1] - grow - 0.5).ceil().max(0.0) as i64;
+    let x1 = ((bbox[2] + grow - 0.5).floor() as i64).min(width as i64 - 1);
+    let y1 = ((bbox[3] + grow - 0.5).floor() as i64).min(height as i64 - 1);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            mask[(y * width as i64 + x) as usize] = true;
         }
-        for y in y0..=y1 as u32 {
-            for x in x0..=x1 as u32 {
-                mask[(y * frame.width + x) as usize] = true;
-                masked.set_rgb(x, y, colour);
+    }
+}
+
+/// Marks a region's person pixels, each grown to a square of side 2 × `dilation_px` + 1.
+pub fn add_region(mask: &mut [bool], width: u32, height: u32, region: &RegionMask, dilation_px: u32) {
+    let d = dilation_px as i64;
+    for y in 0..region.height as i64 {
+        for x in 0..region.width as i64 {
+            if !region.pixels[(y * region.width as i64 + x) as usize] {
+                continue;
+            }
+            let (fx, fy) = (region.x0 as i64 + x, region.y0 as i64 + y);
+            for ny in (fy - d).max(0)..=(fy + d).min(height as i64 - 1) {
+                for nx in (fx - d).max(0)..=(fx + d).min(width as i64 - 1) {
+                    mask[(ny * width as i64 + nx) as usize] = true;
+                }
             }
         }
     }
-    (masked, mask)
+}
+
+/// The frame with every masked pixel set to `colour`.
+pub fn paint(frame: &RgbaImage, mask: &[bool], colour: [u8; 3]) -> RgbaImage {
+    let mut masked = frame.clone();
+    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        masked.pixels[i * 4..i * 4 + 3].copy_from_slice(&colour);
+    }
+    masked
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::MaskKind;
 
     #[test]
     fn painting_covers_the_grown_box_exactly() {
         let frame = RgbaImage::new(20, 10);
-        let detection = Detection { class_id: 0, kind: MaskKind::Person, score: 0.9, bbox: [5.0, 2.0, 10.0, 6.0] };
-        let (masked, mask) = paint_boxes(&frame, &[detection], [1, 2, 3], 1);
+        let mut mask = vec![false; 200];
+        add_box(&mut mask, 20, 10, [5.0, 2.0, 10.0, 6.0], 1);
         // Box 5..10 × 2..6 grown by 1 → pixels 4..=10 × 1..=6.
         assert_eq!(mask.iter().filter(|&&m| m).count(), 7 * 6);
-        assert!(mask[(1 * 20 + 4) as usize] && mask[(6 * 20 + 10) as usize]);
-        assert!(!mask[(7 * 20 + 10) as usize]);
+        assert!(mask[1 * 20 + 4] && mask[6 * 20 + 10]);
+        assert!(!mask[7 * 20 + 10]);
+        let masked = paint(&frame, &mask, [1, 2, 3]);
         assert_eq!(masked.rgb(4, 1), [1, 2, 3]);
         assert_eq!(masked.rgb(0, 0), [0, 0, 0]);
+    }
+
+    #[test]
+    fn a_region_is_dilated_and_clipped_to_the_frame() {
+        let mut mask = vec![false; 100];
+        let region = RegionMask { x0: 0, y0: 0, width: 2, height: 1, pixels: vec![true, false] };
+        add_region(&mut mask, 10, 10, &region, 1);
+        // Pixel (0, 0) grown by 1, clipped: (0..=1) × (0..=1).
+        assert_eq!(mask.iter().filter(|&&m| m).count(), 4);
     }
 }
