@@ -9,20 +9,14 @@ pub mod recorder;
 
 use std::path::{Path, PathBuf};
 
-/// Resolves a project file (e.g. `models/nanodet.ron`): as given when it exists, else
-/// relative to the nearest ancestor of the executable that has it.
+/// Resolves a project file (e.g. `models/nanodet.ron`): as given when it exists, else the
+/// nearest one above the working directory or the executable, else beside the sources.
 pub fn project_file(relative: &Path) -> PathBuf {
     if relative.exists() || relative.is_absolute() {
         return relative.to_path_buf();
     }
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors() {
-            let candidate = dir.join(relative);
-            if candidate.exists() {
-                return candidate;
-            }
-        }
-    }
-    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    if beside_sources.exists() { beside_sources } else { relative.to_path_buf() }
+    crowdtwin_core::paths::find_in_ancestors(relative).unwrap_or_else(|| {
+        let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+        if beside_sources.exists() { beside_sources } else { relative.to_path_buf() }
+    })
 }

@@ -156,27 +156,15 @@ pub struct BodyLibrary {
     pub models: BTreeMap<BodyVariant, Arc<BodyModel>>,
 }
 
-/// Finds the project's `assets/` folder: `CROWDTWIN_ASSETS`, else the nearest `assets/`
+/// Finds the project's `assets/` folder: `CROWDTWIN_ASSETS`, else the nearest `assets/humans`
 /// above the working directory or the executable, else the one beside the sources.
 pub fn assets_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CROWDTWIN_ASSETS") {
         return PathBuf::from(dir);
     }
-    let mut starts: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    for start in starts {
-        for dir in start.ancestors() {
-            if dir.join("assets/humans").is_dir() {
-                return dir.join("assets");
-            }
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets")
+    crowdtwin_core::paths::find_in_ancestors(Path::new("assets/humans"))
+        .and_then(|humans| humans.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets"))
 }
 
 impl BodyLibrary {

@@ -9,11 +9,13 @@
 //! * [`rng`] — per-entity random streams keyed by (seed, entity, purpose).
 //! * [`site`] — the procedural site laid out from the scenario.
 //! * [`camera`] — the pinhole camera model shared by the renderer and the evaluation.
+//! * [`paths`] — finding project files from wherever the program runs.
 //! * [`frame`] — frames and per-frame ground truth handed from the simulation to the pipeline.
 
 pub mod camera;
 pub mod frame;
 pub mod ids;
+pub mod paths;
 pub mod rng;
 pub mod scenario;
 pub mod site;

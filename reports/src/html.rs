@@ -62,15 +62,17 @@ fn findings(metrics: &MaskingMetrics) -> Vec<String> {
             percent(Some(rate))
         ));
     }
-    let small: Vec<&GroupRate> = metrics.by_height.iter().filter(|g| g.person_frames > 0).collect();
-    if let (Some(first), Some(last)) = (small.first(), small.last()) {
-        out.push(format!(
-            "Size matters: persons {} tall were missed {} of the time, persons {} tall {}.",
-            first.value,
-            percent(first.miss_rate),
-            last.value,
-            percent(last.miss_rate)
-        ));
+    let bins: Vec<String> = metrics
+        .by_height
+        .iter()
+        .filter(|g| g.person_frames > 0)
+        .map(|g| {
+            let caution = if g.person_frames < 30 { ", too few to read" } else { "" };
+            format!("{} {} ({} person-frames{caution})", g.value, percent(g.miss_rate), g.person_frames)
+        })
+        .collect();
+    if !bins.is_empty() {
+        out.push(format!("Miss rate by the person's height in the frame: {}.", bins.join("; ")));
     }
     for (attribute, groups) in &metrics.by_group {
         let with_data: Vec<&GroupRate> = groups.iter().filter(|g| g.person_frames > 0).collect();
@@ -79,7 +81,7 @@ fn findings(metrics: &MaskingMetrics) -> Vec<String> {
         }
         let best = with_data.iter().min_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
         let worst = with_data.iter().max_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
-        if worst.miss_rate > best.miss_rate {
+        if worst.miss_rate.unwrap_or(0.0) - best.miss_rate.unwrap_or(0.0) >= 0.001 {
             let caution = if worst.persons < 5 || best.persons < 5 {
                 " One of these groups has fewer than 5 persons: too few to conclude anything."
             } else {
@@ -115,7 +117,7 @@ body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:
 h1{{font-size:1.6em}} h2{{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}}
 table{{border-collapse:collapse;margin:.6em 0}} td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
 th{{background:#f0f0f0}} td:first-child,th:first-child{{text-align:left}}
-.charts{{display:flex;flex-wrap:wrap;gap:1em}} .note{{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}}
+.charts{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}} .note{{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}}
 img{{max-width:100%;border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
 @media print{{.charts svg{{max-width:100%}} h2{{page-break-after:avoid}}}}
 </style></head><body>

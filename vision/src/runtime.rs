@@ -17,23 +17,8 @@ pub fn library_path() -> PathBuf {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
         return PathBuf::from(path);
     }
-    let mut starts: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    starts.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    for start in &starts {
-        for dir in start.ancestors() {
-            let candidate = dir.join(".ort").join(LIBRARY_NAME);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ort").join(LIBRARY_NAME)
+    let relative = Path::new(".ort").join(LIBRARY_NAME);
+    crowdtwin_core::paths::find_in_ancestors(&relative).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative))
 }
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
