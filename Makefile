@@ -24,7 +24,7 @@ demo: build
 
 ## test: every unit and end-to-end test
 test: setup
-	cargo test --release --locked --workspace
+	cargo test --release --locked --workspace --all-targets
 
 ## bench: throughput table (render, masking, end to end)
 bench: build
