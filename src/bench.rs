@@ -3,7 +3,7 @@
 use crate::pipeline::load_scenario;
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::scenario::Scenario;
-use crowdtwin_sim::{SimOptions, Simulation};
+use crowdtwin_sim::{SimOptions, Simulation, StepTimings};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::masking::Masker;
 use crowdtwin_vision::silhouette::SilhouetteModel;
@@ -29,15 +29,21 @@ fn with_cameras(base: &Scenario, count: usize) -> Scenario {
     scenario
 }
 
-/// Renders `ticks` ticks after warm-up; returns (frames per second, the frames).
-fn time_render(scenario: &Scenario, ticks: u64) -> anyhow::Result<(f64, Vec<Frame>)> {
+/// Renders `ticks` ticks after warm-up; returns (frames per second, mean stage timings per
+/// tick, the frames).
+fn time_render(scenario: &Scenario, ticks: u64) -> anyhow::Result<(f64, StepTimings, Vec<Frame>)> {
     let mut sim = Simulation::new(scenario, &SimOptions::default())?;
     let started = Instant::now();
     let mut frames = Vec::new();
+    let mut total = StepTimings::default();
     for _ in 0..ticks {
         frames.extend(sim.step()?);
+        let t = sim.timings();
+        total.update_ms += t.update_ms / ticks as f64;
+        total.readback_ms += t.readback_ms / ticks as f64;
+        total.ground_truth_ms += t.ground_truth_ms / ticks as f64;
     }
-    Ok((frames.len() as f64 / started.elapsed().as_secs_f64(), frames))
+    Ok((frames.len() as f64 / started.elapsed().as_secs_f64(), total, frames))
 }
 
 /// Runs the benchmark and returns the table as Markdown.
@@ -46,10 +52,10 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     let mut table = String::from("| stage | setting | result |\n|---|---|---|\n");
     let mut sample = Vec::new();
     for count in [1, 2, 4] {
-        let (fps, frames) = time_render(&with_cameras(&base, count), ticks)?;
+        let (fps, stages, frames) = time_render(&with_cameras(&base, count), ticks)?;
         table.push_str(&format!(
-            "| render + readback + ground truth | {count} camera(s), 640×360, msaa {}, shadows {} | {fps:.2} frames/s |\n",
-            base.render.msaa, base.render.shadows
+            "| render + readback + ground truth | {count} camera(s), 640×360, msaa {}, shadows {} | {fps:.2} frames/s (per tick: update {:.0} ms, readback {:.0} ms, ground truth {:.0} ms) |\n",
+            base.render.msaa, base.render.shadows, stages.update_ms, stages.readback_ms, stages.ground_truth_ms
         ));
         if count == 1 {
             sample = frames;

@@ -42,6 +42,17 @@ pub enum SimError {
     Render(String),
 }
 
+/// Wall-clock time of the stages of the last [`Simulation::step`], milliseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTimings {
+    /// `App::update()`: systems, extraction, rendering of every due camera.
+    pub update_ms: f64,
+    /// GPU → CPU copies of colour frames and id masks.
+    pub readback_ms: f64,
+    /// Id-mask decoding and CPU rasterising of unoccluded silhouettes.
+    pub ground_truth_ms: f64,
+}
+
 /// How to run the simulation.
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
@@ -60,6 +71,7 @@ pub struct Simulation {
     tick: u64,
     readback: readback::Readback,
     rasteriser: Rasteriser,
+    timings: StepTimings,
 }
 
 impl Simulation {
@@ -106,6 +118,7 @@ impl Simulation {
             tick: 0,
             readback: Default::default(),
             rasteriser: Rasteriser::default(),
+            timings: StepTimings::default(),
         };
         sim.warm_up()?;
         Ok(sim)
@@ -124,6 +137,11 @@ impl Simulation {
     /// The next tick to simulate.
     pub fn tick(&self) -> u64 {
         self.tick
+    }
+
+    /// Stage timings of the last step.
+    pub fn timings(&self) -> StepTimings {
+        self.timings
     }
 
     /// Renders with time frozen until every camera delivers a non-empty frame: the first
@@ -225,24 +243,32 @@ impl Simulation {
         let due: Vec<bool> = (0..self.scenario.cameras.len()).map(|i| self.is_due(i, tick)).collect();
         self.app.world_mut().insert_resource(SimClock { tick, dt: self.scenario.dt() });
         self.set_active_cameras(|i| due[i]);
+        let started = std::time::Instant::now();
         self.app.update();
         self.check_running()?;
         self.tick += 1;
+        self.timings = StepTimings { update_ms: started.elapsed().as_secs_f64() * 1e3, ..default() };
         if !due.iter().any(|&d| d) {
             return Ok(Vec::new());
         }
         let rig = self.app.world().resource::<cameras::CameraRig>().clone();
+        let started = std::time::Instant::now();
         let people = self.person_geometry();
+        self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
         let mut frames = Vec::new();
         for (index, target) in rig.targets.iter().enumerate() {
             if !due[index] {
                 continue;
             }
             let (width, height) = target.size;
+            let started = std::time::Instant::now();
             let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
             let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+            self.timings.readback_ms += started.elapsed().as_secs_f64() * 1e3;
+            let started = std::time::Instant::now();
             let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::Render)?;
             let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
+            self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
             frames.push(Frame {
                 key: FrameKey { tick, camera: index as u16 },
                 time_s: tick as f64 * self.scenario.dt() as f64,

@@ -4,7 +4,7 @@
 //! id pass is occluded exactly like the colour pass.
 
 use bevy::camera::visibility::RenderLayers;
-use bevy::light::CascadeShadowConfigBuilder;
+use bevy::light::{CascadeShadowConfigBuilder, DirectionalLightShadowMap};
 use bevy::prelude::*;
 use crowdtwin_agents::ID_LAYER;
 use crowdtwin_core::rng::{Purpose, StreamRng};
@@ -43,6 +43,9 @@ pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
 }
 
 fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
+    // 1024² texels over the 120 m cascade (~12 cm each) is enough for people's shadows, and a
+    // quarter of the default's cost in a software rasteriser.
+    commands.insert_resource(DirectionalLightShadowMap { size: 1024 });
     let (elevation, azimuth) = sun_angles(scene.time_of_day_h);
     let daylight = elevation.sin().max(0.0);
     // Direction the light travels: from the sun towards the ground.
@@ -86,19 +89,26 @@ fn spawn_site(
             ..default()
         })
     };
-    // Flat layers: ground beyond the site, pavement, street, plaza paving (slightly raised to avoid z-fighting).
-    let slab = |commands: &mut Commands, half: [f32; 2], height: f32, material: Handle<StandardMaterial>| {
-        commands.spawn((
-            Mesh3d(unit_cube.clone()),
-            MeshMaterial3d(material),
-            Transform::from_xyz(0.0, height - 0.05, 0.0).with_scale(Vec3::new(half[0] * 2.0, 0.1, half[1] * 2.0)),
-        ));
-    };
+    // The ground as non-overlapping rectangles (plaza, street ring, pavement ring, land beyond):
+    // stacked slabs would shade every ground pixel several times in a software rasteriser.
+    let plane = meshes.add(Plane3d::default().mesh().size(1.0, 1.0));
     let far = [layout.walkable_half[0] + 200.0, layout.walkable_half[1] + 200.0];
-    slab(&mut commands, far, -0.02, matte(&mut materials, [88, 92, 80]));
-    slab(&mut commands, layout.walkable_half, 0.0, matte(&mut materials, [150, 148, 142]));
-    slab(&mut commands, layout.street_half, 0.005, matte(&mut materials, [62, 64, 68]));
-    slab(&mut commands, layout.plaza_half, 0.01, matte(&mut materials, [176, 164, 146]));
+    let layers = [
+        ([0.0, 0.0], layout.plaza_half, [176, 164, 146]),
+        (layout.plaza_half, layout.street_half, [62, 64, 68]),
+        (layout.street_half, layout.walkable_half, [150, 148, 142]),
+        (layout.walkable_half, far, [88, 92, 80]),
+    ];
+    for (inner, outer, rgb) in layers {
+        let material = matte(&mut materials, rgb);
+        for [x0, z0, x1, z1] in ring_rectangles(inner, outer) {
+            commands.spawn((
+                Mesh3d(plane.clone()),
+                MeshMaterial3d(material.clone()),
+                Transform::from_xyz(0.5 * (x0 + x1), 0.0, 0.5 * (z0 + z1)).with_scale(Vec3::new(x1 - x0, 1.0, z1 - z0)),
+            ));
+        }
+    }
 
     let mut rng = StreamRng::new(scene.seed, 1, Purpose::Site);
     const FACADES: [[u8; 3]; 6] = [[196, 180, 160], [170, 120, 95], [205, 200, 190], [140, 140, 150], [185, 160, 120], [120, 95, 80]];
@@ -131,6 +141,44 @@ fn spawn_site(
         for (mesh, material, transform) in shapes {
             commands.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
             commands.spawn((Mesh3d(mesh), MeshMaterial3d(occluder.clone()), transform, RenderLayers::layer(ID_LAYER)));
+        }
+    }
+}
+
+/// The rectangles `[x0, z0, x1, z1]` covering the ring between two centred half-extents
+/// (the whole inner rectangle when `inner` is zero).
+pub fn ring_rectangles(inner: [f32; 2], outer: [f32; 2]) -> Vec<[f32; 4]> {
+    if inner == [0.0, 0.0] {
+        return vec![[-outer[0], -outer[1], outer[0], outer[1]]];
+    }
+    vec![
+        [-outer[0], -outer[1], outer[0], -inner[1]], // north band, full width
+        [-outer[0], inner[1], outer[0], outer[1]],   // south band, full width
+        [-outer[0], -inner[1], -inner[0], inner[1]], // west, between the bands
+        [inner[0], -inner[1], outer[0], inner[1]],   // east, between the bands
+    ]
+    .into_iter()
+    .filter(|[x0, z0, x1, z1]| x1 > x0 && z1 > z0)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_rectangles;
+
+    #[test]
+    fn ring_rectangles_tile_the_ring_exactly() {
+        let rects = ring_rectangles([3.0, 2.0], [5.0, 4.0]);
+        let area: f32 = rects.iter().map(|[x0, z0, x1, z1]| (x1 - x0) * (z1 - z0)).sum();
+        assert_eq!(area, 10.0 * 8.0 - 6.0 * 4.0);
+        // No overlap: every sample point of the ring lies in exactly one rectangle.
+        for i in 0..100 {
+            for j in 0..80 {
+                let (x, z) = (-5.0 + 0.1 * i as f32 + 0.05, -4.0 + 0.1 * j as f32 + 0.05);
+                let inside_inner = x.abs() < 3.0 && z.abs() < 2.0;
+                let hits = rects.iter().filter(|[x0, z0, x1, z1]| x >= *x0 && x < *x1 && z >= *z0 && z < *z1).count();
+                assert_eq!(hits, usize::from(!inside_inner), "({x}, {z})");
+            }
         }
     }
 }
