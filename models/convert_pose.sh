@@ -26,61 +26,25 @@ NPM_INTEGRITY="sha512-DFZsNWTsSphRIZppnUCuunzBiHP2FdJXR9ehc7mMi4KG+oPaOH0Em3d6kr
 TFLITE_SHA256="f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61"
 OPSET=13
 
-# Versions this script was run with (python 3.11, linux x86_64); same as convert_nanodet.sh.
-PIP_PINS=(
-  "tensorflow-cpu==2.21.0"
-  "tf2onnx==1.17.0"
-  "numpy==2.4.6"
-  "onnx==1.23.2"
-  "protobuf==7.36.2"
-  "onnxruntime==1.31.1"
-)
-
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pose-convert.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 log() { printf '[convert_pose] %s\n' "$*" >&2; }
+# shellcheck source=tools/convert_common.sh
+source "$HERE/tools/convert_common.sh"
 
 # --- 1. venv ---------------------------------------------------------------
-STAMP="$VENV/.crowdtwin-pins"
-if [[ ! -x "$VENV/bin/python" ]] || ! diff -q <(printf '%s\n' "${PIP_PINS[@]}") "$STAMP" >/dev/null 2>&1; then
-  log "creating venv $VENV"
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet "${PIP_PINS[@]}"
-  printf '%s\n' "${PIP_PINS[@]}" > "$STAMP"
-else
-  log "reusing venv $VENV"
-fi
-PY="$VENV/bin/python"
+ensure_converter_venv
 
 # --- 2. fetch the npm tarball ---------------------------------------------
-log "fetching $NPM_PKG"
-(cd "$WORK" && npm pack --silent "$NPM_PKG" >/dev/null 2>"$WORK/npm.log") || { cat "$WORK/npm.log" >&2; exit 1; }
-TGZ="$(ls "$WORK"/mediapipe-pose-*.tgz)"
-GOT_INTEGRITY="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
-if [[ "$GOT_INTEGRITY" != "$NPM_INTEGRITY" ]]; then
-  log "tarball integrity mismatch: $GOT_INTEGRITY"; exit 1
-fi
+fetch_npm_tarball "$NPM_PKG" "$NPM_INTEGRITY"
 mkdir -p "$WORK/pkg"
 tar -xzf "$TGZ" -C "$WORK/pkg" package/pose_landmark_lite.tflite
 TFLITE="$WORK/pkg/package/pose_landmark_lite.tflite"
 echo "$TFLITE_SHA256  $TFLITE" | sha256sum -c --quiet
 
 # --- 3. tflite -> onnx -------------------------------------------------------
-# tf2onnx 1.17 still calls np.product, removed in numpy 2: shim it.
-cat > "$WORK/tf2onnx_np2.py" <<'EOF'
-import sys
-import numpy as np
-if not hasattr(np, "product"):
-    np.product = np.prod
-from tf2onnx import convert
-sys.exit(convert.main())
-EOF
-log "converting with tf2onnx (opset $OPSET)"
-TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES="" PYTHONHASHSEED=0 \
-  "$PY" "$WORK/tf2onnx_np2.py" --tflite "$TFLITE" --opset "$OPSET" \
-  --output "$WORK/raw.onnx" >"$WORK/tf2onnx.log" 2>&1 || { cat "$WORK/tf2onnx.log" >&2; exit 1; }
+run_tf2onnx --tflite "$TFLITE"
 
 # --- 4. post-process: readable names, static batch-1 shapes, canonical names --
 cat > "$WORK/post.py" <<'EOF'
