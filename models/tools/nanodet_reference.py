@@ -104,6 +104,13 @@ class _Parser:
             self.i += 1
             if v in ("true", "false"):
                 return v == "true"
+            if v == "None":
+                return None
+            if v == "Some":  # Option: Some(value)
+                self.take("punct", "(")
+                inner = self.value()
+                self.take("punct", ")")
+                return inner
             if self.peek() == ("punct", "("):  # enum variant with fields
                 fields = self.struct()
                 return {"variant": v, **fields}
@@ -254,7 +261,9 @@ def decode(outputs: dict, manifest: dict, score_threshold: float | None = None) 
     return dets
 
 
-class Detector:
+class VerifiedModel:
+    """A manifest's model, its sha256 checked, in a single-session ONNX Runtime."""
+
     def __init__(self, manifest_path: str, threads: int = 1):
         import onnxruntime as ort
 
@@ -269,6 +278,9 @@ class Detector:
         so.inter_op_num_threads = 1
         self.session = ort.InferenceSession(self.model_path, so, providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.session.get_outputs()]
+
+
+class Detector(VerifiedModel):
 
     def run_tensor(self, x: np.ndarray) -> dict:
         name = self.manifest["input"]["name"]

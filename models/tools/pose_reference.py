@@ -30,7 +30,6 @@ Dependencies: numpy, onnxruntime, pillow.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import sys
@@ -39,7 +38,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from nanodet_reference import load_manifest, preprocess  # noqa: E402
+from nanodet_reference import VerifiedModel, preprocess  # noqa: E402
 
 
 def expand_box(box, factor: float) -> list[float]:
@@ -66,22 +65,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free
 
 
-class Silhouette:
+class Silhouette(VerifiedModel):
     def __init__(self, manifest_path: str, threads: int = 1):
-        import onnxruntime as ort
-
-        self.manifest = load_manifest(manifest_path)
+        super().__init__(manifest_path, threads)
         assert self.manifest["decoder"]["variant"] == "crop_mask", self.manifest["decoder"]
-        self.model_path = os.path.join(self.manifest["_dir"], self.manifest["file"])
-        with open(self.model_path, "rb") as f:
-            self.sha256 = hashlib.sha256(f.read()).hexdigest()
-        if self.sha256 != self.manifest["sha256"]:
-            raise ValueError(f"sha256 mismatch: file {self.sha256} manifest {self.manifest['sha256']}")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(self.model_path, so, providers=["CPUExecutionProvider"])
-        self.output_names = [o.name for o in self.session.get_outputs()]
 
     def tensor_image(self, crop_rgb: np.ndarray) -> tuple[np.ndarray, dict]:
         """The exact 256x256 RGB uint8 image the model sees (before /255), and the fit info."""
