@@ -73,12 +73,12 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
         let mut refining = Masker::new(Detector::load(mask_model, threads)?, Some(refiner), [0, 160, 230], 2);
         let (started, mut people) = (Instant::now(), 0);
         for frame in &sample {
-            people += refining.mask(&frame.rgba)?.refined;
+            people += refining.mask(&frame.rgba)?.silhouette_runs;
         }
         let ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
         let per_frame = people as f64 / sample.len().max(1) as f64;
         table.push_str(&format!(
-            "| masking, silhouettes (detector + one pose-model run per person) | 640×360, {threads} thread(s), {per_frame:.1} people/frame | {ms:.1} ms/frame |\n"
+            "| masking, silhouettes (detector + one pose-model run per person) | 640×360, {threads} thread(s), {per_frame:.1} pose runs/frame | {ms:.1} ms/frame |\n"
         ));
     }
     let scenario = with_cameras(&base, 1);

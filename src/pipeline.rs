@@ -12,6 +12,7 @@ use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::manifest::sha256_file;
 use crowdtwin_vision::masking::Masker;
 use crowdtwin_vision::silhouette::SilhouetteModel;
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -49,17 +50,19 @@ pub struct RunOutcome {
 pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> anyhow::Result<Scenario> {
     let mut scenario = Scenario::load(path)?;
     if let Some(seconds) = seconds {
-        anyhow::ensure!(seconds > 0.0, "--seconds must be positive");
         scenario.duration_s = seconds;
     }
     if let Some(seed) = seed {
         scenario.seed = seed;
     }
+    // Overrides must satisfy the same rules as the file.
+    scenario.check().map_err(|(field, message)| anyhow::anyhow!("{}: with the command-line overrides, field `{field}`: {message}", path.display()))?;
     Ok(scenario)
 }
 
 /// Runs a scenario end to end and writes its outputs; `progress(done, total)` follows the ticks.
 pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
+    check_output_dir(&options.out)?; // before minutes of simulation, not after
     let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
     let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
@@ -102,22 +105,67 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
     Ok(RunOutcome { out: options.out.clone(), summary })
 }
 
-/// Writes tables, contact sheets, summary and report into a staging folder, then swaps it
-/// into place, so `out` only ever holds a complete run.
+/// Files whose presence marks a folder as a crowdtwin run (so `--out` never replaces anything else).
+const RUN_MARKERS: [&str; 2] = ["summary.json", "runs.parquet"];
+
+/// Checks `out` can take a run: it names a folder, and if it exists it is empty or a previous run.
+pub fn check_output_dir(out: &Path) -> anyhow::Result<()> {
+    let name = out.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty() && *n != "." && *n != "..");
+    anyhow::ensure!(name.is_some(), "--out {} must name a folder (not `.`, `..` or a root)", out.display());
+    if out.exists() {
+        anyhow::ensure!(out.is_dir(), "--out {} exists and is not a folder", out.display());
+        let is_run = RUN_MARKERS.iter().all(|m| out.join(m).is_file());
+        let is_empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        anyhow::ensure!(
+            is_run || is_empty,
+            "--out {} exists and is not a crowdtwin run (no summary.json and runs.parquet); refusing to replace it",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes tables, contact sheets, summary and report into a staging folder, then swaps it into
+/// place (old run moved aside first, removed last), so `out` only ever holds a complete run.
 fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
+    check_output_dir(out)?;
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let staging = out.with_file_name(format!(".{name}.partial"));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
+    let result = stage_outputs(&staging, scenario, recorder, licence, card);
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    let previous = out.with_file_name(format!(".{name}.previous"));
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).with_context(|| format!("removing {}", previous.display()))?;
     }
-    std::fs::create_dir_all(&staging)?;
+    if out.exists() {
+        std::fs::rename(out, &previous).with_context(|| format!("moving the previous run {} aside", out.display()))?;
+    }
+    std::fs::rename(&staging, out).with_context(|| format!("moving the new run into {}", out.display()))?;
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).with_context(|| format!("removing the previous run at {}", previous.display()))?;
+    }
+    Ok(summary)
+}
+
+fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).with_context(|| format!("removing a stale {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
     let records = &recorder.records;
-    crowdtwin_reports::tables::write_all(records, &staging).map_err(anyhow::Error::msg)?;
+    crowdtwin_reports::tables::write_all(records, staging).map_err(anyhow::Error::msg)?;
     let mut sheets = Vec::new();
     for (camera, rows) in &recorder.sheets {
         let id = scenario.cameras[*camera as usize].id.clone();
         let png = png_bytes(&contact_sheet(rows)).map_err(anyhow::Error::msg)?;
-        write_atomic(&staging.join("plots").join(format!("contact_{id}.png")), &png)?;
+        let path = staging.join("plots").join(format!("contact_{id}.png"));
+        write_atomic(&path, &png).with_context(|| format!("writing {}", path.display()))?;
         sheets.push((id, png));
     }
     let (threshold, min_px) = (decimal(scenario.evaluation.miss_threshold), scenario.evaluation.min_visible_px);
@@ -133,12 +181,10 @@ fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: 
         contact_sheets: sheets,
     })
     .map_err(anyhow::Error::msg)?;
-    write_atomic(&staging.join("report.html"), html.as_bytes())?;
-    write_atomic(&staging.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
-    if out.exists() {
-        std::fs::remove_dir_all(out)?;
-    }
-    std::fs::rename(&staging, out)?;
+    let path = staging.join("report.html");
+    write_atomic(&path, html.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let path = staging.join("summary.json");
+    write_atomic(&path, serde_json::to_string_pretty(&summary)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     Ok(summary)
 }
 

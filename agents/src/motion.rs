@@ -98,6 +98,9 @@ impl PersonState {
 /// Reads a snapshot of all positions first, so the result does not depend on query order.
 pub fn steer_people(clock: Res<SimClock>, crowd: Res<crate::Crowd>, mut people: Query<(&mut PersonState, &mut Transform)>) {
     let dt = clock.dt;
+    if dt <= 0.0 {
+        return; // frozen (warm-up): no movement and no random draws
+    }
     let mut snapshot: Vec<(u32, Vec2)> = people.iter().map(|(s, _)| (s.id, s.position)).collect();
     snapshot.sort_by_key(|(id, _)| *id);
     let layout = &crowd.layout;

@@ -278,6 +278,12 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The semantic checks, for a scenario changed after loading (e.g. by command-line
+    /// overrides): `Err((field path, message))`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        self.validate().map_err(|(path, message)| (render_path(&path), message))
+    }
+
     /// Semantic checks serde cannot express; the error carries the path of the field at fault.
     fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
         use PathSegment::{Index, Key};
@@ -291,6 +297,9 @@ impl Scenario {
         if !(1..=1000).contains(&self.tick_hz) {
             return at(&[Key("tick_hz")], format!("must be 1 to 1000 ticks per second, got {}", self.tick_hz));
         }
+        if self.total_ticks() == 0 {
+            return at(&[Key("duration_s")], format!("{} s is shorter than one tick at {} ticks/s", self.duration_s, self.tick_hz));
+        }
         if !(0.0..=24.0).contains(&self.time_of_day_h) {
             return at(&[Key("time_of_day_h")], format!("must be between 0 and 24 hours, got {}", self.time_of_day_h));
         }
@@ -298,11 +307,21 @@ impl Scenario {
         if !(site.plaza_size_m.0 >= 10.0 && site.plaza_size_m.1 >= 10.0 && site.plaza_size_m.0 <= 1000.0 && site.plaza_size_m.1 <= 1000.0) {
             return at(&[Key("site"), Key("plaza_size_m")], "each side must be 10 to 1000 m".into());
         }
-        if !(site.street_width_m >= 0.0 && site.pavement_width_m >= 0.0) {
-            return at(&[Key("site"), Key("street_width_m")], "street and pavement widths must not be negative".into());
+        if !(0.0..=100.0).contains(&site.street_width_m) {
+            return at(&[Key("site"), Key("street_width_m")], format!("must be 0 to 100 m, got {}", site.street_width_m));
         }
-        if !(site.building_height_m.0 > 0.0 && site.building_height_m.0 <= site.building_height_m.1) {
-            return at(&[Key("site"), Key("building_height_m")], "must be (min, max) with 0 < min <= max".into());
+        if !(0.0..=100.0).contains(&site.pavement_width_m) {
+            return at(&[Key("site"), Key("pavement_width_m")], format!("must be 0 to 100 m, got {}", site.pavement_width_m));
+        }
+        let (low, high) = site.building_height_m;
+        if !(low > 0.0 && low <= high && high <= 500.0) {
+            return at(&[Key("site"), Key("building_height_m")], "must be (min, max) with 0 < min <= max <= 500 m".into());
+        }
+        if site.benches > 1000 {
+            return at(&[Key("site"), Key("benches")], format!("at most 1000, got {}", site.benches));
+        }
+        if site.trees > 1000 {
+            return at(&[Key("site"), Key("trees")], format!("at most 1000, got {}", site.trees));
         }
         if self.population.count > 100_000 {
             return at(&[Key("population"), Key("count")], "at most 100000 persons".into());
@@ -355,8 +374,12 @@ impl Scenario {
             if !(-89.0..=89.0).contains(&cam.pitch_deg) {
                 return Err((field("pitch_deg"), format!("must be -89 to 89 degrees, got {}", cam.pitch_deg)));
             }
-            if cam.position.1 <= 0.0 {
-                return Err((field("position"), "the camera must be above the ground (y > 0)".into()));
+            let (x, y, z) = cam.position;
+            if !(x.abs() <= 10_000.0 && z.abs() <= 10_000.0 && y > 0.0 && y <= 1_000.0) {
+                return Err((field("position"), format!("({x}, {y}, {z}) must be finite, within 10 km, 0 < y <= 1000 m")));
+            }
+            if !cam.yaw_deg.is_finite() {
+                return Err((field("yaw_deg"), format!("must be a finite angle, got {}", cam.yaw_deg)));
             }
             let (sw, sh) = cam.sensor_resolution;
             let (rw, rh) = cam.render_resolution;
@@ -382,6 +405,12 @@ impl Scenario {
         }
         if !(0.0..=1.0).contains(&self.evaluation.miss_threshold) {
             return at(&[Key("evaluation"), Key("miss_threshold")], "must be between 0 and 1".into());
+        }
+        if self.evaluation.min_visible_px == 0 {
+            return at(&[Key("evaluation"), Key("min_visible_px")], "must be at least 1: a hidden person cannot be scored".into());
+        }
+        if self.masking.dilation_px > 64 {
+            return at(&[Key("masking"), Key("dilation_px")], format!("at most 64 px, got {}", self.masking.dilation_px));
         }
         Ok(())
     }
@@ -423,8 +452,8 @@ fn locate(text: &str, path: &[PathSegment]) -> Option<(usize, usize)> {
         let mut matched = None;
         while i < bytes.len() {
             let c = bytes[i];
-            let comment = c == b'/' && bytes.get(i + 1) == Some(&b'/');
-            if depth == 1 && !comment {
+            let comment = c == b'/' && matches!(bytes.get(i + 1), Some(b'/') | Some(b'*'));
+            if depth == 1 && !comment && text.is_char_boundary(i) {
                 match segment {
                     PathSegment::Index(want) if commas == *want && !c.is_ascii_whitespace() && c != b',' => {
                         if matches!(c, b')' | b']' | b'}') {
@@ -450,9 +479,28 @@ fn locate(text: &str, path: &[PathSegment]) -> Option<(usize, usize)> {
                         i += if bytes[i] == b'\\' { 2 } else { 1 };
                     }
                 }
-                _ if comment => {
+                _ if comment && bytes[i + 1] == b'/' => {
                     while i < bytes.len() && bytes[i] != b'\n' {
                         i += 1;
+                    }
+                }
+                _ if comment => {
+                    // Block comments nest in RON.
+                    let mut nesting = 0usize;
+                    while i + 1 < bytes.len() {
+                        if bytes[i] == b'/' && bytes[i + 1] == b'*' {
+                            nesting += 1;
+                            i += 2;
+                        } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+                            nesting -= 1;
+                            i += 1;
+                            if nesting == 0 {
+                                break;
+                            }
+                            i += 1;
+                        } else {
+                            i += 1;
+                        }
                     }
                 }
                 b'(' | b'[' | b'{' => depth += 1,
@@ -639,6 +687,29 @@ mod tests {
         assert_eq!(err.position().unwrap().0, 10, "{err}");
         let err = parse(&GOOD.replace("version: 1", "version: 2")).unwrap_err();
         assert_eq!((err.field(), err.position()), (Some("version"), Some((2, 5))), "{err}");
+    }
+
+    #[test]
+    fn comments_with_any_characters_do_not_confuse_the_locator() {
+        let text = GOOD.replace("seed: 1,", "/* 40 m × 30 m, (fps: 3) /* nested */ */ seed: 1, // ü, [x]").replace("fps: 5),\n    ]", "fps: 4),\n    ]");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.field(), Some("cameras[1].fps"), "{err}");
+        let line = text.lines().position(|l| l.contains("fps: 4")).unwrap() + 1;
+        assert_eq!(err.position().unwrap().0, line, "{err}");
+    }
+
+    #[test]
+    fn values_that_would_hang_or_mislead_later_are_refused() {
+        for (from, to, field) in [
+            ("street_width_m: 6.0", "street_width_m: inf", "site.street_width_m"),
+            ("benches: 2", "benches: 4000000000", "site.benches"),
+            ("yaw_deg: 0.0", "yaw_deg: NaN", "cameras[0].yaw_deg"),
+            ("duration_s: 2.0", "duration_s: 0.01", "duration_s"),
+            ("count: 5", "count: 5), evaluation: (min_visible_px: 0", "evaluation.min_visible_px"),
+        ] {
+            let err = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{to}: {err}");
+        }
     }
 
     #[test]

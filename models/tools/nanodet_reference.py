@@ -165,7 +165,8 @@ def preprocess(rgb: np.ndarray, inp: dict) -> tuple[np.ndarray, dict]:
         px, py = (w - nw) // 2, (h - nh) // 2
         img = np.zeros((h, w, 3), np.float32)  # pixel value 0 (black) padding, centred
         img[py:py + nh, px:px + nw] = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR))
-        info = {"scale_x": r, "scale_y": r, "pad_x": float(px), "pad_y": float(py)}
+        # the exact scales of the resampled size (r rounded to whole pixels), as the Rust side uses
+        info = {"scale_x": nw / iw, "scale_y": nh / ih, "pad_x": float(px), "pad_y": float(py)}
     else:
         raise ValueError(inp["resize"])
     if inp["channel_order"] == "bgr":
@@ -287,8 +288,20 @@ class Detector(VerifiedModel):
         return dict(zip(self.output_names, self.session.run(None, {name: x})))
 
     def detect(self, rgb: np.ndarray, score_threshold: float | None = None):
+        """Detections with boxes in *frame* pixels (mapped back through the letterbox/stretch and
+        clipped to the frame, as the Rust side reports them), and the fit info."""
         x, info = preprocess(rgb, self.manifest["input"])
-        return decode(self.run_tensor(x), self.manifest, score_threshold), info
+        h, w = rgb.shape[:2]
+        dets = decode(self.run_tensor(x), self.manifest, score_threshold)
+        for d in dets:
+            x0, y0, x1, y1 = d["box"]
+            d["box"] = [
+                min(max((x0 - info["pad_x"]) / info["scale_x"], 0.0), w),
+                min(max((y0 - info["pad_y"]) / info["scale_y"], 0.0), h),
+                min(max((x1 - info["pad_x"]) / info["scale_x"], 0.0), w),
+                min(max((y1 - info["pad_y"]) / info["scale_y"], 0.0), h),
+            ]
+        return dets, info
 
 
 def main(argv=None):

@@ -183,7 +183,7 @@ They show how the masking model behaves on these renders; they do not by themsel
         "<h2>Method in plain words</h2><p>Every camera frame is rendered from the simulation together with an exact map of which \
          pixel shows which person. The masking model sees only the ordinary picture and paints a solid shape over everyone it finds (a box, or a body silhouette when refinement is on). \
          For each person in each frame we then count how many of the person's visible pixels were left unpainted (the \
-         <i>exposed fraction</i>). A person-frame counts as <b>missed</b> when more than {:.0} % of the person stays visible. \
+         <i>exposed fraction</i>). A person-frame counts as <b>missed</b> when more than {:.0} % of the person's visible pixels stay unpainted. \
          People showing fewer than {} pixels are recorded but not scored. Rates are pooled over person-frames; the number of \
          distinct persons behind each figure is shown, because persons, not frames, are the independent units.</p>",
         input.miss_threshold * 100.0,
@@ -217,12 +217,19 @@ They show how the masking model behaves on these renders; they do not by themsel
         let _ = write!(html, "<h3>Camera {}</h3><img alt=\"contact sheet of camera {0}\" src=\"data:image/png;base64,{}\">", escape(camera), base64(png));
     }
 
-    html.push_str(
+    let shapes = if run.refine_model.is_empty() {
+        "The masker paints boxes, not body outlines, so it over-masks background; the false-mask area measures that."
+    } else {
+        "Silhouettes come from a person-crop model; where it finds nobody the whole box is painted instead."
+    };
+    let _ = write!(
+        html,
         "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
-         on photographs may find them harder or easier than real people.</li><li>The masker paints boxes, not body outlines, so it \
-         over-masks background; the false-mask area measures that.</li><li>No confidence intervals yet: small groups can show large \
-         gaps by chance.</li><li>One site, one light condition, one seed: the figures do not cover night, rain, crowds or other \
-         camera placements.</li></ul></body></html>",
+         on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>No confidence intervals yet: small \
+         groups can show large gaps by chance.</li><li>This report covers one scenario ({}) with one seed ({}) at one time of day: \
+         it says nothing about night, rain, denser crowds or other camera placements.</li></ul></body></html>",
+        escape(&run.scenario),
+        run.seed
     );
     Ok(html)
 }

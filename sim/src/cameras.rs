@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::Msaa;
 use crowdtwin_agents::ID_LAYER;
-use crowdtwin_core::camera::CameraModel;
+use crowdtwin_core::camera::{CameraModel, NEAR_M};
 use crowdtwin_core::scenario::{CameraSpec, RenderSettings};
 
 /// The scenario's cameras and render settings.
@@ -71,7 +71,7 @@ fn spawn_cameras(mut commands: Commands, specs: Res<CameraSpecs>, mut images: Re
         let projection = Projection::Perspective(PerspectiveProjection {
             fov: model.vfov_rad(),
             aspect_ratio: width as f32 / height as f32,
-            near: 0.1,
+            near: NEAR_M, // the CPU ground truth uses the same near plane
             far: 2000.0,
             ..default()
         });

@@ -29,7 +29,7 @@ pub fn decode_id_mask(rgba: &[u8], width: u32, height: u32) -> Result<IdMask, St
         let id = GroundTruthId::from_srgb_bytes([px[0], px[1], px[2]]);
         if let GroundTruthId::Invalid(value) = id {
             return Err(format!(
-                "id mask pixel ({}, {}) holds {value:#08x}, outside every id range: the id pass blended or dithered",
+                "id mask pixel ({}, {}) holds {value:#08x}, outside every id range: the id pass blended, dithered or anti-aliased",
                 i as u32 % width,
                 i as u32 / width
             ));
@@ -56,10 +56,12 @@ fn raster_triangle(p: [[f32; 2]; 3], width: u32, height: u32, mut cover: impl Fn
         return;
     }
     let edge = |u: [f32; 2], v: [f32; 2], x: f32, y: f32| (v[0] - u[0]) * (y - u[1]) - (v[1] - u[1]) * (x - u[0]);
-    // Top-left rule: a centre exactly on an edge belongs to the triangle only for top or left edges.
+    // Top-left rule (y down, edges walked clockwise on screen): a centre exactly on an edge
+    // belongs to the triangle only for a top edge (horizontal, walked rightwards) or a left
+    // edge (walked upwards), as GPUs decide ties.
     let owns = |u: [f32; 2], v: [f32; 2]| {
         let (dx, dy) = (v[0] - u[0], v[1] - u[1]);
-        (dy == 0.0 && dx < 0.0) || dy > 0.0
+        (dy == 0.0 && dx > 0.0) || dy < 0.0
     };
     let (own_ab, own_bc, own_ca) = (owns(a, b), owns(b, c), owns(c, a));
     for y in min_y..=max_y {
@@ -159,6 +161,19 @@ pub fn persons_in_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn centres_on_an_edge_belong_to_top_and_left_edges_only() {
+        // A square whose edges pass exactly through pixel centres (x, y = 2.5 … 12.5).
+        let mut covered = vec![false; 16 * 16];
+        let quad = [[2.5, 2.5], [12.5, 2.5], [12.5, 12.5], [2.5, 12.5]];
+        for tri in [[quad[0], quad[1], quad[2]], [quad[0], quad[2], quad[3]]] {
+            raster_triangle(tri, 16, 16, |x, y| covered[(y * 16 + x) as usize] = true);
+        }
+        assert!(covered[2 * 16 + 2], "top-left corner pixel: on the top and left edges");
+        assert!(!covered[12 * 16 + 12] && !covered[2 * 16 + 12] && !covered[12 * 16 + 2], "right and bottom edges excluded");
+        assert_eq!(covered.iter().filter(|&&c| c).count(), 100);
+    }
 
     #[test]
     fn two_triangles_tile_a_square_without_gaps_or_overlap() {

@@ -40,6 +40,9 @@ pub enum SimError {
     /// No GPU (or software renderer) could be used, or rendering failed.
     #[error("rendering failed: {0} (is Vulkan available? `make setup` installs Mesa's software Vulkan, lavapipe)")]
     Render(String),
+    /// The rendered ground truth is not what the renderer should produce.
+    #[error("invalid ground truth: {0}")]
+    GroundTruth(String),
 }
 
 /// Wall-clock time of the stages of the last [`Simulation::step`], milliseconds.
@@ -144,26 +147,39 @@ impl Simulation {
         self.timings
     }
 
-    /// Renders with time frozen until every camera delivers a non-empty frame: the first
-    /// updates compile pipelines and upload meshes.
+    /// Renders with time frozen (dt = 0: nobody moves, no random draw) until every camera
+    /// delivers a colour frame and an id mask showing every person the camera model says is in
+    /// view: the first updates compile pipelines and upload meshes.
     fn warm_up(&mut self) -> Result<(), SimError> {
-        for _ in 0..5 {
+        let mut previous_id_masks: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..8 {
             self.app.world_mut().insert_resource(SimClock { tick: 0, dt: 0.0 });
             self.set_active_cameras(|_| true);
             self.app.update();
             self.check_running()?;
             let rig = self.app.world().resource::<cameras::CameraRig>().clone();
+            let people = self.person_geometry();
             let mut all_drawn = !rig.targets.is_empty();
-            for target in &rig.targets {
-                let pixels = self.readback.read(&self.app, &target.colour, target.size.0, target.size.1).map_err(SimError::Render)?;
-                // A rendered frame has the sky or the scene in it, never all-transparent zeros.
-                all_drawn &= pixels.chunks_exact(4).any(|p| p[3] != 0 && (p[0] | p[1] | p[2]) != 0);
+            let mut id_masks = Vec::new();
+            for (index, target) in rig.targets.iter().enumerate() {
+                let (width, height) = target.size;
+                let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
+                let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+                let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::GroundTruth)?;
+                let expected = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
+                // Some pixels of the sky or scene, and an id pass that has drawn the people in view —
+                // or, if all of them are hidden behind something, an id mask that no longer changes.
+                let settled = previous_id_masks.get(index) == Some(&id_bytes);
+                all_drawn &= colour.chunks_exact(4).any(|p| p[3] != 0 && (p[0] | p[1] | p[2]) != 0);
+                all_drawn &= expected.is_empty() || expected.iter().any(|p| p.visible_px > 0) || settled;
+                id_masks.push(id_bytes);
             }
+            previous_id_masks = id_masks;
             if all_drawn {
                 return Ok(());
             }
         }
-        Err(SimError::Render("the cameras still deliver empty images after 5 warm-up frames".into()))
+        Err(SimError::Render("the cameras still deliver empty images after 8 warm-up frames".into()))
     }
 
     fn check_running(&self) -> Result<(), SimError> {
@@ -266,7 +282,7 @@ impl Simulation {
             let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
             self.timings.readback_ms += started.elapsed().as_secs_f64() * 1e3;
             let started = std::time::Instant::now();
-            let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::Render)?;
+            let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::GroundTruth)?;
             let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
             frames.push(Frame {

@@ -21,6 +21,8 @@ pub struct MaskOutput {
     pub detections: Vec<Detection>,
     /// Person detections painted as refined silhouettes (the rest as boxes).
     pub refined: u32,
+    /// Silhouette-model runs (one per person detection when refining; some fall back to boxes).
+    pub silhouette_runs: u32,
     /// Wall time of detection, refinement and painting, milliseconds (a measurement, not a result).
     pub latency_ms: f64,
 }
@@ -54,10 +56,13 @@ impl Masker {
         let started = Instant::now();
         let detections = self.detector.detect(frame)?;
         let mut mask = vec![false; (frame.width * frame.height) as usize];
-        let mut refined = 0;
+        let (mut refined, mut silhouette_runs) = (0, 0);
         for detection in &detections {
             let silhouette = match (&mut self.refiner, detection.kind) {
-                (Some(refiner), MaskKind::Person) => refiner.person_mask(frame, detection.bbox)?,
+                (Some(refiner), MaskKind::Person) => {
+                    silhouette_runs += 1;
+                    refiner.person_mask(frame, detection.bbox)?
+                }
                 _ => None,
             };
             match silhouette {
@@ -69,7 +74,7 @@ impl Masker {
             }
         }
         let masked = paint(frame, &mask, self.colour);
-        Ok(MaskOutput { masked, mask, detections, refined, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
+        Ok(MaskOutput { masked, mask, detections, refined, silhouette_runs, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
     }
 }
 

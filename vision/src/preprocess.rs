@@ -31,7 +31,8 @@ pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, us
                 let r = (in_w as f32 / fw as f32).min(in_h as f32 / fh as f32);
                 let (nw, nh) = (((fw as f32 * r).round() as usize).clamp(1, in_w), ((fh as f32 * r).round() as usize).clamp(1, in_h));
                 let (px, py) = ((in_w - nw) / 2, (in_h - nh) / 2);
-                (nw, nh, Fit { scale_x: r, scale_y: r, pad_x: px as f32, pad_y: py as f32 })
+                // The exact scales of the resampled size (r rounded to whole pixels).
+                (nw, nh, Fit { scale_x: nw as f32 / fw as f32, scale_y: nh as f32 / fh as f32, pad_x: px as f32, pad_y: py as f32 })
             }
         }
     };

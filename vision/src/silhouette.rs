@@ -138,6 +138,7 @@ impl SilhouetteModel {
             return Ok(None);
         }
         let (mw, mh) = (size[0] as usize, size[1] as usize);
+        let mask_per_input = (mw as f32 / self.input_size.0 as f32, mh as f32 / self.input_size.1 as f32);
         let sample = |u: f32, v: f32| -> f32 {
             let (u, v) = (u.clamp(0.0, mw as f32 - 1.0), v.clamp(0.0, mh as f32 - 1.0));
             let (u0, v0) = (u.floor() as usize, v.floor() as usize);
@@ -153,8 +154,9 @@ impl SilhouetteModel {
         for y in 0..height {
             for x in 0..width {
                 let (fx, fy) = ((x0 + x) as f32, (y0 + y) as f32);
-                let u = (fx + 0.5 - rx0 as f32) * fit.scale_x + fit.pad_x - 0.5;
-                let v = (fy + 0.5 - ry0 as f32) * fit.scale_y + fit.pad_y - 0.5;
+                // Frame pixel centre → input pixels → mask pixels (the mask may be smaller than the input).
+                let u = ((fx + 0.5 - rx0 as f32) * fit.scale_x + fit.pad_x) * mask_per_input.0 - 0.5;
+                let v = ((fy + 0.5 - ry0 as f32) * fit.scale_y + fit.pad_y) * mask_per_input.1 - 0.5;
                 pixels[(y * width + x) as usize] = sample(u, v) > threshold;
             }
         }
