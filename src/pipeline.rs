@@ -80,11 +80,12 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         refine_model_sha256: refiner.as_ref().map(|r| r.sha256.clone()).unwrap_or_default(),
         crowdtwin_version: env!("CARGO_PKG_VERSION").to_string(),
         modality: "central".to_string(),
+        detector_tiles: format!("{}x{}", scenario.masking.tiles.0, scenario.masking.tiles.1),
         miss_threshold: decimal(scenario.evaluation.miss_threshold),
         min_visible_px: scenario.evaluation.min_visible_px,
     };
     let (r, g, b) = scenario.masking.colour;
-    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px);
+    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
     let mut recorder = Recorder::new(&scenario, sim.persons(), run_record);
 

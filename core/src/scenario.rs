@@ -212,11 +212,14 @@ pub struct MaskingSettings {
     pub colour: (u8, u8, u8),
     /// Pixels by which every mask is grown before painting.
     pub dilation_px: u32,
+    /// Besides the whole frame, the detector also looks at (columns, rows) overlapping tiles,
+    /// each fitted to its input on its own; (1, 1) means the whole frame only.
+    pub tiles: (u32, u32),
 }
 
 impl Default for MaskingSettings {
     fn default() -> Self {
-        Self { colour: (0, 160, 230), dilation_px: 2 }
+        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1) }
     }
 }
 
@@ -408,6 +411,10 @@ impl Scenario {
         }
         if self.evaluation.min_visible_px == 0 {
             return at(&[Key("evaluation"), Key("min_visible_px")], "must be at least 1: a hidden person cannot be scored".into());
+        }
+        let (cols, rows) = self.masking.tiles;
+        if !(1..=8).contains(&cols) || !(1..=8).contains(&rows) {
+            return at(&[Key("masking"), Key("tiles")], format!("({cols}, {rows}) must be 1 to 8 columns and rows"));
         }
         if self.masking.dilation_px > 64 {
             return at(&[Key("masking"), Key("dilation_px")], format!("at most 64 px, got {}", self.masking.dilation_px));

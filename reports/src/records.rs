@@ -29,6 +29,8 @@ pub struct RunRecord {
     pub crowdtwin_version: String,
     /// Deployment modality (the slice runs everything centrally).
     pub modality: String,
+    /// Detector tiling, `COLSxROWS` (`1x1`: whole frame only).
+    pub detector_tiles: String,
     /// Miss threshold on the exposed fraction.
     pub miss_threshold: f64,
     /// Person-frames with fewer visible pixels are not scored.

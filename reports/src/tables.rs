@@ -29,6 +29,7 @@ pub fn runs(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("refine_model_sha256".into(), r.iter().map(|x| x.refine_model_sha256.clone()).collect::<Vec<_>>()),
             Column::new("crowdtwin_version".into(), r.iter().map(|x| x.crowdtwin_version.clone()).collect::<Vec<_>>()),
             Column::new("modality".into(), r.iter().map(|x| x.modality.clone()).collect::<Vec<_>>()),
+            Column::new("detector_tiles".into(), r.iter().map(|x| x.detector_tiles.clone()).collect::<Vec<_>>()),
             Column::new("miss_threshold".into(), r.iter().map(|x| x.miss_threshold).collect::<Vec<_>>()),
             Column::new("min_visible_px".into(), r.iter().map(|x| x.min_visible_px).collect::<Vec<_>>()),
         ],

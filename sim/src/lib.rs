@@ -287,7 +287,7 @@ impl Simulation {
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
             frames.push(Frame {
                 key: FrameKey { tick, camera: index as u16 },
-                time_s: tick as f64 * self.scenario.dt() as f64,
+                time_s: tick as f64 / self.scenario.tick_hz as f64,
                 rgba: RgbaImage { width, height, pixels: colour },
                 id_mask,
                 persons,

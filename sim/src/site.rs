@@ -43,8 +43,8 @@ pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
 }
 
 fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
-    // 1024² texels over the 120 m cascade (~12 cm each) is enough for people's shadows, and a
-    // quarter of the default's cost in a software rasteriser.
+    // 1024² texels over the 120 m cascade (~12 cm each) is enough for people's shadows; the
+    // default 2048² measured no faster or slower on lavapipe, so the smaller memory wins.
     commands.insert_resource(DirectionalLightShadowMap { size: 1024 });
     let (elevation, azimuth) = sun_angles(scene.time_of_day_h);
     let daylight = elevation.sin().max(0.0);

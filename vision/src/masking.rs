@@ -33,12 +33,19 @@ pub struct Masker {
     refiner: Option<SilhouetteModel>,
     colour: [u8; 3],
     dilation_px: u32,
+    tiles: (u32, u32),
 }
 
 impl Masker {
     /// A masker over `detector` painting `colour`, growing each mask by `dilation_px`.
     pub fn new(detector: Detector, refiner: Option<SilhouetteModel>, colour: [u8; 3], dilation_px: u32) -> Self {
-        Self { detector, refiner, colour, dilation_px }
+        Self { detector, refiner, colour, dilation_px, tiles: (1, 1) }
+    }
+
+    /// Also detect on `cols × rows` overlapping tiles of every frame (see [`Detector::detect_tiled`]).
+    pub fn with_tiles(mut self, tiles: (u32, u32)) -> Self {
+        self.tiles = tiles;
+        self
     }
 
     /// The underlying detector.
@@ -54,7 +61,7 @@ impl Masker {
     /// Masks one frame.
     pub fn mask(&mut self, frame: &RgbaImage) -> Result<MaskOutput, VisionError> {
         let started = Instant::now();
-        let detections = self.detector.detect(frame)?;
+        let detections = self.detector.detect_tiled(frame, self.tiles)?;
         let mut mask = vec![false; (frame.width * frame.height) as usize];
         let (mut refined, mut silhouette_runs) = (0, 0);
         for detection in &detections {
