@@ -27,6 +27,14 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+fn fixture_png(name: &str) -> crowdtwin_core::frame::RgbaImage {
+    crowdtwin_reports::images::decode_png(&std::fs::read(root().join("tests/fixtures").join(name)).unwrap()).unwrap()
+}
+
+fn fixture_json(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures").join(name)).unwrap()).unwrap()
+}
+
 fn crowdtwin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_crowdtwin")).args(args).current_dir(root()).output().unwrap()
 }
@@ -98,9 +106,8 @@ fn a_mismatched_model_names_expected_and_actual_shapes() {
 #[test]
 fn the_detector_matches_the_python_reference_on_a_real_photograph() {
     for name in ["astronaut_416", "astronaut_small_416"] {
-        let image = crowdtwin_reports::images::decode_png(&std::fs::read(root().join(format!("tests/fixtures/{name}.png"))).unwrap()).unwrap();
-        let reference: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(root().join(format!("tests/fixtures/{name}_reference.json"))).unwrap()).unwrap();
+        let image = fixture_png(&format!("{name}.png"));
+        let reference = fixture_json(&format!("{name}_reference.json"));
         let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
         let detections = detector.detect(&image).unwrap();
         let expected: Vec<&serde_json::Value> = reference["detections"]
@@ -307,9 +314,8 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
 
 #[test]
 fn the_silhouette_model_matches_the_python_reference() {
-    let crop = crowdtwin_reports::images::decode_png(&std::fs::read(root().join("tests/fixtures/astronaut_pose_crop.png")).unwrap()).unwrap();
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/astronaut_pose_reference.json")).unwrap()).unwrap();
+    let crop = fixture_png("astronaut_pose_crop.png");
+    let reference = fixture_json("astronaut_pose_reference.json");
     let mut model = crowdtwin_vision::silhouette::SilhouetteModel::load(&root().join("models/pose_landmark_lite.ron"), 1).unwrap();
     assert_eq!(model.sha256, reference["model_sha256"].as_str().unwrap());
     let (probabilities, presence, _) = model.probabilities(&crop).unwrap();
@@ -328,9 +334,8 @@ fn the_silhouette_model_matches_the_python_reference() {
 
 #[test]
 fn a_640x360_frame_is_letterboxed_detected_and_refined_like_the_python_reference() {
-    let frame = crowdtwin_reports::images::decode_png(&std::fs::read(root().join("tests/fixtures/frame_640x360.png")).unwrap()).unwrap();
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/frame_640x360_reference.json")).unwrap()).unwrap();
+    let frame = fixture_png("frame_640x360.png");
+    let reference = fixture_json("frame_640x360_reference.json");
     // Detection: resampled and letterboxed into 416×416, boxes mapped back to the frame.
     let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
     let detections = detector.detect(&frame).unwrap();

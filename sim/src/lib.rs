@@ -163,8 +163,7 @@ impl Simulation {
             let mut id_masks = Vec::new();
             for (index, target) in rig.targets.iter().enumerate() {
                 let (width, height) = target.size;
-                let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
-                let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+                let (colour, id_bytes) = self.read_camera(target)?;
                 let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::GroundTruth)?;
                 let expected = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
                 // Some pixels of the sky or scene, and an id pass that has drawn the people in view —
@@ -180,6 +179,14 @@ impl Simulation {
             }
         }
         Err(SimError::Render("the cameras still deliver empty images after 8 warm-up frames".into()))
+    }
+
+    /// Reads back a camera's colour frame and id-mask bytes as last rendered.
+    fn read_camera(&mut self, target: &cameras::CameraTargets) -> Result<(Vec<u8>, Vec<u8>), SimError> {
+        let (width, height) = target.size;
+        let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
+        let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+        Ok((colour, id_bytes))
     }
 
     fn check_running(&self) -> Result<(), SimError> {
@@ -278,8 +285,7 @@ impl Simulation {
             }
             let (width, height) = target.size;
             let started = std::time::Instant::now();
-            let colour = self.readback.read(&self.app, &target.colour, width, height).map_err(SimError::Render)?;
-            let id_bytes = self.readback.read(&self.app, &target.id_mask, width, height).map_err(SimError::Render)?;
+            let (colour, id_bytes) = self.read_camera(target)?;
             self.timings.readback_ms += started.elapsed().as_secs_f64() * 1e3;
             let started = std::time::Instant::now();
             let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::GroundTruth)?;
