@@ -100,5 +100,11 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     }
     let fps = frames as f64 / started.elapsed().as_secs_f64();
     table.push_str(&format!("| end to end (simulate → render → mask) | 1 camera, 640×360 | {fps:.2} frames/s |\n"));
+    for count in [1_000, 10_000] {
+        let (rate, setup_s) = crate::crowd::crowd_steps_per_second(&base, count, ticks)?;
+        table.push_str(&format!(
+            "| crowd model alone (routes, speed model, incidents; one core) | {count} agents, {ticks} ticks | {rate:.0} agent steps/s (set-up and first routes {setup_s:.1} s) |\n"
+        ));
+    }
     Ok(table)
 }

@@ -4,6 +4,7 @@
 //! reads top-down as a frame's whole path: simulate → render → mask → score → record.
 
 pub mod bench;
+pub mod crowd;
 pub mod pipeline;
 pub mod recorder;
 

@@ -46,6 +46,13 @@ enum Command {
         /// Scenario file (RON).
         scenario: PathBuf,
     },
+    /// Validate the pedestrian model: measure the corridor fundamental diagram, print it against
+    /// Weidmann (1993) and plot it as SVG.
+    Diagram {
+        /// Where to write the plot.
+        #[arg(long, default_value = "fundamental_diagram.svg")]
+        out: PathBuf,
+    },
     /// Measure render, masking and end-to-end throughput on this machine.
     Bench {
         /// Scenario whose site and crowd are used.
@@ -132,6 +139,21 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 s.tick_hz,
                 s.total_ticks()
             );
+            for (i, incident) in s.incidents.iter().enumerate() {
+                println!(
+                    "  incidents[{i}]: {}{} at {} s for {}–{} s",
+                    incident.kind.name(),
+                    if incident.kind.is_protected() { " (protected)" } else { "" },
+                    incident.start_s,
+                    incident.duration_s.0,
+                    incident.duration_s.1
+                );
+            }
+            Ok(())
+        }
+        Command::Diagram { out } => {
+            println!("{}", crowdtwin::crowd::fundamental_diagram(&out)?);
+            println!("plot written to {}", out.display());
             Ok(())
         }
         Command::Bench { scenario, ticks, mask_model, refine_model, threads } => {

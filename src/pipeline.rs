@@ -87,7 +87,7 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
     let (r, g, b) = scenario.masking.colour;
     let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
-    let mut recorder = Recorder::new(&scenario, sim.persons(), run_record);
+    let mut recorder = Recorder::new(&scenario, sim.persons(), sim.incidents(), run_record);
 
     let total = scenario.total_ticks();
     for tick in 0..total {

@@ -1,5 +1,6 @@
 //! Scores each masked frame against its ground truth and accumulates the run's records.
 
+use crowdtwin_agents::incidents::IncidentPlan;
 use crowdtwin_agents::population::PersonSpec;
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
@@ -21,7 +22,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder for a run of `scenario` with these persons and run metadata.
-    pub fn new(scenario: &Scenario, persons: &[PersonSpec], run: RunRecord) -> Self {
+    pub fn new(scenario: &Scenario, persons: &[PersonSpec], incidents: &[IncidentPlan], run: RunRecord) -> Self {
         let cameras = scenario
             .cameras
             .iter()
@@ -45,7 +46,25 @@ impl Recorder {
         // Three moments per camera for the contact sheet: at 20 %, 50 % and 80 % of the run.
         let total = scenario.total_ticks();
         let sheet_ticks = [0.2, 0.5, 0.8].iter().map(|f| (total as f64 * f) as u64).collect();
-        Recorder { records: RunRecords { runs: vec![run], cameras, persons, ..Default::default() }, sheets: BTreeMap::new(), sheet_ticks }
+        let incidents = incidents
+            .iter()
+            .map(|plan| IncidentRecord {
+                incident: plan.index,
+                kind: plan.kind.name().to_string(),
+                protected: plan.protected,
+                start_tick: plan.start_tick,
+                end_tick: plan.end_tick,
+                persons: plan.participants.clone(),
+                objects: plan.objects.clone(),
+                centre: [plan.centre.x as f64, plan.centre.y as f64],
+                intensity: plan.intensity as f64,
+            })
+            .collect();
+        Recorder {
+            records: RunRecords { runs: vec![run], cameras, persons, incidents, ..Default::default() },
+            sheets: BTreeMap::new(),
+            sheet_ticks,
+        }
     }
 
     /// Scores one masked frame against its ground truth.
@@ -88,6 +107,16 @@ impl Recorder {
             false_mask_px,
             frame_px: frame.rgba.width * frame.rgba.height,
         });
+        for incident in &frame.incidents {
+            self.records.incident_frames.push(IncidentFrameRecord {
+                tick,
+                camera,
+                incident: incident.incident,
+                visible_px: incident.visible_px,
+                unoccluded_px: incident.unoccluded_px,
+                visible_box: incident.visible_box,
+            });
+        }
         self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms });
         let rows = self.sheets.entry(camera).or_default();
         if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {

@@ -4,12 +4,23 @@
 //! * [`body`] — MakeHuman body variants split into rigid segments.
 //! * [`spawn`] — turns persons into Bevy entities: body, hair, head covering, wheelchair, and
 //!   the flat-coloured twins the id pass renders.
-//! * [`motion`] — simple goal-seeking steering between points of interest and the walk cycle.
+//! * [`navigation`] — the walkable area as an occupancy grid, A* routes.
+//! * [`pedestrians`] — the collision-free speed model (Tordeux et al. 2016), neighbour grid,
+//!   the corridor fundamental diagram.
+//! * [`physics`] — Rapier bodies for falls and dropped objects.
+//! * [`incidents`] — the director staging incidents and protected activities (exact ground truth).
+//! * [`crowd`] — the crowd model: trips, groups, movement, one tick at a time, without Bevy.
+//! * [`motion`] — the Bevy side: steps the model, copies poses, animates joints by activity.
 //!
 //! [`AgentsPlugin`] wires them into a Bevy app driven one fixed tick per `update()`.
 
 pub mod body;
+pub mod crowd;
+pub mod incidents;
 pub mod motion;
+pub mod navigation;
+pub mod pedestrians;
+pub mod physics;
 pub mod population;
 pub mod spawn;
 
@@ -63,13 +74,25 @@ pub struct PersonPart {
     pub person: u32,
 }
 
-/// Spawns the crowd at start-up and moves it every tick.
+/// Marks an id-pass entity as part of an object (a bag, a placard).
+#[derive(Component, Clone, Copy, Debug)]
+pub struct ObjectPart {
+    /// The object's index.
+    pub object: u32,
+}
+
+/// Spawns the crowd and its objects at start-up and moves them every tick. Needs the
+/// [`Crowd`] and [`motion::CrowdSim`] resources.
 pub struct AgentsPlugin;
 
 impl Plugin for AgentsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<SimClock>()
-            .add_systems(Startup, spawn::spawn_crowd)
-            .add_systems(Update, (motion::steer_people, motion::animate_bodies).chain());
+        app.init_resource::<SimClock>().add_systems(Startup, (spawn::spawn_crowd, spawn::spawn_objects)).add_systems(
+            Update,
+            (motion::step_crowd, motion::sync_people, motion::sync_objects, motion::animate_bodies).chain(),
+        );
     }
 }
+
+#[cfg(test)]
+mod crowd_tests;

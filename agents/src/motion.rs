@@ -1,168 +1,82 @@
-//! Moving people: goal-seeking steering between points of interest with separation from
-//! neighbours and obstacle avoidance, and a procedural walk cycle. Deliberately simple; the
-//! validated pedestrian model is a later issue.
+//! Moving people in Bevy: the [`CrowdModel`] is stepped once per tick and its poses are copied
+//! onto the person entities; the joints are posed from each person's activity (walking,
+//! striking, kneeling, hugging, …). Objects (bags, placards) follow the model too.
 
-use crate::population::PersonSpec;
+use crate::crowd::{Activity, AgentPose, CrowdModel};
+use crate::incidents::ObjectKind;
 use crate::spawn::BodyJoint;
 use crate::SimClock;
 use bevy::prelude::*;
-use crowdtwin_core::rng::{Purpose, StreamRng};
-use crowdtwin_core::site::SiteLayout;
-use crowdtwin_core::taxonomy::MobilityAid;
-use std::f32::consts::{FRAC_PI_2, PI, TAU};
+use std::f32::consts::{FRAC_PI_2, PI};
 
-/// Body radius used for obstacles and separation, metres.
-const BODY_RADIUS: f32 = 0.25;
 /// Seat height of the wheelchair, metres.
 const SEAT_HEIGHT: f32 = 0.50;
+/// Seat height of a bench, metres.
+const BENCH_SEAT: f32 = 0.45;
 
-/// The moving state of a person.
+/// The crowd model of the run.
+#[derive(Resource)]
+pub struct CrowdSim(pub CrowdModel);
+
+/// A person's pose as of the last tick, on the person's root entity.
 #[derive(Component, Clone, Debug)]
 pub struct PersonState {
-    /// Person id.
-    pub id: u32,
-    /// Ground position (x, z).
-    pub position: Vec2,
-    /// Heading, radians about +y (0 faces +z).
-    pub heading: f32,
-    /// Current speed, m/s.
-    pub speed: f32,
-    /// Preferred speed, m/s.
-    pub preferred_speed: f32,
-    /// Current goal (x, z).
-    pub goal: Vec2,
-    /// Seconds left to wait at the goal.
-    pub dwell_s: f32,
-    /// Walk-cycle phase, radians.
-    pub phase: f32,
-    /// Stride length (two steps), metres.
-    pub stride_m: f32,
-    /// Seated in a wheelchair.
-    pub seated: bool,
-    /// The person's own navigation stream (goal and dwell choices).
-    rng: StreamRng,
-}
-
-fn random_walkable(layout: &SiteLayout, rng: &mut StreamRng) -> Vec2 {
-    for _ in 0..200 {
-        let x = rng.range(-layout.walkable_half[0], layout.walkable_half[0]);
-        let z = rng.range(-layout.walkable_half[1], layout.walkable_half[1]);
-        if layout.is_walkable(x, z, BODY_RADIUS * 2.0) {
-            return Vec2::new(x, z);
-        }
-    }
-    Vec2::ZERO
-}
-
-fn pick_goal(layout: &SiteLayout, rng: &mut StreamRng) -> Vec2 {
-    if layout.points_of_interest.is_empty() || rng.unit() < 0.2 {
-        return random_walkable(layout, rng);
-    }
-    let poi = layout.points_of_interest[rng.index(layout.points_of_interest.len())];
-    // Spread arrivals around the point so people do not stack on one spot.
-    let jitter = Vec2::new(rng.range(-0.8, 0.8), rng.range(-0.8, 0.8));
-    let goal = Vec2::from(poi.position) + jitter;
-    if layout.is_walkable(goal.x, goal.y, BODY_RADIUS) { goal } else { Vec2::from(poi.position) }
+    /// The pose from the model.
+    pub pose: AgentPose,
+    /// Standing height, metres.
+    pub height_m: f32,
 }
 
 impl PersonState {
-    /// Initial state: a random walkable spot, heading to a first goal, mid-stride.
-    pub fn new(seed: u64, spec: &PersonSpec, layout: &SiteLayout) -> Self {
-        let mut rng = StreamRng::new(seed, spec.id as u64, Purpose::Navigation);
-        let position = random_walkable(layout, &mut rng);
-        let goal = pick_goal(layout, &mut rng);
-        let mut gait = StreamRng::new(seed, spec.id as u64, Purpose::Gait);
-        let to_goal = goal - position;
-        PersonState {
-            id: spec.id,
-            position,
-            heading: to_goal.x.atan2(to_goal.y),
-            speed: spec.preferred_speed_mps,
-            preferred_speed: spec.preferred_speed_mps,
-            goal,
-            dwell_s: 0.0,
-            phase: gait.range(0.0, TAU),
-            stride_m: 0.83 * spec.height_m,
-            seated: spec.demographics.mobility_aid == MobilityAid::Wheelchair,
-            rng,
-        }
+    /// The person's id.
+    pub fn id(&self) -> u32 {
+        self.pose.person
     }
 
-    /// The root transform: on the ground, turned to the heading.
+    /// The root transform: feet on the ground turned to the heading, or the laid body.
     pub fn transform(&self) -> Transform {
-        Transform::from_xyz(self.position.x, 0.0, self.position.y).with_rotation(Quat::from_rotation_y(self.heading))
+        match self.pose.body {
+            Some((feet, rotation)) => Transform::from_translation(feet).with_rotation(rotation),
+            None => Transform::from_xyz(self.pose.position.x, 0.0, self.pose.position.y)
+                .with_rotation(Quat::from_rotation_y(self.pose.heading)),
+        }
     }
 }
 
-/// Moves every person one tick: towards the goal, away from close neighbours, around obstacles.
-/// Reads a snapshot of all positions first, so the result does not depend on query order.
-pub fn steer_people(clock: Res<SimClock>, crowd: Res<crate::Crowd>, mut people: Query<(&mut PersonState, &mut Transform)>) {
-    let dt = clock.dt;
-    if dt <= 0.0 {
-        return; // frozen (warm-up): no movement and no random draws
+/// An object's root entity.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct SceneObject {
+    /// Object index.
+    pub index: u32,
+    /// What it is.
+    pub kind: ObjectKind,
+}
+
+/// Advances the crowd one tick (not while time is frozen for the warm-up).
+pub fn step_crowd(clock: Res<SimClock>, mut crowd: ResMut<CrowdSim>) {
+    if clock.dt > 0.0 {
+        crowd.0.step();
     }
-    let mut snapshot: Vec<(u32, Vec2)> = people.iter().map(|(s, _)| (s.id, s.position)).collect();
-    snapshot.sort_by_key(|(id, _)| *id);
-    let layout = &crowd.layout;
-    for (mut state, mut transform) in &mut people {
-        if state.dwell_s > 0.0 {
-            state.dwell_s -= dt;
-            state.speed = 0.0;
-            if state.dwell_s <= 0.0 {
-                let goal = pick_goal(layout, &mut state.rng);
-                state.goal = goal;
-            }
-            continue;
-        }
-        let to_goal = state.goal - state.position;
-        let distance = to_goal.length();
-        if distance < 0.4 {
-            state.dwell_s = state.rng.range(1.0, 6.0);
-            state.speed = 0.0;
-            continue;
-        }
-        let mut desired = to_goal / distance;
-        for &(other, position) in &snapshot {
-            if other == state.id {
-                continue;
-            }
-            let away = state.position - position;
-            let d = away.length();
-            if d > 1e-4 && d < 1.2 {
-                desired += away / d * (1.2 - d) * 1.5;
-            }
-        }
-        let desired = desired.normalize_or_zero();
-        // Turn towards a walkable direction: straight, else progressively wider deviations.
-        let speed = state.preferred_speed.min(distance / dt);
-        let mut chosen = None;
-        for deviation in [0.0f32, 0.35, -0.35, 0.7, -0.7, 1.05, -1.05, 1.4, -1.4, 2.0, -2.0] {
-            let direction = Vec2::from_angle(deviation).rotate(desired);
-            let next = state.position + direction * speed * dt;
-            if layout.is_walkable(next.x, next.y, BODY_RADIUS) {
-                chosen = Some((direction, next));
-                break;
-            }
-        }
-        match chosen {
-            Some((direction, next)) => {
-                let target_heading = direction.x.atan2(direction.y);
-                let mut turn = (target_heading - state.heading + PI).rem_euclid(TAU) - PI;
-                turn = turn.clamp(-4.0 * dt, 4.0 * dt);
-                state.heading += turn;
-                state.position = next;
-                state.speed = speed;
-                let stride = state.stride_m;
-                state.phase = (state.phase + TAU * speed * dt / stride).rem_euclid(TAU);
-            }
-            None => {
-                // Boxed in: pick another goal next tick.
-                let goal = pick_goal(layout, &mut state.rng);
-                state.goal = goal;
-                state.speed = 0.0;
-            }
-        }
+}
+
+/// Copies the model's poses onto the person entities; absent persons are hidden.
+pub fn sync_people(crowd: Res<CrowdSim>, mut people: Query<(&mut PersonState, &mut Transform, &mut Visibility)>) {
+    let poses = crowd.0.poses();
+    for (mut state, mut transform, mut visibility) in &mut people {
+        let pose = poses[state.id() as usize];
+        state.pose = pose;
         *transform = state.transform();
+        *visibility = if pose.present { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}
+
+/// Copies the objects' poses onto their entities.
+pub fn sync_objects(crowd: Res<CrowdSim>, mut objects: Query<(&SceneObject, &mut Transform, &mut Visibility)>) {
+    let poses = crowd.0.objects();
+    for (object, mut transform, mut visibility) in &mut objects {
+        let pose = poses[object.index as usize];
+        *transform = Transform::from_translation(pose.centre).with_rotation(pose.rotation);
+        *visibility = if pose.present { Visibility::Inherited } else { Visibility::Hidden };
     }
 }
 
@@ -177,7 +91,10 @@ pub enum JointRole {
         left: bool,
     },
     /// Forearm.
-    LowerArm,
+    LowerArm {
+        /// Left side.
+        left: bool,
+    },
     /// Thigh.
     Thigh {
         /// Left side.
@@ -188,6 +105,8 @@ pub enum JointRole {
         /// Left side.
         left: bool,
     },
+    /// The spine: bends forward to bow, crouch or strike.
+    Spine,
     /// Any other joint: keeps its rest pose.
     Fixed,
 }
@@ -199,7 +118,9 @@ impl JointRole {
             "pelvis" => JointRole::Pelvis,
             "upper_arm_l" => JointRole::UpperArm { left: true },
             "upper_arm_r" => JointRole::UpperArm { left: false },
-            "lower_arm_l" | "lower_arm_r" => JointRole::LowerArm,
+            "lower_arm_l" => JointRole::LowerArm { left: true },
+            "lower_arm_r" => JointRole::LowerArm { left: false },
+            "spine" => JointRole::Spine,
             "thigh_l" => JointRole::Thigh { left: true },
             "thigh_r" => JointRole::Thigh { left: false },
             "shin_l" => JointRole::Shin { left: true },
@@ -218,7 +139,7 @@ impl JointRole {
                 let hanging = Vec3::new(0.12 * side, -1.0, 0.02).normalize();
                 Quat::from_rotation_arc(bone_tail.normalize_or(Vec3::NEG_Y), hanging)
             }
-            JointRole::LowerArm => {
+            JointRole::LowerArm { .. } => {
                 Quat::from_rotation_arc(bone_tail.normalize_or(Vec3::NEG_Y), parent_tail.normalize_or(Vec3::NEG_Y))
             }
             _ => Quat::IDENTITY,
@@ -226,44 +147,147 @@ impl JointRole {
     }
 }
 
-/// Poses every joint from its person's gait phase (walking) or seat (wheelchair users).
+/// Poses every joint from its person's activity.
 pub fn animate_bodies(people: Query<&PersonState>, mut joints: Query<(&BodyJoint, &mut Transform)>) {
     for (joint, mut transform) in &mut joints {
         let Ok(state) = people.get(joint.owner) else { continue };
-        // Amplitude follows speed so a standing person stands still.
-        let stride = (state.speed / 1.3).clamp(0.0, 1.0);
-        let phase = state.phase;
-        let swing = |left: bool| if left { phase.sin() } else { (phase + PI).sin() };
-        let (rotation, translation) = match (joint.role, state.seated) {
-            (JointRole::Pelvis, false) => {
-                let bob = 0.015 * stride * (2.0 * phase).cos();
-                (Quat::IDENTITY, joint.rest_translation * joint.scale + Vec3::Y * bob)
-            }
-            (JointRole::Pelvis, true) => {
-                // Sit the hips on the seat (the chair is real size; the body is scaled).
-                let t = joint.rest_translation * joint.scale;
-                (Quat::IDENTITY, Vec3::new(t.x, SEAT_HEIGHT + 0.06, -0.05))
-            }
-            (JointRole::Thigh { left }, false) => (Quat::from_rotation_x(-0.42 * stride * swing(left)), joint.rest_translation),
-            (JointRole::Thigh { .. }, true) => (Quat::from_rotation_x(-FRAC_PI_2), joint.rest_translation),
-            (JointRole::Shin { left }, false) => {
-                // The knee flexes during the swing phase (leg moving forward).
-                let flex = 0.75 * stride * (swing(left) + 0.3).max(0.0);
-                (Quat::from_rotation_x(flex), joint.rest_translation)
-            }
-            (JointRole::Shin { .. }, true) => (Quat::from_rotation_x(FRAC_PI_2), joint.rest_translation),
-            (JointRole::UpperArm { left }, false) => {
-                (Quat::from_rotation_x(0.35 * stride * swing(left)) * joint.rest, joint.rest_translation)
-            }
-            (JointRole::UpperArm { .. }, true) => {
-                // Hands on the push rims, pushing in rhythm with the "phase".
-                (Quat::from_rotation_x(-0.25 + 0.2 * (state.phase).sin() * stride) * joint.rest, joint.rest_translation)
-            }
-            (JointRole::LowerArm, false) => (Quat::from_rotation_x(-0.15 - 0.15 * stride) * joint.rest, joint.rest_translation),
-            (JointRole::LowerArm, true) => (Quat::from_rotation_x(-0.7) * joint.rest, joint.rest_translation),
-            (JointRole::Fixed, _) => (joint.rest, joint.rest_translation),
-        };
+        let (rotation, translation) = joint_pose(joint, &state.pose, state.height_m);
         transform.rotation = rotation;
         transform.translation = translation;
+    }
+}
+
+/// The rotation and translation of one joint for a pose.
+fn joint_pose(joint: &BodyJoint, pose: &AgentPose, height_m: f32) -> (Quat, Vec3) {
+    let rest = (joint.rest, joint.rest_translation);
+    let pelvis_at = |lowered_by: f32| (Quat::IDENTITY, joint.rest_translation * joint.scale - Vec3::Y * lowered_by);
+    let arm = |angle: f32| (Quat::from_rotation_x(angle) * joint.rest, joint.rest_translation);
+    let bend = |angle: f32| (Quat::from_rotation_x(angle), joint.rest_translation);
+    let phase = pose.action_phase;
+    match pose.activity {
+        _ if pose.wheelchair => wheelchair_pose(joint, pose),
+        Activity::Walking | Activity::Running | Activity::Standing => {
+            // Amplitude follows speed, so a standing person stands still; running swings wider.
+            let stride = (pose.speed / 1.3).clamp(0.0, 1.7);
+            let running = pose.activity == Activity::Running;
+            let gait = pose.gait_phase;
+            let swing = |left: bool| if left { gait.sin() } else { (gait + PI).sin() };
+            match joint.role {
+                JointRole::Pelvis => {
+                    let bob = 0.015 * stride * (2.0 * gait).cos();
+                    (Quat::IDENTITY, joint.rest_translation * joint.scale + Vec3::Y * bob)
+                }
+                JointRole::Spine if running => bend(0.15),
+                JointRole::Thigh { left } => bend(-0.42 * stride * swing(left)),
+                JointRole::Shin { left } => bend(0.75 * stride * (swing(left) + 0.3).max(0.0) + if running { 0.4 } else { 0.0 }),
+                JointRole::UpperArm { left } => arm(0.35 * stride * swing(left)),
+                JointRole::LowerArm { .. } => arm(if running { -1.2 } else { -0.15 - 0.15 * stride }),
+                _ => rest,
+            }
+        }
+        Activity::Striking => {
+            // Jabs with the right, guard with the left, feet apart; every other blow a kick.
+            let extension = phase.sin().max(0.0);
+            let kick = (phase / (2.0 * PI)).floor() as i64 % 3 == 2;
+            match joint.role {
+                JointRole::Spine => bend(0.15 + 0.1 * extension),
+                JointRole::UpperArm { left: false } => arm(-1.0 - 0.5 * extension),
+                JointRole::LowerArm { left: false } => arm(-1.4 * (1.0 - extension)),
+                JointRole::UpperArm { left: true } => arm(-0.9),
+                JointRole::LowerArm { left: true } => arm(-1.7),
+                JointRole::Thigh { left: false } if kick => bend(-1.1 * extension),
+                JointRole::Thigh { left } => bend(if left { -0.25 } else { 0.2 }),
+                JointRole::Shin { left: false } if kick => bend(0.3 * (1.0 - extension)),
+                JointRole::Shin { .. } => bend(0.15),
+                JointRole::Pelvis => pelvis_at(0.03),
+                _ => rest,
+            }
+        }
+        Activity::Fallen | Activity::GettingUp => match joint.role {
+            JointRole::UpperArm { left } => (Quat::from_rotation_z(if left { 0.6 } else { -0.6 }) * joint.rest, joint.rest_translation),
+            JointRole::Thigh { left } => bend(if left { -0.3 } else { -0.05 }),
+            JointRole::Shin { left } => bend(if left { 0.6 } else { 0.1 }),
+            _ => rest,
+        },
+        Activity::Kneeling => {
+            // Upright on the knees, bowing forward on the prayer's cycle.
+            let bow = (0.5 - 0.5 * phase.cos()).powi(2);
+            let shin = 0.245 * height_m;
+            match joint.role {
+                JointRole::Pelvis => (Quat::from_rotation_x(0.5 * bow), joint.rest_translation * joint.scale - Vec3::Y * (shin + 0.12 * bow)),
+                JointRole::Thigh { .. } => bend(-0.5 * bow),
+                JointRole::Shin { .. } => bend(FRAC_PI_2 + 0.5 * bow),
+                JointRole::Spine => bend(1.1 * bow),
+                JointRole::UpperArm { .. } => arm(-0.2 - 1.6 * bow),
+                JointRole::LowerArm { .. } => arm(-0.3),
+                _ => rest,
+            }
+        }
+        Activity::Hugging => {
+            let sway = 0.05 * phase.sin();
+            match joint.role {
+                JointRole::Pelvis => (Quat::from_rotation_z(sway), joint.rest_translation * joint.scale),
+                JointRole::Spine => bend(0.12),
+                JointRole::UpperArm { left } => {
+                    (Quat::from_rotation_y(if left { 0.5 } else { -0.5 }) * Quat::from_rotation_x(-1.35) * joint.rest, joint.rest_translation)
+                }
+                JointRole::LowerArm { left } => (Quat::from_rotation_y(if left { -1.2 } else { 1.2 }) * joint.rest, joint.rest_translation),
+                _ => rest,
+            }
+        }
+        Activity::HoldingPlacard => match joint.role {
+            JointRole::UpperArm { .. } => arm(-2.6 - 0.1 * phase.sin()),
+            JointRole::LowerArm { .. } => arm(-0.3),
+            _ => rest,
+        },
+        Activity::Busking => match joint.role {
+            JointRole::UpperArm { left: false } => arm(-0.5),
+            JointRole::LowerArm { left: false } => arm(-1.3 + 0.35 * phase.sin()),
+            JointRole::UpperArm { left: true } => (Quat::from_rotation_z(0.5) * Quat::from_rotation_x(-0.8) * joint.rest, joint.rest_translation),
+            JointRole::LowerArm { left: true } => arm(-1.4),
+            _ => rest,
+        },
+        Activity::Crouching => match joint.role {
+            JointRole::Pelvis => pelvis_at(0.3 * height_m),
+            JointRole::Thigh { .. } => bend(-1.6),
+            JointRole::Shin { .. } => bend(2.1),
+            JointRole::Spine => bend(0.5),
+            JointRole::UpperArm { left: false } => arm(-0.6),
+            _ => rest,
+        },
+        Activity::Sitting | Activity::LyingOnBench => {
+            let settle = if pose.activity == Activity::Sitting { phase.clamp(0.0, 1.0) } else { 0.0 };
+            match (joint.role, pose.activity) {
+                (_, Activity::LyingOnBench) => rest,
+                (JointRole::Pelvis, _) => {
+                    let standing = joint.rest_translation * joint.scale;
+                    let seated = Vec3::new(standing.x, BENCH_SEAT + 0.06, -0.05);
+                    (Quat::IDENTITY, standing.lerp(seated, settle))
+                }
+                (JointRole::Thigh { .. }, _) => bend(-FRAC_PI_2 * settle),
+                (JointRole::Shin { .. }, _) => bend(FRAC_PI_2 * settle),
+                (JointRole::LowerArm { .. }, _) => arm(-0.6 * settle),
+                _ => rest,
+            }
+        }
+    }
+}
+
+fn wheelchair_pose(joint: &BodyJoint, pose: &AgentPose) -> (Quat, Vec3) {
+    let stride = (pose.speed / 1.3).clamp(0.0, 1.0);
+    match joint.role {
+        JointRole::Pelvis => {
+            // Sit the hips on the seat (the chair is real size; the body is scaled).
+            let t = joint.rest_translation * joint.scale;
+            (Quat::IDENTITY, Vec3::new(t.x, SEAT_HEIGHT + 0.06, -0.05))
+        }
+        JointRole::Thigh { .. } => (Quat::from_rotation_x(-FRAC_PI_2), joint.rest_translation),
+        JointRole::Shin { .. } => (Quat::from_rotation_x(FRAC_PI_2), joint.rest_translation),
+        // Hands on the push rims, pushing in rhythm with the gait phase.
+        JointRole::UpperArm { .. } => {
+            (Quat::from_rotation_x(-0.25 + 0.2 * pose.gait_phase.sin() * stride) * joint.rest, joint.rest_translation)
+        }
+        JointRole::LowerArm { .. } => (Quat::from_rotation_x(-0.7) * joint.rest, joint.rest_translation),
+        _ => (joint.rest, joint.rest_translation),
     }
 }

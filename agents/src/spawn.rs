@@ -3,9 +3,10 @@
 //! mesh a twin on the id layer painted with the person's ground-truth id.
 
 use crate::body::{clothing_for_joint, BodyModel, BodyVariant, Garment, PartMaterial};
-use crate::motion::{JointRole, PersonState};
+use crate::incidents::ObjectKind;
+use crate::motion::{CrowdSim, JointRole, PersonState, SceneObject};
 use crate::population::PersonSpec;
-use crate::{CpuMesh, Crowd, PersonPart, RasterMesh, ID_LAYER};
+use crate::{CpuMesh, Crowd, ObjectPart, PersonPart, RasterMesh, ID_LAYER};
 use bevy::asset::RenderAssetUsages;
 use bevy::camera::visibility::RenderLayers;
 use bevy::mesh::{Indices, PrimitiveTopology, VertexAttributeValues};
@@ -137,10 +138,12 @@ fn spawn_with_twin(
 pub fn spawn_crowd(
     mut commands: Commands,
     crowd: Res<Crowd>,
+    model: Res<CrowdSim>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
     let mut handles = Handles::default();
+    let poses = model.0.poses();
     for spec in &crowd.persons {
         let variant = BodyVariant {
             age: spec.demographics.age_group,
@@ -148,10 +151,9 @@ pub fn spawn_crowd(
             size: spec.demographics.body_size,
         };
         let model = crowd.bodies.model(variant).clone();
-        let state = PersonState::new(crowd.seed, spec, &crowd.layout);
-        let root = commands
-            .spawn((Person { id: spec.id }, state.transform(), Visibility::default()))
-            .id();
+        let state = PersonState { pose: poses[spec.id as usize], height_m: spec.height_m };
+        let visibility = if state.pose.present { Visibility::Inherited } else { Visibility::Hidden };
+        let root = commands.spawn((Person { id: spec.id }, state.transform(), visibility)).id();
         commands.entity(root).insert(state);
         spawn_body(&mut commands, root, spec, &model, &mut handles, &mut meshes, &mut materials);
     }
@@ -293,5 +295,49 @@ fn spawn_wheelchair(
     ];
     for (mesh, material, transform) in parts {
         spawn_with_twin(commands, root, mesh.clone(), material.clone(), id_mat.clone(), person, transform);
+    }
+}
+
+/// Start-up system: spawns the objects the choreographies use (bags, placards), each with an
+/// id-pass twin painted with its object id.
+pub fn spawn_objects(
+    mut commands: Commands,
+    model: Res<CrowdSim>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let mut handles = Handles::default();
+    let cube = handles.shape(&mut meshes, "cube", || Cuboid::new(1.0, 1.0, 1.0).mesh().build());
+    for (index, kind) in model.0.object_kinds() {
+        let root = commands.spawn((SceneObject { index, kind }, Transform::default(), Visibility::Hidden)).id();
+        let id_mat = id_material(&mut materials, GroundTruthId::Object(index));
+        // (colour, centre, size) of each box, in the object's frame (its centre at the origin).
+        let boxes: Vec<([u8; 3], Vec3, Vec3)> = match kind {
+            ObjectKind::Bag => vec![([52, 40, 34], Vec3::ZERO, Vec3::new(0.4, 0.3, 0.16))],
+            ObjectKind::Placard => {
+                let colours = [[235, 235, 225], [250, 215, 70], [240, 240, 240], [120, 200, 120]];
+                vec![
+                    (colours[index as usize % colours.len()], Vec3::ZERO, Vec3::new(0.7, 0.45, 0.02)),
+                    ([40, 40, 160], Vec3::new(0.0, 0.02, 0.012), Vec3::new(0.55, 0.08, 0.005)),
+                    ([120, 90, 60], Vec3::new(0.0, -0.5, -0.02), Vec3::new(0.03, 0.6, 0.03)),
+                ]
+            }
+        };
+        for (rgb, centre, size) in boxes {
+            let material = handles.lit(&mut materials, rgb, 0.8);
+            let transform = Transform::from_translation(centre).with_scale(size);
+            let (mesh, cpu) = cube.clone();
+            commands.entity(root).with_children(|children| {
+                children.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
+                children.spawn((
+                    Mesh3d(mesh),
+                    MeshMaterial3d(id_mat.clone()),
+                    transform,
+                    RenderLayers::layer(ID_LAYER),
+                    RasterMesh(cpu),
+                    ObjectPart { object: index },
+                ));
+            });
+        }
     }
 }

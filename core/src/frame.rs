@@ -83,6 +83,26 @@ impl PersonInFrame {
     }
 }
 
+/// Ground truth about one incident or protected activity under way in one frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentInFrame {
+    /// Index of the incident in the scenario.
+    pub incident: u32,
+    /// Pixels of the id mask showing its participants or objects (after occlusion).
+    pub visible_px: u32,
+    /// Pixels its participants and objects would cover with nothing in front of them.
+    pub unoccluded_px: u32,
+    /// Bounding box `[x0, y0, x1, y1)` of the visible pixels, if any.
+    pub visible_box: Option<[u32; 4]>,
+}
+
+impl IncidentInFrame {
+    /// Visible fraction = visible ÷ unoccluded pixels (0 when out of view).
+    pub fn visible_fraction(&self) -> f32 {
+        if self.unoccluded_px == 0 { 0.0 } else { (self.visible_px as f32 / self.unoccluded_px as f32).min(1.0) }
+    }
+}
+
 /// One rendered camera frame with its ground truth.
 #[derive(Clone, Debug)]
 pub struct Frame {
@@ -96,4 +116,6 @@ pub struct Frame {
     pub id_mask: IdMask,
     /// Every person whose unoccluded silhouette touches the frame.
     pub persons: Vec<PersonInFrame>,
+    /// Every incident or protected activity under way on this tick, seen or not.
+    pub incidents: Vec<IncidentInFrame>,
 }

@@ -5,6 +5,7 @@
 //!
 //! * [`scenario`] — the RON scenario schema (v1), its loader and its validation errors.
 //! * [`taxonomy`] — the demographic taxonomy (Monk skin tones, age groups, …).
+//! * [`incident`] — scheduled incidents and protected activities.
 //! * [`ids`] — the ground-truth id ranges and their colour encoding in the id mask.
 //! * [`rng`] — per-entity random streams keyed by (seed, entity, purpose).
 //! * [`site`] — the procedural site laid out from the scenario.
@@ -15,6 +16,7 @@
 pub mod camera;
 pub mod frame;
 pub mod ids;
+pub mod incident;
 pub mod paths;
 pub mod rng;
 pub mod scenario;

@@ -18,6 +18,12 @@ pub enum Purpose {
     Gait = 4,
     /// Scene layout decisions (bench placement, building heights).
     Site = 5,
+    /// Trips: arrivals, visits, dwell times, departures.
+    Trips = 6,
+    /// Who walks with whom.
+    Groups = 7,
+    /// An incident's draws (duration, place, participants, choreography); entity = its index.
+    Incident = 8,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

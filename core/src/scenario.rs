@@ -20,6 +20,7 @@
 //! exact, the attributes are combined at random (independent in expectation), and adding a
 //! person moves at most the persons at quota boundaries.
 
+use crate::incident::IncidentSpec;
 use crate::taxonomy::{AgeGroup, BodySize, ClothingColour, GenderPresentation, HeadCovering, MobilityAid, SkinTone};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -60,6 +61,9 @@ pub struct Scenario {
     /// How results are scored.
     #[serde(default)]
     pub evaluation: EvaluationSettings,
+    /// Scheduled incidents and protected activities (see [`crate::incident`]).
+    #[serde(default)]
+    pub incidents: Vec<IncidentSpec>,
 }
 
 /// A procedural plaza: an open square, ringed by a street with pavements, ringed by buildings.
@@ -78,20 +82,119 @@ pub struct Site {
     pub benches: u32,
     /// Whether a transit stop (shelter) stands at the plaza's south edge.
     pub transit_stop: bool,
+    /// Pedestrian crossings over the street; elsewhere the kerb keeps people off the road.
+    #[serde(default = "default_crossings")]
+    pub crossings: Vec<Crossing>,
     /// Number of trees on the plaza.
     #[serde(default)]
     pub trees: u32,
+}
+
+/// A side of the plaza.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// −z.
+    North,
+    /// +x.
+    East,
+    /// +z.
+    South,
+    /// −x.
+    West,
+}
+
+/// A zebra crossing from the plaza over the street to the pavement on one side.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Crossing {
+    /// Which side of the plaza.
+    pub side: Side,
+    /// Offset of its centre along the side from the side's middle, metres (east or south positive).
+    #[serde(default)]
+    pub offset_m: f32,
+    /// Width, metres.
+    #[serde(default = "default_crossing_width")]
+    pub width_m: f32,
+    /// Dropped kerbs (ramps) at both ends: wheelchair users cross only where there are.
+    #[serde(default = "default_true")]
+    pub ramps: bool,
+}
+
+fn default_crossing_width() -> f32 {
+    4.0
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One crossing in the middle of every side; only the north and south ones have ramps.
+pub fn default_crossings() -> Vec<Crossing> {
+    [(Side::North, true), (Side::East, false), (Side::South, true), (Side::West, false)]
+        .into_iter()
+        .map(|(side, ramps)| Crossing { side, offset_m: 0.0, width_m: default_crossing_width(), ramps })
+        .collect()
 }
 
 /// The population: how many and in what demographic mix.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Population {
-    /// Number of persons present for the whole run.
+    /// Number of persons who use the site during the run (not all of them at once: see `flow`).
     pub count: u32,
     /// Shares per attribute; an attribute left out uses the default noted on [`Mix`].
     #[serde(default)]
     pub mix: Mix,
+    /// Arrivals, visits and departures.
+    #[serde(default)]
+    pub flow: Flow,
+    /// People walking together.
+    #[serde(default)]
+    pub groups: Groups,
+}
+
+/// How people come, go and what they do in between.
+///
+/// Each person makes trips: enters at a building entrance or the transit stop, visits a few
+/// points of interest (dwelling at each), leaves through an entrance or the stop, stays away
+/// for a while and comes back for another trip.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flow {
+    /// Share of persons on site at the start (the others arrive at random times during the run).
+    pub present_at_start: f32,
+    /// Points of interest visited per trip (min, max).
+    pub visits: (u32, u32),
+    /// Seconds spent at each point of interest (min, max).
+    pub dwell_s: (f32, f32),
+    /// Seconds away between two trips (min, max).
+    pub absence_s: (f32, f32),
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Self { present_at_start: 0.8, visits: (1, 4), dwell_s: (2.0, 15.0), absence_s: (20.0, 120.0) }
+    }
+}
+
+/// Families and friends walking together.
+///
+/// Every child walks with at least one adult or older adult (a family); then adults are
+/// grouped as friends until `share` of all persons walk in a group.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Groups {
+    /// Share of persons walking in a group (children always do, whatever the share).
+    pub share: f32,
+    /// Group size (min, max).
+    pub size: (u32, u32),
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Self { share: 0.3, size: (2, 4) }
+    }
 }
 
 /// Shares per attribute value (each attribute's shares sum to 1).
@@ -326,8 +429,40 @@ impl Scenario {
         if site.trees > 1000 {
             return at(&[Key("site"), Key("trees")], format!("at most 1000, got {}", site.trees));
         }
+        for (i, crossing) in site.crossings.iter().enumerate() {
+            let along = match crossing.side {
+                Side::North | Side::South => site.plaza_size_m.0,
+                Side::East | Side::West => site.plaza_size_m.1,
+            };
+            if !(crossing.width_m >= 1.0 && crossing.width_m <= along) {
+                return at(&[Key("site"), Key("crossings"), Index(i), Key("width_m")], format!("must be 1 m to the side's {along} m"));
+            }
+            if !(crossing.offset_m.abs() + crossing.width_m * 0.5 <= along * 0.5) {
+                return at(&[Key("site"), Key("crossings"), Index(i), Key("offset_m")], "the crossing must lie along the plaza's side".into());
+            }
+        }
         if self.population.count > 100_000 {
             return at(&[Key("population"), Key("count")], "at most 100000 persons".into());
+        }
+        let flow = &self.population.flow;
+        let flow_at = |name: &'static str, message: String| at(&[Key("population"), Key("flow"), Key(name)], message);
+        if !(0.0..=1.0).contains(&flow.present_at_start) {
+            return flow_at("present_at_start", format!("must be a share between 0 and 1, got {}", flow.present_at_start));
+        }
+        if !(flow.visits.0 >= 1 && flow.visits.0 <= flow.visits.1 && flow.visits.1 <= 100) {
+            return flow_at("visits", format!("must be (min, max) with 1 <= min <= max <= 100, got {:?}", flow.visits));
+        }
+        for (name, (low, high)) in [("dwell_s", flow.dwell_s), ("absence_s", flow.absence_s)] {
+            if !(low >= 0.0 && low <= high && high <= 24.0 * 3600.0) {
+                return flow_at(name, format!("must be (min, max) seconds with 0 <= min <= max, got ({low}, {high})"));
+            }
+        }
+        let groups = &self.population.groups;
+        if !(0.0..=1.0).contains(&groups.share) {
+            return at(&[Key("population"), Key("groups"), Key("share")], format!("must be between 0 and 1, got {}", groups.share));
+        }
+        if !(groups.size.0 >= 2 && groups.size.0 <= groups.size.1 && groups.size.1 <= 8) {
+            return at(&[Key("population"), Key("groups"), Key("size")], format!("must be (min, max) with 2 <= min <= max <= 8, got {:?}", groups.size));
         }
         let mix = &self.population.mix;
         let sums: [(&'static str, Vec<f32>); 7] = [
@@ -411,6 +546,9 @@ impl Scenario {
         }
         if self.evaluation.min_visible_px == 0 {
             return at(&[Key("evaluation"), Key("min_visible_px")], "must be at least 1: a hidden person cannot be scored".into());
+        }
+        for (i, incident) in self.incidents.iter().enumerate() {
+            incident.validate(self.duration_s).map_err(|(field, message)| (vec![Key("incidents"), Index(i), Key(field)], message))?;
         }
         let (cols, rows) = self.masking.tiles;
         if !(1..=8).contains(&cols) || !(1..=8).contains(&rows) {

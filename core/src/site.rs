@@ -5,7 +5,7 @@
 //! rings it, a pavement runs along the far side of the street, and buildings ring the pavement.
 
 use crate::rng::{Purpose, StreamRng};
-use crate::scenario::Site;
+use crate::scenario::{Side, Site};
 
 /// An axis-aligned box in world coordinates (metres).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,6 +77,21 @@ pub struct PointOfInterest {
     pub position: [f32; 2],
 }
 
+/// A pedestrian crossing: the part of the street people may walk on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrossingArea {
+    /// Its footprint on the street, (x0, z0, x1, z1).
+    pub rect: [f32; 4],
+    /// Whether it has dropped kerbs (wheelchair users cross only there).
+    pub ramps: bool,
+}
+
+impl CrossingArea {
+    fn contains(&self, x: f32, z: f32) -> bool {
+        x >= self.rect[0] && x <= self.rect[2] && z >= self.rect[1] && z <= self.rect[3]
+    }
+}
+
 /// The laid-out site.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiteLayout {
@@ -90,6 +105,8 @@ pub struct SiteLayout {
     pub obstacles: Vec<Obstacle>,
     /// Where people go.
     pub points_of_interest: Vec<PointOfInterest>,
+    /// Zebra crossings over the street.
+    pub crossings: Vec<CrossingArea>,
 }
 
 impl SiteLayout {
@@ -185,7 +202,43 @@ impl SiteLayout {
                 pois.push(PointOfInterest { kind: PoiKind::PlazaSpot, position: [x, z] });
             }
         }
-        SiteLayout { plaza_half, street_half, walkable_half, obstacles, points_of_interest: pois }
+        let crossings = site
+            .crossings
+            .iter()
+            .map(|c| {
+                let (a, b) = (c.offset_m - c.width_m * 0.5, c.offset_m + c.width_m * 0.5);
+                let rect = match c.side {
+                    Side::North => [a, -street_half[1], b, -plaza_half[1]],
+                    Side::South => [a, plaza_half[1], b, street_half[1]],
+                    Side::West => [-street_half[0], a, -plaza_half[0], b],
+                    Side::East => [plaza_half[0], a, street_half[0], b],
+                };
+                CrossingArea { rect, ramps: c.ramps }
+            })
+            .collect();
+        SiteLayout { plaza_half, street_half, walkable_half, obstacles, points_of_interest: pois, crossings }
+    }
+
+    /// Whether (x, z) lies on the carriageway (between the plaza and the pavement).
+    pub fn on_street(&self, x: f32, z: f32) -> bool {
+        let in_street_ring = x.abs() <= self.street_half[0] && z.abs() <= self.street_half[1];
+        let in_plaza = x.abs() <= self.plaza_half[0] && z.abs() <= self.plaza_half[1];
+        in_street_ring && !in_plaza
+    }
+
+    /// Whether a pedestrian of the given radius may stand at (x, z): walkable, and off the
+    /// street except on a crossing (one with ramps when `needs_ramps`). The body's edge is
+    /// checked at eight points around the centre.
+    pub fn is_pedestrian_area(&self, x: f32, z: f32, radius: f32, needs_ramps: bool) -> bool {
+        if !self.is_walkable(x, z, radius) {
+            return false;
+        }
+        let diagonal = radius * std::f32::consts::FRAC_1_SQRT_2;
+        let edge = [(0.0, 0.0), (radius, 0.0), (-radius, 0.0), (0.0, radius), (0.0, -radius), (diagonal, diagonal), (-diagonal, diagonal), (diagonal, -diagonal), (-diagonal, -diagonal)];
+        edge.iter().all(|&(dx, dz)| {
+            let (px, pz) = (x + dx, z + dz);
+            !self.on_street(px, pz) || self.crossings.iter().any(|c| (c.ramps || !needs_ramps) && c.contains(px, pz))
+        })
     }
 
     /// Whether a person of the given radius can stand at (x, z).
@@ -208,6 +261,7 @@ mod tests {
             building_height_m: (9.0, 20.0),
             benches: 5,
             transit_stop: true,
+            crossings: crate::scenario::default_crossings(),
             trees: 4,
         }
     }
@@ -222,5 +276,11 @@ mod tests {
         }
         assert_eq!(a.obstacles.iter().filter(|o| o.kind == ObstacleKind::Bench).count(), 5);
         assert!(!a.is_walkable(0.0, 13.8, 0.25), "the shelter blocks its spot");
+        // The street is crossed at the crossings only; the east and west ones have no ramps.
+        assert!(!a.is_pedestrian_area(10.0, -18.0, 0.25, false), "on the street");
+        assert!(a.is_pedestrian_area(0.0, -18.0, 0.25, true), "north crossing, with ramps");
+        assert!(a.is_pedestrian_area(23.0, 0.0, 0.25, false), "east crossing on foot");
+        assert!(!a.is_pedestrian_area(23.0, 0.0, 0.25, true), "east crossing has no ramps");
+        assert!(a.is_pedestrian_area(5.0, 5.0, 0.25, true), "plaza");
     }
 }

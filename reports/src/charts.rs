@@ -2,6 +2,7 @@
 
 use crate::metrics::GroupRate;
 use plotters::prelude::*;
+pub use plotters::style::RGBColor;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A bar chart of miss rates per group. Every bar is labelled with the persons and
@@ -54,6 +55,46 @@ pub fn miss_rate_bars(title: &str, groups: &[GroupRate]) -> Result<String, Strin
                 Text::new(text, (SegmentValue::CenterOf(i), y), label_style.clone())
             }))
             .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// One series of a line chart: a name, a colour and its (x, y) points.
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// Line colour.
+    pub colour: RGBColor,
+    /// Points, in x order.
+    pub points: Vec<(f64, f64)>,
+    /// Draw markers at the points (measurements) rather than a plain line (a model curve).
+    pub markers: bool,
+}
+
+/// A line chart with a legend (e.g. measured speeds against a published curve).
+pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), y_range: (f64, f64), series: &[Series]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (620, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(|e| e.to_string())?;
+        for s in series {
+            let colour = s.colour;
+            let drawn = chart.draw_series(LineSeries::new(s.points.clone(), colour.stroke_width(2))).map_err(|e| e.to_string())?;
+            drawn.label(s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            if s.markers {
+                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, colour.filled()))).map_err(|e| e.to_string())?;
+            }
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)

@@ -142,6 +142,46 @@ pub struct TimingRecord {
     pub mask_ms: f64,
 }
 
+/// One incident or protected activity as staged (exact ground truth).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentRecord {
+    /// Index in the scenario's `incidents` list.
+    pub incident: u32,
+    /// Kind (`fight`, `hug`, …).
+    pub kind: String,
+    /// Whether it must not alert.
+    pub protected: bool,
+    /// First tick.
+    pub start_tick: u64,
+    /// First tick after it.
+    pub end_tick: u64,
+    /// Participants' ids.
+    pub persons: Vec<u32>,
+    /// Objects involved (object indices).
+    pub objects: Vec<u32>,
+    /// Centre on the ground (x, z), metres.
+    pub centre: [f64; 2],
+    /// Intensity drawn for the instance.
+    pub intensity: f64,
+}
+
+/// An incident under way in one frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentFrameRecord {
+    /// Tick of the frame.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Incident index.
+    pub incident: u32,
+    /// Visible pixels of its participants and objects.
+    pub visible_px: u32,
+    /// Pixels they would cover unoccluded.
+    pub unoccluded_px: u32,
+    /// Box of the visible pixels `[x0, y0, x1, y1)`.
+    pub visible_box: Option<[u32; 4]>,
+}
+
 /// Everything one run recorded.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecords {
@@ -157,4 +197,8 @@ pub struct RunRecords {
     pub frames: Vec<FrameRecord>,
     /// Timings.
     pub timings: Vec<TimingRecord>,
+    /// Staged incidents and protected activities.
+    pub incidents: Vec<IncidentRecord>,
+    /// Incidents under way, per frame.
+    pub incident_frames: Vec<IncidentFrameRecord>,
 }

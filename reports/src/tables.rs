@@ -133,6 +133,72 @@ pub fn timings(records: &RunRecords) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The `incidents` table: one row per staged incident or protected activity.
+pub fn incidents(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let i = &records.incidents;
+    let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz) as f64;
+    frame(
+        i.len(),
+        vec![
+            Column::new("incident".into(), i.iter().map(|x| x.incident).collect::<Vec<_>>()),
+            Column::new("kind".into(), i.iter().map(|x| x.kind.clone()).collect::<Vec<_>>()),
+            Column::new("protected".into(), i.iter().map(|x| x.protected).collect::<Vec<_>>()),
+            Column::new("start_tick".into(), i.iter().map(|x| x.start_tick).collect::<Vec<_>>()),
+            Column::new("end_tick".into(), i.iter().map(|x| x.end_tick).collect::<Vec<_>>()),
+            Column::new("start_s".into(), i.iter().map(|x| x.start_tick as f64 / tick_hz).collect::<Vec<_>>()),
+            Column::new("end_s".into(), i.iter().map(|x| x.end_tick as f64 / tick_hz).collect::<Vec<_>>()),
+            Column::new("participants".into(), i.iter().map(|x| x.persons.len() as u32).collect::<Vec<_>>()),
+            Column::new(
+                "persons".into(),
+                i.iter().map(|x| x.persons.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>(),
+            ),
+            Column::new("objects".into(), i.iter().map(|x| x.objects.len() as u32).collect::<Vec<_>>()),
+            Column::new("centre_x".into(), i.iter().map(|x| x.centre[0]).collect::<Vec<_>>()),
+            Column::new("centre_z".into(), i.iter().map(|x| x.centre[1]).collect::<Vec<_>>()),
+            Column::new("intensity".into(), i.iter().map(|x| x.intensity).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `incident_participants` table: one row per (incident, person), for joins with `persons`.
+pub fn incident_participants(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let pairs: Vec<(u32, u32)> = records.incidents.iter().flat_map(|i| i.persons.iter().map(move |&p| (i.incident, p))).collect();
+    frame(
+        pairs.len(),
+        vec![
+            Column::new("incident".into(), pairs.iter().map(|x| x.0).collect::<Vec<_>>()),
+            Column::new("person".into(), pairs.iter().map(|x| x.1).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `incident_frames` table: per frame, every incident under way, whether and where it is visible.
+pub fn incident_frames(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let f = &records.incident_frames;
+    let corner = |k: usize| f.iter().map(|x| x.visible_box.map(|b| b[k])).collect::<Vec<Option<u32>>>();
+    frame(
+        f.len(),
+        vec![
+            Column::new("tick".into(), f.iter().map(|x| x.tick).collect::<Vec<_>>()),
+            Column::new("camera".into(), f.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
+            Column::new("incident".into(), f.iter().map(|x| x.incident).collect::<Vec<_>>()),
+            Column::new("visible".into(), f.iter().map(|x| x.visible_px > 0).collect::<Vec<_>>()),
+            Column::new("visible_px".into(), f.iter().map(|x| x.visible_px).collect::<Vec<_>>()),
+            Column::new("unoccluded_px".into(), f.iter().map(|x| x.unoccluded_px).collect::<Vec<_>>()),
+            Column::new(
+                "visible_fraction".into(),
+                f.iter()
+                    .map(|x| if x.unoccluded_px == 0 { 0.0 } else { (x.visible_px as f64 / x.unoccluded_px as f64).min(1.0) })
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("box_x0".into(), corner(0)),
+            Column::new("box_y0".into(), corner(1)),
+            Column::new("box_x1".into(), corner(2)),
+            Column::new("box_y1".into(), corner(3)),
+        ],
+    )
+}
+
 /// Serialises a table to Parquet bytes.
 pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -142,8 +208,17 @@ pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
 
 /// Writes every table as `<name>.parquet` into `dir`.
 pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
-    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 6] =
-        [("runs", runs), ("cameras", cameras), ("persons", persons), ("observations", observations), ("frames", frames), ("timings", timings)];
+    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 9] = [
+        ("runs", runs),
+        ("cameras", cameras),
+        ("persons", persons),
+        ("observations", observations),
+        ("frames", frames),
+        ("timings", timings),
+        ("incidents", incidents),
+        ("incident_participants", incident_participants),
+        ("incident_frames", incident_frames),
+    ];
     for (name, build) in tables {
         let mut df = build(records).map_err(|e| format!("building table {name}: {e}"))?;
         let bytes = parquet_bytes(&mut df).map_err(|e| format!("encoding {name}.parquet: {e}"))?;

@@ -7,7 +7,7 @@
 //! triangle, top-left fill rule). Both use the render resolution; pixels per metre use the sensor's.
 
 use crowdtwin_core::camera::CameraModel;
-use crowdtwin_core::frame::{IdMask, PersonInFrame};
+use crowdtwin_core::frame::{IdMask, IncidentInFrame, PersonInFrame};
 use crowdtwin_core::ids::GroundTruthId;
 use std::collections::BTreeMap;
 
@@ -98,6 +98,11 @@ pub struct Silhouette {
 impl Rasteriser {
     /// Rasterises a person alone; `None` when no pixel is covered.
     pub fn silhouette(&mut self, camera: &CameraModel, geometry: &PersonGeometry) -> Option<Silhouette> {
+        self.union_silhouette(camera, &[geometry])
+    }
+
+    /// The silhouette of several bodies together (pixels covered by any of them counted once).
+    pub fn union_silhouette(&mut self, camera: &CameraModel, geometries: &[&PersonGeometry]) -> Option<Silhouette> {
         let (width, height) = (camera.width, camera.height);
         if self.stamp.len() != (width * height) as usize {
             self.stamp = vec![0; (width * height) as usize];
@@ -111,7 +116,7 @@ impl Rasteriser {
         let generation = self.generation;
         let (mut pixels, mut bounds) = (0u32, [u32::MAX, u32::MAX, 0, 0]);
         let stamp = &mut self.stamp;
-        for triangle in &geometry.triangles {
+        for triangle in geometries.iter().flat_map(|g| g.triangles.iter()) {
             let projected = [camera.project(triangle[0]), camera.project(triangle[1]), camera.project(triangle[2])];
             // Triangles crossing the near plane are dropped (cameras are mounted well above people).
             let [Some(a), Some(b), Some(c)] = projected else { continue };
@@ -156,6 +161,51 @@ pub fn persons_in_frame(
         });
     }
     out
+}
+
+/// What an incident under way is made of: its participants and its objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentCast {
+    /// Index of the incident.
+    pub incident: u32,
+    /// Participants' ids.
+    pub persons: Vec<u32>,
+    /// Objects' indices.
+    pub objects: Vec<u32>,
+}
+
+/// Ground truth of every incident under way in a frame: visible pixels (id mask), unoccluded
+/// pixels (CPU rasterising of participants and objects together) and the visible box.
+pub fn incidents_in_frame(
+    rasteriser: &mut Rasteriser,
+    camera: &CameraModel,
+    casts: &[IncidentCast],
+    people: &[PersonGeometry],
+    objects: &[PersonGeometry],
+    id_mask: &IdMask,
+) -> Vec<IncidentInFrame> {
+    casts
+        .iter()
+        .map(|cast| {
+            let mut parts: Vec<&PersonGeometry> = people.iter().filter(|g| cast.persons.contains(&g.person)).collect();
+            parts.extend(objects.iter().filter(|g| cast.objects.contains(&g.person)));
+            let unoccluded_px = rasteriser.union_silhouette(camera, &parts).map_or(0, |s| s.pixels);
+            let (mut visible_px, mut bounds) = (0u32, [u32::MAX, u32::MAX, 0, 0]);
+            for (i, &id) in id_mask.ids.iter().enumerate() {
+                let ours = match GroundTruthId::decode(id) {
+                    GroundTruthId::Person(p) => cast.persons.contains(&p),
+                    GroundTruthId::Object(o) => cast.objects.contains(&o),
+                    _ => false,
+                };
+                if ours {
+                    let (x, y) = (i as u32 % id_mask.width, i as u32 / id_mask.width);
+                    visible_px += 1;
+                    bounds = [bounds[0].min(x), bounds[1].min(y), bounds[2].max(x + 1), bounds[3].max(y + 1)];
+                }
+            }
+            IncidentInFrame { incident: cast.incident, visible_px, unoccluded_px, visible_box: (visible_px > 0).then_some(bounds) }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -22,12 +22,15 @@ use bevy::render::RenderPlugin;
 use bevy::window::ExitCondition;
 use crowdtwin_agents::body::{assets_dir, BodyLibrary};
 use crowdtwin_agents::population::{generate_population, PersonSpec};
-use crowdtwin_agents::{AgentsPlugin, Crowd, PersonPart, RasterMesh, SimClock};
+use crowdtwin_agents::crowd::CrowdModel;
+use crowdtwin_agents::incidents::IncidentPlan;
+use crowdtwin_agents::motion::{CrowdSim, PersonState};
+use crowdtwin_agents::{AgentsPlugin, Crowd, ObjectPart, PersonPart, RasterMesh, SimClock};
 use crowdtwin_core::camera::CameraModel;
 use crowdtwin_core::frame::{Frame, FrameKey, RgbaImage};
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_core::site::SiteLayout;
-use ground_truth::{decode_id_mask, persons_in_frame, PersonGeometry, Rasteriser};
+use ground_truth::{decode_id_mask, incidents_in_frame, persons_in_frame, IncidentCast, PersonGeometry, Rasteriser};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -43,6 +46,9 @@ pub enum SimError {
     /// The rendered ground truth is not what the renderer should produce.
     #[error("invalid ground truth: {0}")]
     GroundTruth(String),
+    /// The scenario's incidents cannot be staged with its population and site.
+    #[error("cannot stage the scenario: {0}")]
+    Staging(String),
 }
 
 /// Wall-clock time of the stages of the last [`Simulation::step`], milliseconds.
@@ -75,6 +81,7 @@ pub struct Simulation {
     readback: readback::Readback,
     rasteriser: Rasteriser,
     timings: StepTimings,
+    incidents: Vec<IncidentPlan>,
 }
 
 impl Simulation {
@@ -83,6 +90,8 @@ impl Simulation {
         let bodies = BodyLibrary::load(&assets_dir().join("humans")).map_err(SimError::Assets)?;
         let persons = generate_population(scenario);
         let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+        let crowd = CrowdModel::new(scenario, &persons, layout.clone()).map_err(SimError::Staging)?;
+        let incidents = crowd.incidents().to_vec();
         let mut app = App::new();
         let mut plugins = DefaultPlugins
             .build()
@@ -96,6 +105,7 @@ impl Simulation {
         };
         app.add_plugins(plugins)
             .insert_resource(Crowd { seed: scenario.seed, persons: persons.clone(), layout: layout.clone(), bodies: Arc::new(bodies) })
+            .insert_resource(CrowdSim(crowd))
             .insert_resource(site::SiteScene {
                 layout: layout.clone(),
                 time_of_day_h: scenario.time_of_day_h,
@@ -122,6 +132,7 @@ impl Simulation {
             readback: Default::default(),
             rasteriser: Rasteriser::default(),
             timings: StepTimings::default(),
+            incidents,
         };
         sim.warm_up()?;
         Ok(sim)
@@ -135,6 +146,11 @@ impl Simulation {
     /// The laid-out site.
     pub fn layout(&self) -> &SiteLayout {
         &self.layout
+    }
+
+    /// The staged incidents and protected activities (their exact ground truth).
+    pub fn incidents(&self) -> &[IncidentPlan] {
+        &self.incidents
     }
 
     /// The next tick to simulate.
@@ -216,19 +232,19 @@ impl Simulation {
     /// them standing there; for tests and staged shots. Returns false for an unknown id.
     pub fn place_person(&mut self, id: u32, x: f32, z: f32, heading_rad: f32) -> bool {
         let world = self.app.world_mut();
-        let mut people = world.query::<(&mut crowdtwin_agents::motion::PersonState, &mut Transform)>();
-        for (mut state, mut transform) in people.iter_mut(world) {
-            if state.id == id {
-                state.position = Vec2::new(x, z);
-                state.goal = state.position;
-                state.heading = heading_rad;
-                state.dwell_s = f32::MAX;
-                state.speed = 0.0;
+        if !world.resource_mut::<CrowdSim>().0.stage(id, Vec2::new(x, z), heading_rad) {
+            return false;
+        }
+        let pose = world.resource::<CrowdSim>().0.poses()[id as usize];
+        let mut people = world.query::<(&mut PersonState, &mut Transform, &mut Visibility)>();
+        for (mut state, mut transform, mut visibility) in people.iter_mut(world) {
+            if state.id() == id {
+                state.pose = pose;
                 *transform = state.transform();
-                return true;
+                *visibility = Visibility::Inherited;
             }
         }
-        false
+        true
     }
 
     /// The camera model of camera `index` at its render resolution.
@@ -250,14 +266,35 @@ impl Simulation {
                 mesh.0.indices.chunks_exact(3).map(|t| [world_points[t[0] as usize], world_points[t[1] as usize], world_points[t[2] as usize]]),
             );
         }
-        let mut roots = world.query::<&crowdtwin_agents::motion::PersonState>();
+        let mut roots = world.query::<&PersonState>();
         for state in roots.iter(world) {
-            if let Some(geometry) = by_person.get_mut(&state.id) {
-                let height = heights.get(&state.id).copied().unwrap_or(1.7);
-                geometry.anchor = [state.position.x, height * 0.5, state.position.y];
+            let id = state.id();
+            if !state.pose.present {
+                by_person.remove(&id); // off site: not drawn, not in any frame
+            } else if let Some(geometry) = by_person.get_mut(&id) {
+                let height = heights.get(&id).copied().unwrap_or(1.7);
+                geometry.anchor = [state.pose.position.x, height * 0.5, state.pose.position.y];
             }
         }
         by_person.into_values().collect()
+    }
+
+    /// Every object in the scene as world-space triangles (keyed by object index).
+    fn object_geometry(&mut self) -> Vec<PersonGeometry> {
+        let present: std::collections::BTreeSet<u32> =
+            self.app.world().resource::<CrowdSim>().0.objects().iter().filter(|o| o.present).map(|o| o.index).collect();
+        let mut by_object: BTreeMap<u32, PersonGeometry> = BTreeMap::new();
+        let world = self.app.world_mut();
+        let mut parts = world.query::<(&GlobalTransform, &RasterMesh, &ObjectPart)>();
+        for (transform, mesh, part) in parts.iter(world) {
+            if !present.contains(&part.object) {
+                continue;
+            }
+            let geometry = by_object.entry(part.object).or_insert_with(|| PersonGeometry { person: part.object, ..default() });
+            let points: Vec<[f32; 3]> = mesh.0.positions.iter().map(|&p| transform.transform_point(Vec3::from(p)).to_array()).collect();
+            geometry.triangles.extend(mesh.0.indices.chunks_exact(3).map(|t| [points[t[0] as usize], points[t[1] as usize], points[t[2] as usize]]));
+        }
+        by_object.into_values().collect()
     }
 
     /// Simulates the next tick and returns the frames of every camera due on it, in camera order.
@@ -277,6 +314,13 @@ impl Simulation {
         let rig = self.app.world().resource::<cameras::CameraRig>().clone();
         let started = std::time::Instant::now();
         let people = self.person_geometry();
+        let objects = self.object_geometry();
+        let casts: Vec<IncidentCast> = self
+            .incidents
+            .iter()
+            .filter(|plan| plan.is_active(tick))
+            .map(|plan| IncidentCast { incident: plan.index, persons: plan.participants.clone(), objects: plan.objects.clone() })
+            .collect();
         self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
         let mut frames = Vec::new();
         for (index, target) in rig.targets.iter().enumerate() {
@@ -290,6 +334,7 @@ impl Simulation {
             let started = std::time::Instant::now();
             let id_mask = decode_id_mask(&id_bytes, width, height).map_err(SimError::GroundTruth)?;
             let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
+            let incidents = incidents_in_frame(&mut self.rasteriser, &self.render_models[index], &casts, &people, &objects, &id_mask);
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
             frames.push(Frame {
                 key: FrameKey { tick, camera: index as u16 },
@@ -297,6 +342,7 @@ impl Simulation {
                 rgba: RgbaImage { width, height, pixels: colour },
                 id_mask,
                 persons,
+                incidents,
             });
         }
         Ok(frames)
