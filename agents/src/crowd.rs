@@ -225,9 +225,9 @@ pub struct CrowdModel {
 /// Radius of a body for the speed model: wheelchairs are wider and longer.
 fn body_radius(spec: &PersonSpec) -> f32 {
     match (spec.demographics.mobility_aid, spec.demographics.age_group) {
-        (MobilityAid::Wheelchair, _) => 0.38,
-        (_, AgeGroup::Child) => 0.18,
-        _ => 0.23,
+        (MobilityAid::Wheelchair, _) => 0.35,
+        (_, AgeGroup::Child) => 0.15,
+        _ => crate::pedestrians::ADULT_RADIUS_M,
     }
 }
 
@@ -549,9 +549,14 @@ impl CrowdModel {
                 }
             }
             let agent = &self.agents[i];
+            // Bodies on the ground or kneeling take more room than a standing disc.
+            let footprint = match agent.activity {
+                Activity::Kneeling | Activity::Fallen | Activity::GettingUp | Activity::Crouching => 2.5,
+                _ => 1.0,
+            };
             walkers.push(Walker {
                 position: agent.position,
-                radius: agent.radius,
+                radius: agent.radius * footprint,
                 free_speed,
                 desired,
                 present: agent.present,

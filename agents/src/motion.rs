@@ -224,22 +224,34 @@ fn joint_pose(joint: &BodyJoint, pose: &AgentPose, height_m: f32) -> (Quat, Vec3
             }
         }
         Activity::Hugging => {
+            // Upper arms forward and in, forearms wrapped round the other's back.
             let sway = 0.05 * phase.sin();
+            let side = |left: bool| if left { 1.0 } else { -1.0 };
+            let upper = |left: bool| Vec3::new(0.35 * side(left), -0.25, 1.0).normalize();
+            let fore = |left: bool| Vec3::new(-1.0 * side(left), 0.05, 0.35).normalize();
             match joint.role {
                 JointRole::Pelvis => (Quat::from_rotation_z(sway), joint.rest_translation * joint.scale),
                 JointRole::Spine => bend(0.12),
-                JointRole::UpperArm { left } => {
-                    (Quat::from_rotation_y(if left { 0.5 } else { -0.5 }) * Quat::from_rotation_x(-1.35) * joint.rest, joint.rest_translation)
+                JointRole::UpperArm { left } => (aim(joint.tail, upper(left)), joint.rest_translation),
+                JointRole::LowerArm { left } => {
+                    (aim(joint.tail, aim(joint.parent_tail, upper(left)).inverse() * fore(left)), joint.rest_translation)
                 }
-                JointRole::LowerArm { left } => (Quat::from_rotation_y(if left { -1.2 } else { 1.2 }) * joint.rest, joint.rest_translation),
                 _ => rest,
             }
         }
-        Activity::HoldingPlacard => match joint.role {
-            JointRole::UpperArm { .. } => arm(-2.6 - 0.1 * phase.sin()),
-            JointRole::LowerArm { .. } => arm(-0.3),
-            _ => rest,
-        },
+        Activity::HoldingPlacard => {
+            // Both hands up on the pole above the head.
+            let lift = 0.05 * phase.sin();
+            let up = |left: bool| Vec3::new(if left { 0.12 } else { -0.12 }, 1.0, 0.25 + lift).normalize();
+            match joint.role {
+                JointRole::UpperArm { left } => (aim(joint.tail, up(left)), joint.rest_translation),
+                JointRole::LowerArm { left } => {
+                    let fore = Vec3::new(if left { -0.3 } else { 0.3 }, 1.0, 0.2).normalize();
+                    (aim(joint.tail, aim(joint.parent_tail, up(left)).inverse() * fore), joint.rest_translation)
+                }
+                _ => rest,
+            }
+        }
         Activity::Busking => match joint.role {
             JointRole::UpperArm { left: false } => arm(-0.5),
             JointRole::LowerArm { left: false } => arm(-1.3 + 0.35 * phase.sin()),
@@ -271,6 +283,12 @@ fn joint_pose(joint: &BodyJoint, pose: &AgentPose, height_m: f32) -> (Quat, Vec3
             }
         }
     }
+}
+
+/// The rotation that turns a bone lying along `tail` (its rest direction in the parent's frame)
+/// to point along `direction` in the parent's frame.
+fn aim(tail: Vec3, direction: Vec3) -> Quat {
+    Quat::from_rotation_arc(tail, direction.normalize_or(Vec3::NEG_Y))
 }
 
 fn wheelchair_pose(joint: &BodyJoint, pose: &AgentPose) -> (Quat, Vec3) {

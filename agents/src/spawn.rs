@@ -36,6 +36,10 @@ pub struct BodyJoint {
     pub rest_translation: Vec3,
     /// Scale from the model's height to the person's.
     pub scale: f32,
+    /// Direction of the bone (pivot to tail) in the model's rest frame.
+    pub tail: Vec3,
+    /// Direction of the parent's bone in the model's rest frame.
+    pub parent_tail: Vec3,
 }
 
 /// Mesh and material handles shared across persons.
@@ -183,7 +187,15 @@ fn spawn_body(
             Some(_) => Transform { translation: rest_translation, rotation: rest, scale: Vec3::ONE },
         };
         let entity = commands
-            .spawn((BodyJoint { owner: root, role, rest, rest_translation, scale }, transform, Visibility::default()))
+            .spawn((BodyJoint {
+                owner: root,
+                role,
+                rest,
+                rest_translation,
+                scale,
+                tail: Vec3::from(joint.tail).normalize_or(Vec3::NEG_Y),
+                parent_tail: parent_tail.normalize_or(Vec3::NEG_Y),
+            }, transform, Visibility::default()))
             .id();
         let parent = joint.parent.map_or(root, |p| joint_entities[p]);
         commands.entity(parent).add_child(entity);
