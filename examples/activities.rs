@@ -36,6 +36,7 @@ fn main() -> anyhow::Result<()> {
                 sensor_resolution: (1920, 1440),
                 render_resolution: (400, 300),
                 fps: 1,
+                degradation: Default::default(),
             }
         })
         .collect();

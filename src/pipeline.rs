@@ -51,6 +51,12 @@ pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> an
     let mut scenario = Scenario::load(path)?;
     if let Some(seconds) = seconds {
         scenario.duration_s = seconds;
+        // A shortened run stages only what starts within it (the rest are left out, not moved).
+        let before = scenario.incidents.len();
+        scenario.incidents.retain(|incident| incident.start_s < seconds);
+        if scenario.incidents.len() < before {
+            eprintln!("note: --seconds {seconds} leaves out {} incident(s) scheduled later", before - scenario.incidents.len());
+        }
     }
     if let Some(seed) = seed {
         scenario.seed = seed;

@@ -107,6 +107,7 @@ mod tests {
             sensor_resolution: (1920, 1080),
             render_resolution: (640, 360),
             fps: 5,
+            degradation: Default::default(),
         }
     }
 

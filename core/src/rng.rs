@@ -24,6 +24,10 @@ pub enum Purpose {
     Groups = 7,
     /// An incident's draws (duration, place, participants, choreography); entity = its index.
     Incident = 8,
+    /// Sensor noise of a camera frame.
+    Sensor = 9,
+    /// Rain streaks.
+    Weather = 10,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

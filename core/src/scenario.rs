@@ -61,6 +61,9 @@ pub struct Scenario {
     /// How results are scored.
     #[serde(default)]
     pub evaluation: EvaluationSettings,
+    /// Light and weather.
+    #[serde(default)]
+    pub conditions: Conditions,
     /// Scheduled incidents and protected activities (see [`crate::incident`]).
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
@@ -289,6 +292,69 @@ pub struct CameraSpec {
     pub render_resolution: (u32, u32),
     /// Frames per second; must divide `tick_hz`.
     pub fps: u32,
+    /// What the camera does to the image after rendering (none by default).
+    #[serde(default)]
+    pub degradation: Degradation,
+}
+
+/// A camera's image degradations, applied after rendering and before the pipeline sees the
+/// frame, in this order: lower resolution, motion blur, sensor noise, JPEG compression.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Degradation {
+    /// Resolution divisor: the frame is averaged down by this factor and scaled back up
+    /// (1 = none, 2 = half the resolution).
+    pub downscale: u32,
+    /// Length of a horizontal motion blur, pixels (0 = none).
+    pub motion_blur_px: u32,
+    /// Standard deviation of Gaussian sensor noise, in 8-bit levels (0 = none); seeded per frame.
+    pub noise_sigma: f32,
+    /// JPEG compression at this quality (1–100), or none.
+    pub jpeg_quality: Option<u8>,
+}
+
+impl Default for Degradation {
+    fn default() -> Self {
+        Self { downscale: 1, motion_blur_px: 0, noise_sigma: 0.0, jpeg_quality: None }
+    }
+}
+
+impl Degradation {
+    /// Whether the frame is left as rendered.
+    pub fn is_none(&self) -> bool {
+        self.downscale <= 1 && self.motion_blur_px == 0 && self.noise_sigma <= 0.0 && self.jpeg_quality.is_none()
+    }
+}
+
+/// Light and weather.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Conditions {
+    /// Rain, millimetres per hour (0 = dry): falling streaks, a wet and darker ground.
+    pub rain_mm_h: f32,
+    /// Meteorological visibility in fog, metres, or clear air.
+    pub fog_visibility_m: Option<f32>,
+    /// Street lights along the pavements and round the plaza.
+    pub street_lights: StreetLights,
+}
+
+impl Default for Conditions {
+    fn default() -> Self {
+        Self { rain_mm_h: 0.0, fog_visibility_m: None, street_lights: StreetLights::Auto }
+    }
+}
+
+/// When the street lights are on.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StreetLights {
+    /// On while the sun is less than 6° above the horizon (dusk, night, dawn).
+    #[default]
+    Auto,
+    /// Always on.
+    On,
+    /// Always off.
+    Off,
 }
 
 /// Render quality.
@@ -534,9 +600,29 @@ impl Scenario {
                     format!("aspect ratio {render_aspect:.3} differs from the sensor's {sensor_aspect:.3}"),
                 ));
             }
+            let degradation = &cam.degradation;
+            let degradation_at = |name: &'static str| vec![Key("cameras"), Index(i), Key("degradation"), Key(name)];
+            if !(1..=16).contains(&degradation.downscale) {
+                return Err((degradation_at("downscale"), format!("must be 1 (none) to 16, got {}", degradation.downscale)));
+            }
+            if degradation.motion_blur_px > 64 {
+                return Err((degradation_at("motion_blur_px"), format!("at most 64 px, got {}", degradation.motion_blur_px)));
+            }
+            if !(0.0..=64.0).contains(&degradation.noise_sigma) {
+                return Err((degradation_at("noise_sigma"), format!("must be 0 to 64 levels, got {}", degradation.noise_sigma)));
+            }
+            if degradation.jpeg_quality.is_some_and(|q| !(1..=100).contains(&q)) {
+                return Err((degradation_at("jpeg_quality"), "must be 1 to 100".into()));
+            }
             if cam.fps == 0 || self.tick_hz % cam.fps != 0 {
                 return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, self.tick_hz)));
             }
+        }
+        if !(0.0..=200.0).contains(&self.conditions.rain_mm_h) {
+            return at(&[Key("conditions"), Key("rain_mm_h")], format!("must be 0 to 200 mm/h, got {}", self.conditions.rain_mm_h));
+        }
+        if self.conditions.fog_visibility_m.is_some_and(|v| !(5.0..=100_000.0).contains(&v)) {
+            return at(&[Key("conditions"), Key("fog_visibility_m")], "must be 5 m to 100 km".into());
         }
         if !matches!(self.render.msaa, 1 | 4) {
             return at(&[Key("render"), Key("msaa")], format!("must be 1 or 4, got {}", self.render.msaa));

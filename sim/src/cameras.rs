@@ -64,7 +64,13 @@ fn target_image(width: u32, height: u32) -> Image {
     image
 }
 
-fn spawn_cameras(mut commands: Commands, specs: Res<CameraSpecs>, mut images: ResMut<Assets<Image>>, mut rig: ResMut<CameraRig>) {
+fn spawn_cameras(
+    mut commands: Commands,
+    specs: Res<CameraSpecs>,
+    atmosphere: Res<crate::weather::Atmosphere>,
+    mut images: ResMut<Assets<Image>>,
+    mut rig: ResMut<CameraRig>,
+) {
     for (index, spec) in specs.cameras.iter().enumerate() {
         let (width, height) = spec.render_resolution;
         let model = CameraModel::new(spec, spec.render_resolution);
@@ -84,7 +90,7 @@ fn spawn_cameras(mut commands: Commands, specs: Res<CameraSpecs>, mut images: Re
                 Camera3d::default(),
                 Camera {
                     order: index as isize,
-                    clear_color: ClearColorConfig::Custom(Color::srgb(0.62, 0.74, 0.88)),
+                    clear_color: ClearColorConfig::Custom(atmosphere.sky),
                     ..default()
                 },
                 RenderTarget::Image(colour.clone().into()),
@@ -93,8 +99,16 @@ fn spawn_cameras(mut commands: Commands, specs: Res<CameraSpecs>, mut images: Re
                 DebandDither::Disabled,
                 msaa,
                 transform,
+                bevy::camera::Exposure { ev100: atmosphere.exposure_ev100 },
             ))
             .id();
+        if let Some((colour, visibility_m)) = atmosphere.fog {
+            commands.entity(colour_camera).insert(bevy::pbr::DistanceFog {
+                color: colour,
+                falloff: bevy::pbr::FogFalloff::from_visibility(visibility_m),
+                ..default()
+            });
+        }
         // The id pass: no MSAA, no tonemapping, no dithering, so every pixel is exactly one id.
         let id_camera = commands
             .spawn((

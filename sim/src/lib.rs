@@ -8,11 +8,15 @@
 //! * [`cameras`] — colour and id cameras per scenario camera.
 //! * [`readback`] — GPU → CPU copies.
 //! * [`ground_truth`] — id-mask decoding and the CPU rasteriser for unoccluded silhouettes.
+//! * [`weather`] — sky, exposure, street lights, fog and rain.
+//! * [`sensor`] — per-camera degradations after rendering (resolution, blur, noise, JPEG).
 
 pub mod cameras;
 pub mod ground_truth;
 pub mod readback;
+pub mod sensor;
 pub mod site;
+pub mod weather;
 
 use bevy::app::PluginsState;
 use bevy::log::LogPlugin;
@@ -99,7 +103,7 @@ impl Simulation {
             .set(RenderPlugin { synchronous_pipeline_compilation: true, ..default() })
             .disable::<PipelinedRenderingPlugin>();
         plugins = if options.log {
-            plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn,bevy_render::renderer=error".into(), ..default() })
+            plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn,bevy_render::renderer=error,bevy_light=error".into(), ..default() })
         } else {
             plugins.disable::<LogPlugin>()
         };
@@ -113,7 +117,9 @@ impl Simulation {
                 seed: scenario.seed,
             })
             .insert_resource(cameras::CameraSpecs { cameras: scenario.cameras.clone(), render: scenario.render.clone() })
-            .add_plugins((site::SitePlugin, cameras::CameraRigPlugin, AgentsPlugin));
+            .insert_resource(weather::Atmosphere::new(scenario.time_of_day_h, &scenario.conditions))
+            .insert_resource(weather::WeatherSite(layout.clone(), scenario.seed))
+            .add_plugins((site::SitePlugin, cameras::CameraRigPlugin, weather::WeatherPlugin, AgentsPlugin));
         while app.plugins_state() == PluginsState::Adding {
             bevy::tasks::tick_global_task_pools_on_main_thread();
         }
@@ -336,10 +342,15 @@ impl Simulation {
             let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
             let incidents = incidents_in_frame(&mut self.rasteriser, &self.render_models[index], &casts, &people, &objects, &id_mask);
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
+            let mut rgba = RgbaImage { width, height, pixels: colour };
+            let degradation = &self.scenario.cameras[index].degradation;
+            if !degradation.is_none() {
+                rgba = sensor::degrade(&rgba, degradation, self.scenario.seed, tick, index as u16).map_err(SimError::Render)?;
+            }
             frames.push(Frame {
                 key: FrameKey { tick, camera: index as u16 },
                 time_s: tick as f64 / self.scenario.tick_hz as f64,
-                rgba: RgbaImage { width, height, pixels: colour },
+                rgba,
                 id_mask,
                 persons,
                 incidents,

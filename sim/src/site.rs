@@ -42,12 +42,15 @@ pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
     (elevation, azimuth)
 }
 
-fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
+fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>, atmosphere: Res<crate::weather::Atmosphere>) {
     // 1024² texels over the 120 m cascade (~12 cm each) is enough for people's shadows; the
     // default 2048² measured no faster or slower on lavapipe, so the smaller memory wins.
     commands.insert_resource(DirectionalLightShadowMap { size: 1024 });
     let (elevation, azimuth) = sun_angles(scene.time_of_day_h);
     let daylight = elevation.sin().max(0.0);
+    // Cloud (rain or fog) dims and softens the sun: no shadows under an overcast sky.
+    let overcast = atmosphere.rain_mm_h > 0.0 || atmosphere.fog.is_some();
+    let cloud = if overcast { 0.45 } else { 1.0 };
     // Direction the light travels: from the sun towards the ground.
     let towards_sun = Vec3::new(elevation.cos() * azimuth.sin(), elevation.sin().max(0.05), -elevation.cos() * azimuth.cos());
     let cascades = CascadeShadowConfigBuilder {
@@ -58,8 +61,8 @@ fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
     .build();
     commands.spawn((
         DirectionalLight {
-            illuminance: 9_000.0 * daylight + 40.0,
-            shadow_maps_enabled: scene.shadows && daylight > 0.05,
+            illuminance: (9_000.0 * daylight + 40.0) * cloud,
+            shadow_maps_enabled: scene.shadows && daylight > 0.05 && !overcast,
             ..default()
         },
         cascades,
@@ -67,7 +70,7 @@ fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
     ));
     commands.insert_resource(GlobalAmbientLight {
         color: Color::srgb(0.75, 0.82, 1.0),
-        brightness: 1_800.0 * daylight + 60.0,
+        brightness: (1_800.0 * daylight + 25.0) * if overcast { 0.8 } else { 1.0 },
         affects_lightmapped_meshes: true,
     });
 }
@@ -75,17 +78,21 @@ fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>) {
 fn spawn_site(
     mut commands: Commands,
     scene: Res<SiteScene>,
+    atmosphere: Res<crate::weather::Atmosphere>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
     let layout = &scene.layout;
     let unit_cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
     let occluder = materials.add(StandardMaterial { base_color: Color::BLACK, unlit: true, fog_enabled: false, ..default() });
+    // Rain darkens and glosses every surface.
+    let wet = atmosphere.rain_mm_h > 0.0;
     let matte = |materials: &mut Assets<StandardMaterial>, rgb: [u8; 3]| {
+        let darken = if wet { 0.65 } else { 1.0 };
         materials.add(StandardMaterial {
-            base_color: Color::srgb_u8(rgb[0], rgb[1], rgb[2]),
-            perceptual_roughness: 0.9,
-            reflectance: 0.2,
+            base_color: Color::srgb_u8(rgb[0], rgb[1], rgb[2]).darker(1.0 - darken),
+            perceptual_roughness: if wet { 0.35 } else { 0.9 },
+            reflectance: if wet { 0.45 } else { 0.2 },
             ..default()
         })
     };
