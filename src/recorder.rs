@@ -72,8 +72,13 @@ impl Recorder {
         let (tick, camera) = (frame.key.tick, frame.key.camera);
         let mut exposed: BTreeMap<u32, u32> = BTreeMap::new();
         let (mut masked_px, mut false_mask_px) = (0u32, 0u32);
+        let (mut plate_px, mut plate_exposed_px) = (0u32, 0u32);
         for (&id, &painted) in frame.id_mask.ids.iter().zip(&masked.mask) {
             let truth = GroundTruthId::decode(id);
+            if let GroundTruthId::Plate(_) = truth {
+                plate_px += 1;
+                plate_exposed_px += u32::from(!painted);
+            }
             if painted {
                 masked_px += 1;
                 if !matches!(truth, GroundTruthId::Person(_) | GroundTruthId::Screen(_) | GroundTruthId::Plate(_)) {
@@ -106,6 +111,8 @@ impl Recorder {
             masked_px,
             false_mask_px,
             frame_px: frame.rgba.width * frame.rgba.height,
+            plate_px,
+            plate_exposed_px,
         });
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord {

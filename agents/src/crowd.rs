@@ -14,6 +14,7 @@ use crate::navigation::NavGrid;
 use crate::pedestrians::{velocities, NeighbourGrid, SpeedModel, Walker, WallContact, Walls};
 use crate::physics::{BodyKey, BodyPose, Physics};
 use crate::population::PersonSpec;
+use crate::vehicles::{Car, Traffic};
 use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::rng::{Purpose, StreamRng};
 use crowdtwin_core::scenario::{Flow, Groups, Scenario};
@@ -213,6 +214,7 @@ pub struct CrowdModel {
     pub(crate) agents: Vec<Agent>,
     director: Director,
     pub(crate) physics: Physics,
+    traffic: Traffic,
     neighbours: NeighbourGrid,
     flow: Flow,
     dt: f32,
@@ -269,7 +271,9 @@ impl CrowdModel {
                 }
             })
             .collect();
-        let director = Director::new(scenario, persons, &layout, &nav_on_foot)?;
+        let spec = &scenario.traffic;
+        let mut traffic = Traffic::new(&layout, spec.moving_cars, spec.parked_cars, spec.speed_kmh, seed);
+        let director = Director::new(scenario, persons, &layout, &nav_on_foot, &mut traffic)?;
         for plan in director.plans() {
             for &person in &plan.participants {
                 agents[person as usize].participant = true;
@@ -278,6 +282,7 @@ impl CrowdModel {
         form_groups(&mut agents, persons, &scenario.population.groups, seed);
         let mut crowd = CrowdModel {
             physics: Physics::new(&layout, dt),
+            traffic,
             layout,
             nav_on_foot,
             nav_wheelchair,
@@ -394,6 +399,16 @@ impl CrowdModel {
         }
         self.move_everybody(&orders);
         self.physics.step();
+        let on_crossings: Vec<bool> = self
+            .layout
+            .crossings
+            .iter()
+            .map(|c| {
+                let r = c.rect;
+                self.agents.iter().any(|a| a.present && a.position.x > r[0] - 0.3 && a.position.x < r[2] + 0.3 && a.position.y > r[1] - 0.3 && a.position.y < r[3] + 0.3)
+            })
+            .collect();
+        self.traffic.step(tick, self.dt, &self.layout, &on_crossings);
         self.tick += 1;
     }
 
@@ -626,6 +641,11 @@ impl CrowdModel {
                 wheelchair: a.wheelchair,
             })
             .collect()
+    }
+
+    /// Every car as of the last tick.
+    pub fn cars(&self) -> &[Car] {
+        self.traffic.cars()
     }
 
     /// Every object's pose as of the last tick.

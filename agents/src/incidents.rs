@@ -13,6 +13,7 @@
 use crate::crowd::{Activity, Agent, ObjectPose, Order, Trip};
 use crate::navigation::NavGrid;
 use crate::physics::{BodyKey, Physics};
+use crate::vehicles::Traffic;
 use crate::population::PersonSpec;
 use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::incident::{IncidentKind, Place};
@@ -71,6 +72,9 @@ pub struct IncidentPlan {
     bench: Option<(Vec2, Vec2)>,
     /// Assembly: who holds a placard (object index).
     placards: Vec<Option<u32>>,
+    /// Vehicle collision: the kerb mark, the impact point, the tick the victim steps off the
+    /// kerb, the car's direction of travel and its speed at impact.
+    collision: Option<(Vec2, Vec2, u64, Vec2, f32)>,
     cycle_s: f32,
 }
 
@@ -143,7 +147,7 @@ fn benches(layout: &SiteLayout) -> Vec<(Vec2, Vec2)> {
 
 impl Director {
     /// Plans every entry of the scenario's `incidents`.
-    pub fn new(scenario: &Scenario, persons: &[PersonSpec], layout: &SiteLayout, nav: &NavGrid) -> Result<Self, String> {
+    pub fn new(scenario: &Scenario, persons: &[PersonSpec], layout: &SiteLayout, nav: &NavGrid, traffic: &mut Traffic) -> Result<Self, String> {
         let hz = scenario.tick_hz;
         let total = scenario.total_ticks();
         let mut taken = vec![false; persons.len()];
@@ -180,6 +184,26 @@ impl Director {
                 (IncidentKind::Loitering, None) => Some([centre.x - 3.0, centre.y - 3.0, centre.x + 3.0, centre.y + 3.0]),
                 (_, zone) => zone,
             };
+            // A collision happens on the lane beside the plaza edge nearest to the place.
+            let mut collision = None;
+            if kind == IncidentKind::VehicleCollision {
+                let half = Vec2::from(layout.plaza_half);
+                let p = Vec2::new(centre.x.clamp(-half.x, half.x), centre.y.clamp(-half.y, half.y));
+                let (dx, dz) = (half.x - p.x.abs(), half.y - p.y.abs());
+                let (edge, outward) = if dx < dz {
+                    (Vec2::new(half.x * p.x.signum(), p.y), Vec2::new(p.x.signum(), 0.0))
+                } else {
+                    (Vec2::new(p.x, half.y * p.y.signum()), Vec2::new(0.0, p.y.signum()))
+                };
+                let mark = edge - outward * 0.5;
+                let (hit, arc) = traffic.lane_point(edge + outward);
+                let speed = traffic.cruise_mps() * (0.6 + 0.4 * intensity);
+                let step_off = start_tick.saturating_sub(ticks(mark.distance(hit) / 1.3, hz));
+                traffic.schedule_drive(arc, start_tick, speed, rng.index(8));
+                let heading = traffic.lane_at(arc).1;
+                centre = hit;
+                collision = Some((mark, hit, step_off, Vec2::new(heading.sin(), heading.cos()), speed));
+            }
             let needs_bench = matches!(kind, IncidentKind::Vandalism | IncidentKind::SittingOnBench | IncidentKind::LyingOnBench);
             let bench = if needs_bench {
                 if site_benches.is_empty() {
@@ -192,7 +216,9 @@ impl Director {
                 centre = chosen.0;
                 Some(chosen)
             } else {
-                centre = nav.nearest_open(centre).unwrap_or(centre);
+                if collision.is_none() {
+                    centre = nav.nearest_open(centre).unwrap_or(centre);
+                }
                 None
             };
             // The participants: persons the filter admits, ranked by a per-person key.
@@ -293,6 +319,11 @@ impl Director {
                     marks.push(mark);
                     facings.push(facing(mark, seat));
                 }
+                IncidentKind::VehicleCollision => {
+                    let (mark, hit, ..) = collision.unwrap();
+                    marks.push(mark);
+                    facings.push(facing(mark, hit));
+                }
                 _ => {
                     marks.push(centre);
                     facings.push(common);
@@ -306,7 +337,7 @@ impl Director {
             let offsets = (0..n).map(|_| (rng.range(0.0, TAU), rng.range(0.0, 0.6), rng.unit() as f32)).collect();
             let fall_tick = match kind {
                 IncidentKind::Fight => Some(start_tick + ticks(duration * rng.range(0.35, 0.75), hz)),
-                IncidentKind::Collapse => Some(start_tick),
+                IncidentKind::Collapse | IncidentKind::VehicleCollision => Some(start_tick),
                 _ => None,
             };
             let drop_tick = (kind == IncidentKind::AbandonedObject).then(|| start_tick.saturating_sub(ticks(spec.abandon_after_s, hz)));
@@ -326,7 +357,7 @@ impl Director {
                     }
                 }
             }
-            let first_act = drop_tick.unwrap_or(start_tick);
+            let first_act = drop_tick.or(collision.map(|c| c.2)).unwrap_or(start_tick);
             plans.push(IncidentPlan {
                 index: index as u32,
                 kind,
@@ -346,6 +377,7 @@ impl Director {
                 drop_tick,
                 bench,
                 placards,
+                collision,
                 cycle_s: rng.range(6.0, 10.0),
             });
             rngs.push(rng);
@@ -497,6 +529,15 @@ impl Director {
                     continue;
                 }
             }
+            if let Some((from, hit, step_off, _, _)) = plan.collision
+                && tick >= step_off
+            {
+                // Across the carriageway, away from any crossing, straight into the car's path.
+                let walk = (tick - step_off) as f32 / (plan.start_tick - step_off).max(1) as f32;
+                orders[i] = Order { pinned: Some(from.lerp(hit, walk.min(1.0))), face: Some(facing(from, hit)), ..Order::stand() };
+                orders[i].still = Activity::Walking;
+                continue;
+            }
             orders[i] = if agents[i].position.distance(mark) > 0.3 {
                 Order { cohort: 100_000 + p as u32, ..Order::go(mark, speed) }
             } else {
@@ -525,7 +566,7 @@ impl Director {
             let far = position.distance(mark) > 0.4;
             let mut order = Order { cohort, ..Order::stand() };
             match plan.kind {
-                IncidentKind::Fight | IncidentKind::Collapse => {
+                IncidentKind::Fight | IncidentKind::Collapse | IncidentKind::VehicleCollision => {
                     let falls = plan.fall_tick.is_some_and(|f| tick >= f) && k == 0;
                     if falls {
                         if !self.marks[p][k].fallen {
@@ -536,7 +577,12 @@ impl Director {
                             } else {
                                 (position - others.iter().copied().sum::<Vec2>() / others.len() as f32).normalize_or(Vec2::X)
                             };
-                            let push = if plan.kind == IncidentKind::Fight { 1.0 + 1.5 * intensity } else { 0.3 + 0.5 * intensity };
+                            let (direction, push) = match (plan.kind, plan.collision) {
+                                (IncidentKind::Fight, _) => (direction, 1.0 + 1.5 * intensity),
+                                // Thrown along the car's way.
+                                (_, Some((_, _, _, travel, speed))) => (travel, 0.35 * speed),
+                                _ => (direction, 0.3 + 0.5 * intensity),
+                            };
                             physics.start_fall(person, position, agents[i].heading, self.heights[i], direction, push);
                         }
                         order = fallen_order(physics, person, self.heights[i], cohort);

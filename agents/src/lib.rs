@@ -10,6 +10,7 @@
 //! * [`physics`] — Rapier bodies for falls and dropped objects.
 //! * [`incidents`] — the director staging incidents and protected activities (exact ground truth).
 //! * [`crowd`] — the crowd model: trips, groups, movement, one tick at a time, without Bevy.
+//! * [`vehicles`] — cars on the street ring with licence plates.
 //! * [`motion`] — the Bevy side: steps the model, copies poses, animates joints by activity.
 //!
 //! [`AgentsPlugin`] wires them into a Bevy app driven one fixed tick per `update()`.
@@ -23,6 +24,7 @@ pub mod pedestrians;
 pub mod physics;
 pub mod population;
 pub mod spawn;
+pub mod vehicles;
 
 use bevy::prelude::*;
 use crowdtwin_core::site::SiteLayout;
@@ -87,9 +89,9 @@ pub struct AgentsPlugin;
 
 impl Plugin for AgentsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<SimClock>().add_systems(Startup, (spawn::spawn_crowd, spawn::spawn_objects)).add_systems(
+        app.init_resource::<SimClock>().add_systems(Startup, (spawn::spawn_crowd, spawn::spawn_objects, spawn::spawn_cars)).add_systems(
             Update,
-            (motion::step_crowd, motion::sync_people, motion::sync_objects, motion::animate_bodies).chain(),
+            (motion::step_crowd, motion::sync_people, motion::sync_objects, motion::sync_cars, motion::animate_bodies).chain(),
         );
     }
 }

@@ -52,6 +52,23 @@ pub struct SceneObject {
     pub kind: ObjectKind,
 }
 
+/// A car's root entity.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct SceneCar {
+    /// Car index.
+    pub index: u32,
+}
+
+/// Copies the cars' positions onto their entities.
+pub fn sync_cars(crowd: Res<CrowdSim>, mut cars: Query<(&SceneCar, &mut Transform, &mut Visibility)>) {
+    let states = crowd.0.cars();
+    for (car, mut transform, mut visibility) in &mut cars {
+        let state = states[car.index as usize];
+        *transform = Transform::from_xyz(state.position.x, 0.0, state.position.y).with_rotation(Quat::from_rotation_y(state.heading));
+        *visibility = if state.present { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}
+
 /// Advances the crowd one tick (not while time is frozen for the warm-up).
 pub fn step_crowd(clock: Res<SimClock>, mut crowd: ResMut<CrowdSim>) {
     if clock.dt > 0.0 {

@@ -4,7 +4,7 @@
 
 use crate::body::{clothing_for_joint, BodyModel, BodyVariant, Garment, PartMaterial};
 use crate::incidents::ObjectKind;
-use crate::motion::{CrowdSim, JointRole, PersonState, SceneObject};
+use crate::motion::{CrowdSim, JointRole, PersonState, SceneCar, SceneObject};
 use crate::population::PersonSpec;
 use crate::{CpuMesh, Crowd, ObjectPart, PersonPart, RasterMesh, ID_LAYER};
 use bevy::asset::RenderAssetUsages;
@@ -349,6 +349,51 @@ pub fn spawn_objects(
                     RasterMesh(cpu),
                     ObjectPart { object: index },
                 ));
+            });
+        }
+    }
+}
+
+/// Start-up system: spawns every car (body, cabin, wheels, two licence plates). The car's
+/// id-pass twin is black (it hides what is behind it); each plate is painted with its plate id.
+pub fn spawn_cars(
+    mut commands: Commands,
+    model: Res<CrowdSim>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let mut handles = Handles::default();
+    let cube = handles.shape(&mut meshes, "cube", || Cuboid::new(1.0, 1.0, 1.0).mesh().build());
+    let wheel = handles.shape(&mut meshes, "car_wheel", || Cylinder::new(0.33, 0.22).mesh().resolution(16).build());
+    let occluder = materials.add(StandardMaterial { base_color: Color::BLACK, unlit: true, fog_enabled: false, ..default() });
+    let glass = handles.lit(&mut materials, [40, 50, 60], 0.15);
+    let tyre = handles.lit(&mut materials, [18, 18, 18], 0.9);
+    let plate = handles.lit(&mut materials, [235, 235, 225], 0.6);
+    let (length, width) = (crate::vehicles::CAR_LENGTH_M, crate::vehicles::CAR_WIDTH_M);
+    for car in model.0.cars() {
+        let visibility = if car.present { Visibility::Inherited } else { Visibility::Hidden };
+        let root = commands.spawn((SceneCar { index: car.index }, Transform::default(), visibility)).id();
+        let paint = handles.lit(&mut materials, car.colour, 0.35);
+        // (mesh, material, transform): the car faces +z in its own frame.
+        let mut parts = vec![
+            (cube.clone(), paint.clone(), Transform::from_xyz(0.0, 0.62, 0.0).with_scale(Vec3::new(width, 0.62, length))),
+            (cube.clone(), glass.clone(), Transform::from_xyz(0.0, 1.2, -0.2).with_scale(Vec3::new(width * 0.9, 0.55, length * 0.5))),
+        ];
+        for (x, z) in [(-0.8, 1.35), (0.8, 1.35), (-0.8, -1.35), (0.8, -1.35)] {
+            parts.push((wheel.clone(), tyre.clone(), Transform::from_xyz(x, 0.33, z).with_rotation(Quat::from_rotation_z(std::f32::consts::FRAC_PI_2))));
+        }
+        for (mesh, material, transform) in parts {
+            commands.entity(root).with_children(|children| {
+                children.spawn((Mesh3d(mesh.0.clone()), MeshMaterial3d(material), transform));
+                children.spawn((Mesh3d(mesh.0), MeshMaterial3d(occluder.clone()), transform, RenderLayers::layer(ID_LAYER)));
+            });
+        }
+        for (k, z) in [(0u32, length * 0.5 + 0.01), (1, -length * 0.5 - 0.01)] {
+            let id_mat = id_material(&mut materials, GroundTruthId::Plate(car.index * 2 + k));
+            let transform = Transform::from_xyz(0.0, 0.5, z).with_scale(Vec3::new(0.52, 0.12, 0.02));
+            commands.entity(root).with_children(|children| {
+                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(plate.clone()), transform));
+                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(id_mat), transform, RenderLayers::layer(ID_LAYER)));
             });
         }
     }

@@ -25,6 +25,8 @@ pub enum IncidentKind {
     Dispersal,
     /// A person repeatedly strikes and kicks a bench.
     Vandalism,
+    /// A person crossing the street away from a crossing is hit by a car and falls.
+    VehicleCollision,
     /// Protected: a peaceful assembly, some holding placards.
     Assembly,
     /// Protected: group prayer in kneeling rows.
@@ -45,13 +47,14 @@ pub enum IncidentKind {
 
 impl IncidentKind {
     /// Every kind, incidents first.
-    pub const ALL: [IncidentKind; 14] = [
+    pub const ALL: [IncidentKind; 15] = [
         IncidentKind::Fight,
         IncidentKind::Collapse,
         IncidentKind::AbandonedObject,
         IncidentKind::Loitering,
         IncidentKind::Dispersal,
         IncidentKind::Vandalism,
+        IncidentKind::VehicleCollision,
         IncidentKind::Assembly,
         IncidentKind::Prayer,
         IncidentKind::Hug,
@@ -72,6 +75,7 @@ impl IncidentKind {
                 | IncidentKind::Loitering
                 | IncidentKind::Dispersal
                 | IncidentKind::Vandalism
+                | IncidentKind::VehicleCollision
         )
     }
 
@@ -84,6 +88,7 @@ impl IncidentKind {
             IncidentKind::Loitering => "loitering",
             IncidentKind::Dispersal => "dispersal",
             IncidentKind::Vandalism => "vandalism",
+            IncidentKind::VehicleCollision => "vehicle_collision",
             IncidentKind::Assembly => "assembly",
             IncidentKind::Prayer => "prayer",
             IncidentKind::Hug => "hug",
@@ -104,6 +109,7 @@ impl IncidentKind {
             | IncidentKind::AbandonedObject
             | IncidentKind::Loitering
             | IncidentKind::Vandalism
+            | IncidentKind::VehicleCollision
             | IncidentKind::SittingOnBench
             | IncidentKind::LyingOnBench
             | IncidentKind::StandingInReligiousDress => ((1, 1), (1, 1)),
@@ -126,6 +132,7 @@ impl IncidentKind {
             IncidentKind::Fight
             | IncidentKind::Dispersal
             | IncidentKind::Vandalism
+            | IncidentKind::VehicleCollision
             | IncidentKind::Prayer
             | IncidentKind::Hug
             | IncidentKind::Collapse

@@ -28,6 +28,8 @@ pub enum Purpose {
     Sensor = 9,
     /// Rain streaks.
     Weather = 10,
+    /// Cars: places and colours.
+    Traffic = 11,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

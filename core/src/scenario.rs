@@ -64,6 +64,9 @@ pub struct Scenario {
     /// Light and weather.
     #[serde(default)]
     pub conditions: Conditions,
+    /// Cars on the street ring.
+    #[serde(default)]
+    pub traffic: TrafficSpec,
     /// Scheduled incidents and protected activities (see [`crate::incident`]).
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
@@ -323,6 +326,24 @@ impl Degradation {
     /// Whether the frame is left as rendered.
     pub fn is_none(&self) -> bool {
         self.downscale <= 1 && self.motion_blur_px == 0 && self.noise_sigma <= 0.0 && self.jpeg_quality.is_none()
+    }
+}
+
+/// Cars on the street ring (one-way, anticlockwise seen from above).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficSpec {
+    /// Cars driving round the ring, keeping their distance and stopping for crossings in use.
+    pub moving_cars: u32,
+    /// Cars parked along the pavement kerb.
+    pub parked_cars: u32,
+    /// Cruising speed, km/h.
+    pub speed_kmh: f32,
+}
+
+impl Default for TrafficSpec {
+    fn default() -> Self {
+        Self { moving_cars: 0, parked_cars: 0, speed_kmh: 30.0 }
     }
 }
 
@@ -617,6 +638,12 @@ impl Scenario {
             if cam.fps == 0 || self.tick_hz % cam.fps != 0 {
                 return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, self.tick_hz)));
             }
+        }
+        if self.traffic.moving_cars > 200 || self.traffic.parked_cars > 500 {
+            return at(&[Key("traffic")], "at most 200 moving and 500 parked cars".into());
+        }
+        if !(5.0..=130.0).contains(&self.traffic.speed_kmh) {
+            return at(&[Key("traffic"), Key("speed_kmh")], format!("must be 5 to 130 km/h, got {}", self.traffic.speed_kmh));
         }
         if !(0.0..=200.0).contains(&self.conditions.rain_mm_h) {
             return at(&[Key("conditions"), Key("rain_mm_h")], format!("must be 0 to 200 mm/h, got {}", self.conditions.rain_mm_h));

@@ -127,6 +127,10 @@ pub struct FrameRecord {
     pub false_mask_px: u32,
     /// Pixels in the frame.
     pub frame_px: u32,
+    /// Pixels showing licence plates.
+    pub plate_px: u32,
+    /// Plate pixels left unmasked.
+    pub plate_exposed_px: u32,
 }
 
 /// Wall-clock timings of one frame, kept apart from `frames` so the tables stay reproducible.

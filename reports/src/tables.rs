@@ -115,6 +115,8 @@ pub fn frames(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("masked_px".into(), f.iter().map(|x| x.masked_px).collect::<Vec<_>>()),
             Column::new("false_mask_px".into(), f.iter().map(|x| x.false_mask_px).collect::<Vec<_>>()),
             Column::new("frame_px".into(), f.iter().map(|x| x.frame_px).collect::<Vec<_>>()),
+            Column::new("plate_px".into(), f.iter().map(|x| x.plate_px).collect::<Vec<_>>()),
+            Column::new("plate_exposed_px".into(), f.iter().map(|x| x.plate_exposed_px).collect::<Vec<_>>()),
         ],
     )
 }
