@@ -11,6 +11,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Stages a scenario's crowd without rendering: the incidents as planned, or why they cannot be
+/// (too few persons that an incident's `who` admits, no bench for a bench activity, …).
+pub fn plan_incidents(scenario: &Scenario) -> anyhow::Result<Vec<crowdtwin_agents::incidents::IncidentPlan>> {
+    let persons = generate_population(scenario);
+    let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+    let crowd = CrowdModel::new(scenario, &persons, layout).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))?;
+    Ok(crowd.incidents().to_vec())
+}
+
 /// Densities at which the corridor is measured, persons per square metre.
 pub const DIAGRAM_DENSITIES: [f32; 10] = [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5];
 

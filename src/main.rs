@@ -139,14 +139,18 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 s.tick_hz,
                 s.total_ticks()
             );
-            for (i, incident) in s.incidents.iter().enumerate() {
+            let plans = crowdtwin::crowd::plan_incidents(&s).map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
+            for plan in &plans {
                 println!(
-                    "  incidents[{i}]: {}{} at {} s for {}–{} s",
-                    incident.kind.name(),
-                    if incident.kind.is_protected() { " (protected)" } else { "" },
-                    incident.start_s,
-                    incident.duration_s.0,
-                    incident.duration_s.1
+                    "  incidents[{}]: {}{}, {:.1}–{:.1} s, {} participant(s) at ({:.1}, {:.1})",
+                    plan.index,
+                    plan.kind.name(),
+                    if plan.protected { " (protected)" } else { "" },
+                    plan.start_tick as f32 / s.tick_hz as f32,
+                    plan.end_tick as f32 / s.tick_hz as f32,
+                    plan.participants.len(),
+                    plan.centre.x,
+                    plan.centre.y
                 );
             }
             Ok(())

@@ -73,11 +73,19 @@ impl Recorder {
         let mut exposed: BTreeMap<u32, u32> = BTreeMap::new();
         let (mut masked_px, mut false_mask_px) = (0u32, 0u32);
         let (mut plate_px, mut plate_exposed_px) = (0u32, 0u32);
+        let (mut screen_px, mut screen_exposed_px) = (0u32, 0u32);
         for (&id, &painted) in frame.id_mask.ids.iter().zip(&masked.mask) {
             let truth = GroundTruthId::decode(id);
-            if let GroundTruthId::Plate(_) = truth {
-                plate_px += 1;
-                plate_exposed_px += u32::from(!painted);
+            match truth {
+                GroundTruthId::Plate(_) => {
+                    plate_px += 1;
+                    plate_exposed_px += u32::from(!painted);
+                }
+                GroundTruthId::Screen(_) => {
+                    screen_px += 1;
+                    screen_exposed_px += u32::from(!painted);
+                }
+                _ => {}
             }
             if painted {
                 masked_px += 1;
@@ -113,6 +121,8 @@ impl Recorder {
             frame_px: frame.rgba.width * frame.rgba.height,
             plate_px,
             plate_exposed_px,
+            screen_px,
+            screen_exposed_px,
         });
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord {

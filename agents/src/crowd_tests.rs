@@ -4,7 +4,7 @@ use crate::crowd::{Activity, CrowdModel};
 use crate::pedestrians::{corridor_speed, weidmann_speed, SpeedModel};
 use crate::population::generate_population;
 use crowdtwin_core::incident::IncidentKind;
-use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::scenario::{Carried, Scenario};
 use crowdtwin_core::site::{ObstacleKind, SiteLayout};
 use crowdtwin_core::taxonomy::{AgeGroup, MobilityAid};
 use std::path::Path;
@@ -176,6 +176,11 @@ fn the_demographic_mix_is_exact() {
     let children = people.iter().filter(|p| p.demographics.age_group == AgeGroup::Child).count();
     let wheelchairs = people.iter().filter(|p| p.demographics.mobility_aid == MobilityAid::Wheelchair).count();
     assert_eq!((dark, children, wheelchairs), (60, 20, 10));
+    // Carried objects: default shares over the 190 persons on foot.
+    let carrying = |what: Carried| people.iter().filter(|p| p.carried == what).count();
+    // 190 × 0.25 = 47.5 and 190 × 0.15 = 28.5: the largest remainder (0.15 is a hair above in f32) gets the odd one.
+    assert_eq!((carrying(Carried::Bag), carrying(Carried::Phone), carrying(Carried::None)), (47, 29, 114 + 10));
+    assert!(people.iter().filter(|p| p.demographics.mobility_aid == MobilityAid::Wheelchair).all(|p| p.carried == Carried::None));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use crate::crowd::{Activity, AgentPose, CrowdModel};
 use crate::incidents::ObjectKind;
 use crate::spawn::BodyJoint;
 use crate::SimClock;
+use crowdtwin_core::scenario::Carried;
 use bevy::prelude::*;
 use std::f32::consts::{FRAC_PI_2, PI};
 
@@ -25,6 +26,8 @@ pub struct PersonState {
     pub pose: AgentPose,
     /// Standing height, metres.
     pub height_m: f32,
+    /// What the person carries (a phone or an umbrella raises the right arm).
+    pub carried: Carried,
 }
 
 impl PersonState {
@@ -168,7 +171,16 @@ impl JointRole {
 pub fn animate_bodies(people: Query<&PersonState>, mut joints: Query<(&BodyJoint, &mut Transform)>) {
     for (joint, mut transform) in &mut joints {
         let Ok(state) = people.get(joint.owner) else { continue };
-        let (rotation, translation) = joint_pose(joint, &state.pose, state.height_m);
+        let (mut rotation, translation) = joint_pose(joint, &state.pose, state.height_m);
+        // Walking or standing with a phone or an umbrella: the right hand stays up in front.
+        let busy_hand = matches!(state.pose.activity, Activity::Walking | Activity::Standing) && !state.pose.wheelchair;
+        match (state.carried, joint.role) {
+            (Carried::Phone, JointRole::UpperArm { left: false }) if busy_hand => rotation = Quat::from_rotation_x(-0.35) * joint.rest,
+            (Carried::Phone, JointRole::LowerArm { left: false }) if busy_hand => rotation = Quat::from_rotation_x(-1.5) * joint.rest,
+            (Carried::Umbrella, JointRole::UpperArm { left: false }) if busy_hand => rotation = Quat::from_rotation_x(-0.6) * joint.rest,
+            (Carried::Umbrella, JointRole::LowerArm { left: false }) if busy_hand => rotation = Quat::from_rotation_x(-1.2) * joint.rest,
+            _ => {}
+        }
         transform.rotation = rotation;
         transform.translation = translation;
     }

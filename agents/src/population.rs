@@ -3,7 +3,7 @@
 //! Plain data with no Bevy types, so tables and reports can describe the population too.
 
 use crowdtwin_core::rng::{Purpose, StreamRng};
-use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::scenario::{Carried, Scenario};
 use crowdtwin_core::taxonomy::{
     AgeGroup, BodySize, ClothingColour, Demographics, GenderPresentation, HeadCovering, MobilityAid, SkinTone,
 };
@@ -32,6 +32,8 @@ pub struct PersonSpec {
     pub covering_rgb: [u8; 3],
     /// Preferred walking (or wheeling) speed, m/s.
     pub preferred_speed_mps: f32,
+    /// What the person carries.
+    pub carried: Carried,
 }
 
 /// Exact counts for shares over `n` persons (largest-remainder rounding, ties by value order).
@@ -96,6 +98,15 @@ pub fn generate_population(scenario: &Scenario) -> Vec<PersonSpec> {
     let covering: Vec<HeadCovering> = assign(&mix.head_covering_shares(), &column(4));
     let size: Vec<BodySize> = assign(&mix.body_size_shares(), &column(5));
     let clothing: Vec<ClothingColour> = assign(&mix.clothing_colour_shares(), &column(6));
+    // Carried objects: quotas over the persons on foot (wheelchair users carry nothing visible).
+    let on_foot: Vec<usize> = (0..n).filter(|&i| aid[i] != MobilityAid::Wheelchair).collect();
+    let carried_keys: Vec<f64> = on_foot.iter().map(|&id| StreamRng::new(seed, id as u64, Purpose::Carried).unit()).collect();
+    let mut carried = vec![Carried::None; n];
+    if !on_foot.is_empty() {
+        for (&person, value) in on_foot.iter().zip(assign(&scenario.population.carried_shares(), &carried_keys)) {
+            carried[person] = value;
+        }
+    }
 
     (0..n)
         .map(|i| {
@@ -108,7 +119,7 @@ pub fn generate_population(scenario: &Scenario) -> Vec<PersonSpec> {
                 body_size: size[i],
                 clothing_colour: clothing[i],
             };
-            appearance(seed, i as u32, demographics)
+            PersonSpec { carried: carried[i], ..appearance(seed, i as u32, demographics) }
         })
         .collect()
 }
@@ -161,6 +172,7 @@ pub fn appearance(seed: u64, id: u32, demographics: Demographics) -> PersonSpec 
         shoes_rgb: SHOES[rng.index(SHOES.len())],
         covering_rgb: covering_palette[rng.index(covering_palette.len())],
         preferred_speed_mps,
+        carried: Carried::None,
     }
 }
 

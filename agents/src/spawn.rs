@@ -12,6 +12,7 @@ use bevy::camera::visibility::RenderLayers;
 use bevy::mesh::{Indices, PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
 use crowdtwin_core::ids::GroundTruthId;
+use crowdtwin_core::scenario::Carried;
 use crowdtwin_core::taxonomy::{HeadCovering, MobilityAid};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ pub fn spawn_crowd(
             size: spec.demographics.body_size,
         };
         let model = crowd.bodies.model(variant).clone();
-        let state = PersonState { pose: poses[spec.id as usize], height_m: spec.height_m };
+        let state = PersonState { pose: poses[spec.id as usize], height_m: spec.height_m, carried: spec.carried };
         let visibility = if state.pose.present { Visibility::Inherited } else { Visibility::Hidden };
         let root = commands.spawn((Person { id: spec.id }, state.transform(), visibility)).id();
         commands.entity(root).insert(state);
@@ -228,6 +229,61 @@ fn spawn_body(
     }
     if spec.demographics.mobility_aid == MobilityAid::Wheelchair {
         spawn_wheelchair(commands, root, spec.id, handles, meshes, materials, &id_mat);
+    }
+    spawn_carried(commands, root, spec, handles, meshes, materials, &id_mat);
+}
+
+/// What a person carries, under the root (real size): a bag at the right hand, a phone held
+/// up in front of the chest (its lit screen painted with the screen id in the id pass), or an
+/// open umbrella over the head. Bag, phone and umbrella count as part of the person.
+fn spawn_carried(
+    commands: &mut Commands,
+    root: Entity,
+    spec: &PersonSpec,
+    handles: &mut Handles,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+    id_mat: &Handle<StandardMaterial>,
+) {
+    let h = spec.height_m;
+    let cube = handles.shape(meshes, "cube", || Cuboid::new(1.0, 1.0, 1.0).mesh().build());
+    match spec.carried {
+        Carried::None => {}
+        Carried::Bag => {
+            let leather = handles.lit(materials, [70, 45, 30], 0.7);
+            let transform = Transform::from_xyz(-0.27 * h / 1.75, 0.43 * h, 0.02).with_scale(Vec3::new(0.1, 0.3, 0.36) * (h / 1.75).max(0.8));
+            spawn_with_twin(commands, root, cube, leather, id_mat.clone(), spec.id, transform);
+        }
+        Carried::Phone => {
+            let case = handles.lit(materials, [25, 25, 28], 0.4);
+            // Held at the height of the lower chest, tilted towards the face.
+            let tilt = Quat::from_rotation_x(-0.9);
+            let at = Vec3::new(-0.1 * h / 1.75, 0.66 * h, 0.3 * h / 1.75);
+            let body = Transform::from_translation(at).with_rotation(tilt).with_scale(Vec3::new(0.075, 0.15, 0.01));
+            spawn_with_twin(commands, root, cube.clone(), case, id_mat.clone(), spec.id, body);
+            let screen_light = materials.add(StandardMaterial {
+                base_color: Color::srgb(0.75, 0.85, 1.0),
+                emissive: LinearRgba::rgb(6.0, 8.0, 12.0),
+                ..default()
+            });
+            let screen_id = id_material(materials, GroundTruthId::Screen(spec.id));
+            let screen = Transform::from_translation(at + tilt * Vec3::new(0.0, 0.0, -0.006)).with_rotation(tilt).with_scale(Vec3::new(0.065, 0.13, 0.002));
+            commands.entity(root).with_children(|children| {
+                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(screen_light), screen));
+                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(screen_id), screen, RenderLayers::layer(ID_LAYER)));
+            });
+        }
+        Carried::Umbrella => {
+            let canopy_colour = [[20, 20, 24], [150, 25, 30], [30, 60, 130], [40, 110, 70]][spec.id as usize % 4];
+            let canopy = handles.lit(materials, canopy_colour, 0.5);
+            let shaft = handles.lit(materials, [40, 40, 40], 0.5);
+            let dome = handles.shape(meshes, "umbrella", || Sphere::new(1.0).mesh().uv(20, 8));
+            let x = -0.16 * h / 1.75;
+            let pole = Transform::from_xyz(x, 0.62 * h + 0.45, 0.22).with_scale(Vec3::new(0.02, 0.9, 0.02));
+            let top = Transform::from_xyz(x * 0.5, h + 0.2, 0.12).with_scale(Vec3::new(0.55, 0.16, 0.55));
+            spawn_with_twin(commands, root, cube, shaft, id_mat.clone(), spec.id, pole);
+            spawn_with_twin(commands, root, dome, canopy, id_mat.clone(), spec.id, top);
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Purpose {
     Weather = 10,
     /// Cars: places and colours.
     Traffic = 11,
+    /// Sort keys that assign carried objects.
+    Carried = 12,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

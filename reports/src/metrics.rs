@@ -148,6 +148,15 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         })
         .collect();
     let recall_60 = recall_at_least(records, 60.0, miss_threshold, min_visible_px);
+    // Screens and plates: pixels left unmasked ÷ pixels seen, over the whole run.
+    let exposed = |seen: fn(&crate::records::FrameRecord) -> (u32, u32)| {
+        let (total, open) = records.frames.iter().map(seen).fold((0u64, 0u64), |(t, o), (a, b)| (t + a as u64, o + b as u64));
+        (total > 0).then(|| open as f64 / total as f64)
+    };
+    let screen_exposed = exposed(|f| (f.screen_px, f.screen_exposed_px));
+    let plate_exposed = exposed(|f| (f.plate_px, f.plate_exposed_px));
+    let incidents = records.incidents.iter().filter(|i| !i.protected).count();
+    let protected = records.incidents.iter().filter(|i| i.protected).count();
     serde_json::json!({
         "schema_version": crowdtwin_core::RECORDS_SCHEMA_VERSION,
         "scenario": run.map(|r| r.scenario.clone()),
@@ -160,6 +169,10 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         "min_visible_px": min_visible_px,
         "mean_exposed_fraction": metrics.mean_exposed_fraction,
         "false_mask_fraction": metrics.false_mask_fraction,
+        "screen_exposed_fraction": screen_exposed,
+        "plate_exposed_fraction": plate_exposed,
+        "incidents": incidents,
+        "protected_activities": protected,
         "miss_rate_by_group": by_group,
         "miss_rate_by_height_px": metrics.by_height.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "masking_recall_at_least_60px": recall_60.map(|r| r.0),
@@ -218,7 +231,7 @@ mod tests {
                 obs(1, 100, 100, 40.0), // missed
                 obs(1, 10, 10, 40.0),   // too small to score
             ],
-            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, refined: 0, masked_px: 50, false_mask_px: 25, frame_px: 100, plate_px: 0, plate_exposed_px: 0 }],
+            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, refined: 0, masked_px: 50, false_mask_px: 25, frame_px: 100, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0 }],
             ..Default::default()
         };
         let m = masking_metrics(&records, 0.2, 20);

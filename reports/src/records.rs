@@ -131,6 +131,10 @@ pub struct FrameRecord {
     pub plate_px: u32,
     /// Plate pixels left unmasked.
     pub plate_exposed_px: u32,
+    /// Pixels showing lit device screens.
+    pub screen_px: u32,
+    /// Screen pixels left unmasked.
+    pub screen_exposed_px: u32,
 }
 
 /// Wall-clock timings of one frame, kept apart from `frames` so the tables stay reproducible.

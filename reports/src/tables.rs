@@ -117,6 +117,8 @@ pub fn frames(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("frame_px".into(), f.iter().map(|x| x.frame_px).collect::<Vec<_>>()),
             Column::new("plate_px".into(), f.iter().map(|x| x.plate_px).collect::<Vec<_>>()),
             Column::new("plate_exposed_px".into(), f.iter().map(|x| x.plate_exposed_px).collect::<Vec<_>>()),
+            Column::new("screen_px".into(), f.iter().map(|x| x.screen_px).collect::<Vec<_>>()),
+            Column::new("screen_exposed_px".into(), f.iter().map(|x| x.screen_exposed_px).collect::<Vec<_>>()),
         ],
     )
 }
