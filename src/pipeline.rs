@@ -91,7 +91,7 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         min_visible_px: scenario.evaluation.min_visible_px,
     };
     let (r, g, b) = scenario.masking.colour;
-    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles);
+    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
     let mut recorder = Recorder::new(&scenario, sim.persons(), sim.incidents(), run_record);
 

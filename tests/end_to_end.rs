@@ -238,7 +238,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     let summary = run_small(&a, None, 2);
     run_small(&b, None, 1);
     run_small(&c, Some(8), 2);
-    for table in ["runs", "cameras", "persons", "observations", "frames"] {
+    for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames"] {
         let read = |dir: &Path| std::fs::read(dir.join(format!("{table}.parquet"))).unwrap();
         assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads)");
     }
@@ -254,6 +254,20 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     }
     let table = crowdtwin_reports::tables::read(&a.join("observations.parquet")).unwrap();
     assert!(table.height() > 10 && table.column("exposed_fraction").is_ok());
+    // The staged events: exact intervals, and seen by the camera with a box inside the frame.
+    let incidents = crowdtwin_reports::tables::read(&a.join("incidents.parquet")).unwrap();
+    let column = |name: &str| incidents.column(name).unwrap().as_materialized_series().clone();
+    let (kinds, starts, protected) = (column("kind"), column("start_tick"), column("protected"));
+    let row = |i: usize| (kinds.str().unwrap().get(i), starts.u64().unwrap().get(i), protected.bool().unwrap().get(i));
+    assert_eq!((incidents.height(), row(0), row(1)), (2, (Some("collapse"), Some(4), Some(false)), (Some("hug"), Some(2), Some(true))));
+    let seen = crowdtwin_reports::tables::read(&a.join("incident_frames.parquet")).unwrap();
+    let visible = seen.column("visible").unwrap().as_materialized_series().bool().unwrap().clone();
+    let ticks = seen.column("tick").unwrap().as_materialized_series().u64().unwrap().clone();
+    let x1 = seen.column("box_x1").unwrap().as_materialized_series().u32().unwrap().clone();
+    let rows = 0..seen.height();
+    assert!(rows.clone().filter(|&i| visible.get(i) == Some(true)).count() >= 6, "both events are in view: {seen}");
+    assert!(rows.clone().all(|i| ticks.get(i).is_some_and(|t| (2..18).contains(&t))), "rows only while an event is under way");
+    assert!(rows.clone().all(|i| x1.get(i).is_none_or(|x| x <= 480)), "boxes lie inside the 480 px frame");
     for dir in [a, b, c] {
         std::fs::remove_dir_all(dir).unwrap();
     }

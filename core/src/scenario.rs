@@ -435,11 +435,13 @@ pub struct MaskingSettings {
     /// Besides the whole frame, the detector also looks at (columns, rows) overlapping tiles,
     /// each fitted to its input on its own; (1, 1) means the whole frame only.
     pub tiles: (u32, u32),
+    /// Also paint over the vehicles the model detects, hiding their licence plates.
+    pub vehicles: bool,
 }
 
 impl Default for MaskingSettings {
     fn default() -> Self {
-        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1) }
+        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false }
     }
 }
 

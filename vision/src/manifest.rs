@@ -124,6 +124,9 @@ pub enum MaskKind {
     Screen,
     /// A licence plate.
     Plate,
+    /// A vehicle: painted over as a whole (its plates with it) when the masker is asked to
+    /// hide vehicles, ignored otherwise.
+    Vehicle,
 }
 
 /// A class the decoder keeps and masks.

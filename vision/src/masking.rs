@@ -34,12 +34,13 @@ pub struct Masker {
     colour: [u8; 3],
     dilation_px: u32,
     tiles: (u32, u32),
+    vehicles: bool,
 }
 
 impl Masker {
     /// A masker over `detector` painting `colour`, growing each mask by `dilation_px`.
     pub fn new(detector: Detector, refiner: Option<SilhouetteModel>, colour: [u8; 3], dilation_px: u32) -> Self {
-        Self { detector, refiner, colour, dilation_px, tiles: (1, 1) }
+        Self { detector, refiner, colour, dilation_px, tiles: (1, 1), vehicles: false }
     }
 
     /// Also detect on `cols × rows` overlapping tiles of every frame (see [`Detector::detect_tiled`]).
@@ -49,6 +50,13 @@ impl Masker {
     }
 
     /// The underlying detector.
+    /// Also paints over detected vehicles (the manifest's `vehicle` classes), hiding their
+    /// licence plates; without it vehicle detections are dropped.
+    pub fn with_vehicles(mut self, vehicles: bool) -> Self {
+        self.vehicles = vehicles;
+        self
+    }
+
     pub fn detector(&self) -> &Detector {
         &self.detector
     }
@@ -61,7 +69,10 @@ impl Masker {
     /// Masks one frame.
     pub fn mask(&mut self, frame: &RgbaImage) -> Result<MaskOutput, VisionError> {
         let started = Instant::now();
-        let detections = self.detector.detect_tiled(frame, self.tiles)?;
+        let mut detections = self.detector.detect_tiled(frame, self.tiles)?;
+        if !self.vehicles {
+            detections.retain(|d| d.kind != MaskKind::Vehicle);
+        }
         let mut mask = vec![false; (frame.width * frame.height) as usize];
         let (mut refined, mut silhouette_runs) = (0, 0);
         for detection in &detections {
