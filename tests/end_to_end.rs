@@ -39,9 +39,13 @@ fn crowdtwin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_crowdtwin")).args(args).current_dir(root()).output().unwrap()
 }
 
-/// The first frame of camera 0 after placing person 0 at (x, z) facing the camera.
+/// The first frame of camera 0 after placing persons at (x, z) facing the camera; a staged shot
+/// has no scheduled events and no traffic.
 fn staged_frame(scenario: &Scenario, placements: &[(u32, f32, f32)]) -> (Simulation, Frame) {
-    let mut sim = Simulation::new(scenario, &SimOptions::default()).unwrap();
+    let mut scenario = scenario.clone();
+    scenario.incidents.clear();
+    scenario.traffic = Default::default();
+    let mut sim = Simulation::new(&scenario, &SimOptions::default()).unwrap();
     for &(id, x, z) in placements {
         assert!(sim.place_person(id, x, z, 0.0));
     }
@@ -401,4 +405,20 @@ fn out_never_replaces_a_folder_that_is_not_an_earlier_run() {
     assert!(check_output_dir(&dir.join("earlier")).is_ok());
     assert_eq!(std::fs::read_to_string(dir.join("precious/thesis.tex")).unwrap(), "years of work");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_shipped_scenario_loads_and_stages_its_events() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") && !path.to_string_lossy().contains("suite") {
+            let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let plans = crowdtwin::crowd::plan_incidents(&scenario).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(plans.len(), scenario.incidents.len(), "{}", path.display());
+            assert!(plans.iter().any(|p| p.protected) && plans.iter().any(|p| !p.protected), "{}: incidents and protected activities", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "plaza, station and night-street");
 }

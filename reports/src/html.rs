@@ -25,6 +25,44 @@ pub struct ReportInput<'a> {
     pub contact_sheets: Vec<(String, Vec<u8>)>,
 }
 
+/// The staged incidents and protected activities: when, who, and how much of the time each
+/// camera could see them (ground truth only; no anomaly model judges them yet).
+fn events_section(records: &RunRecords) -> String {
+    if records.incidents.is_empty() {
+        return String::new();
+    }
+    let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz).max(1) as f64;
+    let mut html = String::from(
+        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th>",
+    );
+    for camera in &records.cameras {
+        let _ = write!(html, "<th>{}</th>", escape(&camera.id));
+    }
+    html.push_str("</tr>");
+    for incident in &records.incidents {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td>",
+            incident.incident,
+            escape(&incident.kind.replace('_', " ")),
+            if incident.protected { "yes" } else { "no" },
+            incident.start_tick as f64 / tick_hz,
+            incident.end_tick as f64 / tick_hz,
+            incident.persons.len()
+        );
+        for camera in &records.cameras {
+            let rows: Vec<_> =
+                records.incident_frames.iter().filter(|f| f.incident == incident.incident && f.camera == camera.index).collect();
+            let seen = rows.iter().filter(|f| f.visible_px > 0).count();
+            let cell = if rows.is_empty() { "—".to_string() } else { format!("{:.0} %", 100.0 * seen as f64 / rows.len() as f64) };
+            let _ = write!(html, "<td>{cell}</td>");
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+    html
+}
+
 /// Escapes text for HTML.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -212,6 +250,8 @@ They show how the masking model behaves on these renders; they do not by themsel
     }
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
 
+    html.push_str(&events_section(records));
+
     html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left: the rendered frame; middle: ground truth (each person tinted); right: after masking.</p>");
     for (camera, png) in &input.contact_sheets {
         let _ = write!(html, "<h3>Camera {}</h3><img alt=\"contact sheet of camera {0}\" src=\"data:image/png;base64,{}\">", escape(camera), base64(png));
@@ -226,8 +266,8 @@ They show how the masking model behaves on these renders; they do not by themsel
         html,
         "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
          on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>No confidence intervals yet: small \
-         groups can show large gaps by chance.</li><li>This report covers one scenario ({}) with one seed ({}) at one time of day: \
-         it says nothing about night, rain, denser crowds or other camera placements.</li></ul></body></html>",
+         groups can show large gaps by chance.</li><li>This report covers one scenario ({}) with one seed ({}): \
+         it says nothing about other hours, weather, denser crowds or other camera placements.</li></ul></body></html>",
         escape(&run.scenario),
         run.seed
     );
