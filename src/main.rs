@@ -40,6 +40,9 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Fairness policy (RON) judged on the run.
+        #[arg(long, default_value = "policies/default.ron")]
+        policy: PathBuf,
     },
     /// Check a scenario file and print what it describes.
     Check {
@@ -99,7 +102,7 @@ fn quiet_headless_vulkan() {
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet } => {
+        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet, policy } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -109,6 +112,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 refine_model: refine_model.map(|m| project_file(&m)),
                 threads,
                 log: true,
+                policy: Some(project_file(&policy)),
             };
             let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);

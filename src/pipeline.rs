@@ -5,7 +5,9 @@ use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::html::{report_html, ReportInput};
 use crowdtwin_reports::images::{contact_sheet, png_bytes};
 use crowdtwin_reports::metrics::{masking_metrics, summary_json};
+use crowdtwin_reports::bias::masking_bias;
 use crowdtwin_reports::output::write_atomic;
+use crowdtwin_reports::policy::Policy;
 use crowdtwin_reports::records::RunRecord;
 use crowdtwin_sim::{SimOptions, Simulation};
 use crowdtwin_vision::detector::Detector;
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub threads: usize,
     /// Let Bevy log warnings.
     pub log: bool,
+    /// Fairness policy judged on the run (`None`: `policies/default.ron`).
+    pub policy: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -70,6 +74,8 @@ pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> an
 pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
     check_output_dir(&options.out)?; // before minutes of simulation, not after
     let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
+    let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
     let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
     let manifest = detector.manifest.clone();
@@ -108,7 +114,7 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
     }
 
     let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
-    let summary = write_outputs(&options.out, &scenario, &recorder, manifest.licence.clone(), card)?;
+    let summary = write_outputs(&options.out, &scenario, &recorder, &policy, manifest.licence.clone(), card)?;
     Ok(RunOutcome { out: options.out.clone(), summary })
 }
 
@@ -134,11 +140,11 @@ pub fn check_output_dir(out: &Path) -> anyhow::Result<()> {
 
 /// Writes tables, contact sheets, summary and report into a staging folder, then swaps it into
 /// place (old run moved aside first, removed last), so `out` only ever holds a complete run.
-fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
+fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, policy: &Policy, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
     check_output_dir(out)?;
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let staging = out.with_file_name(format!(".{name}.partial"));
-    let result = stage_outputs(&staging, scenario, recorder, licence, card);
+    let result = stage_outputs(&staging, scenario, recorder, policy, licence, card);
     let summary = match result {
         Ok(summary) => summary,
         Err(error) => {
@@ -160,7 +166,7 @@ fn write_outputs(out: &Path, scenario: &Scenario, recorder: &Recorder, licence: 
     Ok(summary)
 }
 
-fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
+fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, policy: &Policy, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
     if staging.exists() {
         std::fs::remove_dir_all(staging).with_context(|| format!("removing a stale {}", staging.display()))?;
     }
@@ -177,8 +183,20 @@ fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, licen
     }
     let (threshold, min_px) = (decimal(scenario.evaluation.miss_threshold), scenario.evaluation.min_visible_px);
     let metrics = masking_metrics(records, threshold, min_px);
-    let summary = summary_json(records, &metrics, threshold, min_px);
+    let mut summary = summary_json(records, &metrics, threshold, min_px);
+    // Bias with intervals for every attribute, plus what the policy's lines need.
+    let (mut bias, verdicts) = policy.judge(records, threshold, min_px);
+    for &attribute in crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES {
+        if !bias.iter().any(|b| b.attribute == attribute) {
+            bias.push(masking_bias(records, &[attribute], threshold, min_px, &policy.options()));
+        }
+    }
+    summary["bias"] = serde_json::to_value(&bias)?;
+    summary["policy"] = serde_json::json!({ "name": policy.name, "verdicts": verdicts });
     let html = report_html(&ReportInput {
+        bias: &bias,
+        policy_name: &policy.name,
+        verdicts: &verdicts,
         records,
         metrics: &metrics,
         miss_threshold: threshold,

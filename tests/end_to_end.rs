@@ -231,6 +231,7 @@ fn run_small(out: &Path, seed: Option<u64>, threads: usize) -> serde_json::Value
         refine_model: None,
         threads,
         log: false,
+        policy: None,
     };
     run(&options, |_, _| {}).unwrap().summary
 }
@@ -253,9 +254,14 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     }
     assert_eq!(summary["frames"], 10);
     assert!(summary["person_frames"].as_u64().unwrap() > 10, "{summary}");
-    for key in ["miss_rate", "miss_rate_by_group", "masking_model_sha256"] {
+    for key in ["miss_rate", "miss_rate_by_group", "masking_model_sha256", "bias", "policy"] {
         assert!(!summary[key].is_null(), "{key} in {summary}");
     }
+    // The default policy's eight lines are judged (inconclusive on 12 persons) and every attribute has intervals.
+    let verdicts = summary["policy"]["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 8);
+    assert!(verdicts.iter().all(|v| v["outcome"] == "inconclusive"), "{verdicts:?}");
+    assert!(summary["bias"].as_array().unwrap().iter().any(|b| b["attribute"] == "age_group" && b["groups"][0]["miss_rate_ci"].is_array()));
     let table = crowdtwin_reports::tables::read(&a.join("observations.parquet")).unwrap();
     assert!(table.height() > 10 && table.column("exposed_fraction").is_ok());
     // The staged events: exact intervals, and seen by the camera with a box inside the frame.
@@ -307,6 +313,7 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
             refine_model,
             threads: 2,
             log: false,
+            policy: None,
         };
         let summary = run(&options, |_, _| {}).unwrap().summary;
         let recall = summary["masking_recall_at_least_60px"].as_f64().unwrap();

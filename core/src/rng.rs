@@ -32,6 +32,8 @@ pub enum Purpose {
     Traffic = 11,
     /// Sort keys that assign carried objects.
     Carried = 12,
+    /// Bootstrap resampling of the bias statistics.
+    Bootstrap = 13,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

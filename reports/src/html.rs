@@ -4,6 +4,8 @@
 use crate::charts::miss_rate_bars;
 use crate::images::base64;
 use crate::metrics::{attribute_values, GroupRate, MaskingMetrics};
+use crate::bias::AttributeBias;
+use crate::policy::Verdict;
 use crate::records::RunRecords;
 use std::fmt::Write;
 
@@ -23,6 +25,72 @@ pub struct ReportInput<'a> {
     pub model_card: String,
     /// Contact sheets: (camera id, PNG bytes).
     pub contact_sheets: Vec<(String, Vec<u8>)>,
+    /// Bias statistics with intervals.
+    pub bias: &'a [AttributeBias],
+    /// Name of the fairness policy.
+    pub policy_name: &'a str,
+    /// Its verdicts.
+    pub verdicts: &'a [Verdict],
+}
+
+fn interval(ci: Option<(f64, f64)>, scale: f64, digits: usize) -> String {
+    ci.map_or("—".into(), |(low, high)| format!("{:.*} – {:.*}", digits, low * scale, digits, high * scale))
+}
+
+/// Policy verdicts and, per attribute, miss rates with their 95 % intervals.
+fn fairness_section(input: &ReportInput) -> String {
+    let mut html = format!(
+        "<h2>Fairness policy “{}”</h2><p>Persons are the units: intervals come from resampling persons (a cluster \
+         bootstrap), so a group of few persons gets a wide interval. A line <b>fails</b> when the worst group with enough persons \
+         exceeds the limit; “beyond chance” means its whole interval does.</p><table><tr><th>line</th><th>verdict</th>\
+         <th>worst group</th><th>value</th><th>95 % interval</th><th>beyond chance</th><th>groups too small</th></tr>",
+        escape(input.policy_name)
+    );
+    for v in input.verdicts {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&v.rule),
+            v.outcome,
+            escape(v.worst_group.as_deref().unwrap_or("—")),
+            v.value.map_or("—".into(), |x| format!("{x:.3}")),
+            interval(v.interval, 1.0, 3),
+            if v.beyond_chance { "yes" } else { "no" },
+            v.groups_too_small
+        );
+    }
+    html.push_str("</table>");
+    for bias in input.bias.iter().filter(|b| b.attribute != "everybody") {
+        let _ = write!(
+            html,
+            "<h3>Miss rate by {} (best: {})</h3><table><tr><th>group</th><th>persons</th><th>person-frames</th><th>miss rate</th>\
+             <th>95 % interval</th><th>ratio to best</th><th>difference to best (points)</th><th>note</th></tr>",
+            escape(&bias.attribute.replace('_', " ")),
+            escape(bias.best.as_deref().unwrap_or("—"))
+        );
+        for g in &bias.groups {
+            let note = match (g.flagged, g.too_few_persons) {
+                (true, true) => "missed more, beyond chance — but too few persons",
+                (true, false) => "missed more, beyond chance",
+                (false, true) => "too few persons to conclude",
+                (false, false) => "",
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&g.value),
+                g.persons,
+                g.person_frames,
+                percent(g.miss_rate),
+                interval(g.miss_rate_ci, 100.0, 1),
+                g.ratio_to_best.map_or("—".into(), |r| format!("{r:.2}")),
+                g.difference_to_best.map_or("—".into(), |d| format!("{:+.1}", d * 100.0)),
+                note
+            );
+        }
+        html.push_str("</table>");
+    }
+    html
 }
 
 /// The staged incidents and protected activities: when, who, and how much of the time each
@@ -250,6 +318,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     }
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
 
+    html.push_str(&fairness_section(input));
     html.push_str(&events_section(records));
 
     html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left: the rendered frame; middle: ground truth (each person tinted); right: after masking.</p>");
@@ -265,8 +334,8 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
-         on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>No confidence intervals yet: small \
-         groups can show large gaps by chance.</li><li>This report covers one scenario ({}) with one seed ({}): \
+         on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>Intervals cover sampling noise among the \
+         simulated persons only, not the gap between synthetic and real people.</li><li>This report covers one scenario ({}) with one seed ({}): \
          it says nothing about other hours, weather, denser crowds or other camera placements.</li></ul></body></html>",
         escape(&run.scenario),
         run.seed

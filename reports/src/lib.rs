@@ -2,17 +2,21 @@
 //! No Bevy, so the same code can score the pipeline on stored frames.
 //!
 //! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
+//! * [`bias`] — per-group miss rates with cluster-bootstrap intervals, differences, ratios, flags.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
 //! * [`tables`] — Parquet tables written with polars.
 //! * [`charts`] — plotters bar charts (SVG).
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
 //! * [`html`] — the self-contained `report.html`.
+//! * [`policy`] — fairness policies (RON) judged on the bias statistics.
 //! * [`output`] — atomic file writes.
 
+pub mod bias;
 pub mod charts;
 pub mod html;
 pub mod images;
 pub mod metrics;
 pub mod output;
+pub mod policy;
 pub mod records;
 pub mod tables;

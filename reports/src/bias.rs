@@ -1,0 +1,286 @@
+//! Bias statistics: per-group miss rates with 95 % confidence intervals from a **cluster
+//! bootstrap over persons**, differences and ratios to the best group, and flags.
+//!
+//! Persons are the independent units, not frames: a person seen in 200 frames is one draw. Each
+//! bootstrap replicate resamples, within every group, that group's persons with replacement
+//! (stratified, so every group keeps its size) and recomputes the pooled miss rates; intervals
+//! are percentiles of the replicates. Conventions follow Fairlearn: `difference` is the largest
+//! minus the smallest group value, `ratio` the smallest divided by the largest; for a group,
+//! `difference_to_best` = its miss rate − the best group's and `ratio_to_best` = its miss rate ÷
+//! the best group's (≥ 1, "1.3 times as often missed"). The best group is the one with the
+//! lowest miss rate among groups with at least `min_persons` persons (among all groups with data
+//! when none is that large). A group is **flagged** when the interval of its difference to the
+//! best group excludes 0 (lies above it), and marked **too few persons** below `min_persons`.
+
+use crate::records::RunRecords;
+use crowdtwin_core::rng::{Purpose, StreamRng};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How the statistics are computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BiasOptions {
+    /// Bootstrap replicates.
+    pub resamples: usize,
+    /// Confidence level of the intervals.
+    pub confidence: f64,
+    /// Groups with fewer persons are marked as too small to conclude.
+    pub min_persons: usize,
+    /// Seed of the resampling.
+    pub seed: u64,
+}
+
+impl Default for BiasOptions {
+    fn default() -> Self {
+        BiasOptions { resamples: 1000, confidence: 0.95, min_persons: 20, seed: 0 }
+    }
+}
+
+/// One person's outcome: scored and missed person-frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PersonOutcome {
+    /// Scored person-frames.
+    pub scored: u32,
+    /// Missed person-frames.
+    pub missed: u32,
+}
+
+/// The miss rate of one group with its uncertainty.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupBias {
+    /// Group value (`"8"`, `"child"`, `"8 × child"` for an intersection).
+    pub value: String,
+    /// Persons with scored person-frames.
+    pub persons: usize,
+    /// Scored person-frames.
+    pub person_frames: u64,
+    /// Missed person-frames.
+    pub missed: u64,
+    /// Pooled miss rate.
+    pub miss_rate: Option<f64>,
+    /// Its confidence interval.
+    pub miss_rate_ci: Option<(f64, f64)>,
+    /// Miss rate − the best group's.
+    pub difference_to_best: Option<f64>,
+    /// Its confidence interval.
+    pub difference_ci: Option<(f64, f64)>,
+    /// Miss rate ÷ the best group's.
+    pub ratio_to_best: Option<f64>,
+    /// Its confidence interval (`None` when the best group's rate can be 0 in a replicate).
+    pub ratio_ci: Option<(f64, f64)>,
+    /// Fewer persons than `min_persons`: do not conclude.
+    pub too_few_persons: bool,
+    /// The difference interval lies above 0: missed more often than the best group, beyond chance.
+    pub flagged: bool,
+}
+
+/// All groups of one attribute (or intersection of attributes).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributeBias {
+    /// Attribute name (`"skin_tone"`, or `"skin_tone × age_group"`).
+    pub attribute: String,
+    /// The best group's value.
+    pub best: Option<String>,
+    /// Fairlearn `difference()`: largest − smallest group miss rate.
+    pub difference: Option<f64>,
+    /// Fairlearn `ratio()`: smallest ÷ largest group miss rate.
+    pub ratio: Option<f64>,
+    /// Every group with scored person-frames, in the given order.
+    pub groups: Vec<GroupBias>,
+}
+
+fn pooled(people: &[PersonOutcome]) -> (u64, u64) {
+    people.iter().fold((0, 0), |(s, m), p| (s + p.scored as u64, m + p.missed as u64))
+}
+
+fn rate((scored, missed): (u64, u64)) -> Option<f64> {
+    (scored > 0).then(|| missed as f64 / scored as f64)
+}
+
+/// Percentile interval of `values` (sorted in place) at `confidence`.
+fn percentile_interval(values: &mut [f64], confidence: f64) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let position = q * (values.len() - 1) as f64;
+        let (low, high) = (position.floor() as usize, position.ceil() as usize);
+        values[low] + (values[high] - values[low]) * (position - low as f64)
+    };
+    let tail = (1.0 - confidence) / 2.0;
+    Some((at(tail), at(1.0 - tail)))
+}
+
+/// Bias statistics for groups given as (value, the persons' outcomes), in display order.
+pub fn group_bias(attribute: &str, groups: &[(String, Vec<PersonOutcome>)], options: &BiasOptions) -> AttributeBias {
+    let groups: Vec<&(String, Vec<PersonOutcome>)> = groups.iter().filter(|(_, people)| pooled(people).0 > 0).collect();
+    let rates: Vec<Option<f64>> = groups.iter().map(|(_, people)| rate(pooled(people))).collect();
+    let candidates = |min: usize| {
+        (0..groups.len()).filter(|&g| groups[g].1.len() >= min).min_by(|&a, &b| rates[a].unwrap().total_cmp(&rates[b].unwrap()).then(a.cmp(&b)))
+    };
+    let best = candidates(options.min_persons).or_else(|| candidates(0));
+    // Replicates: per group, resample its persons with replacement.
+    let mut rng = StreamRng::new(options.seed, 0, Purpose::Bootstrap);
+    let mut replicates: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(options.resamples); groups.len()];
+    for _ in 0..options.resamples {
+        for (g, (_, people)) in groups.iter().enumerate() {
+            let (mut scored, mut missed) = (0u64, 0u64);
+            for _ in 0..people.len() {
+                let person = people[rng.index(people.len())];
+                scored += person.scored as u64;
+                missed += person.missed as u64;
+            }
+            replicates[g].push(rate((scored, missed)));
+        }
+    }
+    let out: Vec<GroupBias> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, (value, people))| {
+            let (scored, missed) = pooled(people);
+            let mut own: Vec<f64> = replicates[g].iter().flatten().copied().collect();
+            let (mut differences, mut ratios, mut ratio_defined) = (Vec::new(), Vec::new(), true);
+            if let Some(b) = best {
+                for (mine, theirs) in replicates[g].iter().zip(&replicates[b]) {
+                    if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                        differences.push(mine - theirs);
+                        if *theirs > 0.0 {
+                            ratios.push(mine / theirs);
+                        } else {
+                            ratio_defined = false;
+                        }
+                    }
+                }
+            }
+            let best_rate = best.and_then(|b| rates[b]);
+            let difference_ci = if best == Some(g) { Some((0.0, 0.0)) } else { percentile_interval(&mut differences, options.confidence) };
+            GroupBias {
+                value: value.clone(),
+                persons: people.len(),
+                person_frames: scored,
+                missed,
+                miss_rate: rates[g],
+                miss_rate_ci: percentile_interval(&mut own, options.confidence),
+                difference_to_best: best_rate.zip(rates[g]).map(|(b, r)| r - b),
+                difference_ci,
+                ratio_to_best: best_rate.zip(rates[g]).and_then(|(b, r)| (b > 0.0).then(|| r / b)),
+                ratio_ci: if best == Some(g) {
+                    Some((1.0, 1.0))
+                } else if ratio_defined {
+                    percentile_interval(&mut ratios, options.confidence)
+                } else {
+                    None
+                },
+                too_few_persons: people.len() < options.min_persons,
+                flagged: best != Some(g) && difference_ci.is_some_and(|(low, _)| low > 0.0),
+            }
+        })
+        .collect();
+    let values: Vec<f64> = rates.iter().flatten().copied().collect();
+    let (low, high) = (values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    AttributeBias {
+        attribute: attribute.to_string(),
+        best: best.map(|b| groups[b].0.clone()),
+        difference: (!values.is_empty()).then(|| high - low),
+        ratio: (!values.is_empty() && high > 0.0).then(|| low / high),
+        groups: out,
+    }
+}
+
+/// Every person's scored and missed person-frames in a run.
+pub fn person_outcomes(records: &RunRecords, miss_threshold: f64, min_visible_px: u32) -> BTreeMap<u32, PersonOutcome> {
+    let mut outcomes: BTreeMap<u32, PersonOutcome> = BTreeMap::new();
+    for o in records.observations.iter().filter(|o| o.visible_px >= min_visible_px) {
+        let entry = outcomes.entry(o.person).or_insert(PersonOutcome { scored: 0, missed: 0 });
+        entry.scored += 1;
+        entry.missed += u32::from(o.exposed_fraction() > miss_threshold);
+    }
+    outcomes
+}
+
+/// Masking bias of a run for one attribute or an intersection (`attributes` of length 2 or more:
+/// groups are the combinations that occur, e.g. `"8 × child"`), groups in taxonomy order.
+pub fn masking_bias(records: &RunRecords, attributes: &[&str], miss_threshold: f64, min_visible_px: u32, options: &BiasOptions) -> AttributeBias {
+    let outcomes = person_outcomes(records, miss_threshold, min_visible_px);
+    let mut groups: BTreeMap<Vec<usize>, (String, Vec<PersonOutcome>)> = BTreeMap::new();
+    let orders: Vec<Vec<String>> = attributes.iter().map(|a| crate::metrics::attribute_values(a)).collect();
+    for person in &records.persons {
+        let Some(&outcome) = outcomes.get(&person.person) else { continue };
+        let values: Option<Vec<String>> = attributes.iter().map(|a| person.demographics.value_of(a)).collect();
+        let Some(values) = values else { continue };
+        // Sort key: each value's position in its attribute's taxonomy order.
+        let key: Vec<usize> = values.iter().zip(&orders).map(|(v, order)| order.iter().position(|o| o == v).unwrap_or(usize::MAX)).collect();
+        groups.entry(key).or_insert_with(|| (values.join(" × "), Vec::new())).1.push(outcome);
+    }
+    let groups: Vec<(String, Vec<PersonOutcome>)> = groups.into_values().collect();
+    group_bias(&attributes.join(" × "), &groups, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn people(rates: &[(u32, u32)]) -> Vec<PersonOutcome> {
+        rates.iter().map(|&(scored, missed)| PersonOutcome { scored, missed }).collect()
+    }
+
+    #[test]
+    fn hand_worked_groups() {
+        // a: 3 of 10 and 1 of 10 → 0.2; b: 5 of 10 → 0.5.
+        let groups = vec![("a".to_string(), people(&[(10, 3), (10, 1)])), ("b".to_string(), people(&[(10, 5)]))];
+        let bias = group_bias("g", &groups, &BiasOptions { min_persons: 1, ..Default::default() });
+        assert_eq!(bias.best.as_deref(), Some("a"));
+        assert!((bias.difference.unwrap() - 0.3).abs() < 1e-12);
+        assert!((bias.ratio.unwrap() - 0.4).abs() < 1e-12);
+        let b = &bias.groups[1];
+        assert_eq!((b.persons, b.person_frames, b.missed), (1, 10, 5));
+        assert!((b.ratio_to_best.unwrap() - 2.5).abs() < 1e-12 && (b.difference_to_best.unwrap() - 0.3).abs() < 1e-12);
+        // One person in b: every replicate is that person, so b's interval is a point.
+        assert_eq!(b.miss_rate_ci, Some((0.5, 0.5)));
+        // a resamples {0.3, 0.1} persons: replicate rates are 0.1, 0.2 or 0.3.
+        let (low, high) = bias.groups[0].miss_rate_ci.unwrap();
+        assert!((low - 0.1).abs() < 1e-12 && (high - 0.3).abs() < 1e-12);
+        assert!(b.flagged, "b's difference interval [0.2, 0.4] excludes 0");
+        assert!(!bias.groups[0].flagged);
+    }
+
+    /// A synthetic detector: persons of group g miss each of their frames with a probability
+    /// drawn around `rate_g` (person-level spread, as real detectors vary between people).
+    fn planted(seed: u64, gap: f64, persons: usize, frames: u32) -> Vec<(String, Vec<PersonOutcome>)> {
+        let mut rng = StreamRng::new(seed, 99, Purpose::Bootstrap);
+        [("reference", 0.30), ("other", 0.30 + gap)]
+            .iter()
+            .map(|&(name, rate)| {
+                let people = (0..persons)
+                    .map(|_| {
+                        let p = (rate + 0.08 * rng.normal() as f64).clamp(0.0, 1.0);
+                        let missed = (0..frames).filter(|_| rng.unit() < p).count() as u32;
+                        PersonOutcome { scored: frames, missed }
+                    })
+                    .collect();
+                (name.to_string(), people)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_planted_five_point_gap_is_flagged_and_no_gap_rarely() {
+        // The stated suite size: 200 persons per group, 40 scored frames each.
+        let options = BiasOptions { resamples: 400, min_persons: 20, ..Default::default() };
+        let seeds = 100;
+        let flagged = |gap: f64| {
+            (0..seeds)
+                .filter(|&seed| {
+                    let bias = group_bias("g", &planted(seed, gap, 200, 40), &BiasOptions { seed, ..options });
+                    bias.groups.iter().any(|g| g.flagged)
+                })
+                .count()
+        };
+        let with_gap = flagged(0.05);
+        let without = flagged(0.0);
+        eprintln!("planted gap: flagged in {with_gap} of {seeds} seeds with a 5-point gap, {without} without");
+        assert!(with_gap >= 95, "a 5-point gap flagged in {with_gap} of {seeds} seeds");
+        assert!(without <= 5, "no gap flagged in {without} of {seeds} seeds");
+    }
+}
