@@ -313,9 +313,7 @@ They show how the masking model behaves on these renders; they do not by themsel
         html.push_str(&miss_rate_bars(title, &metrics.by_group[attribute])?);
     }
     html.push_str("</div>");
-    for (attribute, groups) in &metrics.by_group {
-        let _ = write!(html, "<h3>By {}</h3>{}", attribute.replace('_', " "), group_table(groups));
-    }
+    // Per-attribute tables come with their intervals in the fairness section below.
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
 
     html.push_str(&fairness_section(input));
