@@ -9,8 +9,9 @@
 //! `difference_to_best` = its miss rate − the best group's and `ratio_to_best` = its miss rate ÷
 //! the best group's (≥ 1, "1.3 times as often missed"). The best group is the one with the
 //! lowest miss rate among groups with at least `min_persons` persons (among all groups with data
-//! when none is that large). A group is **flagged** when the interval of its difference to the
-//! best group excludes 0 (lies above it), and marked **too few persons** below `min_persons`.
+//! when none is that large). A group of at least `min_persons` persons is **flagged** when the
+//! interval of its difference to the best group excludes 0 (lies above it); smaller groups are
+//! marked **too few persons** and never flagged (their intervals are degenerate, not evidence).
 
 use crate::records::RunRecords;
 use crowdtwin_core::rng::{Purpose, StreamRng};
@@ -173,7 +174,9 @@ pub fn group_bias(attribute: &str, groups: &[(String, Vec<PersonOutcome>)], opti
                     None
                 },
                 too_few_persons: people.len() < options.min_persons,
-                flagged: best != Some(g) && difference_ci.is_some_and(|(low, _)| low > 0.0),
+                // A group too small to conclude is never flagged: with one or two persons the
+                // bootstrap interval is degenerate, not evidence.
+                flagged: best != Some(g) && people.len() >= options.min_persons && difference_ci.is_some_and(|(low, _)| low > 0.0),
             }
         })
         .collect();

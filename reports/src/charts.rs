@@ -99,3 +99,65 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), 
     }
     Ok(svg)
 }
+
+/// Miss rate per group as bars with their confidence intervals as whiskers; each bar is
+/// labelled with its persons, and groups with too few persons are drawn pale.
+pub fn miss_rate_bars_with_intervals(title: &str, groups: &[crate::bias::GroupBias]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let width = (140 + 70 * groups.len() as u32).max(420);
+        let root = SVGBackend::with_string(&mut svg, (width, 330)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let top = groups.iter().filter_map(|g| g.miss_rate_ci.map(|c| c.1).or(g.miss_rate)).fold(0.0f64, f64::max);
+        let y_max = if top <= 0.0 { 0.1 } else { (top * 1.15).min(1.0).max(0.05) };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(58)
+            .y_label_area_size(58)
+            .build_cartesian_2d((0..groups.len()).into_segmented(), 0.0..y_max)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("miss rate (95 % interval)")
+            .y_label_formatter(&|v| format!("{:.0} %", v * 100.0))
+            .x_labels(groups.len())
+            .x_label_formatter(&|segment| match segment {
+                SegmentValue::CenterOf(i) => groups.get(*i).map(|g| g.value.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let solid = RGBColor(52, 101, 164);
+        let pale = RGBColor(170, 190, 215);
+        chart
+            .draw_series(groups.iter().enumerate().filter_map(|(i, g)| {
+                g.miss_rate.map(|rate| {
+                    let colour = if g.too_few_persons { pale } else { solid };
+                    let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), rate)], colour.filled());
+                    bar.set_margin(0, 0, 10, 10);
+                    bar
+                })
+            }))
+            .map_err(|e| e.to_string())?;
+        let whisker = BLACK.stroke_width(2);
+        for (i, g) in groups.iter().enumerate() {
+            if let Some((low, high)) = g.miss_rate_ci {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(vec![(SegmentValue::CenterOf(i), low), (SegmentValue::CenterOf(i), high)], whisker)))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let label_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart
+            .draw_series(groups.iter().enumerate().map(|(i, g)| {
+                let y = g.miss_rate_ci.map(|c| c.1).or(g.miss_rate).unwrap_or(0.0) + y_max * 0.01;
+                let text = format!("{} · {}p{}", g.miss_rate.map_or("—".into(), |r| format!("{:.0} %", r * 100.0)), g.persons, if g.flagged { " ▲" } else { "" });
+                Text::new(text, (SegmentValue::CenterOf(i), y), label_style.clone())
+            }))
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

@@ -1,7 +1,7 @@
 //! `report.html`: one self-contained, printable page (inline SVG charts and PNG images)
 //! written for a reader who is not an engineer.
 
-use crate::charts::miss_rate_bars;
+use crate::charts::{miss_rate_bars, miss_rate_bars_with_intervals};
 use crate::images::base64;
 use crate::metrics::{attribute_values, GroupRate, MaskingMetrics};
 use crate::bias::AttributeBias;
@@ -60,6 +60,16 @@ fn fairness_section(input: &ReportInput) -> String {
         );
     }
     html.push_str("</table>");
+    html.push_str("<p>Bars: miss rate; whiskers: 95 % interval; pale bars: fewer persons than the policy's minimum; ▲: missed more than the best group beyond chance.</p><div class=\"charts\">");
+    for bias in input.bias.iter().filter(|b| matches!(b.attribute.as_str(), "skin_tone" | "age_group" | "gender_presentation" | "mobility_aid")) {
+        match miss_rate_bars_with_intervals(&format!("Miss rate by {}", bias.attribute.replace('_', " ")), &bias.groups) {
+            Ok(svg) => html.push_str(&svg),
+            Err(error) => {
+                let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+            }
+        }
+    }
+    html.push_str("</div>");
     for bias in input.bias.iter().filter(|b| b.attribute != "everybody") {
         let _ = write!(
             html,
@@ -309,9 +319,6 @@ They show how the masking model behaves on these renders; they do not by themsel
     }
     html.push_str("</ul><p>Each bar is labelled with its miss rate, the persons (p) and the person-frames (pf) behind it.</p><div class=\"charts\">");
     html.push_str(&miss_rate_bars("Miss rate by person height in the frame", &metrics.by_height)?);
-    for (attribute, title) in [("skin_tone", "Miss rate by skin tone (Monk scale)"), ("age_group", "Miss rate by age group")] {
-        html.push_str(&miss_rate_bars(title, &metrics.by_group[attribute])?);
-    }
     html.push_str("</div>");
     // Per-attribute tables come with their intervals in the fairness section below.
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
