@@ -248,6 +248,25 @@ mod tests {
         assert!(!bias.groups[0].flagged);
     }
 
+    #[test]
+    fn per_group_values_equal_fairlearns_metric_frame() {
+        // The same table given to Fairlearn 0.15.0 (MetricFrame with the mean of the missed flag
+        // per person-frame, sensitive feature = group) gave by_group a 0.3, b 0.25, c 0.25,
+        // difference() 0.05 and ratio() 0.8333333333333334.
+        let groups = vec![
+            ("a".to_string(), people(&[(10, 2), (8, 1), (12, 6)])),
+            ("b".to_string(), people(&[(5, 0), (7, 3)])),
+            ("c".to_string(), people(&[(20, 5)])),
+        ];
+        let bias = group_bias("group", &groups, &BiasOptions { min_persons: 1, resamples: 100, ..Default::default() });
+        let rates: Vec<f64> = bias.groups.iter().map(|g| g.miss_rate.unwrap()).collect();
+        for (ours, fairlearn) in rates.iter().zip([0.3, 0.25, 0.25]) {
+            assert!((ours - fairlearn).abs() < 1e-12, "{rates:?}");
+        }
+        assert!((bias.difference.unwrap() - 0.04999999999999999).abs() < 1e-12);
+        assert!((bias.ratio.unwrap() - 0.8333333333333334).abs() < 1e-12);
+    }
+
     /// A synthetic detector: persons of group g miss each of their frames with a probability
     /// drawn around `rate_g` (person-level spread, as real detectors vary between people).
     fn planted(seed: u64, gap: f64, persons: usize, frames: u32) -> Vec<(String, Vec<PersonOutcome>)> {
