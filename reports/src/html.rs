@@ -322,6 +322,8 @@ They show how the masking model behaves on these renders; they do not by themsel
     html.push_str("</div>");
     // Per-attribute tables come with their intervals in the fairness section below.
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
+    let _ = write!(html, "<h3>By distance (pixels per metre at the sensor, DORI levels)</h3>{}", group_table(&metrics.by_density));
+    let _ = write!(html, "<h3>By occlusion (share of the silhouette visible)</h3>{}", group_table(&metrics.by_visibility));
 
     html.push_str(&fairness_section(input));
     html.push_str(&events_section(records));

@@ -34,6 +34,20 @@ pub struct GroupRate {
 pub const HEIGHT_BINS: [(f64, f64, &str); 5] =
     [(0.0, 30.0, "<30 px"), (30.0, 60.0, "30–60 px"), (60.0, 100.0, "60–100 px"), (100.0, 150.0, "100–150 px"), (150.0, f64::INFINITY, "≥150 px")];
 
+/// Pixel-density bins (pixels per metre at the sensor) at the DORI levels of IEC 62676-4:
+/// below Detect, Detect, Observe, Recognise, Identify.
+pub const DENSITY_BINS: [(f64, f64, &str); 5] = [
+    (0.0, 25.0, "<25 px/m"),
+    (25.0, 62.0, "25–62 px/m (detect)"),
+    (62.0, 125.0, "62–125 px/m (observe)"),
+    (125.0, 250.0, "125–250 px/m (recognise)"),
+    (250.0, f64::INFINITY, "≥250 px/m (identify)"),
+];
+
+/// Occlusion bins: the visible share of the person's silhouette.
+pub const VISIBILITY_BINS: [(f64, f64, &str); 4] =
+    [(0.0, 0.25, "<25 % visible"), (0.25, 0.5, "25–50 % visible"), (0.5, 0.75, "50–75 % visible"), (0.75, 1.01, "≥75 % visible")];
+
 /// Masking metrics of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MaskingMetrics {
@@ -53,6 +67,10 @@ pub struct MaskingMetrics {
     pub by_group: BTreeMap<String, Vec<GroupRate>>,
     /// Per height bin.
     pub by_height: Vec<GroupRate>,
+    /// Per pixel-density (distance) bin.
+    pub by_density: Vec<GroupRate>,
+    /// Per occlusion bin.
+    pub by_visibility: Vec<GroupRate>,
 }
 
 /// Every value an attribute can take, in taxonomy order, as text.
@@ -114,6 +132,13 @@ pub fn masking_metrics(records: &RunRecords, miss_threshold: f64, min_visible_px
             rate(label.to_string(), scored.iter().copied().filter(|o| o.height_px >= low && o.height_px < high), miss_threshold)
         })
         .collect();
+    let binned = |bins: &[(f64, f64, &str)], key: fn(&ObservationRecord) -> f64| -> Vec<GroupRate> {
+        bins.iter()
+            .map(|&(low, high, label)| rate(label.to_string(), scored.iter().copied().filter(|o| key(o) >= low && key(o) < high), miss_threshold))
+            .collect()
+    };
+    let by_density = binned(&DENSITY_BINS, |o| o.pixels_per_metre);
+    let by_visibility = binned(&VISIBILITY_BINS, |o| o.visible_fraction());
     let frame_px: u64 = records.frames.iter().map(|f| f.frame_px as u64).sum();
     let false_px: u64 = records.frames.iter().map(|f| f.false_mask_px as u64).sum();
     MaskingMetrics {
@@ -126,6 +151,8 @@ pub fn masking_metrics(records: &RunRecords, miss_threshold: f64, min_visible_px
         false_mask_fraction: if frame_px == 0 { 0.0 } else { false_px as f64 / frame_px as f64 },
         by_group,
         by_height,
+        by_density,
+        by_visibility,
     }
 }
 
@@ -175,6 +202,8 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         "protected_activities": protected,
         "miss_rate_by_group": by_group,
         "miss_rate_by_height_px": metrics.by_height.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
+        "miss_rate_by_pixels_per_metre": metrics.by_density.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
+        "miss_rate_by_visible_fraction": metrics.by_visibility.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "masking_recall_at_least_60px": recall_60.map(|r| r.0),
         "person_frames_at_least_60px": recall_60.map(|r| r.1),
         "masking_model": run.map(|r| r.masking_model.clone()),
@@ -245,6 +274,10 @@ mod tests {
         assert_eq!(tones[0].miss_rate, None);
         assert_eq!(m.by_height[1].miss_rate, Some(1.0));
         assert_eq!(m.by_height[2].miss_rate, Some(0.0));
+        // Every observation is at 50 px/m (detect level) and fully visible.
+        assert_eq!((m.by_density[1].person_frames, m.by_density[1].miss_rate), (4, Some(0.5)));
+        assert_eq!(m.by_density[0].miss_rate, None);
+        assert_eq!((m.by_visibility[3].person_frames, m.by_visibility[3].miss_rate), (4, Some(0.5)));
         assert_eq!(recall_at_least(&records, 60.0, 0.2, 20), Some((1.0, 2)));
     }
 }
