@@ -43,6 +43,9 @@ enum Command {
         /// Fairness policy (RON) judged on the run.
         #[arg(long, default_value = "policies/default.ron")]
         policy: PathBuf,
+        /// Pipeline depth k: tick t+1 is simulated once tick t−k is recorded (results are the same for every k).
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
     },
     /// Check a scenario file and print what it describes.
     Check {
@@ -102,7 +105,7 @@ fn quiet_headless_vulkan() {
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet, policy } => {
+        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet, policy, depth } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -113,6 +116,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 threads,
                 log: true,
                 policy: Some(project_file(&policy)),
+                depth,
             };
             let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
             bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);

@@ -1,6 +1,8 @@
 //! The driver: one function whose loop reads as a frame's whole path.
 
 use crate::recorder::Recorder;
+use crowdtwin_core::frame::Frame;
+use crowdtwin_vision::masking::MaskOutput;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::html::{report_html, ReportInput};
 use crowdtwin_reports::images::{contact_sheet, png_bytes};
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub log: bool,
     /// Fairness policy judged on the run (`None`: `policies/default.ron`).
     pub policy: Option<PathBuf>,
+    /// Pipeline depth k: tick t+1 is simulated only once tick t−k is recorded (0: one tick at a time).
+    pub depth: usize,
 }
 
 /// What a run produced.
@@ -97,21 +101,76 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         min_visible_px: scenario.evaluation.min_visible_px,
     };
     let (r, g, b) = scenario.masking.colour;
-    let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
+    let masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: options.log })?;
     let mut recorder = Recorder::new(&scenario, sim.persons(), sim.incidents(), run_record);
+    let mut masker = masker;
 
+    // Lockstep: this thread simulates and renders (Bevy); each tick's frames go to the masking
+    // worker, then to the recording worker, over bounded channels. Tick t+1 is simulated only
+    // once tick t−k is recorded, so rendering overlaps masking while every stage still sees the
+    // ticks in order: the records are the same for every depth and thread count.
     let total = scenario.total_ticks();
-    for tick in 0..total {
-        let started = Instant::now();
-        let frames = sim.step()?; // simulate tick, render due cameras, read back, ground truth
-        let simulate_ms = started.elapsed().as_secs_f64() * 1e3;
-        for frame in &frames {
-            let masked = masker.mask(&frame.rgba)?; // AN: the model sees the raw frame only
-            recorder.record(frame, &masked, simulate_ms); // score against ground truth
+    let depth = options.depth as u64;
+    let (to_masking, masking_inbox) = crossbeam::channel::bounded::<(Vec<Frame>, f64)>(options.depth + 1);
+    let (to_recording, recording_inbox) = crossbeam::channel::bounded::<(Vec<(Frame, MaskOutput)>, f64)>(options.depth + 1);
+    let (recorded, recorded_inbox) = crossbeam::channel::bounded::<u64>(options.depth + 2);
+    let recorder = std::thread::scope(|scope| -> anyhow::Result<Recorder> {
+        let masking = scope.spawn(move || -> anyhow::Result<()> {
+            for (frames, simulate_ms) in masking_inbox {
+                let mut masked = Vec::with_capacity(frames.len());
+                for frame in frames {
+                    let output = masker.mask(&frame.rgba)?; // AN: the model sees the raw frame only
+                    masked.push((frame, output));
+                }
+                if to_recording.send((masked, simulate_ms)).is_err() {
+                    break; // the recorder stopped: its error is reported
+                }
+            }
+            Ok(())
+        });
+        let recording = scope.spawn(move || -> Recorder {
+            let mut tick = 0;
+            for (masked, simulate_ms) in recording_inbox {
+                for (frame, output) in &masked {
+                    recorder.record(frame, output, simulate_ms); // score against ground truth
+                }
+                if recorded.send(tick).is_err() {
+                    break;
+                }
+                tick += 1;
+            }
+            recorder
+        });
+        let mut done = 0u64;
+        let simulated: anyhow::Result<()> = (|| {
+            for tick in 0..total {
+                while done + depth < tick {
+                    // The stages stopped early only on an error, reported below.
+                    let Ok(_) = recorded_inbox.recv() else { return Ok(()) };
+                    done += 1;
+                    progress(done, total);
+                }
+                let started = Instant::now();
+                let frames = sim.step()?; // simulate tick, render due cameras, read back, ground truth
+                if to_masking.send((frames, started.elapsed().as_secs_f64() * 1e3)).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        drop(to_masking);
+        for _ in recorded_inbox.iter() {
+            done += 1;
+            progress(done, total);
         }
-        progress(tick + 1, total);
-    }
+        let masked = masking.join().map_err(|_| anyhow::anyhow!("the masking stage panicked"))?;
+        let recorder = recording.join().map_err(|_| anyhow::anyhow!("the recording stage panicked"))?;
+        simulated?;
+        masked?;
+        anyhow::ensure!(done == total, "the pipeline recorded {done} of {total} ticks");
+        Ok(recorder)
+    })?;
 
     let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
     let summary = write_outputs(&options.out, &scenario, &recorder, &policy, manifest.licence.clone(), card)?;

@@ -221,7 +221,7 @@ fn people_are_rendered_in_their_attribute_colours() {
     assert!(head_luma[0].1 > head_luma[1].1 + 30.0, "Monk {} looks lighter than Monk {}: {head_luma:?}", head_luma[0].0, head_luma[1].0);
 }
 
-fn run_small(out: &Path, seed: Option<u64>, threads: usize) -> serde_json::Value {
+fn run_small(out: &Path, seed: Option<u64>, threads: usize, depth: usize) -> serde_json::Value {
     let options = RunOptions {
         scenario: root().join("tests/fixtures/small.ron"),
         out: out.to_path_buf(),
@@ -232,6 +232,7 @@ fn run_small(out: &Path, seed: Option<u64>, threads: usize) -> serde_json::Value
         threads,
         log: false,
         policy: None,
+        depth,
     };
     run(&options, |_, _| {}).unwrap().summary
 }
@@ -239,13 +240,15 @@ fn run_small(out: &Path, seed: Option<u64>, threads: usize) -> serde_json::Value
 #[test]
 fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
-    let (a, b, c) = (temp_dir("run-a"), temp_dir("run-b"), temp_dir("run-c"));
-    let summary = run_small(&a, None, 2);
-    run_small(&b, None, 1);
-    run_small(&c, Some(8), 2);
+    let (a, b, c, d) = (temp_dir("run-a"), temp_dir("run-b"), temp_dir("run-c"), temp_dir("run-d"));
+    let summary = run_small(&a, None, 2, 1);
+    run_small(&b, None, 1, 0);
+    run_small(&c, Some(8), 2, 1);
+    run_small(&d, None, 2, 3);
     for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames"] {
         let read = |dir: &Path| std::fs::read(dir.join(format!("{table}.parquet"))).unwrap();
-        assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads)");
+        assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads, depth 1 and 0)");
+        assert_eq!(read(&a), read(&d), "{table}.parquet differs between pipeline depths 1 and 3");
     }
     let observations = |dir: &Path| std::fs::read(dir.join("observations.parquet")).unwrap();
     assert_ne!(observations(&a), observations(&c), "another seed gives another run");
@@ -278,7 +281,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     assert!(rows.clone().filter(|&i| visible.get(i) == Some(true)).count() >= 6, "both events are in view: {seen}");
     assert!(rows.clone().all(|i| ticks.get(i).is_some_and(|t| (2..18).contains(&t))), "rows only while an event is under way");
     assert!(rows.clone().all(|i| x1.get(i).is_none_or(|x| x <= 480)), "boxes lie inside the 480 px frame");
-    for dir in [a, b, c] {
+    for dir in [a, b, c, d] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -314,6 +317,7 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
             threads: 2,
             log: false,
             policy: None,
+            depth: 1,
         };
         let summary = run(&options, |_, _| {}).unwrap().summary;
         let recall = summary["masking_recall_at_least_60px"].as_f64().unwrap();
