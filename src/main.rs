@@ -47,6 +47,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         depth: usize,
     },
+    /// Rebuild report.html and summary.json of a run folder from its tables, without simulating.
+    Report {
+        /// A folder written by `crowdtwin run`.
+        dir: PathBuf,
+        /// Fairness policy (RON) to judge the run by.
+        #[arg(long, default_value = "policies/default.ron")]
+        policy: PathBuf,
+    },
     /// Check a scenario file and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -161,6 +169,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                     plan.centre.y
                 );
             }
+            Ok(())
+        }
+        Command::Report { dir, policy } => {
+            let summary = pipeline::rebuild_report(&dir, &project_file(&policy))?;
+            println!("{} frames, {} scored person-frames, policy `{}`", summary["frames"], summary["person_frames"], summary["policy"]["name"].as_str().unwrap_or(""));
+            println!("report: {}", dir.join("report.html").display());
             Ok(())
         }
         Command::Diagram { out } => {

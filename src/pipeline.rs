@@ -240,7 +240,25 @@ fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, polic
         write_atomic(&path, &png).with_context(|| format!("writing {}", path.display()))?;
         sheets.push((id, png));
     }
-    let (threshold, min_px) = (decimal(scenario.evaluation.miss_threshold), scenario.evaluation.min_visible_px);
+    let model = serde_json::json!({ "licence": licence, "card": card });
+    let path = staging.join("model.json");
+    write_atomic(&path, serde_json::to_string_pretty(&model)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    write_report(staging, records, sheets, policy, licence, card)
+}
+
+/// Scores the records (metrics, bias, policy verdicts) and writes `summary.json` and
+/// `report.html` into `dir`, each atomically. Used by `run` and by `report`, which rebuilds
+/// them from a run's tables.
+pub fn write_report(
+    dir: &Path,
+    records: &crowdtwin_reports::records::RunRecords,
+    sheets: Vec<(String, Vec<u8>)>,
+    policy: &Policy,
+    licence: String,
+    card: String,
+) -> anyhow::Result<serde_json::Value> {
+    let run = records.runs.first().context("the run has no `runs` record")?;
+    let (threshold, min_px) = (run.miss_threshold, run.min_visible_px);
     let metrics = masking_metrics(records, threshold, min_px);
     let mut summary = summary_json(records, &metrics, threshold, min_px);
     // Bias with intervals for every attribute, plus what the policy's lines need.
@@ -265,11 +283,32 @@ fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, polic
         contact_sheets: sheets,
     })
     .map_err(anyhow::Error::msg)?;
-    let path = staging.join("report.html");
+    let path = dir.join("report.html");
     write_atomic(&path, html.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    let path = staging.join("summary.json");
+    let path = dir.join("summary.json");
     write_atomic(&path, serde_json::to_string_pretty(&summary)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     Ok(summary)
+}
+
+/// Rebuilds `report.html` and `summary.json` of a run folder from its tables, contact sheets
+/// and `model.json`, without simulating anything (e.g. under another policy).
+pub fn rebuild_report(dir: &Path, policy: &Path) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(RUN_MARKERS.iter().all(|m| dir.join(m).is_file()), "{} is not a crowdtwin run (no summary.json and runs.parquet)", dir.display());
+    let policy = Policy::load(policy).map_err(anyhow::Error::msg)?;
+    let records = crowdtwin_reports::read::read_records(dir).map_err(anyhow::Error::msg)?;
+    let mut sheets = Vec::new();
+    for camera in &records.cameras {
+        let path = dir.join("plots").join(format!("contact_{}.png", camera.id));
+        if let Ok(png) = std::fs::read(&path) {
+            sheets.push((camera.id.clone(), png));
+        }
+    }
+    let model: serde_json::Value = std::fs::read(dir.join("model.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_else(|| serde_json::json!({ "licence": "", "card": "" }));
+    let text = |key: &str| model[key].as_str().unwrap_or_default().to_string();
+    write_report(dir, &records, sheets, &policy, text("licence"), text("card"))
 }
 
 /// The f64 a person means by an f32 from a scenario (0.2f32 → 0.2, not 0.20000000298…).

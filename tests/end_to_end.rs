@@ -250,6 +250,11 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
         assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads, depth 1 and 0)");
         assert_eq!(read(&a), read(&d), "{table}.parquet differs between pipeline depths 1 and 3");
     }
+    // `crowdtwin report DIR` rebuilds the same report and summary from the tables alone.
+    let (report, summary_file) = (std::fs::read(a.join("report.html")).unwrap(), std::fs::read(a.join("summary.json")).unwrap());
+    crowdtwin::pipeline::rebuild_report(&a, &root().join("policies/default.ron")).unwrap();
+    assert!(std::fs::read(a.join("report.html")).unwrap() == report, "the rebuilt report differs");
+    assert!(std::fs::read(a.join("summary.json")).unwrap() == summary_file, "the rebuilt summary differs");
     let observations = |dir: &Path| std::fs::read(dir.join("observations.parquet")).unwrap();
     assert_ne!(observations(&a), observations(&c), "another seed gives another run");
     for file in ["report.html", "summary.json", "plots/contact_test.png", "timings.parquet"] {

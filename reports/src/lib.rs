@@ -4,6 +4,7 @@
 //! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
 //! * [`bias`] — per-group miss rates with cluster-bootstrap intervals, differences, ratios, flags.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
+//! * [`read`] — a run's tables read back into records (to rebuild the report).
 //! * [`tables`] — Parquet tables written with polars.
 //! * [`charts`] — plotters bar charts (SVG).
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
@@ -18,5 +19,6 @@ pub mod images;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+pub mod read;
 pub mod records;
 pub mod tables;

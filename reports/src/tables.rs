@@ -157,6 +157,10 @@ pub fn incidents(records: &RunRecords) -> PolarsResult<DataFrame> {
                 i.iter().map(|x| x.persons.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>(),
             ),
             Column::new("objects".into(), i.iter().map(|x| x.objects.len() as u32).collect::<Vec<_>>()),
+            Column::new(
+                "object_ids".into(),
+                i.iter().map(|x| x.objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>(),
+            ),
             Column::new("centre_x".into(), i.iter().map(|x| x.centre[0]).collect::<Vec<_>>()),
             Column::new("centre_z".into(), i.iter().map(|x| x.centre[1]).collect::<Vec<_>>()),
             Column::new("intensity".into(), i.iter().map(|x| x.intensity).collect::<Vec<_>>()),

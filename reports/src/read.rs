@@ -1,0 +1,238 @@
+//! Reading a run's Parquet tables back into records, so the report can be rebuilt from the
+//! tables alone (`crowdtwin report DIR`) — or from tables some other tool wrote in this schema.
+
+use crate::records::*;
+use crate::tables::read;
+use crowdtwin_core::taxonomy::{Demographics, SkinTone};
+use polars::prelude::*;
+use std::path::Path;
+
+/// One table's columns, with errors that name the table and column.
+struct Table {
+    name: String,
+    df: DataFrame,
+}
+
+impl Table {
+    fn open(dir: &Path, name: &str) -> Result<Self, String> {
+        let path = dir.join(format!("{name}.parquet"));
+        let df = read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let version = df.column("schema_version").ok().and_then(|c| c.as_materialized_series().u32().ok().and_then(|v| v.get(0)));
+        if df.height() > 0 && version != Some(crowdtwin_core::RECORDS_SCHEMA_VERSION) {
+            return Err(format!("{}: schema version {version:?}, this build reads {}", path.display(), crowdtwin_core::RECORDS_SCHEMA_VERSION));
+        }
+        Ok(Table { name: name.to_string(), df })
+    }
+
+    fn len(&self) -> usize {
+        self.df.height()
+    }
+
+    fn series(&self, column: &str) -> Result<Series, String> {
+        self.df.column(column).map(|c| c.as_materialized_series().clone()).map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))
+    }
+
+    fn strings(&self, column: &str) -> Result<Vec<String>, String> {
+        let s = self.series(column)?;
+        let ca = s.str().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default().to_string()).collect())
+    }
+
+    fn u32s(&self, column: &str) -> Result<Vec<u32>, String> {
+        let s = self.series(column)?;
+        let ca = s.u32().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default()).collect())
+    }
+
+    fn optional_u32s(&self, column: &str) -> Result<Vec<Option<u32>>, String> {
+        let s = self.series(column)?;
+        let ca = s.u32().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+    }
+
+    fn u64s(&self, column: &str) -> Result<Vec<u64>, String> {
+        let s = self.series(column)?;
+        let ca = s.u64().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default()).collect())
+    }
+
+    fn f64s(&self, column: &str) -> Result<Vec<f64>, String> {
+        let s = self.series(column)?;
+        let ca = s.f64().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default()).collect())
+    }
+
+    fn bools(&self, column: &str) -> Result<Vec<bool>, String> {
+        let s = self.series(column)?;
+        let ca = s.bool().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default()).collect())
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(table: &str, column: &str, text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("{table}.parquet: column `{column}`: unknown value `{text}`"))
+}
+
+/// Reads every table of a run folder written by [`crate::tables::write_all`].
+pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
+    let t = Table::open(dir, "runs")?;
+    let (scenario, scenario_sha256, seed, duration_s, tick_hz, ticks) =
+        (t.strings("scenario")?, t.strings("scenario_sha256")?, t.u64s("seed")?, t.f64s("duration_s")?, t.u32s("tick_hz")?, t.u64s("ticks")?);
+    let (masking_model, masking_model_sha256, refine_model, refine_model_sha256) =
+        (t.strings("masking_model")?, t.strings("masking_model_sha256")?, t.strings("refine_model")?, t.strings("refine_model_sha256")?);
+    let (version, modality, tiles, threshold, min_px) =
+        (t.strings("crowdtwin_version")?, t.strings("modality")?, t.strings("detector_tiles")?, t.f64s("miss_threshold")?, t.u32s("min_visible_px")?);
+    let runs = (0..t.len())
+        .map(|i| RunRecord {
+            scenario: scenario[i].clone(),
+            scenario_sha256: scenario_sha256[i].clone(),
+            seed: seed[i],
+            duration_s: duration_s[i],
+            tick_hz: tick_hz[i],
+            ticks: ticks[i],
+            masking_model: masking_model[i].clone(),
+            masking_model_sha256: masking_model_sha256[i].clone(),
+            refine_model: refine_model[i].clone(),
+            refine_model_sha256: refine_model_sha256[i].clone(),
+            crowdtwin_version: version[i].clone(),
+            modality: modality[i].clone(),
+            detector_tiles: tiles[i].clone(),
+            miss_threshold: threshold[i],
+            min_visible_px: min_px[i],
+        })
+        .collect();
+
+    let t = Table::open(dir, "cameras")?;
+    let (index, id, x, y, z) = (t.u32s("camera")?, t.strings("camera_id")?, t.f64s("x_m")?, t.f64s("y_m")?, t.f64s("z_m")?);
+    let (yaw, pitch, hfov, sw, sh, rw, rh, fps) = (
+        t.f64s("yaw_deg")?,
+        t.f64s("pitch_deg")?,
+        t.f64s("hfov_deg")?,
+        t.u32s("sensor_width")?,
+        t.u32s("sensor_height")?,
+        t.u32s("render_width")?,
+        t.u32s("render_height")?,
+        t.u32s("fps")?,
+    );
+    let cameras = (0..t.len())
+        .map(|i| CameraRecord {
+            index: index[i] as u16,
+            id: id[i].clone(),
+            position: [x[i], y[i], z[i]],
+            yaw_deg: yaw[i],
+            pitch_deg: pitch[i],
+            hfov_deg: hfov[i],
+            sensor_resolution: (sw[i], sh[i]),
+            render_resolution: (rw[i], rh[i]),
+            fps: fps[i],
+        })
+        .collect();
+
+    let t = Table::open(dir, "persons")?;
+    let (person, tone, height) = (t.u32s("person")?, t.u32s("skin_tone")?, t.f64s("height_m")?);
+    let text: Vec<Vec<String>> = ["gender_presentation", "age_group", "mobility_aid", "head_covering", "body_size", "clothing_colour"]
+        .iter()
+        .map(|c| t.strings(c))
+        .collect::<Result<_, _>>()?;
+    let mut persons = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let skin_tone = SkinTone::try_from(tone[i] as u8).map_err(|_| format!("persons.parquet: skin_tone {} is not a Monk tone", tone[i]))?;
+        persons.push(PersonRecord {
+            person: person[i],
+            demographics: Demographics {
+                skin_tone,
+                gender_presentation: parse("persons", "gender_presentation", &text[0][i])?,
+                age_group: parse("persons", "age_group", &text[1][i])?,
+                mobility_aid: parse("persons", "mobility_aid", &text[2][i])?,
+                head_covering: parse("persons", "head_covering", &text[3][i])?,
+                body_size: parse("persons", "body_size", &text[4][i])?,
+                clothing_colour: parse("persons", "clothing_colour", &text[5][i])?,
+            },
+            height_m: height[i],
+        });
+    }
+
+    let t = Table::open(dir, "observations")?;
+    let (tick, camera, person, visible, unoccluded) = (t.u64s("tick")?, t.u32s("camera")?, t.u32s("person")?, t.u32s("visible_px")?, t.u32s("unoccluded_px")?);
+    let (height_px, ppm, depth, exposed) = (t.f64s("height_px")?, t.f64s("pixels_per_metre")?, t.f64s("depth_m")?, t.u32s("exposed_px")?);
+    let observations = (0..t.len())
+        .map(|i| ObservationRecord {
+            tick: tick[i],
+            camera: camera[i] as u16,
+            person: person[i],
+            visible_px: visible[i],
+            unoccluded_px: unoccluded[i],
+            height_px: height_px[i],
+            pixels_per_metre: ppm[i],
+            depth_m: depth[i],
+            exposed_px: exposed[i],
+        })
+        .collect();
+
+    let t = Table::open(dir, "frames")?;
+    let (tick, camera, time_s, persons_visible, detections, refined) =
+        (t.u64s("tick")?, t.u32s("camera")?, t.f64s("time_s")?, t.u32s("persons_visible")?, t.u32s("detections")?, t.u32s("refined")?);
+    let (masked, false_mask, frame_px) = (t.u32s("masked_px")?, t.u32s("false_mask_px")?, t.u32s("frame_px")?);
+    let (plate, plate_exposed, screen, screen_exposed) =
+        (t.u32s("plate_px")?, t.u32s("plate_exposed_px")?, t.u32s("screen_px")?, t.u32s("screen_exposed_px")?);
+    let frames = (0..t.len())
+        .map(|i| FrameRecord {
+            tick: tick[i],
+            camera: camera[i] as u16,
+            time_s: time_s[i],
+            persons_visible: persons_visible[i],
+            detections: detections[i],
+            refined: refined[i],
+            masked_px: masked[i],
+            false_mask_px: false_mask[i],
+            frame_px: frame_px[i],
+            plate_px: plate[i],
+            plate_exposed_px: plate_exposed[i],
+            screen_px: screen[i],
+            screen_exposed_px: screen_exposed[i],
+        })
+        .collect();
+
+    let t = Table::open(dir, "incidents")?;
+    let (incident, kind, protected, start, end) = (t.u32s("incident")?, t.strings("kind")?, t.bools("protected")?, t.u64s("start_tick")?, t.u64s("end_tick")?);
+    let (members, objects, cx, cz, intensity) = (t.strings("persons")?, t.strings("object_ids")?, t.f64s("centre_x")?, t.f64s("centre_z")?, t.f64s("intensity")?);
+    let ids = |text: &str, column: &str| {
+        text.split_whitespace()
+            .map(|p| p.parse::<u32>().map_err(|_| format!("incidents.parquet: {column} `{text}` is not a list of ids")))
+            .collect::<Result<Vec<u32>, String>>()
+    };
+    let mut incidents = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let persons = ids(&members[i], "persons")?;
+        incidents.push(IncidentRecord {
+            incident: incident[i],
+            kind: kind[i].clone(),
+            protected: protected[i],
+            start_tick: start[i],
+            end_tick: end[i],
+            persons,
+            objects: ids(&objects[i], "object_ids")?,
+            centre: [cx[i], cz[i]],
+            intensity: intensity[i],
+        });
+    }
+
+    let t = Table::open(dir, "incident_frames")?;
+    let (tick, camera, incident, visible, unoccluded) = (t.u64s("tick")?, t.u32s("camera")?, t.u32s("incident")?, t.u32s("visible_px")?, t.u32s("unoccluded_px")?);
+    let corners: Vec<Vec<Option<u32>>> = ["box_x0", "box_y0", "box_x1", "box_y1"].iter().map(|c| t.optional_u32s(c)).collect::<Result<_, _>>()?;
+    let incident_frames = (0..t.len())
+        .map(|i| IncidentFrameRecord {
+            tick: tick[i],
+            camera: camera[i] as u16,
+            incident: incident[i],
+            visible_px: visible[i],
+            unoccluded_px: unoccluded[i],
+            visible_box: match (corners[0][i], corners[1][i], corners[2][i], corners[3][i]) {
+                (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+                _ => None,
+            },
+        })
+        .collect();
+
+    Ok(RunRecords { runs, cameras, persons, observations, frames, incidents, incident_frames, ..Default::default() })
+}
