@@ -161,3 +161,63 @@ pub fn miss_rate_bars_with_intervals(title: &str, groups: &[crate::bias::GroupBi
     }
     Ok(svg)
 }
+
+/// A heat map of miss rates over the combinations of two attributes: one cell per pair of
+/// values, shaded from white (0 %) to red (the highest rate), labelled with the rate and the
+/// persons behind it; combinations nobody had are grey.
+pub fn disparity_heat_map(title: &str, columns: &[String], rows: &[String], cells: &[(usize, usize, f64, usize)]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let (cell_w, cell_h) = (64u32, 34u32);
+        let width = 130 + cell_w * columns.len() as u32;
+        let height = 90 + cell_h * rows.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (width.max(360), height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let top = cells.iter().map(|c| c.2).fold(0.0f64, f64::max).max(1e-9);
+        let title_style = TextStyle::from(("sans-serif", 16).into_font());
+        root.draw(&Text::new(title.to_string(), (10, 8), title_style)).map_err(|e| e.to_string())?;
+        let label = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+        let row_label = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        let (x0, y0) = (120i32, 50i32);
+        for (c, name) in columns.iter().enumerate() {
+            let x = x0 + c as i32 * cell_w as i32 + cell_w as i32 / 2;
+            root.draw(&Text::new(name.clone(), (x, y0 - 10), label.clone())).map_err(|e| e.to_string())?;
+        }
+        for (r, name) in rows.iter().enumerate() {
+            let y = y0 + r as i32 * cell_h as i32 + cell_h as i32 / 2;
+            root.draw(&Text::new(name.clone(), (x0 - 6, y), row_label.clone())).map_err(|e| e.to_string())?;
+            for c in 0..columns.len() {
+                let (left, upper) = (x0 + c as i32 * cell_w as i32, y0 + r as i32 * cell_h as i32);
+                let cell = cells.iter().find(|cell| cell.0 == c && cell.1 == r);
+                let fill = match cell {
+                    Some(&(_, _, rate, _)) => {
+                        let t = (rate / top).clamp(0.0, 1.0);
+                        RGBColor(255, (255.0 * (1.0 - 0.75 * t)) as u8, (255.0 * (1.0 - 0.85 * t)) as u8)
+                    }
+                    None => RGBColor(225, 225, 225),
+                };
+                root.draw(&Rectangle::new([(left, upper), (left + cell_w as i32 - 2, upper + cell_h as i32 - 2)], fill.filled()))
+                    .map_err(|e| e.to_string())?;
+                if let Some(&(_, _, rate, persons)) = cell {
+                    let text = format!("{:.0} % · {}p", rate * 100.0, persons);
+                    root.draw(&Text::new(text, (left + cell_w as i32 / 2, upper + cell_h as i32 / 2), label.clone())).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heat_map_labels_every_cell_with_data_and_only_those() {
+        let (columns, rows) = (vec!["1".to_string(), "2".to_string()], vec!["child".to_string(), "adult".to_string()]);
+        let svg = disparity_heat_map("t", &columns, &rows, &[(0, 1, 0.25, 3), (1, 0, 0.5, 1)]).unwrap();
+        assert!(svg.contains("25 % · 3p") && svg.contains("50 % · 1p"));
+        assert_eq!(svg.matches(" % · ").count(), 2, "no label on the two empty cells");
+    }
+}

@@ -70,6 +70,37 @@ fn fairness_section(input: &ReportInput) -> String {
         }
     }
     html.push_str("</div>");
+    // Disparity heat maps over pairs of attributes (pooled miss rate per combination).
+    html.push_str("<h3>Disparities over pairs of attributes</h3><p>Miss rate per combination of two attributes; darker is \
+                   missed more often; each cell says how many persons stand behind it, so read small cells with care.</p><div class=\"charts\">");
+    for (a, b) in [("skin_tone", "age_group"), ("skin_tone", "gender_presentation"), ("age_group", "head_covering")] {
+        let outcomes = crate::bias::person_outcomes(input.records, input.miss_threshold, input.min_visible_px);
+        let (columns, rows) = (attribute_values(a), attribute_values(b));
+        let mut totals: std::collections::BTreeMap<(usize, usize), (u64, u64, usize)> = Default::default();
+        for person in &input.records.persons {
+            let (Some(outcome), Some(va), Some(vb)) = (outcomes.get(&person.person), person.demographics.value_of(a), person.demographics.value_of(b)) else {
+                continue;
+            };
+            let (Some(c), Some(r)) = (columns.iter().position(|v| *v == va), rows.iter().position(|v| *v == vb)) else { continue };
+            let entry = totals.entry((c, r)).or_default();
+            entry.0 += outcome.scored as u64;
+            entry.1 += outcome.missed as u64;
+            entry.2 += 1;
+        }
+        let cells: Vec<(usize, usize, f64, usize)> =
+            totals.iter().filter(|(_, t)| t.0 > 0).map(|(&(c, r), &(scored, missed, persons))| (c, r, missed as f64 / scored as f64, persons)).collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let title = format!("Miss rate by {} × {}", a.replace('_', " "), b.replace('_', " "));
+        match crate::charts::disparity_heat_map(&title, &columns, &rows, &cells) {
+            Ok(svg) => html.push_str(&svg),
+            Err(error) => {
+                let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+            }
+        }
+    }
+    html.push_str("</div>");
     for bias in input.bias.iter().filter(|b| b.attribute != "everybody") {
         let _ = write!(
             html,

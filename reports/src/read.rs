@@ -17,8 +17,11 @@ impl Table {
     fn open(dir: &Path, name: &str) -> Result<Self, String> {
         let path = dir.join(format!("{name}.parquet"));
         let df = read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if df.height() == 0 {
+            return Ok(Table { name: name.to_string(), df }); // an empty table (a run without incidents)
+        }
         let version = df.column("schema_version").ok().and_then(|c| c.as_materialized_series().u32().ok().and_then(|v| v.get(0)));
-        if df.height() > 0 && version != Some(crowdtwin_core::RECORDS_SCHEMA_VERSION) {
+        if version != Some(crowdtwin_core::RECORDS_SCHEMA_VERSION) {
             return Err(format!("{}: schema version {version:?}, this build reads {}", path.display(), crowdtwin_core::RECORDS_SCHEMA_VERSION));
         }
         Ok(Table { name: name.to_string(), df })
