@@ -12,13 +12,13 @@
 use crate::incidents::{Director, IncidentPlan, ObjectKind};
 use crate::navigation::NavGrid;
 use crate::pedestrians::{velocities, NeighbourGrid, SpeedModel, Walker, WallContact, Walls};
-use crate::physics::{BodyKey, BodyPose, Physics};
+use crate::physics::Physics;
 use crate::population::PersonSpec;
 use crate::vehicles::{Car, Traffic};
 use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::rng::{Purpose, StreamRng};
 use crowdtwin_core::scenario::{Flow, Groups, Scenario};
-use crowdtwin_core::site::{PoiKind, SiteLayout};
+use crowdtwin_core::site::SiteLayout;
 use crowdtwin_core::taxonomy::{AgeGroup, MobilityAid};
 use std::f32::consts::{PI, TAU};
 use std::sync::Arc;
@@ -408,7 +408,7 @@ impl CrowdModel {
                 self.agents.iter().any(|a| a.present && a.position.x > r[0] - 0.3 && a.position.x < r[2] + 0.3 && a.position.y > r[1] - 0.3 && a.position.y < r[3] + 0.3)
             })
             .collect();
-        self.traffic.step(tick, self.dt, &self.layout, &on_crossings);
+        self.traffic.step(tick, self.dt, &on_crossings);
         self.tick += 1;
     }
 
@@ -428,13 +428,7 @@ impl CrowdModel {
     }
 
     fn pick_exit(&mut self, i: usize) -> Vec2 {
-        let exits: Vec<Vec2> = self
-            .layout
-            .points_of_interest
-            .iter()
-            .filter(|p| matches!(p.kind, PoiKind::Entrance | PoiKind::TransitStop))
-            .map(|p| Vec2::from(p.position))
-            .collect();
+        let exits: Vec<Vec2> = self.layout.exits().map(Vec2::from).collect();
         let nav = if self.agents[i].wheelchair { &self.nav_wheelchair } else { &self.nav_on_foot };
         let agent = &mut self.agents[i];
         let exit = if exits.is_empty() { random_open(nav, &mut agent.rng) } else { exits[agent.rng.index(exits.len())] };
@@ -593,7 +587,10 @@ impl CrowdModel {
                 agent.position = pinned;
             } else {
                 let step = velocity[i] * dt;
-                let allowed = |p: Vec2| layout.is_pedestrian_area(p.x, p.y, agent.radius * 0.6, agent.wheelchair) || !layout.is_pedestrian_area(before.x, before.y, agent.radius * 0.6, agent.wheelchair) && layout.is_walkable(p.x, p.y, 0.05);
+                // Somebody already off the pedestrian area (a staged mark, the end of a script) may
+                // move anywhere walkable, so they can get back.
+                let stranded = !layout.is_pedestrian_area(before.x, before.y, agent.radius * 0.6, agent.wheelchair);
+                let allowed = |p: Vec2| layout.is_pedestrian_area(p.x, p.y, agent.radius * 0.6, agent.wheelchair) || stranded && layout.is_walkable(p.x, p.y, 0.05);
                 // Along the wall when the straight step is refused.
                 for candidate in [before + step, before + Vec2::new(step.x, 0.0), before + Vec2::new(0.0, step.y)] {
                     if allowed(candidate) {
@@ -656,21 +653,6 @@ impl CrowdModel {
     /// The objects the scenario needs (known from the start, so the renderer can build them once).
     pub fn object_kinds(&self) -> Vec<(u32, ObjectKind)> {
         self.director.object_kinds()
-    }
-
-    /// Seconds per tick.
-    pub fn dt(&self) -> f32 {
-        self.dt
-    }
-
-    /// Ticks per second.
-    pub fn tick_hz(&self) -> u32 {
-        self.tick_hz
-    }
-
-    /// The pose of a body in the physics world.
-    pub fn physical_pose(&self, key: BodyKey) -> Option<BodyPose> {
-        self.physics.pose(key)
     }
 }
 

@@ -19,7 +19,7 @@ use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::incident::{IncidentKind, Place};
 use crowdtwin_core::rng::{Purpose, StreamRng};
 use crowdtwin_core::scenario::Scenario;
-use crowdtwin_core::site::{ObstacleKind, PoiKind, SiteLayout};
+use crowdtwin_core::site::{ObstacleKind, SiteLayout};
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
 /// Seconds before the start at which participants head for their marks.
@@ -833,21 +833,12 @@ fn lying_on_bench(seat: Vec2, along: Vec2, height_m: f32) -> (Vec3, Quat) {
     (feet, rotation)
 }
 
-fn exits(layout: &SiteLayout) -> Vec<Vec2> {
-    layout
-        .points_of_interest
-        .iter()
-        .filter(|p| matches!(p.kind, PoiKind::Entrance | PoiKind::TransitStop))
-        .map(|p| Vec2::from(p.position))
-        .collect()
-}
-
 fn nearest_exit(layout: &SiteLayout, nav: &NavGrid, to: Vec2) -> Vec2 {
-    let exit = exits(layout).into_iter().min_by(|a, b| a.distance(to).total_cmp(&b.distance(to))).unwrap_or(to);
+    let exit = layout.exits().map(Vec2::from).min_by(|a, b| a.distance(to).total_cmp(&b.distance(to))).unwrap_or(to);
     nav.nearest_open(exit).unwrap_or(exit)
 }
 
 fn farthest_exit(layout: &SiteLayout, nav: &NavGrid, from: Vec2) -> Vec2 {
-    let exit = exits(layout).into_iter().max_by(|a, b| a.distance(from).total_cmp(&b.distance(from))).unwrap_or(from);
+    let exit = layout.exits().map(Vec2::from).max_by(|a, b| a.distance(from).total_cmp(&b.distance(from))).unwrap_or(from);
     nav.nearest_open(exit).unwrap_or(exit)
 }

@@ -200,20 +200,10 @@ impl NavGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crowdtwin_core::scenario::{default_crossings, Site};
+    use crowdtwin_core::site::example_site;
 
     fn layout() -> SiteLayout {
-        let site = Site {
-            plaza_size_m: (40.0, 30.0),
-            street_width_m: 7.0,
-            pavement_width_m: 3.0,
-            building_height_m: (9.0, 20.0),
-            benches: 5,
-            transit_stop: true,
-            crossings: default_crossings(),
-            trees: 4,
-        };
-        SiteLayout::generate(&site, 3)
+        SiteLayout::generate(&example_site(), 3)
     }
 
     #[test]

@@ -121,20 +121,13 @@ impl Physics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crowdtwin_core::scenario::{default_crossings, Site};
+    use crowdtwin_core::scenario::Site;
+    use crowdtwin_core::site::example_site;
 
     #[test]
     fn a_fall_ends_lying_on_the_ground_and_a_bag_comes_to_rest() {
-        let site = Site {
-            plaza_size_m: (40.0, 30.0),
-            street_width_m: 7.0,
-            pavement_width_m: 3.0,
-            building_height_m: (9.0, 20.0),
-            benches: 0,
-            transit_stop: false,
-            crossings: default_crossings(),
-            trees: 0,
-        };
+        // No furniture: nothing in the way of the fall, the bag or the cars.
+        let site = Site { benches: 0, transit_stop: false, trees: 0, ..example_site() };
         let layout = SiteLayout::generate(&site, 1);
         let mut physics = Physics::new(&layout, 0.1);
         physics.start_fall(7, Vec2::new(1.0, 2.0), 0.3, 1.75, Vec2::new(1.0, 0.0), 1.2);

@@ -116,7 +116,25 @@ impl Handles {
     }
 }
 
-/// Spawns a visible mesh and its id-pass twin under `parent`.
+/// Spawns a visible mesh and its twin on the id layer, painted with `id_material`, under
+/// `parent`; `twin` adds what the ground truth needs to find the twin (e.g. the CPU mesh and
+/// whose part it is), or nothing for a pure occluder or an id-only surface.
+fn spawn_pair(
+    commands: &mut Commands,
+    parent: Entity,
+    mesh: Handle<Mesh>,
+    material: Handle<StandardMaterial>,
+    id_material: Handle<StandardMaterial>,
+    transform: Transform,
+    twin: impl Bundle,
+) {
+    commands.entity(parent).with_children(|children| {
+        children.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
+        children.spawn((Mesh3d(mesh), MeshMaterial3d(id_material), transform, RenderLayers::layer(ID_LAYER), twin));
+    });
+}
+
+/// Spawns a visible mesh and its id-pass twin as part of `person` (rasterised for the ground truth).
 fn spawn_with_twin(
     commands: &mut Commands,
     parent: Entity,
@@ -126,17 +144,7 @@ fn spawn_with_twin(
     person: u32,
     transform: Transform,
 ) {
-    commands.entity(parent).with_children(|children| {
-        children.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
-        children.spawn((
-            Mesh3d(mesh),
-            MeshMaterial3d(id_material),
-            transform,
-            RenderLayers::layer(ID_LAYER),
-            RasterMesh(cpu),
-            PersonPart { person },
-        ));
-    });
+    spawn_pair(commands, parent, mesh, material, id_material, transform, (RasterMesh(cpu), PersonPart { person }));
 }
 
 /// Start-up system: spawns every person of the [`Crowd`].
@@ -268,10 +276,7 @@ fn spawn_carried(
             });
             let screen_id = id_material(materials, GroundTruthId::Screen(spec.id));
             let screen = Transform::from_translation(at + tilt * Vec3::new(0.0, 0.0, -0.006)).with_rotation(tilt).with_scale(Vec3::new(0.065, 0.13, 0.002));
-            commands.entity(root).with_children(|children| {
-                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(screen_light), screen));
-                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(screen_id), screen, RenderLayers::layer(ID_LAYER)));
-            });
+            spawn_pair(commands, root, cube.0.clone(), screen_light, screen_id, screen, ());
         }
         Carried::Umbrella => {
             let canopy_colour = [[20, 20, 24], [150, 25, 30], [30, 60, 130], [40, 110, 70]][spec.id as usize % 4];
@@ -395,17 +400,7 @@ pub fn spawn_objects(
             let material = handles.lit(&mut materials, rgb, 0.8);
             let transform = Transform::from_translation(centre).with_scale(size);
             let (mesh, cpu) = cube.clone();
-            commands.entity(root).with_children(|children| {
-                children.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), transform));
-                children.spawn((
-                    Mesh3d(mesh),
-                    MeshMaterial3d(id_mat.clone()),
-                    transform,
-                    RenderLayers::layer(ID_LAYER),
-                    RasterMesh(cpu),
-                    ObjectPart { object: index },
-                ));
-            });
+            spawn_pair(&mut commands, root, mesh, material, id_mat.clone(), transform, (RasterMesh(cpu), ObjectPart { object: index }));
         }
     }
 }
@@ -439,18 +434,12 @@ pub fn spawn_cars(
             parts.push((wheel.clone(), tyre.clone(), Transform::from_xyz(x, 0.33, z).with_rotation(Quat::from_rotation_z(std::f32::consts::FRAC_PI_2))));
         }
         for (mesh, material, transform) in parts {
-            commands.entity(root).with_children(|children| {
-                children.spawn((Mesh3d(mesh.0.clone()), MeshMaterial3d(material), transform));
-                children.spawn((Mesh3d(mesh.0), MeshMaterial3d(occluder.clone()), transform, RenderLayers::layer(ID_LAYER)));
-            });
+            spawn_pair(&mut commands, root, mesh.0, material, occluder.clone(), transform, ());
         }
         for (k, z) in [(0u32, length * 0.5 + 0.01), (1, -length * 0.5 - 0.01)] {
             let id_mat = id_material(&mut materials, GroundTruthId::Plate(car.index * 2 + k));
             let transform = Transform::from_xyz(0.0, 0.5, z).with_scale(Vec3::new(0.52, 0.12, 0.02));
-            commands.entity(root).with_children(|children| {
-                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(plate.clone()), transform));
-                children.spawn((Mesh3d(cube.0.clone()), MeshMaterial3d(id_mat), transform, RenderLayers::layer(ID_LAYER)));
-            });
+            spawn_pair(&mut commands, root, cube.0.clone(), plate.clone(), id_mat, transform, ());
         }
     }
 }

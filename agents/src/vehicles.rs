@@ -109,6 +109,8 @@ pub struct Traffic {
     cars: Vec<Car>,
     cruise_mps: f32,
     drives: Vec<Drive>,
+    /// Per crossing of the layout, the arc length on the lane where it begins.
+    crossing_starts: Vec<f32>,
 }
 
 const COLOURS: [[u8; 3]; 8] = [[200, 200, 205], [30, 30, 35], [150, 20, 25], [20, 50, 120], [120, 125, 130], [235, 235, 230], [40, 90, 60], [170, 140, 60]];
@@ -145,7 +147,16 @@ impl Traffic {
             cars.push(Car { index: moving + placed, position, heading, speed: 0.0, parked: true, colour: COLOURS[rng.index(COLOURS.len())], arc_m, present: true });
             placed += 1;
         }
-        Traffic { lane, cars, cruise_mps: speed_kmh / 3.6, drives: Vec::new() }
+        let crossing_starts = layout
+            .crossings
+            .iter()
+            .map(|c| {
+                let centre = Vec2::new(0.5 * (c.rect[0] + c.rect[2]), 0.5 * (c.rect[1] + c.rect[3]));
+                let half_width = 0.5 * (c.rect[2] - c.rect[0]).min(c.rect[3] - c.rect[1]);
+                lane.arc_of(centre) - half_width
+            })
+            .collect();
+        Traffic { lane, cars, cruise_mps: speed_kmh / 3.6, drives: Vec::new(), crossing_starts }
     }
 
     /// Cruising speed, m/s.
@@ -182,7 +193,7 @@ impl Traffic {
 
     /// Advances every moving car by `dt`; `on_crossings` says, per crossing of the layout,
     /// whether somebody is on it.
-    pub fn step(&mut self, tick: u64, dt: f32, layout: &SiteLayout, on_crossings: &[bool]) {
+    pub fn step(&mut self, tick: u64, dt: f32, on_crossings: &[bool]) {
         let length = self.lane.length;
         let snapshot: Vec<(u32, f32, bool)> = self.cars.iter().map(|c| (c.index, c.arc_m, c.parked || !c.present)).collect();
         for car in self.cars.iter_mut().filter(|c| !c.parked) {
@@ -205,13 +216,11 @@ impl Traffic {
                     .map(|(_, s, _)| (s - car.arc_m).rem_euclid(length))
                     .fold(f32::MAX, f32::min);
                 let mut limit = self.cruise_mps.min(((ahead - CAR_LENGTH_M - 2.0) / TIME_GAP_S).max(0.0));
-                for (crossing, &occupied) in layout.crossings.iter().zip(on_crossings) {
+                for (&start, &occupied) in self.crossing_starts.iter().zip(on_crossings) {
                     if !occupied {
                         continue;
                     }
-                    let centre = Vec2::new(0.5 * (crossing.rect[0] + crossing.rect[2]), 0.5 * (crossing.rect[1] + crossing.rect[3]));
-                    let half_width = 0.5 * (crossing.rect[2] - crossing.rect[0]).min(crossing.rect[3] - crossing.rect[1]);
-                    let to_crossing = (self.lane.arc_of(centre) - half_width - car.arc_m).rem_euclid(length);
+                    let to_crossing = (start - car.arc_m).rem_euclid(length);
                     if to_crossing < 25.0 {
                         limit = limit.min(((to_crossing - CAR_LENGTH_M * 0.5 - 1.5) / TIME_GAP_S).max(0.0));
                     }
@@ -231,25 +240,18 @@ impl Traffic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crowdtwin_core::scenario::{default_crossings, Site};
+    use crowdtwin_core::scenario::Site;
+    use crowdtwin_core::site::example_site;
 
     #[test]
     fn cars_keep_their_distance_and_stop_for_a_crossing_in_use() {
-        let site = Site {
-            plaza_size_m: (40.0, 30.0),
-            street_width_m: 7.0,
-            pavement_width_m: 3.0,
-            building_height_m: (9.0, 20.0),
-            benches: 0,
-            transit_stop: false,
-            crossings: default_crossings(),
-            trees: 0,
-        };
+        // No furniture: nothing in the way of the fall, the bag or the cars.
+        let site = Site { benches: 0, transit_stop: false, trees: 0, ..example_site() };
         let layout = SiteLayout::generate(&site, 1);
         let mut traffic = Traffic::new(&layout, 6, 4, 30.0, 1);
         assert_eq!(traffic.cars().iter().filter(|c| c.parked).count(), 4);
         for tick in 0..600 {
-            traffic.step(tick, 0.1, &layout, &[false; 4]);
+            traffic.step(tick, 0.1, &[false; 4]);
             let moving: Vec<&Car> = traffic.cars().iter().filter(|c| !c.parked).collect();
             for a in &moving {
                 for b in &moving {
@@ -260,7 +262,7 @@ mod tests {
         }
         // Everybody on every crossing: after a while every moving car waits before one.
         for tick in 600..900 {
-            traffic.step(tick, 0.1, &layout, &[true; 4]);
+            traffic.step(tick, 0.1, &[true; 4]);
         }
         assert!(traffic.cars().iter().filter(|c| !c.parked).all(|c| c.speed < 0.1));
         for car in traffic.cars().iter().filter(|c| !c.parked) {

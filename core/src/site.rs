@@ -219,6 +219,11 @@ impl SiteLayout {
         SiteLayout { plaza_half, street_half, walkable_half, obstacles, points_of_interest: pois, crossings }
     }
 
+    /// Where people enter and leave the site: building entrances and the transit stop.
+    pub fn exits(&self) -> impl Iterator<Item = [f32; 2]> + '_ {
+        self.points_of_interest.iter().filter(|p| matches!(p.kind, PoiKind::Entrance | PoiKind::TransitStop)).map(|p| p.position)
+    }
+
     /// Whether (x, z) lies on the carriageway (between the plaza and the pavement).
     pub fn on_street(&self, x: f32, z: f32) -> bool {
         let in_street_ring = x.abs() <= self.street_half[0] && z.abs() <= self.street_half[1];
@@ -249,27 +254,29 @@ impl SiteLayout {
     }
 }
 
+/// A 40 m × 30 m plaza with a 7 m street, 3 m pavements, five benches, four trees, a transit
+/// stop and the default crossings: the site of unit tests (override fields as needed).
+pub fn example_site() -> Site {
+    Site {
+        plaza_size_m: (40.0, 30.0),
+        street_width_m: 7.0,
+        pavement_width_m: 3.0,
+        building_height_m: (9.0, 20.0),
+        benches: 5,
+        transit_stop: true,
+        crossings: crate::scenario::default_crossings(),
+        trees: 4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn site() -> Site {
-        Site {
-            plaza_size_m: (40.0, 30.0),
-            street_width_m: 7.0,
-            pavement_width_m: 3.0,
-            building_height_m: (9.0, 20.0),
-            benches: 5,
-            transit_stop: true,
-            crossings: crate::scenario::default_crossings(),
-            trees: 4,
-        }
-    }
-
     #[test]
     fn layout_is_deterministic_and_points_of_interest_are_walkable() {
-        let a = SiteLayout::generate(&site(), 3);
-        assert_eq!(a, SiteLayout::generate(&site(), 3));
+        let a = SiteLayout::generate(&example_site(), 3);
+        assert_eq!(a, SiteLayout::generate(&example_site(), 3));
         assert!(a.points_of_interest.len() >= 8, "{:?}", a.points_of_interest);
         for poi in &a.points_of_interest {
             assert!(a.is_walkable(poi.position[0], poi.position[1], 0.25), "{poi:?}");

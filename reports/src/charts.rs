@@ -5,59 +5,116 @@ use plotters::prelude::*;
 pub use plotters::style::RGBColor;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// A bar chart of miss rates per group. Every bar is labelled with the persons and
-/// person-frames behind it; groups without scored person-frames show "no data".
-pub fn miss_rate_bars(title: &str, groups: &[GroupRate]) -> Result<String, String> {
+/// One bar of a miss-rate chart.
+struct Bar {
+    /// Group value, under the bar.
+    label: String,
+    /// Height; `None` draws no bar.
+    rate: Option<f64>,
+    /// Whisker, if any.
+    interval: Option<(f64, f64)>,
+    /// Text above the bar (or whisker).
+    text: String,
+    /// Drawn pale (a group too small to conclude).
+    pale: bool,
+}
+
+/// Bars of miss rates with optional whiskers and a label above each.
+fn bar_chart(title: &str, y_desc: &str, bars: &[Bar], headroom: f64) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let width = (140 + 70 * groups.len() as u32).max(420);
+        let width = (140 + 70 * bars.len() as u32).max(420);
         let root = SVGBackend::with_string(&mut svg, (width, 330)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let top = groups.iter().filter_map(|g| g.miss_rate).fold(0.0f64, f64::max);
-        let y_max = if top <= 0.0 { 0.1 } else { (top * 1.25).min(1.0).max(0.05) };
+        let top = bars.iter().filter_map(|b| b.interval.map(|c| c.1).or(b.rate)).fold(0.0f64, f64::max);
+        let y_max = if top <= 0.0 { 0.1 } else { (top * headroom).min(1.0).max(0.05) };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(58)
             .y_label_area_size(58)
-            .build_cartesian_2d((0..groups.len()).into_segmented(), 0.0..y_max)
+            .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..y_max)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .y_desc("miss rate")
+            .y_desc(y_desc)
             .y_label_formatter(&|v| format!("{:.0} %", v * 100.0))
-            .x_labels(groups.len())
+            .x_labels(bars.len())
             .x_label_formatter(&|segment| match segment {
-                SegmentValue::CenterOf(i) => groups.get(*i).map(|g| g.value.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.label.clone()).unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()
             .map_err(|e| e.to_string())?;
-        let bar_colour = RGBColor(52, 101, 164);
+        let (solid, pale) = (RGBColor(52, 101, 164), RGBColor(170, 190, 215));
         chart
-            .draw_series(groups.iter().enumerate().filter_map(|(i, g)| {
-                g.miss_rate.map(|rate| {
-                    let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), rate)], bar_colour.filled());
+            .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
+                b.rate.map(|rate| {
+                    let colour = if b.pale { pale } else { solid };
+                    let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), rate)], colour.filled());
                     bar.set_margin(0, 0, 8, 8);
                     bar
                 })
             }))
             .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
+                b.interval.map(|(low, high)| {
+                    PathElement::new(vec![(SegmentValue::CenterOf(i), low), (SegmentValue::CenterOf(i), high)], BLACK.stroke_width(2))
+                })
+            }))
+            .map_err(|e| e.to_string())?;
         let label_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart
-            .draw_series(groups.iter().enumerate().map(|(i, g)| {
-                let text = match g.miss_rate {
-                    Some(rate) => format!("{:.1} % · {}p/{}pf", rate * 100.0, g.persons, g.person_frames),
-                    None => "no data".to_string(),
-                };
-                let y = g.miss_rate.unwrap_or(0.0) + y_max * 0.01;
-                Text::new(text, (SegmentValue::CenterOf(i), y), label_style.clone())
+            .draw_series(bars.iter().enumerate().map(|(i, b)| {
+                let y = b.interval.map(|c| c.1).or(b.rate).unwrap_or(0.0) + y_max * 0.01;
+                Text::new(b.text.clone(), (SegmentValue::CenterOf(i), y), label_style.clone())
             }))
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+/// A bar chart of miss rates per group. Every bar is labelled with the persons and
+/// person-frames behind it; groups without scored person-frames show "no data".
+pub fn miss_rate_bars(title: &str, groups: &[GroupRate]) -> Result<String, String> {
+    let bars: Vec<Bar> = groups
+        .iter()
+        .map(|g| Bar {
+            label: g.value.clone(),
+            rate: g.miss_rate,
+            interval: None,
+            text: match g.miss_rate {
+                Some(rate) => format!("{:.1} % · {}p/{}pf", rate * 100.0, g.persons, g.person_frames),
+                None => "no data".to_string(),
+            },
+            pale: false,
+        })
+        .collect();
+    bar_chart(title, "miss rate", &bars, 1.25)
+}
+
+/// Miss rate per group as bars with their confidence intervals as whiskers; each bar is
+/// labelled with its persons, and groups with too few persons are drawn pale.
+pub fn miss_rate_bars_with_intervals(title: &str, groups: &[crate::bias::GroupBias]) -> Result<String, String> {
+    let bars: Vec<Bar> = groups
+        .iter()
+        .map(|g| Bar {
+            label: g.value.clone(),
+            rate: g.miss_rate,
+            interval: g.miss_rate_ci,
+            text: format!(
+                "{} · {}p{}",
+                g.miss_rate.map_or("—".into(), |r| format!("{:.0} %", r * 100.0)),
+                g.persons,
+                if g.flagged { " ▲" } else { "" }
+            ),
+            pale: g.too_few_persons,
+        })
+        .collect();
+    bar_chart(title, "miss rate (95 % interval)", &bars, 1.15)
 }
 
 /// One series of a line chart: a name, a colour and its (x, y) points.
@@ -95,68 +152,6 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), 
             }
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
-}
-
-/// Miss rate per group as bars with their confidence intervals as whiskers; each bar is
-/// labelled with its persons, and groups with too few persons are drawn pale.
-pub fn miss_rate_bars_with_intervals(title: &str, groups: &[crate::bias::GroupBias]) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let width = (140 + 70 * groups.len() as u32).max(420);
-        let root = SVGBackend::with_string(&mut svg, (width, 330)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let top = groups.iter().filter_map(|g| g.miss_rate_ci.map(|c| c.1).or(g.miss_rate)).fold(0.0f64, f64::max);
-        let y_max = if top <= 0.0 { 0.1 } else { (top * 1.15).min(1.0).max(0.05) };
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(58)
-            .y_label_area_size(58)
-            .build_cartesian_2d((0..groups.len()).into_segmented(), 0.0..y_max)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc("miss rate (95 % interval)")
-            .y_label_formatter(&|v| format!("{:.0} %", v * 100.0))
-            .x_labels(groups.len())
-            .x_label_formatter(&|segment| match segment {
-                SegmentValue::CenterOf(i) => groups.get(*i).map(|g| g.value.clone()).unwrap_or_default(),
-                _ => String::new(),
-            })
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let solid = RGBColor(52, 101, 164);
-        let pale = RGBColor(170, 190, 215);
-        chart
-            .draw_series(groups.iter().enumerate().filter_map(|(i, g)| {
-                g.miss_rate.map(|rate| {
-                    let colour = if g.too_few_persons { pale } else { solid };
-                    let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), rate)], colour.filled());
-                    bar.set_margin(0, 0, 10, 10);
-                    bar
-                })
-            }))
-            .map_err(|e| e.to_string())?;
-        let whisker = BLACK.stroke_width(2);
-        for (i, g) in groups.iter().enumerate() {
-            if let Some((low, high)) = g.miss_rate_ci {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(vec![(SegmentValue::CenterOf(i), low), (SegmentValue::CenterOf(i), high)], whisker)))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        let label_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-        chart
-            .draw_series(groups.iter().enumerate().map(|(i, g)| {
-                let y = g.miss_rate_ci.map(|c| c.1).or(g.miss_rate).unwrap_or(0.0) + y_max * 0.01;
-                let text = format!("{} · {}p{}", g.miss_rate.map_or("—".into(), |r| format!("{:.0} %", r * 100.0)), g.persons, if g.flagged { " ▲" } else { "" });
-                Text::new(text, (SegmentValue::CenterOf(i), y), label_style.clone())
-            }))
-            .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)

@@ -73,8 +73,8 @@ fn fairness_section(input: &ReportInput) -> String {
     // Disparity heat maps over pairs of attributes (pooled miss rate per combination).
     html.push_str("<h3>Disparities over pairs of attributes</h3><p>Miss rate per combination of two attributes; darker is \
                    missed more often; each cell says how many persons stand behind it, so read small cells with care.</p><div class=\"charts\">");
+    let outcomes = crate::bias::person_outcomes(input.records, input.miss_threshold, input.min_visible_px);
     for (a, b) in [("skin_tone", "age_group"), ("skin_tone", "gender_presentation"), ("age_group", "head_covering")] {
-        let outcomes = crate::bias::person_outcomes(input.records, input.miss_threshold, input.min_visible_px);
         let (columns, rows) = (attribute_values(a), attribute_values(b));
         let mut totals: std::collections::BTreeMap<(usize, usize), (u64, u64, usize)> = Default::default();
         for person in &input.records.persons {
