@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod crowd;
+pub mod dataset;
 pub mod pipeline;
 pub mod recorder;
 

@@ -34,6 +34,12 @@ enum Command {
         /// Refine person boxes into silhouettes with this model (e.g. models/pose_landmark_lite.ron).
         #[arg(long)]
         refine_model: Option<PathBuf>,
+        /// Anomaly model manifest (AD).
+        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        ad_model: PathBuf,
+        /// Key file for retention mode 1 (raw frames encrypted); outside the output folder.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
         /// ONNX Runtime threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -46,6 +52,67 @@ enum Command {
         /// Pipeline depth k: tick t+1 is simulated once tick t−k is recorded (results are the same for every k).
         #[arg(long, default_value_t = 1)]
         depth: usize,
+    },
+    /// Export the masked frames of a simulated run with per-frame anomaly labels, to train and
+    /// test anomaly models (raw frames are never written).
+    Dataset {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulate this many seconds instead of the scenario's duration.
+        #[arg(long)]
+        seconds: Option<f32>,
+        /// Use this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Masking model manifest.
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// Stored frame size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "128x72", value_parser = parse_size)]
+        size: (u32, u32),
+        /// ONNX Runtime threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write a new random key file for retention mode 1 (refuses to overwrite one).
+    Keygen {
+        /// Where to write the key (keep it outside every output folder).
+        path: PathBuf,
+    },
+    /// Decrypt one raw frame kept under retention mode 1, logging who and why in the run's
+    /// hash-chained access log (which is verified first).
+    Warrant {
+        /// A run folder written under retention mode 1.
+        dir: PathBuf,
+        /// The key file the run was made with.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Camera id.
+        #[arg(long)]
+        camera: String,
+        /// Tick of the frame.
+        #[arg(long)]
+        tick: u64,
+        /// Who asks.
+        #[arg(long)]
+        actor: String,
+        /// Why (e.g. the warrant's reference).
+        #[arg(long)]
+        reason: String,
+        /// Where to write the decrypted JPEG.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a run's access log (retention mode 1): every line chained to the one before.
+    VerifyLog {
+        /// A run folder written under retention mode 1.
+        dir: PathBuf,
     },
     /// Rebuild report.html and summary.json of a run folder from its tables, without simulating.
     Report {
@@ -81,6 +148,9 @@ enum Command {
         /// Silhouette model measured as well.
         #[arg(long, default_value = "models/pose_landmark_lite.ron")]
         refine_model: PathBuf,
+        /// Anomaly model manifest.
+        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        ad_model: PathBuf,
         /// ONNX Runtime threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -113,7 +183,7 @@ fn quiet_headless_vulkan() {
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, threads, quiet, policy, depth } => {
+        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, ad_model, key_file, threads, quiet, policy, depth } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -121,13 +191,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 seed,
                 mask_model: project_file(&mask_model),
                 refine_model: refine_model.map(|m| project_file(&m)),
+                ad_model: project_file(&ad_model),
+                key_file,
                 threads,
                 log: true,
                 policy: Some(project_file(&policy)),
                 depth,
             };
-            let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
+            let bar = progress_bar(quiet)?;
             let outcome = pipeline::run(&options, |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
@@ -140,7 +211,31 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 summary["person_frames"],
                 summary["miss_rate"].as_f64().map_or("n/a".into(), |m| format!("{:.1} %", m * 100.0))
             );
+            println!(
+                "{} alerts ({} false), incident recall {}, frame AUC {}",
+                summary["anomaly"]["alerts"],
+                summary["anomaly"]["false_alerts"],
+                summary["incident_recall"].as_f64().map_or("n/a".into(), |r| format!("{:.0} %", r * 100.0)),
+                summary["ad_frame_auc"].as_f64().map_or("n/a".into(), |a| format!("{a:.3}"))
+            );
             println!("report: {}", outcome.out.join("report.html").display());
+            Ok(())
+        }
+        Command::Keygen { path } => {
+            crowdtwin_vision::deployment::StorageKey::generate(&path).map_err(anyhow::Error::msg)?;
+            println!("key written to {} (readable by you only); keep it outside every output folder", path.display());
+            Ok(())
+        }
+        Command::Warrant { dir, key_file, camera, tick, actor, reason, out } => {
+            let key = crowdtwin_vision::deployment::StorageKey::read(&key_file).map_err(anyhow::Error::msg)?;
+            let jpeg = crowdtwin_vision::deployment::warrant_access(&dir.join("deployment"), &key, &camera, tick, &actor, &reason).map_err(anyhow::Error::msg)?;
+            crowdtwin_reports::output::write_atomic(&out, &jpeg)?;
+            println!("raw frame {camera} @ tick {tick} written to {}; access logged", out.display());
+            Ok(())
+        }
+        Command::VerifyLog { dir } => {
+            let (entries, last) = crowdtwin_vision::deployment::verify_log(&dir.join("deployment").join("access_log.jsonl")).map_err(anyhow::Error::msg)?;
+            println!("access log intact: {entries} entries, last hash {last}");
             Ok(())
         }
         Command::Check { scenario } => {
@@ -171,6 +266,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Dataset { scenario, out, seconds, seed, mask_model, size, threads, quiet } => {
+            let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads };
+            let bar = progress_bar(quiet)?;
+            let (frames, positives) = crowdtwin::dataset::export(&options, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!("{frames} masked frames, {positives} labelled anomalous: {}", options.out.display());
+            Ok(())
+        }
         Command::Report { dir, policy } => {
             let summary = pipeline::rebuild_report(&dir, &project_file(&policy))?;
             println!("{} frames, {} scored person-frames, policy `{}`", summary["frames"], summary["person_frames"], summary["policy"]["name"].as_str().unwrap_or(""));
@@ -182,10 +288,22 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("plot written to {}", out.display());
             Ok(())
         }
-        Command::Bench { scenario, ticks, mask_model, refine_model, threads } => {
+        Command::Bench { scenario, ticks, mask_model, refine_model, ad_model, threads } => {
             let refine_model = project_file(&refine_model);
-            println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), ticks, threads)?);
+            println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), &project_file(&ad_model), ticks, threads)?);
             Ok(())
         }
     }
+}
+
+fn progress_bar(quiet: bool) -> anyhow::Result<ProgressBar> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
+    Ok(bar)
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("`{text}` is not WIDTHxHEIGHT"))?;
+    Ok((w.trim().parse().map_err(|_| format!("bad width in `{text}`"))?, h.trim().parse().map_err(|_| format!("bad height in `{text}`"))?))
 }

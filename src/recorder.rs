@@ -8,16 +8,35 @@ use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::images::ground_truth_overlay;
 use crowdtwin_reports::records::*;
 use crowdtwin_core::frame::RgbaImage;
+use crowdtwin_vision::alerts::Alert;
+use crowdtwin_vision::anomaly::AnomalyOutput;
 use crowdtwin_vision::masking::MaskOutput;
 use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Per camera, each frame's (tick, time, frame size, anomaly output): replayed by the
+/// operating-point sweep.
+pub type ScoreHistory = BTreeMap<u16, Vec<(u64, f64, (u32, u32), AnomalyOutput)>>;
+
+/// At most this many alerts are shown as operator views in the report.
+pub const ALERT_VIEWS: usize = 8;
 
 /// Accumulates records and the frames kept for contact sheets.
 pub struct Recorder {
     /// Everything recorded so far.
     pub records: RunRecords,
-    /// Per camera: rows of (raw, ground-truth overlay, masked) for the contact sheet.
+    /// Per camera: rows of (raw, ground-truth overlay, masked) for the contact sheet — without
+    /// the raw column, and with the overlay on the masked frame, unless the scenario asks for
+    /// raw contact sheets.
     pub sheets: BTreeMap<u16, Vec<Vec<RgbaImage>>>,
     sheet_ticks: Vec<u64>,
+    raw_sheets: bool,
+    /// Every frame's anomaly output, for the operating-point sweep.
+    pub history: ScoreHistory,
+    /// Alerts as raised, in the order they closed.
+    pub alerts: Vec<Alert>,
+    /// The masked frame at each of the first alerts' peak score (the operator's view).
+    pub alert_views: Vec<(Alert, RgbaImage)>,
 }
 
 impl Recorder {
@@ -58,17 +77,34 @@ impl Recorder {
                 objects: plan.objects.clone(),
                 centre: [plan.centre.x as f64, plan.centre.y as f64],
                 intensity: plan.intensity as f64,
+                detected: false,
+                time_to_alert_s: None,
             })
             .collect();
         Recorder {
             records: RunRecords { runs: vec![run], cameras, persons, incidents, ..Default::default() },
             sheets: BTreeMap::new(),
             sheet_ticks,
+            raw_sheets: scenario.evaluation.raw_contact_sheets,
+            history: BTreeMap::new(),
+            alerts: Vec::new(),
+            alert_views: Vec::new(),
         }
     }
 
-    /// Scores one masked frame against its ground truth.
-    pub fn record(&mut self, frame: &Frame, masked: &MaskOutput, simulate_ms: f64) {
+    /// Keeps alerts as they close, with the operator's view of the first few.
+    pub fn record_alerts(&mut self, closed: Vec<(Alert, Option<RgbaImage>)>) {
+        for (alert, view) in closed {
+            if let Some(view) = view.filter(|_| self.alert_views.len() < ALERT_VIEWS) {
+                self.alert_views.push((alert.clone(), view));
+            }
+            self.alerts.push(alert);
+        }
+    }
+
+    /// Scores one masked and anomaly-scored frame against its ground truth.
+    pub fn record(&mut self, frame: &Frame, masked: &MaskOutput, anomaly: &AnomalyOutput, simulate_ms: f64) {
+        let started = Instant::now();
         let (tick, camera) = (frame.key.tick, frame.key.camera);
         let mut exposed: BTreeMap<u32, u32> = BTreeMap::new();
         let (mut masked_px, mut false_mask_px) = (0u32, 0u32);
@@ -123,7 +159,9 @@ impl Recorder {
             plate_exposed_px,
             screen_px,
             screen_exposed_px,
+            ad_score: anomaly.score as f64,
         });
+        self.history.entry(camera).or_default().push((tick, frame.time_s, (frame.rgba.width, frame.rgba.height), anomaly.clone()));
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord {
                 tick,
@@ -134,10 +172,15 @@ impl Recorder {
                 visible_box: incident.visible_box,
             });
         }
-        self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms });
         let rows = self.sheets.entry(camera).or_default();
         if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
-            rows.push(vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]);
+            rows.push(if self.raw_sheets {
+                vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]
+            } else {
+                vec![ground_truth_overlay(&masked.masked, &frame.id_mask), masked.masked.clone()]
+            });
         }
+        let record_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms, ad_ms: anomaly.latency_ms, record_ms });
     }
 }

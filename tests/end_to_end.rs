@@ -229,6 +229,8 @@ fn run_small(out: &Path, seed: Option<u64>, threads: usize, depth: usize) -> ser
         seed,
         mask_model: root().join("models/nanodet.ron"),
         refine_model: None,
+        ad_model: root().join("models/anomaly_mil.ron"),
+        key_file: None,
         threads,
         log: false,
         policy: None,
@@ -245,7 +247,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     run_small(&b, None, 1, 0);
     run_small(&c, Some(8), 2, 1);
     run_small(&d, None, 2, 3);
-    for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames"] {
+    for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points"] {
         let read = |dir: &Path| std::fs::read(dir.join(format!("{table}.parquet"))).unwrap();
         assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads, depth 1 and 0)");
         assert_eq!(read(&a), read(&d), "{table}.parquet differs between pipeline depths 1 and 3");
@@ -319,6 +321,8 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
             seed: None,
             mask_model: root().join("models/nanodet.ron"),
             refine_model,
+            ad_model: root().join("models/anomaly_mil.ron"),
+            key_file: None,
             threads: 2,
             log: false,
             policy: None,
@@ -438,3 +442,6 @@ fn every_shipped_scenario_loads_and_stages_its_events() {
     }
     assert!(checked >= 3, "plaza, station and night-street");
 }
+
+#[path = "end_to_end/anomaly.rs"]
+mod anomaly;

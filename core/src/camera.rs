@@ -91,11 +91,31 @@ impl CameraModel {
         let n = dot(d, d).sqrt();
         [d[0] / n, d[1] / n, d[2] / n]
     }
+
+    /// Where the ray through pixel (u, v) meets the ground plane (y = 0), as site (x, z);
+    /// `None` when the ray points at or above the horizon.
+    pub fn ground_point(&self, u: f32, v: f32) -> Option<[f32; 2]> {
+        let ray = self.ray(u, v);
+        if ray[1] >= -1e-6 {
+            return None;
+        }
+        let t = -self.position[1] / ray[1];
+        Some([self.position[0] + t * ray[0], self.position[2] + t * ray[2]])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ground_point_projects_back_to_its_pixel() {
+        let model = CameraModel::new(&spec(30.0, 25.0), (640, 360));
+        let [u, v, _] = model.project([3.0, 0.0, -12.0]).expect("in front");
+        let [x, z] = model.ground_point(u, v).expect("below the horizon");
+        assert!((x - 3.0).abs() < 1e-3 && (z + 12.0).abs() < 1e-3, "({x}, {z})");
+        assert_eq!(model.ground_point(320.0, -1000.0), None, "above the horizon");
+    }
 
     fn spec(yaw: f32, pitch: f32) -> CameraSpec {
         CameraSpec {

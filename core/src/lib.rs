@@ -12,7 +12,9 @@
 //! * [`camera`] — the pinhole camera model shared by the renderer and the evaluation.
 //! * [`paths`] — finding project files from wherever the program runs.
 //! * [`frame`] — frames and per-frame ground truth handed from the simulation to the pipeline.
+//! * [`bandwidth`] — the bitrate model: what each camera sends under a deployment modality.
 
+pub mod bandwidth;
 pub mod camera;
 pub mod frame;
 pub mod ids;
@@ -24,4 +26,4 @@ pub mod site;
 pub mod taxonomy;
 
 /// Version of the schema of every Parquet table and `summary.json` this build writes.
-pub const RECORDS_SCHEMA_VERSION: u32 = 1;
+pub const RECORDS_SCHEMA_VERSION: u32 = 2;

@@ -70,6 +70,12 @@ pub struct Scenario {
     /// Scheduled incidents and protected activities (see [`crate::incident`]).
     #[serde(default)]
     pub incidents: Vec<IncidentSpec>,
+    /// Where the models run and what the deployment keeps.
+    #[serde(default)]
+    pub deployment: DeploymentSettings,
+    /// How anomaly scores become alerts and how alerts are matched to incidents.
+    #[serde(default)]
+    pub alerts: AlertSettings,
 }
 
 /// A procedural plaza: an open square, ringed by a street with pavements, ringed by buildings.
@@ -453,11 +459,78 @@ pub struct EvaluationSettings {
     pub miss_threshold: f32,
     /// Person-frames with fewer visible pixels are recorded but not scored.
     pub min_visible_px: u32,
+    /// Show the synthetic raw frames in the contact sheets (evaluation artefacts). Off by
+    /// default, so that under retention modes 2 and 3 no raw pixel reaches the disk at all.
+    pub raw_contact_sheets: bool,
 }
 
 impl Default for EvaluationSettings {
     fn default() -> Self {
-        Self { miss_threshold: 0.2, min_visible_px: 20 }
+        Self { miss_threshold: 0.2, min_visible_px: 20, raw_contact_sheets: false }
+    }
+}
+
+/// Where masking (AN) and anomaly detection (AD) run, which decides what leaves the camera.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// Both on a server: the camera streams raw video.
+    #[default]
+    Central,
+    /// Masking on the camera, AD on a server: the camera streams masked video.
+    Hybrid,
+    /// Both on the camera: it sends alert metadata and the masked clip of each alert.
+    Edge,
+}
+
+impl Modality {
+    /// The name used in scenarios and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Central => "central",
+            Modality::Hybrid => "hybrid",
+            Modality::Edge => "edge",
+        }
+    }
+}
+
+/// The simulated deployment: modality, retention and the bitrate model of its video streams.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentSettings {
+    /// Where AN and AD run.
+    pub modality: Modality,
+    /// Retention mode: 1 masked footage kept and raw footage kept encrypted for warrant access;
+    /// 2 masked footage kept, raw deleted right after masking; 3 only alert metadata kept.
+    pub retention: u8,
+    /// Bitrate model of a compressed video stream, bits per pixel per frame at the sensor
+    /// resolution (H.264 at good quality is about 0.1).
+    pub bits_per_pixel: f32,
+}
+
+impl Default for DeploymentSettings {
+    fn default() -> Self {
+        Self { modality: Modality::Central, retention: 2, bits_per_pixel: 0.1 }
+    }
+}
+
+/// Alerting: hysteresis on the anomaly score, minimum duration, matching tolerance.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Score at or above which an alert may open (`None`: the AD model's default threshold).
+    pub threshold: Option<f32>,
+    /// An open alert closes once the score falls below threshold × this ratio (hysteresis).
+    pub release_ratio: f32,
+    /// The score must stay at or above the threshold this long before an alert is raised.
+    pub min_duration_s: f32,
+    /// An alert matches an incident whose interval it overlaps within this many seconds.
+    pub match_tolerance_s: f32,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self { threshold: None, release_ratio: 0.8, min_duration_s: 1.0, match_tolerance_s: 2.0 }
     }
 }
 
@@ -701,6 +774,24 @@ impl Scenario {
         }
         for (i, incident) in self.incidents.iter().enumerate() {
             incident.validate(self.duration_s).map_err(|(field, message)| (vec![Key("incidents"), Index(i), Key(field)], message))?;
+        }
+        if !(1..=3).contains(&self.deployment.retention) {
+            return at(&[Key("deployment"), Key("retention")], format!("must be 1, 2 or 3, got {}", self.deployment.retention));
+        }
+        if !(0.001..=24.0).contains(&self.deployment.bits_per_pixel) {
+            return at(&[Key("deployment"), Key("bits_per_pixel")], format!("must be 0.001 to 24, got {}", self.deployment.bits_per_pixel));
+        }
+        if self.alerts.threshold.is_some_and(|t| !(t > 0.0 && t < 1.0)) {
+            return at(&[Key("alerts"), Key("threshold")], "must be between 0 and 1 (exclusive)".into());
+        }
+        if !(self.alerts.release_ratio > 0.0 && self.alerts.release_ratio <= 1.0) {
+            return at(&[Key("alerts"), Key("release_ratio")], format!("must be above 0 and at most 1, got {}", self.alerts.release_ratio));
+        }
+        if !(0.0..=600.0).contains(&self.alerts.min_duration_s) {
+            return at(&[Key("alerts"), Key("min_duration_s")], format!("must be 0 to 600 s, got {}", self.alerts.min_duration_s));
+        }
+        if !(0.0..=600.0).contains(&self.alerts.match_tolerance_s) {
+            return at(&[Key("alerts"), Key("match_tolerance_s")], format!("must be 0 to 600 s, got {}", self.alerts.match_tolerance_s));
         }
         let (cols, rows) = self.masking.tiles;
         if !(1..=8).contains(&cols) || !(1..=8).contains(&rows) {

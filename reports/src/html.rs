@@ -31,6 +31,12 @@ pub struct ReportInput<'a> {
     pub policy_name: &'a str,
     /// Its verdicts.
     pub verdicts: &'a [Verdict],
+    /// Anomaly-detection metrics.
+    pub anomaly: &'a crate::alerts::AnomalyMetrics,
+    /// Bytes each camera sent.
+    pub bandwidth: &'a [crate::alerts::CameraBandwidth],
+    /// Operator views of the first alerts: (caption, PNG bytes).
+    pub alert_views: Vec<(String, Vec<u8>)>,
 }
 
 fn interval(ci: Option<(f64, f64)>, scale: f64, digits: usize) -> String {
@@ -135,14 +141,14 @@ fn fairness_section(input: &ReportInput) -> String {
 }
 
 /// The staged incidents and protected activities: when, who, and how much of the time each
-/// camera could see them (ground truth only; no anomaly model judges them yet).
+/// camera could see them, and whether an alert matched them.
 fn events_section(records: &RunRecords) -> String {
     if records.incidents.is_empty() {
         return String::new();
     }
     let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz).max(1) as f64;
     let mut html = String::from(
-        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th>",
+        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th><th>alerted</th><th>time to alert</th>",
     );
     for camera in &records.cameras {
         let _ = write!(html, "<th>{}</th>", escape(&camera.id));
@@ -151,13 +157,19 @@ fn events_section(records: &RunRecords) -> String {
     for incident in &records.incidents {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td><td>{}</td><td>{}</td>",
             incident.incident,
             escape(&incident.kind.replace('_', " ")),
             if incident.protected { "yes" } else { "no" },
             incident.start_tick as f64 / tick_hz,
             incident.end_tick as f64 / tick_hz,
-            incident.persons.len()
+            incident.persons.len(),
+            match (incident.detected, incident.protected) {
+                (true, true) => "yes — must not",
+                (true, false) => "yes",
+                (false, _) => "no",
+            },
+            incident.time_to_alert_s.map_or("—".into(), |t| format!("{t:.1} s"))
         );
         for camera in &records.cameras {
             let rows: Vec<_> =
@@ -268,7 +280,7 @@ th{{background:#f0f0f0}} td:first-child,th:first-child{{text-align:left}}
 img{{max-width:100%;border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
 @media print{{.charts svg{{max-width:100%}} h2{{page-break-after:avoid}}}}
 </style></head><body>
-<h1>Masking audit — scenario “{name}”</h1>
+<h1>Masking and alerting audit — scenario “{name}”</h1>
 <p class="note">All figures below are measured <b>in simulation</b>, on synthetic people rendered by a game engine.
 They show how the masking model behaves on these renders; they do not by themselves prove how it behaves on real footage.</p>
 "#,
@@ -358,8 +370,10 @@ They show how the masking model behaves on these renders; they do not by themsel
 
     html.push_str(&fairness_section(input));
     html.push_str(&events_section(records));
+    html.push_str(&crate::anomaly_html::anomaly_section(input, input.anomaly));
+    html.push_str(&crate::anomaly_html::deployment_section(input, input.bandwidth));
 
-    html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left: the rendered frame; middle: ground truth (each person tinted); right: after masking.</p>");
+    html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left to right: the rendered frame (only when the scenario sets <code>evaluation.raw_contact_sheets</code>), ground truth (each person tinted) over it — otherwise over the masked frame —, and the masked frame.</p>");
     for (camera, png) in &input.contact_sheets {
         let _ = write!(html, "<h3>Camera {}</h3><img alt=\"contact sheet of camera {0}\" src=\"data:image/png;base64,{}\">", escape(camera), base64(png));
     }

@@ -58,6 +58,23 @@ pub fn ground_truth_overlay(raw: &RgbaImage, id_mask: &IdMask) -> RgbaImage {
     out
 }
 
+/// Draws the outline of `roi` (`[x0, y0, x1, y1]`, pixels) on an image, `thickness` pixels
+/// wide, clipped to the image: how an alert's region of interest is highlighted.
+pub fn outline_box(image: &mut RgbaImage, roi: [f32; 4], colour: [u8; 3], thickness: u32) {
+    let (w, h) = (image.width as i64, image.height as i64);
+    let clamp = |v: f32, max: i64| (v.round() as i64).clamp(0, max - 1);
+    let (x0, y0, x1, y1) = (clamp(roi[0], w), clamp(roi[1], h), clamp(roi[2] - 1.0, w), clamp(roi[3] - 1.0, h));
+    let t = thickness as i64;
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let edge = x - x0 < t || x1 - x < t || y - y0 < t || y1 - y < t;
+            if edge {
+                image.set_rgb(x as u32, y as u32, colour);
+            }
+        }
+    }
+}
+
 /// Stacks rows of equally sized images into one sheet with a gap between tiles.
 pub fn contact_sheet(rows: &[Vec<RgbaImage>]) -> RgbaImage {
     let gap = 6;

@@ -3,15 +3,19 @@
 //!
 //! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
 //! * [`bias`] — per-group miss rates with cluster-bootstrap intervals, differences, ratios, flags.
+//! * [`alerts`] — alerts matched to incidents; AD frame AUC, recall, false alerts, bandwidth.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
 //! * [`read`] — a run's tables read back into records (to rebuild the report).
 //! * [`tables`] — Parquet tables written with polars.
 //! * [`charts`] — plotters bar charts (SVG).
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
 //! * [`html`] — the self-contained `report.html`.
+//! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics.
 //! * [`output`] — atomic file writes.
 
+pub mod alerts;
+pub mod anomaly_html;
 pub mod bias;
 pub mod charts;
 pub mod html;

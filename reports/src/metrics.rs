@@ -260,7 +260,7 @@ mod tests {
                 obs(1, 100, 100, 40.0), // missed
                 obs(1, 10, 10, 40.0),   // too small to score
             ],
-            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, refined: 0, masked_px: 50, false_mask_px: 25, frame_px: 100, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0 }],
+            frames: vec![FrameRecord { tick: 0, camera: 0, time_s: 0.0, persons_visible: 2, detections: 1, refined: 0, masked_px: 50, false_mask_px: 25, frame_px: 100, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0, ad_score: 0.0 }],
             ..Default::default()
         };
         let m = masking_metrics(&records, 0.2, 20);

@@ -65,6 +65,12 @@ impl Table {
         Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or_default()).collect())
     }
 
+    fn optional_f64s(&self, column: &str) -> Result<Vec<Option<f64>>, String> {
+        let s = self.series(column)?;
+        let ca = s.f64().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
+        Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+    }
+
     fn bools(&self, column: &str) -> Result<Vec<bool>, String> {
         let s = self.series(column)?;
         let ca = s.bool().map_err(|e| format!("{}.parquet: column `{column}`: {e}", self.name))?;
@@ -85,8 +91,20 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
         (t.strings("masking_model")?, t.strings("masking_model_sha256")?, t.strings("refine_model")?, t.strings("refine_model_sha256")?);
     let (version, modality, tiles, threshold, min_px) =
         (t.strings("crowdtwin_version")?, t.strings("modality")?, t.strings("detector_tiles")?, t.f64s("miss_threshold")?, t.u32s("min_visible_px")?);
+    let (retention, bits_per_pixel, anomaly_model, anomaly_model_sha256) =
+        (t.u32s("retention")?, t.f64s("bits_per_pixel")?, t.strings("anomaly_model")?, t.strings("anomaly_model_sha256")?);
+    let (alert_threshold, release, min_duration, tolerance) =
+        (t.f64s("alert_threshold")?, t.f64s("alert_release_ratio")?, t.f64s("alert_min_duration_s")?, t.f64s("match_tolerance_s")?);
     let runs = (0..t.len())
         .map(|i| RunRecord {
+            retention: retention[i] as u8,
+            bits_per_pixel: bits_per_pixel[i],
+            anomaly_model: anomaly_model[i].clone(),
+            anomaly_model_sha256: anomaly_model_sha256[i].clone(),
+            alert_threshold: alert_threshold[i],
+            alert_release_ratio: release[i],
+            alert_min_duration_s: min_duration[i],
+            match_tolerance_s: tolerance[i],
             scenario: scenario[i].clone(),
             scenario_sha256: scenario_sha256[i].clone(),
             seed: seed[i],
@@ -178,6 +196,7 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
     let (masked, false_mask, frame_px) = (t.u32s("masked_px")?, t.u32s("false_mask_px")?, t.u32s("frame_px")?);
     let (plate, plate_exposed, screen, screen_exposed) =
         (t.u32s("plate_px")?, t.u32s("plate_exposed_px")?, t.u32s("screen_px")?, t.u32s("screen_exposed_px")?);
+    let ad_score = t.f64s("ad_score")?;
     let frames = (0..t.len())
         .map(|i| FrameRecord {
             tick: tick[i],
@@ -193,6 +212,7 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
             plate_exposed_px: plate_exposed[i],
             screen_px: screen[i],
             screen_exposed_px: screen_exposed[i],
+            ad_score: ad_score[i],
         })
         .collect();
 
@@ -204,6 +224,7 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
             .map(|p| p.parse::<u32>().map_err(|_| format!("incidents.parquet: {column} `{text}` is not a list of ids")))
             .collect::<Result<Vec<u32>, String>>()
     };
+    let (detected, time_to_alert) = (t.bools("detected")?, t.optional_f64s("time_to_alert_s")?);
     let mut incidents = Vec::with_capacity(t.len());
     for i in 0..t.len() {
         let persons = ids(&members[i], "persons")?;
@@ -217,6 +238,8 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
             objects: ids(&objects[i], "object_ids")?,
             centre: [cx[i], cz[i]],
             intensity: intensity[i],
+            detected: detected[i],
+            time_to_alert_s: time_to_alert[i],
         });
     }
 
@@ -237,5 +260,45 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
         })
         .collect();
 
-    Ok(RunRecords { runs, cameras, persons, observations, frames, incidents, incident_frames, ..Default::default() })
+    let t = Table::open(dir, "alerts")?;
+    let (alert, camera, start_tick, end_tick) = (t.u32s("alert")?, t.u32s("camera")?, t.u64s("start_tick")?, t.u64s("end_tick")?);
+    let (start_s, raised_s, end_s, confidence) = (t.f64s("start_s")?, t.f64s("raised_s")?, t.f64s("end_s")?, t.f64s("confidence_pct")?);
+    let roi: Vec<Vec<f64>> = ["roi_x0", "roi_y0", "roi_x1", "roi_y1"].iter().map(|c| t.f64s(c)).collect::<Result<_, _>>()?;
+    let (site_x, site_z, text, metadata_bytes) = (t.optional_f64s("site_x_m")?, t.optional_f64s("site_z_m")?, t.strings("text")?, t.u32s("metadata_bytes")?);
+    let (matched, false_alert) = (t.optional_u32s("matched_incident")?, t.bools("false_alert")?);
+    let alerts = (0..t.len())
+        .map(|i| AlertRecord {
+            alert: alert[i],
+            camera: camera[i] as u16,
+            start_tick: start_tick[i],
+            end_tick: end_tick[i],
+            start_s: start_s[i],
+            raised_s: raised_s[i],
+            end_s: end_s[i],
+            confidence_pct: confidence[i],
+            roi: [roi[0][i], roi[1][i], roi[2][i], roi[3][i]],
+            location: site_x[i].zip(site_z[i]).map(|(x, z)| [x, z]),
+            text: text[i].clone(),
+            metadata_bytes: metadata_bytes[i],
+            matched_incident: matched[i],
+            false_alert: false_alert[i],
+        })
+        .collect();
+
+    let t = Table::open(dir, "operating_points")?;
+    let (threshold, alerts_at, false_at, per_hour) = (t.f64s("threshold")?, t.u32s("alerts")?, t.u32s("false_alerts")?, t.f64s("false_alerts_per_hour")?);
+    let (recall, protected_rate, chosen) = (t.optional_f64s("incident_recall")?, t.optional_f64s("protected_false_alert_rate")?, t.bools("chosen")?);
+    let operating_points = (0..t.len())
+        .map(|i| OperatingPointRecord {
+            threshold: threshold[i],
+            alerts: alerts_at[i],
+            false_alerts: false_at[i],
+            false_alerts_per_hour: per_hour[i],
+            incident_recall: recall[i],
+            protected_false_alert_rate: protected_rate[i],
+            chosen: chosen[i],
+        })
+        .collect();
+
+    Ok(RunRecords { runs, cameras, persons, observations, frames, incidents, incident_frames, alerts, operating_points, ..Default::default() })
 }

@@ -27,8 +27,24 @@ pub struct RunRecord {
     pub refine_model_sha256: String,
     /// crowdtwin version.
     pub crowdtwin_version: String,
-    /// Deployment modality (the slice runs everything centrally).
+    /// Deployment modality: `central`, `hybrid` or `edge`.
     pub modality: String,
+    /// Retention mode (1–3).
+    pub retention: u8,
+    /// Bitrate model of the video streams, bits per pixel per frame at sensor resolution.
+    pub bits_per_pixel: f64,
+    /// Anomaly model name.
+    pub anomaly_model: String,
+    /// sha256 of the anomaly model file.
+    pub anomaly_model_sha256: String,
+    /// Alert threshold on the anomaly score.
+    pub alert_threshold: f64,
+    /// Hysteresis: an alert closes below threshold × this.
+    pub alert_release_ratio: f64,
+    /// Minimum duration before an alert is raised, seconds.
+    pub alert_min_duration_s: f64,
+    /// Tolerance when matching alerts to incidents in time, seconds.
+    pub match_tolerance_s: f64,
     /// Detector tiling, `COLSxROWS` (`1x1`: whole frame only).
     pub detector_tiles: String,
     /// Miss threshold on the exposed fraction.
@@ -135,6 +151,8 @@ pub struct FrameRecord {
     pub screen_px: u32,
     /// Screen pixels left unmasked.
     pub screen_exposed_px: u32,
+    /// The AD model's score of the clip ending with this frame, in [0, 1].
+    pub ad_score: f64,
 }
 
 /// Wall-clock timings of one frame, kept apart from `frames` so the tables stay reproducible.
@@ -148,6 +166,10 @@ pub struct TimingRecord {
     pub simulate_ms: f64,
     /// Masking (detection + painting), ms.
     pub mask_ms: f64,
+    /// Anomaly scoring (pre-processing + inference) and alerting, ms.
+    pub ad_ms: f64,
+    /// Recording against the ground truth, ms.
+    pub record_ms: f64,
 }
 
 /// One incident or protected activity as staged (exact ground truth).
@@ -171,6 +193,63 @@ pub struct IncidentRecord {
     pub centre: [f64; 2],
     /// Intensity drawn for the instance.
     pub intensity: f64,
+    /// Whether an alert matched it (for a protected activity: an alert it must not draw).
+    pub detected: bool,
+    /// Seconds from its start to the first matching alert being raised (negative when the
+    /// alert came within the matching tolerance before the start).
+    pub time_to_alert_s: Option<f64>,
+}
+
+/// One row of `alerts`: an alert as raised, and what it matched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRecord {
+    /// Alert number in the run (ordered by camera, then start).
+    pub alert: u32,
+    /// Camera index.
+    pub camera: u16,
+    /// Tick of the first frame at or above the threshold.
+    pub start_tick: u64,
+    /// Tick of the closing frame.
+    pub end_tick: u64,
+    /// Time of the first frame at or above the threshold, seconds.
+    pub start_s: f64,
+    /// Time the operator was alerted (minimum duration reached), seconds.
+    pub raised_s: f64,
+    /// Time of the closing frame, seconds.
+    pub end_s: f64,
+    /// Peak score while open, 0–100 %.
+    pub confidence_pct: f64,
+    /// Region of interest `[x0, y0, x1, y1]` in render pixels.
+    pub roi: [f64; 4],
+    /// Ground position (x, z) in metres of the ROI's bottom centre, when it lies below the horizon.
+    pub location: Option<[f64; 2]>,
+    /// The operator's text.
+    pub text: String,
+    /// Size of the alert's metadata record as the deployment stores and sends it, bytes.
+    pub metadata_bytes: u32,
+    /// The incident or protected activity it matched, if any.
+    pub matched_incident: Option<u32>,
+    /// True when it matched no incident, or only a protected activity.
+    pub false_alert: bool,
+}
+
+/// One row of `operating_points`: the alerting rule replayed at one threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatingPointRecord {
+    /// Threshold on the anomaly score.
+    pub threshold: f64,
+    /// Alerts raised.
+    pub alerts: u32,
+    /// Of which false.
+    pub false_alerts: u32,
+    /// False alerts per camera-hour.
+    pub false_alerts_per_hour: f64,
+    /// Incidents visible to some camera that drew a matching alert ÷ all such incidents.
+    pub incident_recall: Option<f64>,
+    /// Protected activities visible to some camera that drew an alert ÷ all such activities.
+    pub protected_false_alert_rate: Option<f64>,
+    /// Whether this is the run's own threshold.
+    pub chosen: bool,
 }
 
 /// An incident under way in one frame.
@@ -209,4 +288,8 @@ pub struct RunRecords {
     pub incidents: Vec<IncidentRecord>,
     /// Incidents under way, per frame.
     pub incident_frames: Vec<IncidentFrameRecord>,
+    /// Alerts raised.
+    pub alerts: Vec<AlertRecord>,
+    /// The alerting rule replayed over a range of thresholds.
+    pub operating_points: Vec<OperatingPointRecord>,
 }

@@ -29,6 +29,14 @@ pub fn runs(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("refine_model_sha256".into(), r.iter().map(|x| x.refine_model_sha256.clone()).collect::<Vec<_>>()),
             Column::new("crowdtwin_version".into(), r.iter().map(|x| x.crowdtwin_version.clone()).collect::<Vec<_>>()),
             Column::new("modality".into(), r.iter().map(|x| x.modality.clone()).collect::<Vec<_>>()),
+            Column::new("retention".into(), r.iter().map(|x| x.retention as u32).collect::<Vec<_>>()),
+            Column::new("bits_per_pixel".into(), r.iter().map(|x| x.bits_per_pixel).collect::<Vec<_>>()),
+            Column::new("anomaly_model".into(), r.iter().map(|x| x.anomaly_model.clone()).collect::<Vec<_>>()),
+            Column::new("anomaly_model_sha256".into(), r.iter().map(|x| x.anomaly_model_sha256.clone()).collect::<Vec<_>>()),
+            Column::new("alert_threshold".into(), r.iter().map(|x| x.alert_threshold).collect::<Vec<_>>()),
+            Column::new("alert_release_ratio".into(), r.iter().map(|x| x.alert_release_ratio).collect::<Vec<_>>()),
+            Column::new("alert_min_duration_s".into(), r.iter().map(|x| x.alert_min_duration_s).collect::<Vec<_>>()),
+            Column::new("match_tolerance_s".into(), r.iter().map(|x| x.match_tolerance_s).collect::<Vec<_>>()),
             Column::new("detector_tiles".into(), r.iter().map(|x| x.detector_tiles.clone()).collect::<Vec<_>>()),
             Column::new("miss_threshold".into(), r.iter().map(|x| x.miss_threshold).collect::<Vec<_>>()),
             Column::new("min_visible_px".into(), r.iter().map(|x| x.min_visible_px).collect::<Vec<_>>()),
@@ -119,6 +127,7 @@ pub fn frames(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("plate_exposed_px".into(), f.iter().map(|x| x.plate_exposed_px).collect::<Vec<_>>()),
             Column::new("screen_px".into(), f.iter().map(|x| x.screen_px).collect::<Vec<_>>()),
             Column::new("screen_exposed_px".into(), f.iter().map(|x| x.screen_exposed_px).collect::<Vec<_>>()),
+            Column::new("ad_score".into(), f.iter().map(|x| x.ad_score).collect::<Vec<_>>()),
         ],
     )
 }
@@ -133,6 +142,8 @@ pub fn timings(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("camera".into(), t.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
             Column::new("simulate_ms".into(), t.iter().map(|x| x.simulate_ms).collect::<Vec<_>>()),
             Column::new("mask_ms".into(), t.iter().map(|x| x.mask_ms).collect::<Vec<_>>()),
+            Column::new("ad_ms".into(), t.iter().map(|x| x.ad_ms).collect::<Vec<_>>()),
+            Column::new("record_ms".into(), t.iter().map(|x| x.record_ms).collect::<Vec<_>>()),
         ],
     )
 }
@@ -164,6 +175,8 @@ pub fn incidents(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("centre_x".into(), i.iter().map(|x| x.centre[0]).collect::<Vec<_>>()),
             Column::new("centre_z".into(), i.iter().map(|x| x.centre[1]).collect::<Vec<_>>()),
             Column::new("intensity".into(), i.iter().map(|x| x.intensity).collect::<Vec<_>>()),
+            Column::new("detected".into(), i.iter().map(|x| x.detected).collect::<Vec<_>>()),
+            Column::new("time_to_alert_s".into(), i.iter().map(|x| x.time_to_alert_s).collect::<Vec<_>>()),
         ],
     )
 }
@@ -207,6 +220,53 @@ pub fn incident_frames(records: &RunRecords) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The `alerts` table: every alert raised, with its match.
+pub fn alerts(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let a = &records.alerts;
+    let roi = |k: usize| a.iter().map(|x| x.roi[k]).collect::<Vec<_>>();
+    frame(
+        a.len(),
+        vec![
+            Column::new("alert".into(), a.iter().map(|x| x.alert).collect::<Vec<_>>()),
+            Column::new("camera".into(), a.iter().map(|x| x.camera as u32).collect::<Vec<_>>()),
+            Column::new("start_tick".into(), a.iter().map(|x| x.start_tick).collect::<Vec<_>>()),
+            Column::new("end_tick".into(), a.iter().map(|x| x.end_tick).collect::<Vec<_>>()),
+            Column::new("start_s".into(), a.iter().map(|x| x.start_s).collect::<Vec<_>>()),
+            Column::new("raised_s".into(), a.iter().map(|x| x.raised_s).collect::<Vec<_>>()),
+            Column::new("end_s".into(), a.iter().map(|x| x.end_s).collect::<Vec<_>>()),
+            Column::new("duration_s".into(), a.iter().map(|x| x.end_s - x.start_s).collect::<Vec<_>>()),
+            Column::new("confidence_pct".into(), a.iter().map(|x| x.confidence_pct).collect::<Vec<_>>()),
+            Column::new("roi_x0".into(), roi(0)),
+            Column::new("roi_y0".into(), roi(1)),
+            Column::new("roi_x1".into(), roi(2)),
+            Column::new("roi_y1".into(), roi(3)),
+            Column::new("site_x_m".into(), a.iter().map(|x| x.location.map(|l| l[0])).collect::<Vec<_>>()),
+            Column::new("site_z_m".into(), a.iter().map(|x| x.location.map(|l| l[1])).collect::<Vec<_>>()),
+            Column::new("text".into(), a.iter().map(|x| x.text.clone()).collect::<Vec<_>>()),
+            Column::new("metadata_bytes".into(), a.iter().map(|x| x.metadata_bytes).collect::<Vec<_>>()),
+            Column::new("matched_incident".into(), a.iter().map(|x| x.matched_incident).collect::<Vec<_>>()),
+            Column::new("false_alert".into(), a.iter().map(|x| x.false_alert).collect::<Vec<_>>()),
+        ],
+    )
+}
+
+/// The `operating_points` table: the alerting rule replayed at each threshold of a sweep.
+pub fn operating_points(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let o = &records.operating_points;
+    frame(
+        o.len(),
+        vec![
+            Column::new("threshold".into(), o.iter().map(|x| x.threshold).collect::<Vec<_>>()),
+            Column::new("alerts".into(), o.iter().map(|x| x.alerts).collect::<Vec<_>>()),
+            Column::new("false_alerts".into(), o.iter().map(|x| x.false_alerts).collect::<Vec<_>>()),
+            Column::new("false_alerts_per_hour".into(), o.iter().map(|x| x.false_alerts_per_hour).collect::<Vec<_>>()),
+            Column::new("incident_recall".into(), o.iter().map(|x| x.incident_recall).collect::<Vec<_>>()),
+            Column::new("protected_false_alert_rate".into(), o.iter().map(|x| x.protected_false_alert_rate).collect::<Vec<_>>()),
+            Column::new("chosen".into(), o.iter().map(|x| x.chosen).collect::<Vec<_>>()),
+        ],
+    )
+}
+
 /// Serialises a table to Parquet bytes.
 pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -216,7 +276,7 @@ pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
 
 /// Writes every table as `<name>.parquet` into `dir`.
 pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
-    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 9] = [
+    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 11] = [
         ("runs", runs),
         ("cameras", cameras),
         ("persons", persons),
@@ -226,6 +286,8 @@ pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
         ("incidents", incidents),
         ("incident_participants", incident_participants),
         ("incident_frames", incident_frames),
+        ("alerts", alerts),
+        ("operating_points", operating_points),
     ];
     for (name, build) in tables {
         let mut df = build(records).map_err(|e| format!("building table {name}: {e}"))?;

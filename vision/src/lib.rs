@@ -6,7 +6,13 @@
 //! * [`preprocess`] — resampling, letterbox/stretch, channel order, normalisation.
 //! * [`silhouette`] — optional refinement of person boxes into body silhouettes (MediaPipe).
 //! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette.
+//! * [`anomaly`] — AD: a clip model scoring each camera's masked frames.
+//! * [`alerts`] — threshold, hysteresis and minimum duration turn scores into neutral alerts.
+//! * [`deployment`] — modality (what leaves the camera) and retention (what is kept), enforced.
 
+pub mod alerts;
+pub mod anomaly;
+pub mod deployment;
 pub mod detector;
 pub mod manifest;
 pub mod masking;

@@ -40,7 +40,7 @@ pub enum Task {
     Masking,
     /// Refines a person box into a body silhouette, one crop at a time.
     Silhouette,
-    /// AD: scores masked video for anomalies (a later stage).
+    /// AD: scores clips of masked video for anomalies.
     Anomaly,
 }
 
@@ -111,6 +111,23 @@ impl InputSpec {
             return Err(VisionError::Manifest("input mean and std need three values each, std non-zero".into()));
         }
         Ok((w as usize, h as usize))
+    }
+
+    /// (width, height) of each frame of a clip input: NCHW with the clip's frames stacked along
+    /// the channels, oldest first, three per frame in `channel_order`.
+    pub fn clip_frame_size(&self, clip_length: usize) -> Result<(usize, usize), VisionError> {
+        let dims = &self.shape;
+        let ok = self.layout == Layout::Nchw && dims.len() == 4 && dims[0] == 1 && dims.iter().all(|&d| d > 0);
+        if !ok || dims[1] != 3 * clip_length as i64 {
+            return Err(VisionError::Manifest(format!(
+                "input shape {dims:?} is not a batch-1 NCHW clip of {clip_length} frames (expected [1, {}, height, width])",
+                3 * clip_length
+            )));
+        }
+        if self.mean.len() != 3 || self.std.len() != 3 || self.std.contains(&0.0) {
+            return Err(VisionError::Manifest("input mean and std need three values each, std non-zero".into()));
+        }
+        Ok((dims[3] as usize, dims[2] as usize))
     }
 }
 
@@ -196,6 +213,20 @@ pub enum Decoder {
         /// Below this presence the crop's mask is not trusted (the whole box is painted).
         #[serde(default = "default_presence_threshold")]
         presence_threshold: f32,
+    },
+    /// A clip anomaly scorer (AD): the last `clip_length` masked frames of one camera in, a
+    /// score in [0, 1] for the newest frame out, and optionally a grid of per-region scores
+    /// (multiple-instance learning: the clip's score is its most anomalous region's).
+    ClipScore {
+        /// Output with the clip's score, one value.
+        score: String,
+        /// Optional output with region scores in [0, 1], shape [1, 1, rows, columns] over the frame.
+        #[serde(default)]
+        regions: Option<String>,
+        /// Frames per clip.
+        clip_length: usize,
+        /// Default alert threshold on the score.
+        threshold: f32,
     },
 }
 

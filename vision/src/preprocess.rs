@@ -64,6 +64,19 @@ pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, us
     (tensor, fit)
 }
 
+/// Resizes an image with the same filter the models' pre-processing uses (stretching it to
+/// `width × height`), rounded to 8 bits: what a dataset stores for training.
+pub fn resize(image: &RgbaImage, width: u32, height: u32) -> RgbaImage {
+    let rgb = resample(image, width as usize, height as usize);
+    let mut out = RgbaImage::new(width, height);
+    for (pixel, value) in out.pixels.chunks_exact_mut(4).zip(rgb.chunks_exact(3)) {
+        for c in 0..3 {
+            pixel[c] = value[c].round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
 /// Separable resampling with a triangle filter whose support widens when shrinking (like PIL's
 /// `BILINEAR`), so downscaled frames are not aliased. Returns RGB floats, row-major.
 fn resample(frame: &RgbaImage, out_w: usize, out_h: usize) -> Vec<f32> {

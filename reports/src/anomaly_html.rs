@@ -1,0 +1,193 @@
+//! The report's anomaly and deployment sections: what the AD model and the alerting rule did
+//! against the staged incidents, the price of a lower threshold, and what left the cameras.
+
+use crate::alerts::{AnomalyMetrics, CameraBandwidth};
+use crate::charts::{line_chart, Series};
+use crate::html::{escape, ReportInput};
+use crate::images::base64;
+use plotters::style::RGBColor;
+use std::fmt::Write;
+
+fn share(value: Option<f64>) -> String {
+    value.map_or("—".to_string(), |v| format!("{:.0} %", v * 100.0))
+}
+
+fn bytes(value: f64) -> String {
+    match value {
+        v if v >= 1e9 => format!("{:.2} GB", v / 1e9),
+        v if v >= 1e6 => format!("{:.1} MB", v / 1e6),
+        v if v >= 1e3 => format!("{:.1} kB", v / 1e3),
+        v => format!("{v:.0} B"),
+    }
+}
+
+/// The anomaly-detection section: definitions, metrics, alerts, operator views and the
+/// operating-point sweep.
+pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String {
+    let records = input.records;
+    let Some(run) = records.runs.first() else { return String::new() };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<h2>Anomaly detection and alerts</h2><p>The anomaly model sees only masked frames: for each camera, the clip of its last frames \
+         ending with the current one. An alert opens once the score stays at or above <b>{:.2}</b> for {:.1} s and closes when it falls \
+         below {:.2} (hysteresis). It carries the camera, times, a confidence (peak score), a region of interest and its place on the site \
+         map, and one neutral sentence — never a crime label. An alert <b>matches</b> an incident when the incident is visible on that camera \
+         (≥ {} px) within the alert's time (± {:.1} s), the intervals overlap (± {:.1} s), and the region of interest overlaps the incident's \
+         visible box; everything else, including an alert on a protected activity, is a <b>false alert</b>.</p>",
+        run.alert_threshold,
+        run.alert_min_duration_s,
+        run.alert_threshold * run.alert_release_ratio,
+        run.min_visible_px,
+        run.match_tolerance_s,
+        run.match_tolerance_s
+    );
+    let _ = write!(
+        html,
+        "<table><tr><td>anomaly model</td><td>{} (sha256 <code>{}</code>)</td></tr>\
+         <tr><td>frame AUC (positives: frames where an incident is visible; {} positive, {} negative)</td><td>{}</td></tr>\
+         <tr><td>incident recall (visible incidents that drew a matching alert)</td><td>{} ({} of {})</td></tr>\
+         <tr><td>mean time from incident start to alert</td><td>{}</td></tr>\
+         <tr><td>alerts raised / false</td><td>{} / {}</td></tr>\
+         <tr><td>false alerts per camera-hour</td><td>{} ({:.3} camera-hours observed)</td></tr>\
+         <tr><td>protected activities that drew an alert</td><td>{} ({} of {})</td></tr></table>",
+        escape(&run.anomaly_model),
+        run.anomaly_model_sha256,
+        metrics.positive_frames,
+        metrics.negative_frames,
+        metrics.ad_frame_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        share(metrics.incident_recall),
+        metrics.incidents_detected,
+        metrics.incidents_visible,
+        metrics.mean_time_to_alert_s.map_or("—".into(), |t| format!("{t:.1} s")),
+        metrics.alerts,
+        metrics.false_alerts,
+        metrics.false_alerts_per_hour.map_or("—".into(), |r| format!("{r:.0}")),
+        metrics.camera_hours,
+        share(metrics.protected_false_alert_rate),
+        metrics.protected_alerted,
+        metrics.protected_visible
+    );
+    if metrics.camera_hours < 1.0 {
+        html.push_str("<p class=\"note\">Rates per camera-hour are extrapolated from less than an hour of simulated footage: read them as orders of magnitude.</p>");
+    }
+
+    // The price of a lower threshold.
+    let points = &records.operating_points;
+    if !points.is_empty() {
+        let max_rate = points.iter().map(|p| p.false_alerts_per_hour).fold(1.0, f64::max) * 1.05;
+        let recall: Vec<(f64, f64)> = points.iter().filter_map(|p| p.incident_recall.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
+        let guarded: Vec<(f64, f64)> = points.iter().filter_map(|p| p.protected_false_alert_rate.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
+        let chosen: Vec<(f64, f64)> = points.iter().filter(|p| p.chosen).filter_map(|p| p.incident_recall.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
+        let mut series = vec![
+            Series { label: "incidents alerted (%)", colour: RGBColor(40, 90, 200), points: sorted(recall), markers: true },
+            Series { label: "protected activities alerted (%)", colour: RGBColor(200, 60, 40), points: sorted(guarded), markers: true },
+        ];
+        if !chosen.is_empty() {
+            series.push(Series { label: "this run's threshold", colour: RGBColor(0, 0, 0), points: chosen, markers: true });
+        }
+        html.push_str("<h3>Operating points: what a lower threshold costs</h3><p>The alerting rule replayed on this run's scores at thresholds from 0.05 to 0.95. \
+                       Moving right lowers the threshold: more incidents alerted, paid for in false alerts per camera-hour and in protected activities flagged.</p>");
+        match line_chart("Incident recall against false alerts", "false alerts per camera-hour", "% alerted", (0.0, max_rate), (0.0, 105.0), &series) {
+            Ok(svg) => html.push_str(&svg),
+            Err(error) => {
+                let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+            }
+        }
+        html.push_str("<table><tr><th>threshold</th><th>alerts</th><th>false</th><th>false / camera-hour</th><th>incident recall</th><th>protected alerted</th></tr>");
+        for p in points {
+            let _ = write!(
+                html,
+                "<tr><td>{:.2}{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+                p.threshold,
+                if p.chosen { " (this run)" } else { "" },
+                p.alerts,
+                p.false_alerts,
+                p.false_alerts_per_hour,
+                share(p.incident_recall),
+                share(p.protected_false_alert_rate)
+            );
+        }
+        html.push_str("</table>");
+    }
+
+    if !records.alerts.is_empty() {
+        html.push_str("<h3>Alerts</h3><table><tr><th>#</th><th>camera</th><th>from–to (s)</th><th>raised (s)</th><th>confidence</th>\
+                       <th>site (x, z) m</th><th>text</th><th>matched</th></tr>");
+        for alert in &records.alerts {
+            let camera = records.cameras.iter().find(|c| c.index == alert.camera).map_or("?", |c| c.id.as_str());
+            let matched = match alert.matched_incident.and_then(|m| records.incidents.iter().find(|i| i.incident == m)) {
+                Some(i) if i.protected => format!("#{} {} — protected: a false alert", i.incident, i.kind.replace('_', " ")),
+                Some(i) => format!("#{} {}", i.incident, i.kind.replace('_', " ")),
+                None => "nothing: a false alert".to_string(),
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{:.1}</td><td>{:.0} %</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                alert.alert,
+                escape(camera),
+                alert.start_s,
+                alert.end_s,
+                alert.raised_s,
+                alert.confidence_pct,
+                alert.location.map_or("above the horizon".into(), |[x, z]| format!("({x:.1}, {z:.1})")),
+                escape(&alert.text),
+                escape(&matched)
+            );
+        }
+        html.push_str("</table>");
+    }
+    if !input.alert_views.is_empty() {
+        html.push_str("<h3>What the operator sees</h3><p>Masked frames at each alert's peak score, the region of interest outlined in red (first alerts only).</p><div class=\"charts\">");
+        for (caption, png) in &input.alert_views {
+            let _ = write!(html, "<figure><img alt=\"{0}\" src=\"data:image/png;base64,{1}\" width=\"420\"><figcaption>{0}</figcaption></figure>", escape(caption), base64(png));
+        }
+        html.push_str("</div>");
+    }
+    html
+}
+
+fn sorted(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points
+}
+
+/// The deployment section: where the models ran, what left each camera, what was kept.
+pub fn deployment_section(input: &ReportInput, bandwidth: &[CameraBandwidth]) -> String {
+    let Some(run) = input.records.runs.first() else { return String::new() };
+    let (where_, leaves) = match run.modality.as_str() {
+        "central" => ("masking and anomaly detection run on a server", "every frame leaves the camera raw (unmasked)"),
+        "hybrid" => ("masking runs on the camera, anomaly detection on a server", "only masked video leaves the camera"),
+        _ => ("masking and anomaly detection run on the camera", "only alert metadata and the masked frames of each alert leave the camera"),
+    };
+    let retention = match run.retention {
+        1 => "mode 1: masked frames kept; raw frames kept encrypted (XChaCha20-Poly1305) for warrant access, every access in a hash-chained log",
+        2 => "mode 2: masked frames kept; raw frames dropped right after masking",
+        _ => "mode 3: nothing kept but alert metadata (time, place, neutral text)",
+    };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<h2>Deployment</h2><p><b>{}</b>: {where_}; {leaves}. Retention <b>{retention}</b>. Video bytes follow a bitrate model of \
+         {} bits per pixel per frame at each camera's sensor resolution.</p><table><tr><th>camera</th><th>frames</th><th>raw video off camera</th>\
+         <th>masked video sent</th><th>metadata sent</th><th>raw per hour</th><th>masked per hour</th><th>metadata per hour</th></tr>",
+        escape(&run.modality),
+        run.bits_per_pixel
+    );
+    for b in bandwidth {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&b.camera),
+            b.frames,
+            bytes(b.raw_bytes),
+            bytes(b.masked_bytes),
+            bytes(b.metadata_bytes),
+            bytes(b.raw_bytes_per_hour),
+            bytes(b.masked_bytes_per_hour),
+            bytes(b.metadata_bytes_per_hour)
+        );
+    }
+    html.push_str("</table>");
+    html
+}

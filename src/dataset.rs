@@ -1,0 +1,160 @@
+//! `crowdtwin dataset`: exports the *masked* frames of a simulated run with their labels, to
+//! train and test anomaly models. Raw frames are never written: an AD model only ever sees
+//! what the masker left.
+//!
+//! Layout of the folder: `frames/<camera_id>/<tick>.png` (masked, resized to `size` with the
+//! pipeline's own filter), `labels.parquet` (one row per frame) and `dataset.json` (scenario,
+//! seed, masking model, size).
+
+use crate::pipeline::load_scenario;
+use crowdtwin_core::scenario::Scenario;
+use crowdtwin_reports::images::png_bytes;
+use crowdtwin_reports::output::write_atomic;
+use crowdtwin_reports::tables::parquet_bytes;
+use crowdtwin_sim::{SimOptions, Simulation};
+use crowdtwin_vision::detector::Detector;
+use crowdtwin_vision::masking::Masker;
+use crowdtwin_vision::preprocess::resize;
+use anyhow::Context;
+use polars::prelude::{Column, DataFrame};
+use std::path::{Path, PathBuf};
+
+/// What to export.
+#[derive(Clone, Debug)]
+pub struct DatasetOptions {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Output folder (created; an earlier dataset there is replaced as a whole).
+    pub out: PathBuf,
+    /// Override of the scenario's duration.
+    pub seconds: Option<f32>,
+    /// Override of the scenario's seed.
+    pub seed: Option<u64>,
+    /// Masking model manifest.
+    pub mask_model: PathBuf,
+    /// Size (width, height) of the stored frames.
+    pub size: (u32, u32),
+    /// ONNX Runtime threads.
+    pub threads: usize,
+}
+
+/// One labelled frame.
+struct Label {
+    camera: u16,
+    camera_id: String,
+    tick: u64,
+    time_s: f64,
+    file: String,
+    anomaly: bool,
+    protected: bool,
+    kinds: String,
+    incident_box: Option<[f64; 4]>,
+}
+
+/// Exports a dataset; returns (frames, frames labelled anomalous).
+pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<(usize, usize)> {
+    let out = &options.out;
+    let name = out.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty() && *n != "." && *n != "..");
+    anyhow::ensure!(name.is_some(), "--out {} must name a folder", out.display());
+    if out.exists() {
+        let is_dataset = out.join("labels.parquet").is_file();
+        let is_empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        anyhow::ensure!(is_dataset || is_empty, "--out {} exists and is not a crowdtwin dataset; refusing to replace it", out.display());
+    }
+    let (width, height) = options.size;
+    anyhow::ensure!((16..=4096).contains(&width) && (16..=4096).contains(&height), "--size {width}x{height} must be 16 to 4096 pixels a side");
+    let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    let detector = Detector::load(&options.mask_model, options.threads)?;
+    let model = (detector.manifest.name.clone(), detector.sha256.clone());
+    let (r, g, b) = scenario.masking.colour;
+    let mut masker = Masker::new(detector, None, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
+    let mut sim = Simulation::new(&scenario, &SimOptions { log: false })?;
+    let plans = sim.incidents().to_vec();
+
+    let staging = out.with_file_name(format!(".{}.partial", name.unwrap_or("dataset")));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("removing a stale {}", staging.display()))?;
+    }
+    let total = scenario.total_ticks();
+    let mut labels = Vec::new();
+    for tick in 0..total {
+        for frame in sim.step()? {
+            let masked = masker.mask(&frame.rgba)?; // the AD model's only input
+            let camera = &scenario.cameras[frame.key.camera as usize];
+            let file = format!("frames/{}/{:07}.png", camera.id, frame.key.tick);
+            let small = resize(&masked.masked, width, height);
+            write_atomic(&staging.join(&file), &png_bytes(&small).map_err(anyhow::Error::msg)?)?;
+            let (sx, sy) = (width as f64 / frame.rgba.width as f64, height as f64 / frame.rgba.height as f64);
+            let seen: Vec<_> = frame
+                .incidents
+                .iter()
+                .filter(|i| i.visible_px >= scenario.evaluation.min_visible_px)
+                .filter_map(|i| plans.iter().find(|p| p.index == i.incident).map(|plan| (plan, i)))
+                .collect();
+            let alarming: Vec<_> = seen.iter().filter(|(plan, _)| !plan.protected).collect();
+            let incident_box = alarming.iter().filter_map(|(_, i)| i.visible_box).fold(None, |acc: Option<[f64; 4]>, b| {
+                let b = [b[0] as f64 * sx, b[1] as f64 * sy, b[2] as f64 * sx, b[3] as f64 * sy];
+                Some(acc.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]))
+            });
+            let mut kinds: Vec<&str> = seen.iter().map(|(plan, _)| plan.kind.name()).collect();
+            kinds.dedup();
+            labels.push(Label {
+                camera: frame.key.camera,
+                camera_id: camera.id.clone(),
+                tick: frame.key.tick,
+                time_s: frame.time_s,
+                file,
+                anomaly: !alarming.is_empty(),
+                protected: seen.iter().any(|(plan, _)| plan.protected),
+                kinds: kinds.join(","),
+                incident_box,
+            });
+        }
+        progress(tick + 1, total);
+    }
+    let positives = labels.iter().filter(|l| l.anomaly).count();
+    write_labels(&staging, &scenario, &labels)?;
+    let meta = serde_json::json!({
+        "scenario": scenario.name,
+        "scenario_sha256": crowdtwin_vision::manifest::sha256_file(&options.scenario)?,
+        "seed": scenario.seed,
+        "duration_s": scenario.duration_s,
+        "masking_model": model.0,
+        "masking_model_sha256": model.1,
+        "size": [width, height],
+        "frames": labels.len(),
+        "anomalous_frames": positives,
+        "label": "anomaly = some incident (not a protected activity) shows at least evaluation.min_visible_px pixels",
+    });
+    write_atomic(&staging.join("dataset.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("removing the earlier dataset {}", out.display()))?;
+    }
+    std::fs::rename(&staging, out).with_context(|| format!("moving the dataset into {}", out.display()))?;
+    Ok((labels.len(), positives))
+}
+
+fn write_labels(dir: &Path, scenario: &Scenario, labels: &[Label]) -> anyhow::Result<()> {
+    let corner = |k: usize| labels.iter().map(|l| l.incident_box.map(|b| b[k])).collect::<Vec<Option<f64>>>();
+    let mut table = DataFrame::new(
+        labels.len(),
+        vec![
+            Column::new("scenario".into(), vec![scenario.name.clone(); labels.len()]),
+            Column::new("seed".into(), vec![scenario.seed; labels.len()]),
+            Column::new("camera".into(), labels.iter().map(|l| l.camera as u32).collect::<Vec<_>>()),
+            Column::new("camera_id".into(), labels.iter().map(|l| l.camera_id.clone()).collect::<Vec<_>>()),
+            Column::new("tick".into(), labels.iter().map(|l| l.tick).collect::<Vec<_>>()),
+            Column::new("time_s".into(), labels.iter().map(|l| l.time_s).collect::<Vec<_>>()),
+            Column::new("file".into(), labels.iter().map(|l| l.file.clone()).collect::<Vec<_>>()),
+            Column::new("anomaly".into(), labels.iter().map(|l| l.anomaly).collect::<Vec<_>>()),
+            Column::new("protected".into(), labels.iter().map(|l| l.protected).collect::<Vec<_>>()),
+            Column::new("kinds".into(), labels.iter().map(|l| l.kinds.clone()).collect::<Vec<_>>()),
+            Column::new("box_x0".into(), corner(0)),
+            Column::new("box_y0".into(), corner(1)),
+            Column::new("box_x1".into(), corner(2)),
+            Column::new("box_y1".into(), corner(3)),
+        ],
+    )?;
+    write_atomic(&dir.join("labels.parquet"), &parquet_bytes(&mut table)?)?;
+    Ok(())
+}

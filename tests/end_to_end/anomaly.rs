@@ -1,0 +1,251 @@
+//! The anomaly stage, alerts, deployment modality and retention, end to end.
+
+use super::*;
+use crowdtwin_vision::deployment::{open, raw_label, verify_log, warrant_access, StorageKey};
+use std::collections::HashSet;
+
+#[test]
+fn the_anomaly_model_matches_the_python_reference_on_a_masked_clip() {
+    let reference = fixture_json("anomaly_clip/reference.json");
+    let mut model = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_mil.ron"), 1).unwrap();
+    assert_eq!(reference["sha256"].as_str(), Some(model.sha256.as_str()), "the fixture was made with this model");
+    let mut output = None;
+    for index in 0..model.clip_length() {
+        let frame = fixture_png(&format!("anomaly_clip/frame_{index}.png"));
+        output = Some(model.score(0, &frame).unwrap());
+    }
+    let output = output.unwrap();
+    let expected_score = reference["score"].as_f64().unwrap() as f32;
+    assert!((output.score - expected_score).abs() < 1e-4, "score {} vs reference {expected_score}", output.score);
+    let regions: Vec<f32> = reference["regions"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(output.grid, (16, 9));
+    let worst = output.regions.iter().zip(&regions).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-4, "region scores differ from the reference by {worst}");
+}
+
+#[test]
+fn a_mismatched_anomaly_model_names_expected_and_actual_shapes() {
+    let dir = temp_dir("bad-anomaly");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = std::fs::read_to_string(root().join("models/anomaly_mil.ron")).unwrap();
+    let onnx = root().join("models/anomaly_mil.onnx").display().to_string();
+    // Claim 4-frame clips: the model takes 8.
+    let bad = manifest.replace("[1, 24, 72, 128]", "[1, 12, 72, 128]").replace("clip_length: 8", "clip_length: 4").replace("\"anomaly_mil.onnx\"", &format!("{onnx:?}"));
+    std::fs::write(dir.join("bad.ron"), &bad).unwrap();
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("[1, 12, 72, 128]") && error.contains("[1, 24, 72, 128]"), "{error}");
+    // A masking manifest is refused as an anomaly model, and the reverse.
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/nanodet.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("anomaly"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The small scenario with a `deployment` section.
+fn deployment_scenario(dir: &Path, deployment: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let changed = text.replace("population: (count: 12),", &format!("population: (count: 12), deployment: {deployment},"));
+    assert_ne!(changed, text);
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("scenario.ron");
+    std::fs::write(&path, changed).unwrap();
+    path
+}
+
+fn run_deployment(scenario: PathBuf, out: &Path, key_file: Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
+    let options = RunOptions {
+        scenario,
+        out: out.to_path_buf(),
+        seconds: None,
+        seed: None,
+        mask_model: root().join("models/nanodet.ron"),
+        refine_model: None,
+        ad_model: root().join("models/anomaly_mil.ron"),
+        key_file,
+        threads: 2,
+        log: false,
+        policy: None,
+        depth: 1,
+    };
+    run(&options, |_, _| {}).map(|o| o.summary)
+}
+
+/// What raw pixels look like on disk: every run of 4 horizontal pixels that show a person the
+/// masker painted over, as RGBA (16 bytes) and RGB (12 bytes) — minus any run the masked frames
+/// themselves contain (those are not secret, the masked frame shows them).
+struct RawFingerprints {
+    rgba: HashSet<[u8; 16]>,
+    rgb: HashSet<[u8; 12]>,
+    /// (tick, raw frame, painted person pixels) per frame, for lossy (JPEG) comparisons.
+    frames: Vec<(u64, crowdtwin_core::frame::RgbaImage, Vec<usize>)>,
+}
+
+fn raw_fingerprints(scenario: &Scenario) -> RawFingerprints {
+    let detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 2).unwrap();
+    let (r, g, b) = scenario.masking.colour;
+    let mut masker = crowdtwin_vision::masking::Masker::new(detector, None, [r, g, b], scenario.masking.dilation_px);
+    let mut sim = Simulation::new(scenario, &SimOptions::default()).unwrap();
+    let (mut rgba, mut rgb, mut frames) = (HashSet::new(), HashSet::new(), Vec::new());
+    let (mut allowed_rgba, mut allowed_rgb) = (HashSet::new(), HashSet::new());
+    for _ in 0..scenario.total_ticks() {
+        for frame in sim.step().unwrap() {
+            let masked = masker.mask(&frame.rgba).unwrap();
+            let width = frame.rgba.width as usize;
+            let painted_person: Vec<bool> =
+                frame.id_mask.ids.iter().zip(&masked.mask).map(|(&id, &painted)| painted && matches!(GroundTruthId::decode(id), GroundTruthId::Person(_))).collect();
+            for start in 0..painted_person.len().saturating_sub(4) {
+                let same_row = start % width + 4 <= width;
+                let bytes = |image: &crowdtwin_core::frame::RgbaImage| -> ([u8; 16], [u8; 12]) {
+                    let quad: [u8; 16] = image.pixels[start * 4..start * 4 + 16].try_into().unwrap();
+                    let mut triple = [0u8; 12];
+                    for k in 0..4 {
+                        triple[k * 3..k * 3 + 3].copy_from_slice(&quad[k * 4..k * 4 + 3]);
+                    }
+                    (quad, triple)
+                };
+                if same_row {
+                    let (quad, triple) = bytes(&masked.masked);
+                    allowed_rgba.insert(quad);
+                    allowed_rgb.insert(triple);
+                    if painted_person[start..start + 4].iter().all(|&p| p) {
+                        let (quad, triple) = bytes(&frame.rgba);
+                        rgba.insert(quad);
+                        rgb.insert(triple);
+                    }
+                }
+            }
+            let painted: Vec<usize> = painted_person.iter().enumerate().filter(|(_, p)| **p).map(|(i, _)| i).collect();
+            frames.push((frame.key.tick, frame.rgba.clone(), painted));
+        }
+    }
+    rgba.retain(|w| !allowed_rgba.contains(w));
+    rgb.retain(|w| !allowed_rgb.contains(w));
+    assert!(rgba.len() > 1000, "the fixture paints enough people to fingerprint: {}", rgba.len());
+    RawFingerprints { rgba, rgb, frames }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(files_under(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+fn contains_raw(bytes: &[u8], raw: &RawFingerprints) -> bool {
+    bytes.windows(16).any(|w| raw.rgba.contains(<&[u8; 16]>::try_from(w).unwrap()))
+        || bytes.windows(12).any(|w| raw.rgb.contains(<&[u8; 12]>::try_from(w).unwrap()))
+}
+
+/// Mean absolute difference between a decoded image and the raw frame over its painted person pixels.
+fn difference_to_raw(decoded: &[u8], raw: &crowdtwin_core::frame::RgbaImage, painted: &[usize], channels: usize) -> f64 {
+    let total: f64 = painted.iter().map(|&i| (0..3).map(|c| (decoded[i * channels + c] as f64 - raw.pixels[i * 4 + c] as f64).abs()).sum::<f64>()).sum();
+    total / (3 * painted.len().max(1)) as f64
+}
+
+/// Scans every file of a run: no raw person pixel the masker painted over is in any file's
+/// bytes or in any decoded PNG; a stored JPEG is far from the raw frame where it was painted.
+fn assert_no_raw_pixels(out: &Path, raw: &RawFingerprints) {
+    let files = files_under(out);
+    assert!(files.len() > 10, "{files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!contains_raw(&bytes, raw), "raw pixel bytes in {}", file.display());
+        match file.extension().and_then(|e| e.to_str()) {
+            Some("png") => {
+                let image = crowdtwin_reports::images::decode_png(&bytes).unwrap();
+                assert!(!contains_raw(&image.pixels, raw), "raw pixels in the image {}", file.display());
+            }
+            Some("jpg") => {
+                let mut decoder = jpeg_decoder::Decoder::new(bytes.as_slice());
+                let pixels = decoder.decode().unwrap();
+                let tick: u64 = file.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+                let (_, frame, painted) = raw.frames.iter().find(|(t, _, _)| *t == tick).unwrap();
+                if painted.len() > 100 {
+                    let difference = difference_to_raw(&pixels, frame, painted, 3);
+                    assert!(difference > 20.0, "{} is close to the raw frame where people were painted ({difference:.1})", file.display());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn retention_modes_keep_only_what_they_allow_and_modalities_account_for_their_bytes() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("retention");
+    let raw = raw_fingerprints(&small_scenario());
+    let frame_bytes = 1920.0 * 1080.0 * 0.1 / 8.0;
+
+    // Mode 2, central: masked frames kept, raw frames never written; raw video leaves the camera.
+    let out = dir.join("mode2");
+    let summary = run_deployment(deployment_scenario(&dir.join("s2"), "(modality: central, retention: 2)"), &out, None).unwrap();
+    let stored = files_under(&out.join("deployment"));
+    assert_eq!(stored.iter().filter(|f| f.extension().is_some_and(|e| e == "jpg")).count(), 10, "{stored:?}");
+    assert!(!out.join("deployment/raw").exists());
+    assert_no_raw_pixels(&out, &raw);
+    assert!((summary["raw_bytes_off_camera"].as_f64().unwrap() - 10.0 * frame_bytes).abs() < 1e-6, "{}", summary["raw_bytes_off_camera"]);
+    assert_eq!(summary["masked_bytes_sent"].as_f64(), Some(0.0));
+
+    // Mode 3, edge: nothing but alert metadata kept; only metadata and alert clips leave the camera.
+    let out = dir.join("mode3");
+    let summary = run_deployment(deployment_scenario(&dir.join("s3"), "(modality: edge, retention: 3)"), &out, None).unwrap();
+    let stored = files_under(&out.join("deployment"));
+    assert!(stored.iter().all(|f| f.file_name().unwrap() == "alerts.jsonl"), "{stored:?}");
+    assert_no_raw_pixels(&out, &raw);
+    assert_eq!(summary["raw_bytes_off_camera"].as_f64(), Some(0.0));
+    let metadata = std::fs::metadata(out.join("deployment/alerts.jsonl")).map_or(0, |m| m.len());
+    assert_eq!(summary["metadata_bytes_sent"].as_f64(), Some(metadata as f64), "what an edge camera sends is what the deployment keeps");
+    let alert_frames = summary["bandwidth"][0]["alert_frames"].as_f64().unwrap();
+    assert_eq!(summary["masked_bytes_sent"].as_f64(), Some(alert_frames * frame_bytes));
+    for line in std::fs::read_to_string(out.join("deployment/alerts.jsonl")).unwrap_or_default().lines() {
+        let alert: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(alert["text"], crowdtwin_vision::alerts::ALERT_TEXT);
+        assert!(alert["confidence_pct"].as_f64().is_some_and(|c| (0.0..=100.0).contains(&c)));
+    }
+
+    // Mode 1, hybrid: raw frames sealed with a key kept outside the run, every access logged.
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let key_path = keys.join("key");
+    StorageKey::generate(&key_path).unwrap();
+    let scenario = deployment_scenario(&dir.join("s1"), "(modality: hybrid, retention: 1)");
+    let out = dir.join("mode1");
+    let error = run_deployment(scenario.clone(), &out, None).unwrap_err().to_string();
+    assert!(error.contains("--key-file"), "{error}");
+    let summary = run_deployment(scenario.clone(), &out, Some(key_path.clone())).unwrap();
+    assert_eq!(summary["raw_bytes_off_camera"].as_f64(), Some(0.0));
+    assert!((summary["masked_bytes_sent"].as_f64().unwrap() - 10.0 * frame_bytes).abs() < 1e-6);
+    let root_dir = out.join("deployment");
+    let sealed: Vec<PathBuf> = files_under(&root_dir.join("raw"));
+    assert_eq!(sealed.len(), 10);
+    let key = StorageKey::read(&key_path).unwrap();
+    let wrong = keys.join("wrong");
+    StorageKey::generate(&wrong).unwrap();
+    let wrong = StorageKey::read(&wrong).unwrap();
+    for file in &sealed {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(!contains_raw(&bytes, &raw), "sealed files show no raw bytes");
+        let tick: u64 = file.file_name().unwrap().to_str().unwrap().split('.').next().unwrap().parse().unwrap();
+        assert!(open(&wrong, &raw_label("test", tick), &bytes).is_err(), "a wrong key must not decrypt {}", file.display());
+        let jpeg = open(&key, &raw_label("test", tick), &bytes).unwrap();
+        let pixels = jpeg_decoder::Decoder::new(jpeg.as_slice()).decode().unwrap();
+        let (_, frame, painted) = raw.frames.iter().find(|(t, _, _)| *t == tick).unwrap();
+        assert!(difference_to_raw(&pixels, frame, painted, 3) < 8.0, "the right key gives back the raw frame");
+    }
+    let log = root_dir.join("access_log.jsonl");
+    assert_eq!(verify_log(&log).unwrap().0, 10, "one entry per stored raw frame");
+    assert!(warrant_access(&root_dir, &wrong, "test", 0, "auditor", "warrant 17").is_err());
+    assert!(warrant_access(&root_dir, &key, "test", 0, "auditor", "warrant 17").is_ok());
+    assert_eq!(verify_log(&log).unwrap().0, 12, "both the refused and the granted access are logged");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replace("warrant 17", "routine")).unwrap();
+    assert!(verify_log(&log).is_err(), "an edited log is detected");
+    // A key kept inside the run it protects is refused.
+    let inside = out.join("key");
+    std::fs::copy(&key_path, &inside).unwrap();
+    let error = run_deployment(scenario, &out, Some(inside)).unwrap_err().to_string();
+    assert!(error.contains("inside the output folder"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
