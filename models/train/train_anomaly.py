@@ -110,11 +110,11 @@ def col2im(cols, shape):
 def forward(p, f):
     """f [B, 9, H*W] -> region logits [B, 144] and the cache for backward."""
     b = f.shape[0]
-    z1 = np.einsum("kc,bcp->bkp", p["w1"], f) + p["b1"][None, :, None]
+    z1 = np.matmul(p["w1"], f) + p["b1"][None, :, None]
     a1 = np.maximum(z1, 0)
     g = a1.reshape(b, HIDDEN1, GRID_H, CELL, GRID_W, CELL).mean(axis=(3, 5))
     cols = im2col(g)
-    z2 = np.einsum("ko,bop->bkp", p["w2"], cols) + p["b2"][None, :, None]
+    z2 = np.matmul(p["w2"], cols) + p["b2"][None, :, None]
     a2 = np.maximum(z2, 0)
     z3 = np.einsum("ok,bkp->bop", p["w3"], a2)[:, 0] + p["b3"][0]
     return z3, (f, z1, g.shape, cols, z2, a2)
@@ -137,12 +137,12 @@ def loss_and_grads(p, f, y, weights):
     dz3[np.arange(b), top] = dm
     grads = {"w3": np.einsum("bp,bkp->k", dz3, a2)[None], "b3": np.array([dz3.sum()], np.float32)}
     dz2 = np.einsum("ok,bp->bkp", p["w3"], dz3) * (z2 > 0)
-    grads["w2"] = np.einsum("bkp,bop->ko", dz2, cols)
+    grads["w2"] = np.matmul(dz2, cols.transpose(0, 2, 1)).sum(axis=0)
     grads["b2"] = dz2.sum(axis=(0, 2))
-    dg = col2im(np.einsum("ko,bkp->bop", p["w2"], dz2), g_shape)
+    dg = col2im(np.matmul(p["w2"].T, dz2), g_shape)
     da1 = np.repeat(np.repeat(dg, CELL, axis=2), CELL, axis=3).reshape(b, HIDDEN1, -1) / (CELL * CELL)
     dz1 = da1 * (z1 > 0)
-    grads["w1"] = np.einsum("bkp,bcp->kc", dz1, f)
+    grads["w1"] = np.matmul(dz1, f.transpose(0, 2, 1)).sum(axis=0)
     grads["b1"] = dz1.sum(axis=(0, 2))
     return loss, {k: v.astype(np.float32) for k, v in grads.items()}
 
