@@ -113,7 +113,8 @@ pub fn apply_matches(records: &mut RunRecords) {
         .collect();
     for incident in &mut records.incidents {
         incident.detected = first.contains_key(&incident.incident);
-        incident.time_to_alert_s = first.get(&incident.incident).map(|raised| raised - incident.start_tick as f64 / tick_hz);
+        // An alert already open when the incident began counts as immediate, not as negative time.
+        incident.time_to_alert_s = first.get(&incident.incident).map(|raised| (raised - incident.start_tick as f64 / tick_hz).max(0.0));
     }
 }
 

@@ -195,8 +195,8 @@ pub struct IncidentRecord {
     pub intensity: f64,
     /// Whether an alert matched it (for a protected activity: an alert it must not draw).
     pub detected: bool,
-    /// Seconds from its start to the first matching alert being raised (negative when the
-    /// alert came within the matching tolerance before the start).
+    /// Seconds from its start to the first matching alert being raised (0 when a matching
+    /// alert was already raised when it began).
     pub time_to_alert_s: Option<f64>,
 }
 
