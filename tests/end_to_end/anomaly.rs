@@ -249,3 +249,32 @@ fn retention_modes_keep_only_what_they_allow_and_modalities_account_for_their_by
     assert!(error.contains("inside the output folder"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_dataset_holds_masked_frames_and_per_frame_labels() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp_dir("dataset");
+    let output = crowdtwin(&["dataset", "tests/fixtures/small.ron", "--out", out.to_str().unwrap(), "--size", "96x54", "--quiet"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let labels = crowdtwin_reports::tables::read(&out.join("labels.parquet")).unwrap();
+    assert_eq!(labels.height(), 10, "one row per frame");
+    let column = |name: &str| labels.column(name).unwrap().as_materialized_series().clone();
+    let (anomaly, protected, files) = (column("anomaly"), column("protected"), column("file"));
+    // The small scenario stages a collapse (an incident) and a hug (protected) in front of the camera.
+    let (anomaly, protected, files) = (anomaly.bool().unwrap(), protected.bool().unwrap(), files.str().unwrap());
+    assert!((0..anomaly.len()).any(|i| anomaly.get(i) == Some(true)), "{labels}");
+    assert!((0..protected.len()).any(|i| protected.get(i) == Some(true)), "{labels}");
+    for file in (0..files.len()).filter_map(|i| files.get(i)) {
+        let image = crowdtwin_reports::images::decode_png(&std::fs::read(out.join(file)).unwrap()).unwrap();
+        assert_eq!((image.width, image.height), (96, 54), "{file}");
+    }
+    // It never replaces a folder that is not a dataset.
+    let other = temp_dir("not-a-dataset");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let refused = crowdtwin(&["dataset", "tests/fixtures/small.ron", "--out", other.to_str().unwrap(), "--quiet"]);
+    assert!(!refused.status.success() && other.join("notes.txt").is_file());
+    for dir in [out, other] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
