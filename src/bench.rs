@@ -74,6 +74,7 @@ fn pipeline_overlap(scenario_path: &Path, mask_model: &Path, ad_model: &Path, se
             log: false,
             policy: None,
             depth,
+            variant: Default::default(),
         };
         let started = Instant::now();
         let summary = crate::pipeline::run(&options, |_, _| {})?.summary;

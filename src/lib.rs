@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod crowd;
 pub mod dataset;
+pub mod eval;
 pub mod pipeline;
 pub mod recorder;
 

@@ -53,6 +53,33 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         depth: usize,
     },
+    /// Run a suite of scenarios, compare with a baseline and write junit.xml + summary.json;
+    /// exits 1 on a regression (or a policy failure), 2 on an error.
+    Eval {
+        /// Suite file (RON), e.g. scenarios/ci-suite.ron.
+        #[arg(long)]
+        suite: PathBuf,
+        /// Output folder: a run folder per suite run, junit.xml, summary.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// A previous eval's output folder to compare with.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Fairness policy judged on every run; its failures fail the gate.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Masking model manifest.
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// Anomaly model manifest (AD).
+        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        ad_model: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Export the masked frames of a simulated run with per-frame anomaly labels, to train and
     /// test anomaly models (raw frames are never written).
     Dataset {
@@ -161,10 +188,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     quiet_headless_vulkan();
     match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1), // the gate failed; no error
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -181,8 +209,43 @@ fn quiet_headless_vulkan() {
     }
 }
 
-fn execute(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// Runs a command; `Ok(false)` when it ran but its verdict is a failure (`eval`).
+fn execute(cli: Cli) -> anyhow::Result<bool> {
+    if let Command::Eval { suite, out, baseline, policy, mask_model, ad_model, threads, quiet } = cli.command {
+        let options = crowdtwin::eval::EvalOptions {
+            suite,
+            out,
+            baseline,
+            policy: policy.map(|p| project_file(&p)),
+            mask_model: project_file(&mask_model),
+            ad_model: project_file(&ad_model),
+            threads,
+        };
+        let bar = progress_bar(quiet)?;
+        let outcome = crowdtwin::eval::eval(&options, |run, done, total| {
+            bar.set_message(run.to_string());
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+        bar.finish_and_clear();
+        let (tests, failed, skipped) = outcome.counts;
+        println!(
+            "suite `{}`: {tests} test cases, {failed} failed, {skipped} skipped — {}",
+            outcome.summary["suite"].as_str().unwrap_or(""),
+            if outcome.passed { "PASS" } else { "FAIL" }
+        );
+        for c in outcome.summary["comparisons"].as_array().into_iter().flatten().filter(|c| c["status"] == "regression") {
+            let m = &c["measurement"];
+            println!("  regression: {} {} [{}]: {:.4} (baseline {:.4}, allowed {:.4} worse)", m["run"].as_str().unwrap_or(""), m["metric"].as_str().unwrap_or(""), m["group"].as_str().unwrap_or(""), m["value"].as_f64().unwrap_or(f64::NAN), c["baseline"].as_f64().unwrap_or(f64::NAN), c["allowance"].as_f64().unwrap_or(f64::NAN));
+        }
+        println!("junit: {}", options.out.join("junit.xml").display());
+        return Ok(outcome.passed);
+    }
+    execute_command(cli.command).map(|()| true)
+}
+
+fn execute_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run { scenario, out, seconds, seed, mask_model, refine_model, ad_model, key_file, threads, quiet, policy, depth } => {
             let options = pipeline::RunOptions {
                 scenario,
@@ -197,6 +260,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 log: true,
                 policy: Some(project_file(&policy)),
                 depth,
+                variant: Default::default(),
             };
             let bar = progress_bar(quiet)?;
             let outcome = pipeline::run(&options, |done, total| {
@@ -288,6 +352,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("plot written to {}", out.display());
             Ok(())
         }
+        Command::Eval { .. } => unreachable!("handled by `execute`"),
         Command::Bench { scenario, ticks, mask_model, refine_model, ad_model, threads } => {
             let refine_model = project_file(&refine_model);
             println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), &project_file(&ad_model), ticks, threads)?);
@@ -298,7 +363,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 
 fn progress_bar(quiet: bool) -> anyhow::Result<ProgressBar> {
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {bar:40} tick {pos}/{len} ({eta} left)")?);
     Ok(bar)
 }
 

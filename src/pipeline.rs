@@ -9,6 +9,7 @@ use crowdtwin_reports::images::{contact_sheet, outline_box, png_bytes};
 use crowdtwin_reports::metrics::{masking_metrics, summary_json};
 use crowdtwin_reports::alerts::{anomaly_metrics, bandwidth};
 use crowdtwin_reports::bias::masking_bias;
+use crowdtwin_reports::privacy::{attacked_attributes, privacy_leakage};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::policy::Policy;
 use crowdtwin_reports::records::RunRecord;
@@ -55,6 +56,21 @@ pub struct RunOptions {
     pub policy: Option<PathBuf>,
     /// Pipeline depth k: tick t+1 is simulated only once tick t−k is recorded (0: one tick at a time).
     pub depth: usize,
+    /// A variant of the scenario (another name, hour or weather), as an `eval` suite asks.
+    pub variant: Variant,
+}
+
+/// Changes to a scenario beyond duration and seed: the same site and crowd under another
+/// hour or weather.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Variant {
+    /// The run's name in reports instead of the scenario's.
+    pub name: Option<String>,
+    /// Local solar time, hours.
+    pub time_of_day_h: Option<f32>,
+    /// Weather and street lights.
+    pub conditions: Option<crowdtwin_core::scenario::Conditions>,
 }
 
 /// What a run produced.
@@ -86,6 +102,20 @@ pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> an
     Ok(scenario)
 }
 
+/// Applies a variant and checks the result by the scenario's own rules.
+pub fn apply_variant(scenario: &mut Scenario, variant: &Variant, path: &Path) -> anyhow::Result<()> {
+    if let Some(name) = &variant.name {
+        scenario.name = name.clone();
+    }
+    if let Some(hour) = variant.time_of_day_h {
+        scenario.time_of_day_h = hour;
+    }
+    if let Some(conditions) = &variant.conditions {
+        scenario.conditions = conditions.clone();
+    }
+    scenario.check().map_err(|(field, message)| anyhow::anyhow!("{}: with the suite's changes, field `{field}`: {message}", path.display()))
+}
+
 /// A masked frame on its way through the pipeline.
 type Masked = (Frame, MaskOutput);
 /// A masked, scored frame, with the alerts it closed (and their operator views).
@@ -94,7 +124,8 @@ type Scored = (Frame, MaskOutput, AnomalyOutput, Vec<(Alert, Option<RgbaImage>)>
 /// Runs a scenario end to end and writes its outputs; `progress(done, total)` follows the ticks.
 pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
     check_output_dir(&options.out)?; // before minutes of simulation, not after
-    let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    let mut scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    apply_variant(&mut scenario, &options.variant, &options.scenario)?;
     let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
     let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
@@ -131,6 +162,8 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         detector_tiles: format!("{}x{}", scenario.masking.tiles.0, scenario.masking.tiles.1),
         miss_threshold: decimal(scenario.evaluation.miss_threshold),
         min_visible_px: scenario.evaluation.min_visible_px,
+        light: scenario.light_condition().to_string(),
+        weather: scenario.conditions.weather_name().to_string(),
     };
     let (r, g, b) = scenario.masking.colour;
     let mut masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
@@ -141,7 +174,7 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
     let staging = fresh_staging(&options.out)?;
     let mut storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, key).map_err(anyhow::Error::msg)?;
     let mut alerter = Alerter::new(rule);
-    let cameras: Vec<(String, CameraModel)> = scenario.cameras.iter().map(|c| (c.id.clone(), CameraModel::new(c, c.render_resolution))).collect();
+    let cameras = camera_models(&scenario);
 
     // Lockstep: this thread simulates and renders (Bevy); each tick's frames go through the
     // masking worker (AN), the anomaly worker (AD, alerts, deployment storage) and the
@@ -261,6 +294,8 @@ pub fn run(options: &RunOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::
         }
     };
     score_alerts(&mut recorder, &scenario, rule);
+    let attributes = attacked_attributes(&recorder.records.persons);
+    recorder.records.privacy = privacy_leakage(&recorder.privacy_samples, &attributes, scenario.seed);
 
     let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
     let summary = write_outputs(&options.out, &staging, &scenario, &recorder, &policy, manifest.licence.clone(), card)?;
@@ -285,6 +320,11 @@ fn storage_key(scenario: &Scenario, options: &RunOptions) -> anyhow::Result<Opti
     Ok(Some(key))
 }
 
+/// Each camera's id and its model at the render resolution (alert regions are in render pixels).
+fn camera_models(scenario: &Scenario) -> Vec<(String, CameraModel)> {
+    scenario.cameras.iter().map(|c| (c.id.clone(), CameraModel::new(c, c.render_resolution))).collect()
+}
+
 /// Stores an alert's metadata (every retention mode keeps it).
 fn store_alert(storage: &mut Storage, alert: &Alert, cameras: &[(String, CameraModel)]) -> anyhow::Result<()> {
     let (id, model) = &cameras[alert.camera as usize];
@@ -302,7 +342,7 @@ pub const SWEEP_THRESHOLDS: [f32; 19] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 
 /// Turns the raised alerts into records, matches them to incidents, and replays the alerting
 /// rule over the sweep's thresholds on the recorded scores.
 fn score_alerts(recorder: &mut Recorder, scenario: &Scenario, rule: AlertRule) {
-    let cameras: Vec<(String, CameraModel)> = scenario.cameras.iter().map(|c| (c.id.clone(), CameraModel::new(c, c.render_resolution))).collect();
+    let cameras = camera_models(scenario);
     let to_records = |alerts: &[Alert]| -> Vec<AlertRecord> {
         let mut sorted = alerts.to_vec();
         sorted.sort_by(|a, b| (a.camera, a.start_tick).cmp(&(b.camera, b.start_tick)));
@@ -466,6 +506,9 @@ pub fn write_report(
     summary["masked_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.masked_bytes).sum::<f64>());
     summary["metadata_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.metadata_bytes).sum::<f64>());
     summary["anomaly"] = serde_json::to_value(&anomaly)?;
+    summary["privacy"] = serde_json::to_value(&records.privacy)?;
+    summary["light"] = serde_json::json!(run.light);
+    summary["weather"] = serde_json::json!(run.weather);
     summary["bandwidth"] = serde_json::to_value(&bandwidth)?;
     summary["deployment"] = serde_json::json!({
         "modality": run.modality, "retention": run.retention, "bits_per_pixel": run.bits_per_pixel,

@@ -6,6 +6,7 @@ use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::images::ground_truth_overlay;
+use crowdtwin_reports::privacy::{crop_features, CropSample};
 use crowdtwin_reports::records::*;
 use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_vision::alerts::Alert;
@@ -20,6 +21,9 @@ pub type ScoreHistory = BTreeMap<u16, Vec<(u64, f64, (u32, u32), AnomalyOutput)>
 
 /// At most this many alerts are shown as operator views in the report.
 pub const ALERT_VIEWS: usize = 8;
+
+/// A person needs this many visible pixels to be cropped for the privacy attackers.
+pub const PRIVACY_MIN_VISIBLE_PX: u32 = 150;
 
 /// Accumulates records and the frames kept for contact sheets.
 pub struct Recorder {
@@ -37,6 +41,9 @@ pub struct Recorder {
     pub alerts: Vec<Alert>,
     /// The masked frame at each of the first alerts' peak score (the operator's view).
     pub alert_views: Vec<(Alert, RgbaImage)>,
+    /// Crop descriptors of persons, unmasked and masked, for the privacy attackers (kept in
+    /// memory only: the run writes the attackers' scores, never the crops).
+    pub privacy_samples: Vec<CropSample>,
 }
 
 impl Recorder {
@@ -89,6 +96,7 @@ impl Recorder {
             history: BTreeMap::new(),
             alerts: Vec::new(),
             alert_views: Vec::new(),
+            privacy_samples: Vec::new(),
         }
     }
 
@@ -110,8 +118,15 @@ impl Recorder {
         let (mut masked_px, mut false_mask_px) = (0u32, 0u32);
         let (mut plate_px, mut plate_exposed_px) = (0u32, 0u32);
         let (mut screen_px, mut screen_exposed_px) = (0u32, 0u32);
-        for (&id, &painted) in frame.id_mask.ids.iter().zip(&masked.mask) {
+        let mut person_boxes: BTreeMap<u32, [u32; 4]> = BTreeMap::new();
+        let width = frame.id_mask.width.max(1);
+        for (index, (&id, &painted)) in frame.id_mask.ids.iter().zip(&masked.mask).enumerate() {
             let truth = GroundTruthId::decode(id);
+            if let GroundTruthId::Person(p) = truth {
+                let (x, y) = (index as u32 % width, index as u32 / width);
+                let b = person_boxes.entry(p).or_insert([x, y, x, y]);
+                *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            }
             match truth {
                 GroundTruthId::Plate(_) => {
                     plate_px += 1;
@@ -131,6 +146,16 @@ impl Recorder {
             } else if let GroundTruthId::Person(p) = truth {
                 *exposed.entry(p).or_default() += 1;
             }
+        }
+        for person in frame.persons.iter().filter(|p| p.visible_px >= PRIVACY_MIN_VISIBLE_PX) {
+            let Some(&bbox) = person_boxes.get(&person.person) else { continue };
+            self.privacy_samples.push(CropSample {
+                person: person.person,
+                camera,
+                tick,
+                unmasked: crop_features(&frame.rgba, bbox, person.pixels_per_metre),
+                masked: crop_features(&masked.masked, bbox, person.pixels_per_metre),
+            });
         }
         for person in &frame.persons {
             self.records.observations.push(ObservationRecord {

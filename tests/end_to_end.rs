@@ -235,6 +235,7 @@ fn run_small(out: &Path, seed: Option<u64>, threads: usize, depth: usize) -> ser
         log: false,
         policy: None,
         depth,
+        variant: Default::default(),
     };
     run(&options, |_, _| {}).unwrap().summary
 }
@@ -327,6 +328,7 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
             log: false,
             policy: None,
             depth: 1,
+            variant: Default::default(),
         };
         let summary = run(&options, |_, _| {}).unwrap().summary;
         let recall = summary["masking_recall_at_least_60px"].as_f64().unwrap();
@@ -445,3 +447,6 @@ fn every_shipped_scenario_loads_and_stages_its_events() {
 
 #[path = "end_to_end/anomaly.rs"]
 mod anomaly;
+
+#[path = "end_to_end/eval.rs"]
+mod eval;

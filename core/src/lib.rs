@@ -26,4 +26,4 @@ pub mod site;
 pub mod taxonomy;
 
 /// Version of the schema of every Parquet table and `summary.json` this build writes.
-pub const RECORDS_SCHEMA_VERSION: u32 = 2;
+pub const RECORDS_SCHEMA_VERSION: u32 = 3;

@@ -34,6 +34,8 @@ pub enum Purpose {
     Carried = 12,
     /// Bootstrap resampling of the bias statistics.
     Bootstrap = 13,
+    /// Folds and bootstrap of the privacy attackers.
+    Attacker = 14,
 }
 
 /// A small, fast, well-mixed generator (SplitMix64) seeded from a stream key.

@@ -27,6 +27,31 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Sun elevation and azimuth (radians) for a local solar time: a mid-latitude equinox day,
+/// rising in the east at 6 h, 55° high in the south at noon, setting in the west at 18 h.
+pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
+    let day_angle = (time_of_day_h - 6.0) / 12.0 * std::f32::consts::PI;
+    let elevation = 55f32.to_radians() * day_angle.sin();
+    let azimuth = std::f32::consts::FRAC_PI_2 + day_angle; // from north, clockwise: 90° = east
+    (elevation, azimuth)
+}
+
+/// Parses RON text into any schema type, with errors that name `origin`, line, column and the
+/// path of the field at fault (shared by scenarios and suites).
+pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> Result<T, ScenarioError> {
+    let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| ScenarioError::from_ron(origin, e, String::new()))?;
+    let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(err) => {
+            let field = err.path().to_string();
+            let spanned = deserializer.span_error(err.into_inner());
+            return Err(ScenarioError::from_ron(origin, spanned, field));
+        }
+    };
+    deserializer.end().map_err(|e| ScenarioError::from_ron(origin, deserializer.span_error(e), String::new()))?;
+    Ok(value)
+}
+
 /// The only schema version this build reads.
 pub const SCENARIO_VERSION: u32 = 1;
 
@@ -395,6 +420,19 @@ pub struct Conditions {
     pub street_lights: StreetLights,
 }
 
+impl Conditions {
+    /// The weather in one word for comparisons across runs: `clear`, `rain`, `fog` or
+    /// `rain+fog`.
+    pub fn weather_name(&self) -> &'static str {
+        match (self.rain_mm_h > 0.0, self.fog_visibility_m.is_some()) {
+            (false, false) => "clear",
+            (true, false) => "rain",
+            (false, true) => "fog",
+            (true, true) => "rain+fog",
+        }
+    }
+}
+
 impl Default for Conditions {
     fn default() -> Self {
         Self { rain_mm_h: 0.0, fog_visibility_m: None, street_lights: StreetLights::Auto }
@@ -550,6 +588,19 @@ impl Scenario {
         (self.tick_hz / camera.fps) as u64
     }
 
+    /// The light of the scenario's hour, by the sun's elevation: `day` (≥ 6°, street lights
+    /// off under `auto`), `twilight` (−6° to 6°, civil twilight) or `night`.
+    pub fn light_condition(&self) -> &'static str {
+        let (elevation, _) = sun_angles(self.time_of_day_h);
+        if elevation >= 6f32.to_radians() {
+            "day"
+        } else if elevation >= -6f32.to_radians() {
+            "twilight"
+        } else {
+            "night"
+        }
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path)
@@ -559,16 +610,7 @@ impl Scenario {
 
     /// Parses and validates scenario text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
-        let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| ScenarioError::from_ron(origin, e, String::new()))?;
-        let scenario: Scenario = match serde_path_to_error::deserialize(&mut deserializer) {
-            Ok(s) => s,
-            Err(err) => {
-                let field = err.path().to_string();
-                let spanned = deserializer.span_error(err.into_inner());
-                return Err(ScenarioError::from_ron(origin, spanned, field));
-            }
-        };
-        deserializer.end().map_err(|e| ScenarioError::from_ron(origin, deserializer.span_error(e), String::new()))?;
+        let scenario: Scenario = parse_ron(text, origin)?;
         scenario.validate().map_err(|(path, message)| {
             let (line, col) = locate(text, &path).unwrap_or((1, 1));
             ScenarioError::Invalid { file: origin.to_path_buf(), line, col, field: render_path(&path), message }

@@ -21,6 +21,9 @@ pub struct AnomalyMetrics {
     /// Frame AUC of the AD score (positives: frames of a camera in which an incident — not a
     /// protected activity — is visible); `None` without both classes.
     pub ad_frame_auc: Option<f64>,
+    /// Frame PR-AUC (average precision, scikit-learn's `average_precision_score`) of the AD
+    /// score on the same frames; `None` without positives.
+    pub ad_frame_pr_auc: Option<f64>,
     /// Positive frames.
     pub positive_frames: usize,
     /// Negative frames.
@@ -47,6 +50,86 @@ pub struct AnomalyMetrics {
     pub protected_alerted: usize,
     /// alerted ÷ visible protected activities.
     pub protected_false_alert_rate: Option<f64>,
+    /// Per kind of incident or protected activity: visible, and how many drew a matching alert.
+    pub by_kind: Vec<KindOutcome>,
+}
+
+/// Alerts drawn by one kind of incident or protected activity.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct KindOutcome {
+    /// Kind (`fight`, `prayer`, …).
+    pub kind: String,
+    /// A protected activity (an alert on it is a false alert).
+    pub protected: bool,
+    /// Staged events of this kind visible to some camera.
+    pub visible: usize,
+    /// Of which drew a matching alert.
+    pub alerted: usize,
+}
+
+/// Each frame's (AD score, positive?): positive when an incident — not a protected activity —
+/// shows at least `min_visible_px` pixels on that camera in that frame.
+pub fn labelled_frames(records: &RunRecords) -> Vec<(f64, bool)> {
+    let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
+    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
+    let positive: BTreeSet<(u64, u16)> = records
+        .incident_frames
+        .iter()
+        .filter(|f| f.visible_px >= min_px && !protected.get(&f.incident).copied().unwrap_or(true))
+        .map(|f| (f.tick, f.camera))
+        .collect();
+    records.frames.iter().map(|f| (f.ad_score, positive.contains(&(f.tick, f.camera)))).collect()
+}
+
+/// Cumulative (false positives, true positives) at each distinct score, from the highest
+/// down: one point per threshold, ties taken together.
+fn cumulative_counts(labelled: &[(f64, bool)]) -> Vec<(usize, usize)> {
+    let mut sorted: Vec<(f64, bool)> = labelled.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut fp, mut tp) = (0, 0);
+    let mut counts = Vec::new();
+    for (i, &(score, positive)) in sorted.iter().enumerate() {
+        if positive {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        if sorted.get(i + 1).is_none_or(|next| next.0 != score) {
+            counts.push((fp, tp));
+        }
+    }
+    counts
+}
+
+/// The ROC curve of (score, positive?) pairs: (false-positive rate, true-positive rate) from
+/// (0, 0) to (1, 1), one point per distinct score; empty without both classes.
+pub fn roc_curve(labelled: &[(f64, bool)]) -> Vec<(f64, f64)> {
+    let positives = labelled.iter().filter(|l| l.1).count();
+    let negatives = labelled.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return Vec::new();
+    }
+    let mut curve = vec![(0.0, 0.0)];
+    curve.extend(cumulative_counts(labelled).into_iter().map(|(fp, tp)| (fp as f64 / negatives as f64, tp as f64 / positives as f64)));
+    curve
+}
+
+/// Average precision: Σ (Rₙ − Rₙ₋₁) Pₙ over the distinct scores from the highest down, the
+/// step-wise area under the precision–recall curve (scikit-learn's definition, no
+/// interpolation); `None` without positives.
+pub fn average_precision(labelled: &[(f64, bool)]) -> Option<f64> {
+    let positives = labelled.iter().filter(|l| l.1).count();
+    if positives == 0 {
+        return None;
+    }
+    let mut previous_recall = 0.0;
+    let mut area = 0.0;
+    for (fp, tp) in cumulative_counts(labelled) {
+        let recall = tp as f64 / positives as f64;
+        area += (recall - previous_recall) * tp as f64 / (tp + fp) as f64;
+        previous_recall = recall;
+    }
+    Some(area)
 }
 
 /// Matches each alert to an incident (see the module's rules); returns, per alert, the
@@ -135,15 +218,7 @@ pub fn camera_hours(records: &RunRecords) -> f64 {
 
 /// The anomaly metrics of a run whose alerts carry their matches ([`apply_matches`]).
 pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
-    let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
-    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
-    let positive: BTreeSet<(u64, u16)> = records
-        .incident_frames
-        .iter()
-        .filter(|f| f.visible_px >= min_px && !protected.get(&f.incident).copied().unwrap_or(true))
-        .map(|f| (f.tick, f.camera))
-        .collect();
-    let labelled: Vec<(f64, bool)> = records.frames.iter().map(|f| (f.ad_score, positive.contains(&(f.tick, f.camera)))).collect();
+    let labelled = labelled_frames(records);
     let visible = visible_incidents(records);
     let real: Vec<_> = records.incidents.iter().filter(|i| !i.protected && visible.contains(&i.incident)).collect();
     let guarded: Vec<_> = records.incidents.iter().filter(|i| i.protected && visible.contains(&i.incident)).collect();
@@ -151,8 +226,20 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
     let times: Vec<f64> = real.iter().filter_map(|i| i.time_to_alert_s).collect();
     let hours = camera_hours(records);
     let false_alerts = records.alerts.iter().filter(|a| a.false_alert).count();
+    let mut by_kind: BTreeMap<(bool, &str), KindOutcome> = BTreeMap::new();
+    for incident in records.incidents.iter().filter(|i| visible.contains(&i.incident)) {
+        let outcome = by_kind.entry((incident.protected, &incident.kind)).or_insert_with(|| KindOutcome {
+            kind: incident.kind.clone(),
+            protected: incident.protected,
+            visible: 0,
+            alerted: 0,
+        });
+        outcome.visible += 1;
+        outcome.alerted += usize::from(incident.detected);
+    }
     AnomalyMetrics {
         ad_frame_auc: frame_auc(&labelled),
+        ad_frame_pr_auc: average_precision(&labelled),
         positive_frames: labelled.iter().filter(|l| l.1).count(),
         negative_frames: labelled.iter().filter(|l| !l.1).count(),
         alerts: records.alerts.len(),
@@ -166,6 +253,7 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
         protected_visible: guarded.len(),
         protected_alerted: guarded.iter().filter(|i| i.detected).count(),
         protected_false_alert_rate: (!guarded.is_empty()).then(|| guarded.iter().filter(|i| i.detected).count() as f64 / guarded.len() as f64),
+        by_kind: by_kind.into_values().collect(),
     }
 }
 
@@ -294,6 +382,22 @@ mod tests {
         assert_eq!(frame_auc(&[(0.8, true)]), None);
     }
 
+    #[test]
+    fn roc_and_average_precision_match_scikit_learns_worked_example() {
+        // scikit-learn's documented example: y_true [0, 0, 1, 1], scores [0.1, 0.4, 0.35, 0.8]
+        // give average_precision_score 0.8333… and roc_auc_score 0.75; roc_curve passes
+        // through (0, 0.5), (0.5, 0.5), (0.5, 1) and (1, 1).
+        let labelled = [(0.1, false), (0.4, false), (0.35, true), (0.8, true)];
+        assert!((average_precision(&labelled).unwrap() - 5.0 / 6.0).abs() < 1e-12);
+        assert_eq!(frame_auc(&labelled), Some(0.75));
+        assert_eq!(roc_curve(&labelled), vec![(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+        // Ties are one threshold: two tied scores, one of each class, give one diagonal step.
+        assert_eq!(roc_curve(&[(0.5, true), (0.5, false)]), vec![(0.0, 0.0), (1.0, 1.0)]);
+        assert_eq!(average_precision(&[(0.5, true), (0.5, false)]), Some(0.5));
+        assert_eq!(average_precision(&[(0.5, false)]), None);
+        assert!(roc_curve(&[(0.5, true)]).is_empty());
+    }
+
     fn run_with(incidents: Vec<(u32, bool, u64, u64)>, frames: Vec<(u64, u32, [u32; 4])>) -> RunRecords {
         let mut records = RunRecords::default();
         records.runs.push(RunRecord {
@@ -320,6 +424,8 @@ mod tests {
             detector_tiles: "1x1".into(),
             miss_threshold: 0.2,
             min_visible_px: 20,
+            light: "day".into(),
+            weather: "clear".into(),
         });
         for (id, protected, start, end) in incidents {
             records.incidents.push(IncidentRecord {

@@ -2,14 +2,14 @@
 //! against the staged incidents, the price of a lower threshold, and what left the cameras.
 
 use crate::alerts::{AnomalyMetrics, CameraBandwidth};
-use crate::charts::{line_chart, Series};
+use crate::charts::{line_chart, timeline_chart, Lane, Series, Span};
 use crate::html::{escape, ReportInput};
 use crate::images::base64;
 use plotters::style::RGBColor;
 use std::fmt::Write;
 
 fn share(value: Option<f64>) -> String {
-    value.map_or("—".to_string(), |v| format!("{:.0} %", v * 100.0))
+    crate::html::percent_with(value, 0)
 }
 
 fn bytes(value: f64) -> String {
@@ -46,6 +46,7 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         html,
         "<table><tr><td>anomaly model</td><td>{} (sha256 <code>{}</code>)</td></tr>\
          <tr><td>frame AUC (positives: frames where an incident is visible; {} positive, {} negative)</td><td>{}</td></tr>\
+         <tr><td>frame PR-AUC (average precision; a detector guessing at random scores the positives' share, {})</td><td>{}</td></tr>\
          <tr><td>incident recall (visible incidents that drew a matching alert)</td><td>{} ({} of {})</td></tr>\
          <tr><td>mean time from incident start to alert</td><td>{}</td></tr>\
          <tr><td>alerts raised / false</td><td>{} / {}</td></tr>\
@@ -56,6 +57,12 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         metrics.positive_frames,
         metrics.negative_frames,
         metrics.ad_frame_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        if metrics.positive_frames + metrics.negative_frames > 0 {
+            format!("{:.3}", metrics.positive_frames as f64 / (metrics.positive_frames + metrics.negative_frames) as f64)
+        } else {
+            "—".into()
+        },
+        metrics.ad_frame_pr_auc.map_or("—".into(), |a| format!("{a:.3}")),
         share(metrics.incident_recall),
         metrics.incidents_detected,
         metrics.incidents_visible,
@@ -71,6 +78,23 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
     if metrics.camera_hours < 1.0 {
         html.push_str("<p class=\"note\">Rates per camera-hour are extrapolated from less than an hour of simulated footage: read them as orders of magnitude.</p>");
     }
+
+    if !metrics.by_kind.is_empty() {
+        html.push_str("<h3>By kind of event</h3><table><tr><th>kind</th><th></th><th>visible</th><th>drew an alert</th></tr>");
+        for kind in &metrics.by_kind {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&kind.kind.replace('_', " ")),
+                if kind.protected { "protected activity — an alert is a false alert" } else { "incident" },
+                kind.visible,
+                kind.alerted
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str(&roc_chart(records));
+    html.push_str(&timeline(records));
 
     // The price of a lower threshold.
     let points = &records.operating_points;
@@ -143,6 +167,89 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
             let _ = write!(html, "<figure><img alt=\"{0}\" src=\"data:image/png;base64,{1}\" width=\"420\"><figcaption>{0}</figcaption></figure>", escape(caption), base64(png));
         }
         html.push_str("</div>");
+    }
+    html
+}
+
+/// The frame ROC curve of the AD score, against the diagonal of a detector guessing at random.
+fn roc_chart(records: &crate::records::RunRecords) -> String {
+    let curve = crate::alerts::roc_curve(&crate::alerts::labelled_frames(records));
+    if curve.is_empty() {
+        return "<p class=\"note\">No ROC curve: the run has no frame with an incident, or no frame without one.</p>".into();
+    }
+    let series = [
+        Series { label: "anomaly score (frames)", colour: RGBColor(40, 90, 200), points: curve, markers: false },
+        Series { label: "guessing at random", colour: RGBColor(150, 150, 150), points: vec![(0.0, 0.0), (1.0, 1.0)], markers: false },
+    ];
+    let mut html = String::from(
+        "<h3>ROC curve</h3><p>Each point is one threshold on the frame score: the share of frames with a visible incident above it \
+         (true-positive rate) against the share of frames without one above it (false-positive rate).</p>",
+    );
+    match line_chart("Frame ROC curve", "false-positive rate", "true-positive rate", (0.0, 1.0), (0.0, 1.0), &series) {
+        Ok(svg) => html.push_str(&svg),
+        Err(error) => {
+            let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+        }
+    }
+    html
+}
+
+/// Per camera, when each staged event was visible on it and when its alerts ran.
+fn timeline(records: &crate::records::RunRecords) -> String {
+    let Some(run) = records.runs.first() else { return String::new() };
+    let tick_s = 1.0 / run.tick_hz.max(1) as f64;
+    let (incident, guarded, alerted, false_alert) = (RGBColor(230, 120, 0), RGBColor(40, 150, 70), RGBColor(200, 30, 30), RGBColor(120, 120, 120));
+    // One lane per staged event (first to last frame in which some camera sees it), then one
+    // lane of alerts per camera.
+    let mut seen: std::collections::BTreeMap<u32, (u64, u64)> = std::collections::BTreeMap::new();
+    for f in records.incident_frames.iter().filter(|f| f.visible_px >= run.min_visible_px) {
+        let span = seen.entry(f.incident).or_insert((f.tick, f.tick));
+        *span = (span.0.min(f.tick), span.1.max(f.tick));
+    }
+    let mut lanes: Vec<Lane> = records
+        .incidents
+        .iter()
+        .filter_map(|event| {
+            let &(first, last) = seen.get(&event.incident)?;
+            Some(Lane {
+                label: format!("#{} {}", event.incident, event.kind.replace('_', " ")),
+                spans: vec![Span {
+                    start_s: first as f64 * tick_s,
+                    end_s: (last + 1) as f64 * tick_s,
+                    colour: if event.protected { guarded } else { incident },
+                    text: String::new(),
+                }],
+            })
+        })
+        .collect();
+    for camera in &records.cameras {
+        let alerts = records
+            .alerts
+            .iter()
+            .filter(|a| a.camera == camera.index)
+            .map(|a| {
+                let matched = a.matched_incident.map_or(String::new(), |m| format!(" → #{m}"));
+                Span { start_s: a.start_s, end_s: a.end_s, colour: if a.false_alert { false_alert } else { alerted }, text: format!("alert {}{matched}", a.alert) }
+            })
+            .collect();
+        lanes.push(Lane { label: format!("alerts · {}", camera.id), spans: alerts });
+    }
+    let legend = [("incident", incident), ("protected activity", guarded), ("alert matching an incident", alerted), ("false alert", false_alert)];
+    let mut html = String::from(
+        "<h3>Alert timeline</h3><p>When each staged event was visible to some camera (first to last frame with enough pixels), and when each camera's alerts ran, with the event each alert matched.</p>",
+    );
+    match timeline_chart("Alerts against staged events", run.duration_s, &lanes) {
+        Ok(svg) => {
+            html.push_str(&svg);
+            html.push_str("<p>");
+            for (label, RGBColor(r, g, b)) in legend {
+                let _ = write!(html, "<span style=\"display:inline-block;width:1em;height:.8em;background:rgb({r},{g},{b});margin:0 .3em 0 1em\"></span>{label}");
+            }
+            html.push_str("</p>");
+        }
+        Err(error) => {
+            let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+        }
     }
     html
 }

@@ -117,6 +117,12 @@ pub fn miss_rate_bars_with_intervals(title: &str, groups: &[crate::bias::GroupBi
     bar_chart(title, "miss rate (95 % interval)", &bars, 1.15)
 }
 
+/// Shares (0–1) as bars: (label, value, interval, text above, pale).
+pub fn share_bars(title: &str, y_desc: &str, bars: Vec<(String, Option<f64>, Option<(f64, f64)>, String, bool)>) -> Result<String, String> {
+    let bars: Vec<Bar> = bars.into_iter().map(|(label, rate, interval, text, pale)| Bar { label, rate, interval, text, pale }).collect();
+    bar_chart(title, y_desc, &bars, 1.15)
+}
+
 /// One series of a line chart: a name, a colour and its (x, y) points.
 pub struct Series<'a> {
     /// Legend label.
@@ -152,6 +158,72 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), 
             }
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// One interval on a timeline lane.
+pub struct Span {
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Fill.
+    pub colour: RGBColor,
+    /// Text written at the span's start (empty: none).
+    pub text: String,
+}
+
+/// One lane of a timeline (e.g. a camera's alerts).
+pub struct Lane {
+    /// Name at the left.
+    pub label: String,
+    /// Its intervals.
+    pub spans: Vec<Span>,
+}
+
+/// A timeline: lanes of intervals over `0..duration_s` seconds (the caller explains the
+/// colours: a legend inside would hide lanes).
+pub fn timeline_chart(title: &str, duration_s: f64, lanes: &[Lane]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let height = 110 + 30 * lanes.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let lane_count = lanes.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0.0..duration_s.max(1e-3), (0..lane_count).into_segmented())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("time (s)")
+            .y_labels(lane_count)
+            .y_label_formatter(&|segment| match segment {
+                SegmentValue::CenterOf(i) => lanes.get(*i).map(|l| l.label.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, lane) in lanes.iter().enumerate() {
+            chart
+                .draw_series(lane.spans.iter().map(|span| {
+                    let end = span.end_s.max(span.start_s + duration_s * 0.004); // an instant stays visible
+                    let mut bar = Rectangle::new([(span.start_s, SegmentValue::Exact(i)), (end, SegmentValue::Exact(i + 1))], span.colour.mix(0.8).filled());
+                    bar.set_margin(5, 5, 0, 0);
+                    bar
+                }))
+                .map_err(|e| e.to_string())?;
+            let style = TextStyle::from(("sans-serif", 10).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+            chart
+                .draw_series(lane.spans.iter().filter(|s| !s.text.is_empty()).map(|span| Text::new(span.text.clone(), (span.start_s, SegmentValue::CenterOf(i)), style.clone())))
+                .map_err(|e| e.to_string())?;
+        }
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -214,5 +286,17 @@ mod tests {
         let svg = disparity_heat_map("t", &columns, &rows, &[(0, 1, 0.25, 3), (1, 0, 0.5, 1)]).unwrap();
         assert!(svg.contains("25 % · 3p") && svg.contains("50 % · 1p"));
         assert_eq!(svg.matches(" % · ").count(), 2, "no label on the two empty cells");
+    }
+
+    #[test]
+    fn the_timeline_draws_one_bar_per_span_and_labels_lanes() {
+        let span = |start_s, end_s, text: &str| Span { start_s, end_s, colour: RGBColor(200, 0, 0), text: text.into() };
+        let lanes = vec![
+            Lane { label: "north · events".into(), spans: vec![span(1.0, 4.0, "fight"), span(6.0, 9.0, "")] },
+            Lane { label: "north · alerts".into(), spans: vec![span(2.0, 5.0, "#0")] },
+        ];
+        let svg = timeline_chart("t", 10.0, &lanes).unwrap();
+        assert!(svg.contains("north · events") && svg.contains("north · alerts") && svg.contains("fight") && svg.contains("#0"));
+        assert_eq!(svg.matches("fill=\"#C80000\"").count(), 3, "{svg}");
     }
 }

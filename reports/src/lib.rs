@@ -11,6 +11,7 @@
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
 //! * [`html`] — the self-contained `report.html`.
 //! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
+//! * [`privacy`] — privacy leakage after masking: attribute-inference and re-identification attackers.
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics.
 //! * [`output`] — atomic file writes.
 
@@ -23,6 +24,7 @@ pub mod images;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+pub mod privacy;
 pub mod read;
 pub mod records;
 pub mod tables;

@@ -91,6 +91,7 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
         (t.strings("masking_model")?, t.strings("masking_model_sha256")?, t.strings("refine_model")?, t.strings("refine_model_sha256")?);
     let (version, modality, tiles, threshold, min_px) =
         (t.strings("crowdtwin_version")?, t.strings("modality")?, t.strings("detector_tiles")?, t.f64s("miss_threshold")?, t.u32s("min_visible_px")?);
+    let (light, weather) = (t.strings("light")?, t.strings("weather")?);
     let (retention, bits_per_pixel, anomaly_model, anomaly_model_sha256) =
         (t.u32s("retention")?, t.f64s("bits_per_pixel")?, t.strings("anomaly_model")?, t.strings("anomaly_model_sha256")?);
     let (alert_threshold, release, min_duration, tolerance) =
@@ -120,6 +121,8 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
             detector_tiles: tiles[i].clone(),
             miss_threshold: threshold[i],
             min_visible_px: min_px[i],
+            light: light[i].clone(),
+            weather: weather[i].clone(),
         })
         .collect();
 
@@ -300,5 +303,24 @@ pub fn read_records(dir: &Path) -> Result<RunRecords, String> {
         })
         .collect();
 
-    Ok(RunRecords { runs, cameras, persons, observations, frames, incidents, incident_frames, alerts, operating_points, ..Default::default() })
+    let t = Table::open(dir, "privacy")?;
+    let (attack, target, view, metric) = (t.strings("attack")?, t.strings("target")?, t.strings("view")?, t.strings("metric")?);
+    let (value, chance, ci_low, ci_high) = (t.f64s("value")?, t.f64s("chance")?, t.optional_f64s("ci_low")?, t.optional_f64s("ci_high")?);
+    let (privacy_persons, samples) = (t.u32s("persons")?, t.u32s("samples")?);
+    let privacy = (0..t.len())
+        .map(|i| PrivacyRecord {
+            attack: attack[i].clone(),
+            target: target[i].clone(),
+            view: view[i].clone(),
+            metric: metric[i].clone(),
+            value: value[i],
+            chance: chance[i],
+            ci_low: ci_low[i],
+            ci_high: ci_high[i],
+            persons: privacy_persons[i],
+            samples: samples[i],
+        })
+        .collect();
+
+    Ok(RunRecords { runs, cameras, persons, observations, frames, incidents, incident_frames, alerts, operating_points, privacy, ..Default::default() })
 }

@@ -51,6 +51,10 @@ pub struct RunRecord {
     pub miss_threshold: f64,
     /// Person-frames with fewer visible pixels are not scored.
     pub min_visible_px: u32,
+    /// Light of the scenario's hour: `day`, `twilight` or `night`.
+    pub light: String,
+    /// Weather: `clear`, `rain`, `fog` or `rain+fog`.
+    pub weather: String,
 }
 
 /// One row of `cameras`.
@@ -252,6 +256,31 @@ pub struct OperatingPointRecord {
     pub chosen: bool,
 }
 
+/// One row of `privacy`: an attacker's score on unmasked or masked crops.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PrivacyRecord {
+    /// `attribute_inference` or `reidentification`.
+    pub attack: String,
+    /// What is inferred: an attribute (`skin_tone_band`, `gender_presentation`, `age_group`) or `identity`.
+    pub target: String,
+    /// `unmasked` (raw frames) or `masked` (the frames the deployment shows and keeps).
+    pub view: String,
+    /// `accuracy`, `rank1` or `mAP`.
+    pub metric: String,
+    /// The attacker's score.
+    pub value: f64,
+    /// The same measure for an attacker without information.
+    pub chance: f64,
+    /// 95 % cluster-bootstrap interval over persons, low end.
+    pub ci_low: Option<f64>,
+    /// High end.
+    pub ci_high: Option<f64>,
+    /// Persons behind the score.
+    pub persons: u32,
+    /// Crops (attribute inference) or query tracklets (re-identification).
+    pub samples: u32,
+}
+
 /// An incident under way in one frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IncidentFrameRecord {
@@ -292,4 +321,6 @@ pub struct RunRecords {
     pub alerts: Vec<AlertRecord>,
     /// The alerting rule replayed over a range of thresholds.
     pub operating_points: Vec<OperatingPointRecord>,
+    /// Privacy leakage: the attackers' scores.
+    pub privacy: Vec<PrivacyRecord>,
 }

@@ -40,6 +40,8 @@ pub fn runs(records: &RunRecords) -> PolarsResult<DataFrame> {
             Column::new("detector_tiles".into(), r.iter().map(|x| x.detector_tiles.clone()).collect::<Vec<_>>()),
             Column::new("miss_threshold".into(), r.iter().map(|x| x.miss_threshold).collect::<Vec<_>>()),
             Column::new("min_visible_px".into(), r.iter().map(|x| x.min_visible_px).collect::<Vec<_>>()),
+            Column::new("light".into(), r.iter().map(|x| x.light.clone()).collect::<Vec<_>>()),
+            Column::new("weather".into(), r.iter().map(|x| x.weather.clone()).collect::<Vec<_>>()),
         ],
     )
 }
@@ -267,6 +269,26 @@ pub fn operating_points(records: &RunRecords) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The `privacy` table: what the attackers learn from unmasked and masked crops.
+pub fn privacy(records: &RunRecords) -> PolarsResult<DataFrame> {
+    let p = &records.privacy;
+    frame(
+        p.len(),
+        vec![
+            Column::new("attack".into(), p.iter().map(|x| x.attack.clone()).collect::<Vec<_>>()),
+            Column::new("target".into(), p.iter().map(|x| x.target.clone()).collect::<Vec<_>>()),
+            Column::new("view".into(), p.iter().map(|x| x.view.clone()).collect::<Vec<_>>()),
+            Column::new("metric".into(), p.iter().map(|x| x.metric.clone()).collect::<Vec<_>>()),
+            Column::new("value".into(), p.iter().map(|x| x.value).collect::<Vec<_>>()),
+            Column::new("chance".into(), p.iter().map(|x| x.chance).collect::<Vec<_>>()),
+            Column::new("ci_low".into(), p.iter().map(|x| x.ci_low).collect::<Vec<_>>()),
+            Column::new("ci_high".into(), p.iter().map(|x| x.ci_high).collect::<Vec<_>>()),
+            Column::new("persons".into(), p.iter().map(|x| x.persons).collect::<Vec<_>>()),
+            Column::new("samples".into(), p.iter().map(|x| x.samples).collect::<Vec<_>>()),
+        ],
+    )
+}
+
 /// Serialises a table to Parquet bytes.
 pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -276,7 +298,7 @@ pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
 
 /// Writes every table as `<name>.parquet` into `dir`.
 pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
-    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 11] = [
+    let tables: [(&str, fn(&RunRecords) -> PolarsResult<DataFrame>); 12] = [
         ("runs", runs),
         ("cameras", cameras),
         ("persons", persons),
@@ -288,6 +310,7 @@ pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
         ("incident_frames", incident_frames),
         ("alerts", alerts),
         ("operating_points", operating_points),
+        ("privacy", privacy),
     ];
     for (name, build) in tables {
         let mut df = build(records).map_err(|e| format!("building table {name}: {e}"))?;

@@ -33,14 +33,7 @@ impl Plugin for SitePlugin {
     }
 }
 
-/// Sun elevation and azimuth (radians) for a local solar time: a mid-latitude equinox day,
-/// rising in the east at 6 h, 55° high in the south at noon, setting in the west at 18 h.
-pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
-    let day_angle = (time_of_day_h - 6.0) / 12.0 * std::f32::consts::PI;
-    let elevation = 55f32.to_radians() * day_angle.sin();
-    let azimuth = std::f32::consts::FRAC_PI_2 + day_angle; // from north, clockwise: 90° = east
-    (elevation, azimuth)
-}
+pub use crowdtwin_core::scenario::sun_angles;
 
 fn spawn_sun(mut commands: Commands, scene: Res<SiteScene>, atmosphere: Res<crate::weather::Atmosphere>) {
     // 1024² texels over the 120 m cascade (~12 cm each) is enough for people's shadows; the

@@ -65,6 +65,7 @@ fn run_deployment(scenario: PathBuf, out: &Path, key_file: Option<PathBuf>) -> a
         log: false,
         policy: None,
         depth: 1,
+        variant: Default::default(),
     };
     run(&options, |_, _| {}).map(|o| o.summary)
 }

@@ -1,0 +1,552 @@
+//! `crowdtwin eval`: a suite of scenario runs scored and compared with a baseline — the
+//! regression gate a model developer puts in CI.
+//!
+//! Each run of the suite goes through the whole pipeline ([`crate::pipeline::run`]) into
+//! `OUT/<run>/`; its metrics are then read back from its Parquet tables. Every metric comes
+//! with a standard error for the sampling noise a new seed brings (persons for the masking
+//! and privacy figures, incidents and frames for the anomaly ones). Against a baseline a
+//! metric **regresses** when it is worse by more than
+//! `z · √(se_baseline² + se_new²) + min_delta` (`min_delta` only for shares). One JUnit test
+//! case per run × metric × group (and per policy line with `--policy`); the command exits 1
+//! on any regression or policy failure.
+
+use crate::pipeline::{self, RunOptions, Variant};
+use anyhow::Context;
+use crowdtwin_core::scenario::parse_ron;
+use crowdtwin_reports::alerts::{anomaly_metrics, labelled_frames};
+use crowdtwin_reports::bias::{masking_bias, BiasOptions};
+use crowdtwin_reports::output::write_atomic;
+use crowdtwin_reports::policy::Policy;
+use crowdtwin_reports::records::RunRecords;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// A suite file (RON).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Schema version; must be 1.
+    pub version: u32,
+    /// Name, in `junit.xml` and `summary.json`.
+    pub name: String,
+    /// How far a metric may move before it is a regression.
+    #[serde(default)]
+    pub tolerance: Tolerance,
+    /// The runs.
+    pub runs: Vec<SuiteRun>,
+}
+
+/// The regression rule.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tolerance {
+    /// Standard errors of the difference allowed (3: about one false alarm in 700 metrics).
+    pub z: f64,
+    /// Added to the allowance of shares (miss rates, recall, accuracies), absolute.
+    pub min_delta: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance { z: 3.0, min_delta: 0.02 }
+    }
+}
+
+/// One run of a suite.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteRun {
+    /// Scenario file, relative to the suite file.
+    pub scenario: PathBuf,
+    /// Simulated seconds instead of the scenario's.
+    #[serde(default)]
+    pub seconds: Option<f32>,
+    /// Seed instead of the scenario's.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The run's name (default: the scenario file's stem); names its folder.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Local solar time instead of the scenario's.
+    #[serde(default)]
+    pub time_of_day_h: Option<f32>,
+    /// Weather and street lights instead of the scenario's.
+    #[serde(default)]
+    pub conditions: Option<crowdtwin_core::scenario::Conditions>,
+}
+
+impl Suite {
+    /// Reads and checks a suite file; errors name file, line, column and field.
+    pub fn load(path: &Path) -> anyhow::Result<Suite> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the suite", path.display()))?;
+        let suite: Suite = parse_ron(&text, path)?;
+        anyhow::ensure!(suite.version == 1, "{}: field `version`: suite version {} is not supported (this build reads 1)", path.display(), suite.version);
+        anyhow::ensure!(!suite.runs.is_empty(), "{}: field `runs`: a suite needs at least one run", path.display());
+        anyhow::ensure!(suite.tolerance.z >= 0.0 && suite.tolerance.min_delta >= 0.0, "{}: field `tolerance`: `z` and `min_delta` must not be negative", path.display());
+        let mut names = std::collections::BTreeSet::new();
+        for i in 0..suite.runs.len() {
+            let name = suite.run_name(i)?;
+            anyhow::ensure!(
+                names.insert(name.clone()),
+                "{}: field `runs[{i}].name`: two runs are called `{name}`; give one a `name`",
+                path.display()
+            );
+        }
+        Ok(suite)
+    }
+
+    /// The name of run `i`: its own, else its scenario file's stem.
+    pub fn run_name(&self, i: usize) -> anyhow::Result<String> {
+        let run = &self.runs[i];
+        let name = match &run.name {
+            Some(name) => name.clone(),
+            None => run.scenario.file_stem().and_then(|s| s.to_str()).context("a scenario path without a file name")?.to_string(),
+        };
+        anyhow::ensure!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "field `runs[{i}].name`: `{name}` must be letters, digits, - or _ (it names a folder)"
+        );
+        Ok(name)
+    }
+}
+
+/// One measured value of one run.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Measurement {
+    /// Run name.
+    pub run: String,
+    /// Metric name (`miss_rate`, `incident_recall`, …).
+    pub metric: String,
+    /// Group (`everybody`, `skin_tone=5`, `identity`, …).
+    pub group: String,
+    /// Value.
+    pub value: f64,
+    /// Standard error for seed-to-seed noise.
+    pub standard_error: f64,
+    /// Whether a higher value is worse.
+    pub higher_is_worse: bool,
+    /// Whether the value is a share (0–1), to which `min_delta` applies.
+    pub share: bool,
+    /// Persons (or incidents, frames) behind it.
+    pub units: usize,
+    /// Too few persons to judge (a group below the policy's `min_persons`).
+    pub too_few: bool,
+}
+
+/// A measurement compared with its baseline.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Comparison {
+    /// The new measurement.
+    pub measurement: Measurement,
+    /// Baseline value, if the baseline had the metric.
+    pub baseline: Option<f64>,
+    /// How much worse than the baseline (negative: better).
+    pub worse_by: Option<f64>,
+    /// Allowed worsening.
+    pub allowance: Option<f64>,
+    /// `pass`, `regression`, `skipped` (too few persons, or nothing to compare with).
+    pub status: &'static str,
+}
+
+/// The metrics of one run, from its records. `options` are the bootstrap settings.
+pub fn measure(run: &str, records: &RunRecords, options: &BiasOptions) -> Vec<Measurement> {
+    let mut out = Vec::new();
+    let Some(info) = records.runs.first() else { return out };
+    let se_of = |ci: Option<(f64, f64)>| ci.map_or(0.0, |(low, high)| (high - low) / (2.0 * 1.959_964));
+    let share = |metric: &str, group: String, value: f64, se: f64, higher_is_worse: bool, units: usize, too_few: bool| Measurement {
+        run: run.to_string(),
+        metric: metric.to_string(),
+        group,
+        value,
+        standard_error: se,
+        higher_is_worse,
+        share: true,
+        units,
+        too_few,
+    };
+    // Masking: miss rate of everybody and of every group, bootstrap over persons.
+    let mut attributes = vec![("everybody", Vec::new())];
+    attributes.extend(crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES.iter().map(|a| (*a, vec![*a])));
+    for (name, list) in attributes {
+        let bias = if list.is_empty() {
+            let outcomes = crowdtwin_reports::bias::person_outcomes(records, info.miss_threshold, info.min_visible_px);
+            crowdtwin_reports::bias::group_bias("everybody", &[("everybody".to_string(), outcomes.into_values().collect())], options)
+        } else {
+            masking_bias(records, &list, info.miss_threshold, info.min_visible_px, options)
+        };
+        for group in &bias.groups {
+            let Some(rate) = group.miss_rate else { continue };
+            let label = if list.is_empty() { "everybody".to_string() } else { format!("{name}={}", group.value) };
+            // Everybody is always judged: the allowance widens with few persons.
+            let too_few = group.too_few_persons && !list.is_empty();
+            out.push(share("miss_rate", label, rate, se_of(group.miss_rate_ci), true, group.persons, too_few));
+        }
+    }
+    // Anomaly detection.
+    let anomaly = anomaly_metrics(records);
+    let binomial = |successes: usize, n: usize| {
+        // (x + 1)/(n + 2) keeps the error of 0/n and n/n above zero.
+        let p = (successes as f64 + 1.0) / (n as f64 + 2.0);
+        (p * (1.0 - p) / n.max(1) as f64).sqrt()
+    };
+    if let Some(recall) = anomaly.incident_recall {
+        out.push(share("incident_recall", "incidents".into(), recall, binomial(anomaly.incidents_detected, anomaly.incidents_visible), false, anomaly.incidents_visible, false));
+    }
+    if let Some(rate) = anomaly.protected_false_alert_rate {
+        out.push(share("protected_false_alert_rate", "protected activities".into(), rate, binomial(anomaly.protected_alerted, anomaly.protected_visible), true, anomaly.protected_visible, false));
+    }
+    if let Some(auc) = anomaly.ad_frame_auc {
+        // Hanley & McNeil (1982); frames of one incident are not independent, so this is a floor.
+        let (np, nn) = (anomaly.positive_frames as f64, anomaly.negative_frames as f64);
+        let (q1, q2) = (auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc));
+        let variance = (auc * (1.0 - auc) + (np - 1.0) * (q1 - auc * auc) + (nn - 1.0) * (q2 - auc * auc)) / (np * nn);
+        out.push(share("ad_frame_auc", "frames".into(), auc, variance.max(0.0).sqrt(), false, labelled_frames(records).len(), false));
+    }
+    if let Some(rate) = anomaly.false_alerts_per_hour {
+        // Poisson: √count false alerts, at least one.
+        let se = (anomaly.false_alerts.max(1) as f64).sqrt() / anomaly.camera_hours.max(1e-9);
+        out.push(Measurement { share: false, ..share("false_alerts_per_hour", "camera-hours".into(), rate, se, true, anomaly.alerts, false) });
+    }
+    // Privacy: what the attackers still get from masked frames.
+    for p in records.privacy.iter().filter(|p| p.view == "masked") {
+        out.push(share(&format!("privacy_{}", p.metric.to_lowercase()), p.target.clone(), p.value, se_of(p.ci_low.zip(p.ci_high)), true, p.persons as usize, false));
+    }
+    out
+}
+
+/// Compares measurements with a baseline's.
+pub fn compare(new: &[Measurement], baseline: Option<&[Measurement]>, tolerance: &Tolerance) -> Vec<Comparison> {
+    new.iter()
+        .map(|m| {
+            let before = baseline.and_then(|b| b.iter().find(|x| (x.run.as_str(), x.metric.as_str(), x.group.as_str()) == (m.run.as_str(), m.metric.as_str(), m.group.as_str())));
+            let Some(before) = before else {
+                return Comparison { measurement: m.clone(), baseline: None, worse_by: None, allowance: None, status: "skipped" };
+            };
+            let worse_by = if m.higher_is_worse { m.value - before.value } else { before.value - m.value };
+            let allowance = tolerance.z * (m.standard_error.powi(2) + before.standard_error.powi(2)).sqrt() + if m.share { tolerance.min_delta } else { 0.0 };
+            let status = if m.too_few || before.too_few {
+                "skipped"
+            } else if worse_by > allowance + 1e-12 {
+                "regression"
+            } else {
+                "pass"
+            };
+            Comparison { measurement: m.clone(), baseline: Some(before.value), worse_by: Some(worse_by), allowance: Some(allowance), status }
+        })
+        .collect()
+}
+
+/// Pooled figures over the runs that share a condition.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ConditionSummary {
+    /// `light` or `weather`.
+    pub by: String,
+    /// Its value (`day`, `night`, `rain`, …).
+    pub condition: String,
+    /// Runs pooled.
+    pub runs: Vec<String>,
+    /// Scored person-frames.
+    pub person_frames: u64,
+    /// Missed person-frames ÷ scored.
+    pub miss_rate: Option<f64>,
+    /// Incidents visible.
+    pub incidents_visible: usize,
+    /// Of which detected ÷ visible.
+    pub incident_recall: Option<f64>,
+    /// Protected activities visible.
+    pub protected_visible: usize,
+    /// Of which alerted ÷ visible.
+    pub protected_false_alert_rate: Option<f64>,
+    /// False alerts ÷ camera-hours.
+    pub false_alerts_per_hour: Option<f64>,
+}
+
+/// Pools the runs by light and by weather (each run's records and name).
+pub fn by_condition(runs: &[(String, RunRecords)]) -> Vec<ConditionSummary> {
+    let mut pooled: BTreeMap<(String, String), (ConditionSummary, u64, usize, usize, usize, f64)> = BTreeMap::new();
+    for (name, records) in runs {
+        let Some(info) = records.runs.first() else { continue };
+        let outcomes = crowdtwin_reports::bias::person_outcomes(records, info.miss_threshold, info.min_visible_px);
+        let (scored, missed) = outcomes.values().fold((0u64, 0u64), |(s, m), o| (s + o.scored as u64, m + o.missed as u64));
+        let anomaly = anomaly_metrics(records);
+        for (by, condition) in [("light", &info.light), ("weather", &info.weather)] {
+            let entry = pooled.entry((by.to_string(), condition.clone())).or_insert_with(|| {
+                (ConditionSummary { by: by.to_string(), condition: condition.clone(), ..Default::default() }, 0, 0, 0, 0, 0.0)
+            });
+            entry.0.runs.push(name.clone());
+            entry.0.person_frames += scored;
+            entry.1 += missed;
+            entry.0.incidents_visible += anomaly.incidents_visible;
+            entry.2 += anomaly.incidents_detected;
+            entry.0.protected_visible += anomaly.protected_visible;
+            entry.3 += anomaly.protected_alerted;
+            entry.4 += anomaly.false_alerts;
+            entry.5 += anomaly.camera_hours;
+        }
+    }
+    pooled
+        .into_values()
+        .map(|(mut s, missed, detected, alerted, false_alerts, hours)| {
+            s.miss_rate = (s.person_frames > 0).then(|| missed as f64 / s.person_frames as f64);
+            s.incident_recall = (s.incidents_visible > 0).then(|| detected as f64 / s.incidents_visible as f64);
+            s.protected_false_alert_rate = (s.protected_visible > 0).then(|| alerted as f64 / s.protected_visible as f64);
+            s.false_alerts_per_hour = (hours > 0.0).then(|| false_alerts as f64 / hours);
+            s
+        })
+        .collect()
+}
+
+/// What `crowdtwin eval` was asked to do.
+pub struct EvalOptions {
+    /// Suite file.
+    pub suite: PathBuf,
+    /// Output folder: one run folder per suite run, `junit.xml`, `summary.json`.
+    pub out: PathBuf,
+    /// A previous eval's output folder to compare with.
+    pub baseline: Option<PathBuf>,
+    /// Fairness policy judged on every run (its failures fail the gate).
+    pub policy: Option<PathBuf>,
+    /// Masking model manifest.
+    pub mask_model: PathBuf,
+    /// Anomaly model manifest.
+    pub ad_model: PathBuf,
+    /// ONNX Runtime threads.
+    pub threads: usize,
+}
+
+/// What the gate decided.
+pub struct EvalOutcome {
+    /// No regression and no policy failure.
+    pub passed: bool,
+    /// Test cases: total, regressions (and policy failures), skipped.
+    pub counts: (usize, usize, usize),
+    /// The summary written.
+    pub summary: serde_json::Value,
+}
+
+/// Runs a suite, compares it with the baseline and writes `junit.xml` and `summary.json`.
+pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> anyhow::Result<EvalOutcome> {
+    let suite = Suite::load(&options.suite)?;
+    let baseline = options.baseline.as_deref().map(read_baseline).transpose()?;
+    let policy = options.policy.as_deref().map(|p| Policy::load(p).map_err(anyhow::Error::msg)).transpose()?;
+    let bootstrap = policy.as_ref().map(Policy::options).unwrap_or(BiasOptions { min_persons: 20, ..Default::default() });
+    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    let folder = options.suite.parent().unwrap_or(Path::new("."));
+    let mut measurements = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut pooled = Vec::new();
+    let mut runs = Vec::new();
+    for (i, run) in suite.runs.iter().enumerate() {
+        let name = suite.run_name(i)?;
+        let out = options.out.join(&name);
+        let run_options = RunOptions {
+            scenario: folder.join(&run.scenario),
+            out: out.clone(),
+            seconds: run.seconds,
+            seed: run.seed,
+            mask_model: options.mask_model.clone(),
+            refine_model: None,
+            ad_model: options.ad_model.clone(),
+            key_file: None,
+            threads: options.threads,
+            log: false,
+            policy: options.policy.clone(),
+            depth: 1,
+            variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() },
+        };
+        pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
+        // Scored from the run's tables, as any other tool reading them would.
+        let records = crowdtwin_reports::read::read_records(&out).map_err(anyhow::Error::msg)?;
+        measurements.extend(measure(&name, &records, &bootstrap));
+        if let Some(policy) = &policy {
+            let info = records.runs.first().context("a run without a `runs` record")?;
+            let (_, judged) = policy.judge(&records, info.miss_threshold, info.min_visible_px);
+            verdicts.extend(judged.into_iter().map(|v| (name.clone(), v)));
+        }
+        let info = records.runs.first().context("a run without a `runs` record")?;
+        runs.push(serde_json::json!({
+            "name": name, "scenario": run.scenario, "seed": info.seed, "seconds": info.duration_s,
+            "light": info.light, "weather": info.weather, "folder": name,
+        }));
+        pooled.push((name, records));
+    }
+    let comparisons = compare(&measurements, baseline.as_deref(), &suite.tolerance);
+    let regressions = comparisons.iter().filter(|c| c.status == "regression").count();
+    let policy_failures = verdicts.iter().filter(|(_, v)| v.outcome == "fail").count();
+    let skipped = comparisons.iter().filter(|c| c.status == "skipped").count() + verdicts.iter().filter(|(_, v)| v.outcome == "inconclusive").count();
+    let total = comparisons.len() + verdicts.len();
+    let passed = regressions == 0 && policy_failures == 0;
+    let summary = serde_json::json!({
+        "suite": suite.name,
+        "schema_version": crowdtwin_core::RECORDS_SCHEMA_VERSION,
+        "passed": passed,
+        "baseline": options.baseline,
+        "tolerance": suite.tolerance,
+        "tests": total,
+        "regressions": regressions,
+        "policy_failures": policy_failures,
+        "skipped": skipped,
+        "runs": runs,
+        "conditions": by_condition(&pooled),
+        "measurements": measurements,
+        "comparisons": comparisons,
+        "policy": policy.as_ref().map(|p| serde_json::json!({
+            "name": p.name,
+            "verdicts": verdicts.iter().map(|(run, v)| serde_json::json!({ "run": run, "verdict": v })).collect::<Vec<_>>(),
+        })),
+    });
+    write_atomic(&options.out.join("junit.xml"), junit(&suite.name, &comparisons, &verdicts).as_bytes()).context("writing junit.xml")?;
+    write_atomic(&options.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes()).context("writing summary.json")?;
+    Ok(EvalOutcome { passed, counts: (total, regressions + policy_failures, skipped), summary })
+}
+
+/// A baseline eval's measurements.
+fn read_baseline(dir: &Path) -> anyhow::Result<Vec<Measurement>> {
+    let path = dir.join("summary.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: no eval summary to compare with", path.display()))?;
+    let summary: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
+    anyhow::ensure!(
+        summary["schema_version"].as_u64() == Some(crowdtwin_core::RECORDS_SCHEMA_VERSION as u64),
+        "{}: schema version {}, this build compares {}",
+        path.display(),
+        summary["schema_version"],
+        crowdtwin_core::RECORDS_SCHEMA_VERSION
+    );
+    serde_json::from_value(summary["measurements"].clone()).with_context(|| format!("{}: field `measurements` is not an eval's", path.display()))
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// JUnit XML: one test suite per run, one test case per metric × group and per policy line.
+pub fn junit(suite: &str, comparisons: &[Comparison], verdicts: &[(String, crowdtwin_reports::policy::Verdict)]) -> String {
+    let mut runs: Vec<&str> = comparisons.iter().map(|c| c.measurement.run.as_str()).chain(verdicts.iter().map(|v| v.0.as_str())).collect();
+    runs.dedup();
+    let failures = comparisons.iter().filter(|c| c.status == "regression").count() + verdicts.iter().filter(|v| v.1.outcome == "fail").count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crowdtwin eval {}\" tests=\"{}\" failures=\"{failures}\">\n",
+        xml(suite),
+        comparisons.len() + verdicts.len()
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for run in runs.into_iter().filter(|r| seen.insert(*r)) {
+        let cases: Vec<&Comparison> = comparisons.iter().filter(|c| c.measurement.run == run).collect();
+        let judged: Vec<_> = verdicts.iter().filter(|v| v.0 == run).map(|v| &v.1).collect();
+        let failed = cases.iter().filter(|c| c.status == "regression").count() + judged.iter().filter(|v| v.outcome == "fail").count();
+        let skipped = cases.iter().filter(|c| c.status == "skipped").count() + judged.iter().filter(|v| v.outcome == "inconclusive").count();
+        let _ = writeln!(out, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\">", xml(run), cases.len() + judged.len());
+        for c in cases {
+            let m = &c.measurement;
+            let _ = write!(out, "    <testcase classname=\"{}.{}\" name=\"{}\">", xml(run), xml(&m.metric), xml(&m.group));
+            let detail = format!(
+                "value {:.4} (se {:.4}, {} units), baseline {}, worse by {}, allowed {}",
+                m.value,
+                m.standard_error,
+                m.units,
+                c.baseline.map_or("none".into(), |b| format!("{b:.4}")),
+                c.worse_by.map_or("—".into(), |w| format!("{w:.4}")),
+                c.allowance.map_or("—".into(), |a| format!("{a:.4}"))
+            );
+            match c.status {
+                "regression" => {
+                    let _ = write!(out, "<failure message=\"regression: {}\">{}</failure>", xml(&detail), xml(&detail));
+                }
+                "skipped" => {
+                    let why = if m.too_few { "too few persons to judge" } else { "no baseline value" };
+                    let _ = write!(out, "<skipped message=\"{why}\"/><system-out>{}</system-out>", xml(&detail));
+                }
+                _ => {
+                    let _ = write!(out, "<system-out>{}</system-out>", xml(&detail));
+                }
+            }
+            out.push_str("</testcase>\n");
+        }
+        for v in judged {
+            let _ = write!(out, "    <testcase classname=\"{}.policy\" name=\"{}\">", xml(run), xml(&v.rule));
+            let detail = format!("{}: worst group {}, value {}", v.outcome, v.worst_group.as_deref().unwrap_or("—"), v.value.map_or("—".into(), |x| format!("{x:.4}")));
+            match v.outcome {
+                "fail" => {
+                    let _ = write!(out, "<failure message=\"{}\"/>", xml(&detail));
+                }
+                "inconclusive" => {
+                    let _ = write!(out, "<skipped message=\"{}\"/>", xml(&detail));
+                }
+                _ => {}
+            }
+            out.push_str("</testcase>\n");
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(metric: &str, value: f64, se: f64, higher_is_worse: bool) -> Measurement {
+        Measurement {
+            run: "r".into(),
+            metric: metric.into(),
+            group: "everybody".into(),
+            value,
+            standard_error: se,
+            higher_is_worse,
+            share: true,
+            units: 50,
+            too_few: false,
+        }
+    }
+
+    #[test]
+    fn a_regression_is_a_worsening_beyond_the_noise_allowance() {
+        let tolerance = Tolerance { z: 3.0, min_delta: 0.02 };
+        // Allowance: 3 · √(0.03² + 0.04²) + 0.02 = 0.17.
+        let baseline = vec![m("miss_rate", 0.30, 0.03, true), m("incident_recall", 0.8, 0.0, false)];
+        let check = |value: f64, metric: &str| {
+            let new = vec![m(metric, value, if metric == "miss_rate" { 0.04 } else { 0.0 }, metric == "miss_rate")];
+            compare(&new, Some(&baseline), &tolerance)[0].status
+        };
+        assert_eq!(check(0.46, "miss_rate"), "pass");
+        assert_eq!(check(0.48, "miss_rate"), "regression");
+        assert_eq!(check(0.05, "miss_rate"), "pass", "better is never a regression");
+        assert_eq!(check(0.79, "incident_recall"), "pass", "within min_delta");
+        assert_eq!(check(0.77, "incident_recall"), "regression", "lower recall is worse");
+        // Identical values always pass, whatever the tolerance.
+        let same = compare(&baseline, Some(&baseline), &Tolerance { z: 0.0, min_delta: 0.0 });
+        assert!(same.iter().all(|c| c.status == "pass"));
+        // Nothing to compare with, or too few persons: skipped, never failed.
+        assert_eq!(compare(&baseline, None, &tolerance)[0].status, "skipped");
+        let few = vec![Measurement { too_few: true, ..m("miss_rate", 0.9, 0.0, true) }];
+        assert_eq!(compare(&few, Some(&baseline), &tolerance)[0].status, "skipped");
+    }
+
+    #[test]
+    fn junit_has_one_case_per_comparison_and_marks_failures() {
+        let baseline = vec![m("miss_rate", 0.1, 0.0, true)];
+        let comparisons = compare(&[m("miss_rate", 0.5, 0.0, true), m("ad_frame_auc", 0.6, 0.0, false)], Some(&baseline), &Tolerance::default());
+        let xml = junit("s<1>", &comparisons, &[]);
+        assert_eq!(xml.matches("<testcase ").count(), 2);
+        assert_eq!(xml.matches("<failure ").count(), 1);
+        assert_eq!(xml.matches("<skipped ").count(), 1, "the AUC has no baseline");
+        assert!(xml.contains("tests=\"2\" failures=\"1\"") && xml.contains("s&lt;1&gt;"));
+    }
+
+    #[test]
+    fn a_suite_names_the_field_at_fault() {
+        let dir = std::env::temp_dir().join(format!("crowdtwin-suite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.ron");
+        std::fs::write(&path, "(\n  version: 1,\n  name: \"x\",\n  runs: [(scenario: \"a.ron\", secs: Some(2.0))],\n)\n").unwrap();
+        let error = format!("{:#}", Suite::load(&path).unwrap_err());
+        assert!(error.contains("bad.ron:4:") && error.contains("secs"), "{error}");
+        std::fs::write(&path, "(version: 1, name: \"x\", runs: [(scenario: \"a.ron\"), (scenario: \"b/a.ron\")])").unwrap();
+        let error = format!("{:#}", Suite::load(&path).unwrap_err());
+        assert!(error.contains("runs[1].name") && error.contains("`a`"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,82 @@
+//! `crowdtwin eval`: the regression gate, end to end through the binary.
+
+use super::*;
+
+fn eval(args: &[&str]) -> (i32, String) {
+    let output = crowdtwin(&[&["eval", "--suite", "tests/fixtures/mini-suite.ron", "--quiet"], args].concat());
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_build_passes_against_its_own_baseline_and_fails_against_a_better_one() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let (first, second, third) = (temp_dir("eval-a"), temp_dir("eval-b"), temp_dir("eval-c"));
+    let (code, text) = eval(&["--out", first.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    let a = summary(&first);
+    assert_eq!(a["runs"].as_array().unwrap().len(), 2);
+    // Per condition: the day run and the foggy dusk run are pooled apart.
+    let conditions: Vec<(String, String)> =
+        a["conditions"].as_array().unwrap().iter().map(|c| (c["by"].as_str().unwrap().into(), c["condition"].as_str().unwrap().into())).collect();
+    for expected in [("light", "day"), ("light", "twilight"), ("weather", "clear"), ("weather", "fog")] {
+        assert!(conditions.contains(&(expected.0.into(), expected.1.into())), "{conditions:?}");
+    }
+    assert!(first.join("small/report.html").is_file() && first.join("small-fog-dusk/runs.parquet").is_file());
+
+    // The same build against its own baseline: identical measurements, every comparison passes.
+    let (code, text) = eval(&["--out", second.to_str().unwrap(), "--baseline", first.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    let b = summary(&second);
+    assert_eq!(a["measurements"], b["measurements"], "same suite, same seeds: same numbers");
+    let comparisons = b["comparisons"].as_array().unwrap();
+    assert!(comparisons.iter().any(|c| c["status"] == "pass"));
+    assert!(comparisons.iter().all(|c| c["status"] != "regression"));
+    let junit = std::fs::read_to_string(second.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), comparisons.len(), "one test case per run × metric × group");
+    assert!(junit.contains("failures=\"0\"") && junit.contains("classname=\"small.miss_rate\""));
+
+    // A baseline that was better on every metric, with no noise: the gate fails and says where.
+    let mut better = a.clone();
+    for m in better["measurements"].as_array_mut().unwrap() {
+        let ideal = if m["higher_is_worse"].as_bool().unwrap() { 0.0 } else { 1.0 };
+        m["value"] = serde_json::json!(ideal);
+        m["standard_error"] = serde_json::json!(0.0);
+    }
+    std::fs::write(first.join("summary.json"), serde_json::to_vec(&better).unwrap()).unwrap();
+    let (code, text) = eval(&["--out", third.to_str().unwrap(), "--baseline", first.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAIL") && text.contains("regression: "), "{text}");
+    let junit = std::fs::read_to_string(third.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure message=\"regression: "), "{junit}");
+    // A baseline that is not an eval is an error (exit 2), not a failed gate.
+    let (code, text) = eval(&["--out", third.to_str().unwrap(), "--baseline", root().join("tests").to_str().unwrap()]);
+    assert_eq!(code, 2, "{text}");
+    for dir in [first, second, third] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn every_shipped_suite_loads_and_its_runs_are_valid_scenarios() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().contains("suite") {
+            continue;
+        }
+        let suite = crowdtwin::eval::Suite::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        for (i, run) in suite.runs.iter().enumerate() {
+            let scenario_path = path.parent().unwrap().join(&run.scenario);
+            let mut scenario = crowdtwin::pipeline::load_scenario(&scenario_path, run.seconds, run.seed).unwrap();
+            let variant = crowdtwin::pipeline::Variant { name: Some(suite.run_name(i).unwrap()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() };
+            crowdtwin::pipeline::apply_variant(&mut scenario, &variant, &scenario_path).unwrap();
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "scenarios/ci-suite.ron");
+}
