@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
                 render_resolution: (400, 300),
                 fps: 1,
                 degradation: Default::default(),
+                privacy_masks: Vec::new(),
             }
         })
         .collect();

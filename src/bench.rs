@@ -167,6 +167,13 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     table.push_str(&format!("| anomaly model (clip of {} frames, resize + inference) | 640×360 in, {threads} thread(s) | {ms:.1} ms/frame |\n", anomaly.clip_length()));
     let seconds = (ticks as f32 / base.tick_hz as f32).max(4.0);
     table.push_str(&pipeline_overlap(scenario_path, mask_model, ad_model, seconds, threads)?);
+    for views in [100, 1_000] {
+        let (seconds, cells, visible) = crate::place::bench_coverage(&base, views)?;
+        table.push_str(&format!(
+            "| coverage of candidate views (projection + line of sight per cell) | {views} views, 200 m × 200 m site, {cells} walkable cells of 0.5 m | {seconds:.2} s ({:.1} ms/view; {visible} view-cells seen) |\n",
+            seconds * 1e3 / views as f64
+        ));
+    }
     for count in [1_000, 10_000] {
         let (rate, setup_s) = crate::crowd::crowd_steps_per_second(&base, count, ticks)?;
         table.push_str(&format!(

@@ -8,6 +8,7 @@ pub mod crowd;
 pub mod dataset;
 pub mod eval;
 pub mod pipeline;
+pub mod place;
 pub mod recorder;
 
 use std::path::{Path, PathBuf};

@@ -80,6 +80,36 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Choose cameras from candidate views: the fewest that reach a coverage target, or the best
+    /// coverage within a budget; writes a runnable scenario, placement.json and coverage maps.
+    Place {
+        /// Scenario file (RON): the site, crowd and current cameras.
+        scenario: PathBuf,
+        /// Candidate views: `auto` (façades and poles of the site) or a RON file of camera specs.
+        #[arg(long, default_value = "auto")]
+        candidates: String,
+        /// DORI level and share of the walkable area to reach, e.g. observe:0.9.
+        #[arg(long, default_value = "observe:0.9")]
+        target: String,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// At most this many cameras: maximise the share at the target's level instead.
+        #[arg(long)]
+        budget: Option<usize>,
+        /// Largest allowed difference between the districts' covered shares (0–1).
+        #[arg(long)]
+        equity: Option<f64>,
+        /// Weigh cells by simulated footfall instead of area.
+        #[arg(long)]
+        footfall: bool,
+        /// Run the exact solver only up to this many candidates (beyond: greedy + LP bound).
+        #[arg(long, default_value_t = 2000)]
+        exact_max: usize,
+        /// Branch-and-bound nodes the exact solver may explore (deterministic budget).
+        #[arg(long, default_value_t = 100)]
+        nodes: u64,
+    },
     /// Export the masked frames of a simulated run with per-frame anomaly labels, to train and
     /// test anomaly models (raw frames are never written).
     Dataset {
@@ -353,6 +383,45 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { .. } => unreachable!("handled by `execute`"),
+        Command::Place { scenario, candidates, target, out, budget, equity, footfall, exact_max, nodes } => {
+            let options = crowdtwin::place::PlaceOptions {
+                scenario,
+                candidates: if candidates == "auto" { crowdtwin::place::Candidates::Auto } else { crowdtwin::place::Candidates::File(PathBuf::from(candidates)) },
+                target: crowdtwin::place::parse_target(&target).map_err(anyhow::Error::msg)?,
+                budget,
+                equity,
+                by_footfall: footfall,
+                exact_max_candidates: exact_max,
+                node_limit: nodes,
+                out: out.clone(),
+            };
+            let o = crowdtwin::place::place(&options)?;
+            let share = |a: &crowdtwin::place::Assessment, level: &str| a.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
+            println!(
+                "{} candidates ({} elements): greedy {} cameras ({:.1} %), exact {}; best bound {}",
+                o.candidates,
+                o.elements,
+                o.greedy.chosen.len(),
+                o.greedy.share * 100.0,
+                o.exact.as_ref().map_or("found nothing better within its node budget".into(), |e| format!(
+                    "{} cameras ({:.1} %){}",
+                    e.chosen.len(),
+                    e.share * 100.0,
+                    if o.proven_optimal { ", proven optimal" } else { "" }
+                )),
+                o.bound.map_or("—".into(), |b| format!("{b:.2}"))
+            );
+            println!("greedy gap {:.1} %; written: the {} placement, equity gap {:.3}", o.greedy_gap * 100.0, o.chosen_by, o.equity_gap);
+            println!(
+                "observe coverage of the walkable area: before {:.1} % ({} cameras), after {:.1} % ({} cameras)",
+                share(&o.before, "observe"),
+                o.cameras_before,
+                share(&o.after, "observe"),
+                o.after_cameras
+            );
+            println!("written: {}", out.join("scenario.ron").display());
+            Ok(())
+        }
         Command::Bench { scenario, ticks, mask_model, refine_model, ad_model, threads } => {
             let refine_model = project_file(&refine_model);
             println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), &project_file(&ad_model), ticks, threads)?);

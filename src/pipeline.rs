@@ -449,6 +449,7 @@ fn write_outputs(out: &Path, staging: &Path, scenario: &Scenario, recorder: &Rec
 fn stage_outputs(staging: &Path, scenario: &Scenario, recorder: &Recorder, policy: &Policy, licence: String, card: String) -> anyhow::Result<serde_json::Value> {
     let records = &recorder.records;
     crowdtwin_reports::tables::write_all(records, staging).map_err(anyhow::Error::msg)?;
+    crate::place::write_run_coverage(staging, scenario)?;
     let mut sheets = Vec::new();
     for (camera, rows) in &recorder.sheets {
         let id = scenario.cameras[*camera as usize].id.clone();
@@ -521,7 +522,15 @@ pub fn write_report(
             Some((view_caption(records, alert), png))
         })
         .collect();
+    let coverage = std::fs::read(dir.join("coverage.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crowdtwin_reports::coverage::RunCoverage>(&bytes).ok())
+        .zip(std::fs::read(dir.join("plots").join("coverage.png")).ok());
+    if let Some((c, _)) = &coverage {
+        summary["coverage"] = serde_json::to_value(c)?;
+    }
     let html = report_html(&ReportInput {
+        coverage,
         bias: &bias,
         policy_name: &policy.name,
         verdicts: &verdicts,

@@ -41,6 +41,8 @@ pub struct Recorder {
     pub alerts: Vec<Alert>,
     /// The masked frame at each of the first alerts' peak score (the operator's view).
     pub alert_views: Vec<(Alert, RgbaImage)>,
+    /// Per camera, its privacy masks in render pixels: blacked out in the camera, so never exposed.
+    privacy_masks: Vec<Vec<[u32; 4]>>,
     /// Crop descriptors of persons, unmasked and masked, for the privacy attackers (kept in
     /// memory only: the run writes the attackers' scores, never the crops).
     pub privacy_samples: Vec<CropSample>,
@@ -97,6 +99,11 @@ impl Recorder {
             alerts: Vec::new(),
             alert_views: Vec::new(),
             privacy_samples: Vec::new(),
+            privacy_masks: scenario
+                .cameras
+                .iter()
+                .map(|c| c.privacy_masks.iter().map(|&r| crowdtwin_sim::privacy_mask_px(r, c.render_resolution.0, c.render_resolution.1)).collect())
+                .collect(),
         }
     }
 
@@ -120,8 +127,13 @@ impl Recorder {
         let (mut screen_px, mut screen_exposed_px) = (0u32, 0u32);
         let mut person_boxes: BTreeMap<u32, [u32; 4]> = BTreeMap::new();
         let width = frame.id_mask.width.max(1);
+        let privacy_masks = &self.privacy_masks[camera as usize];
         for (index, (&id, &painted)) in frame.id_mask.ids.iter().zip(&masked.mask).enumerate() {
             let truth = GroundTruthId::decode(id);
+            let painted = painted || (!privacy_masks.is_empty() && {
+                let (x, y) = (index as u32 % width, index as u32 / width);
+                privacy_masks.iter().any(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3])
+            });
             if let GroundTruthId::Person(p) = truth {
                 let (x, y) = (index as u32 % width, index as u32 / width);
                 let b = person_boxes.entry(p).or_insert([x, y, x, y]);

@@ -450,3 +450,6 @@ mod anomaly;
 
 #[path = "end_to_end/eval.rs"]
 mod eval;
+
+#[path = "end_to_end/placement.rs"]
+mod placement;

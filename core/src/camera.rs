@@ -128,6 +128,7 @@ mod tests {
             render_resolution: (640, 360),
             fps: 5,
             degradation: Default::default(),
+            privacy_masks: Vec::new(),
         }
     }
 

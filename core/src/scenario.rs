@@ -101,6 +101,9 @@ pub struct Scenario {
     /// How anomaly scores become alerts and how alerts are matched to incidents.
     #[serde(default)]
     pub alerts: AlertSettings,
+    /// How camera coverage is scored: grid, head height, districts, private zones.
+    #[serde(default)]
+    pub placement: PlacementSettings,
 }
 
 /// A procedural plaza: an open square, ringed by a street with pavements, ringed by buildings.
@@ -359,6 +362,11 @@ pub struct CameraSpec {
     /// What the camera does to the image after rendering (none by default).
     #[serde(default)]
     pub degradation: Degradation,
+    /// Privacy masks: rectangles (u0, v0, u1, v1) in fractions of the frame (0–1, from the top
+    /// left) that the camera blacks out itself, before anything leaves it — the remedy for a
+    /// view into a window or doorway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub privacy_masks: Vec<(f32, f32, f32, f32)>,
 }
 
 /// A camera's image degradations, applied after rendering and before the pipeline sees the
@@ -437,6 +445,51 @@ impl Default for Conditions {
     fn default() -> Self {
         Self { rain_mm_h: 0.0, fog_visibility_m: None, street_lights: StreetLights::Auto }
     }
+}
+
+/// How camera coverage is scored (`crowdtwin run` reports it; `crowdtwin place` optimises it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlacementSettings {
+    /// Edge of the grid cells over the walkable area, metres.
+    pub cell_size_m: f32,
+    /// Height of the point each camera must see above a cell, metres (a face).
+    pub head_height_m: f32,
+    /// An incident is captured when some camera sees a participant at Observe or better for
+    /// at least this many seconds.
+    pub capture_min_s: f32,
+    /// Named districts (rectangles on the site), for coverage and watchedness per district.
+    pub districts: Vec<DistrictSpec>,
+    /// Places no camera should look into (windows, doorways): boxes on the site.
+    pub private_zones: Vec<PrivateZoneSpec>,
+}
+
+impl Default for PlacementSettings {
+    fn default() -> Self {
+        Self { cell_size_m: 0.5, head_height_m: 1.6, capture_min_s: 2.0, districts: Vec::new(), private_zones: Vec::new() }
+    }
+}
+
+/// A district: a name and a rectangle (x0, z0, x1, z1) on the site, metres.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictSpec {
+    /// Name.
+    pub name: String,
+    /// (x0, z0, x1, z1).
+    pub rect: (f32, f32, f32, f32),
+}
+
+/// A private zone: a box (min and max corners, metres), e.g. a window on a façade.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateZoneSpec {
+    /// Name.
+    pub name: String,
+    /// Minimum corner (x, y, z).
+    pub min: (f32, f32, f32),
+    /// Maximum corner (x, y, z).
+    pub max: (f32, f32, f32),
 }
 
 /// When the street lights are on.
@@ -789,6 +842,12 @@ impl Scenario {
             if degradation.jpeg_quality.is_some_and(|q| !(1..=100).contains(&q)) {
                 return Err((degradation_at("jpeg_quality"), "must be 1 to 100".into()));
             }
+            for (k, &(u0, v0, u1, v1)) in cam.privacy_masks.iter().enumerate() {
+                let ok = [u0, v0, u1, v1].iter().all(|f| (0.0..=1.0).contains(f)) && u0 < u1 && v0 < v1;
+                if !ok {
+                    return Err((vec![Key("cameras"), Index(i), Key("privacy_masks"), Index(k)], format!("({u0}, {v0}, {u1}, {v1}) must be fractions 0–1 with u0 < u1 and v0 < v1")));
+                }
+            }
             if cam.fps == 0 || self.tick_hz % cam.fps != 0 {
                 return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, self.tick_hz)));
             }
@@ -798,6 +857,28 @@ impl Scenario {
         }
         if !(5.0..=130.0).contains(&self.traffic.speed_kmh) {
             return at(&[Key("traffic"), Key("speed_kmh")], format!("must be 5 to 130 km/h, got {}", self.traffic.speed_kmh));
+        }
+        let placement = &self.placement;
+        if !(0.05..=10.0).contains(&placement.cell_size_m) {
+            return at(&[Key("placement"), Key("cell_size_m")], format!("must be 0.05 to 10 m, got {}", placement.cell_size_m));
+        }
+        if !(0.0..=3.0).contains(&placement.head_height_m) {
+            return at(&[Key("placement"), Key("head_height_m")], format!("must be 0 to 3 m, got {}", placement.head_height_m));
+        }
+        if !(0.0..=3600.0).contains(&placement.capture_min_s) {
+            return at(&[Key("placement"), Key("capture_min_s")], format!("must be 0 to 3600 s, got {}", placement.capture_min_s));
+        }
+        for (i, zone) in placement.private_zones.iter().enumerate() {
+            let (a, b) = (zone.min, zone.max);
+            if !(a.0 <= b.0 && a.1 <= b.1 && a.2 <= b.2) || [a.0, a.1, a.2, b.0, b.1, b.2].iter().any(|v| !v.is_finite()) {
+                return at(&[Key("placement"), Key("private_zones"), Index(i)], "`min` must not exceed `max` on any axis".into());
+            }
+        }
+        for (i, district) in placement.districts.iter().enumerate() {
+            let (x0, z0, x1, z1) = district.rect;
+            if !(x0 < x1 && z0 < z1) {
+                return at(&[Key("placement"), Key("districts"), Index(i), Key("rect")], format!("({x0}, {z0}, {x1}, {z1}) needs x0 < x1 and z0 < z1"));
+            }
         }
         if !(0.0..=200.0).contains(&self.conditions.rain_mm_h) {
             return at(&[Key("conditions"), Key("rain_mm_h")], format!("must be 0 to 200 mm/h, got {}", self.conditions.rain_mm_h));

@@ -37,6 +37,8 @@ pub struct ReportInput<'a> {
     pub bandwidth: &'a [crate::alerts::CameraBandwidth],
     /// Operator views of the first alerts: (caption, PNG bytes).
     pub alert_views: Vec<(String, Vec<u8>)>,
+    /// The cameras' coverage of the site and its map (PNG), when computed.
+    pub coverage: Option<(crate::coverage::RunCoverage, Vec<u8>)>,
 }
 
 fn interval(ci: Option<(f64, f64)>, scale: f64, digits: usize) -> String {
@@ -181,6 +183,78 @@ fn events_section(records: &RunRecords) -> String {
         html.push_str("</tr>");
     }
     html.push_str("</table>");
+    html
+}
+
+/// What the cameras see of the site: DORI coverage, blind spots, districts, private zones,
+/// incident capture, and the map.
+fn coverage_section(run: &crate::coverage::RunCoverage, map: &[u8]) -> String {
+    let c = &run.coverage;
+    let mut html = format!(
+        "<h2>Camera coverage of the site</h2><p>For every {:.2} m cell of the pedestrian area, the best pixel density any camera reaches at head \
+         height with a clear line of sight (buildings, benches, trees and their crowns occlude; privacy masks hide), by the DORI levels of \
+         IEC 62676-4 (detect 25, observe 62, recognise 125, identify 250 px/m at the sensor). Footfall is the crowd's person-seconds \
+         in each cell over the scenario.</p><table><tr><th>level</th><th>share of the walkable area ({:.0} m²)</th><th>share of footfall</th></tr>",
+        c.cell_m, c.walkable_m2
+    );
+    for (name, _) in crate::coverage::DORI {
+        let _ = write!(
+            html,
+            "<tr><td>{name} or better</td><td>{}</td><td>{}</td></tr>",
+            percent(c.area_share.get(name).copied()),
+            percent(c.footfall_share.get(name).copied())
+        );
+    }
+    let _ = write!(
+        html,
+        "</table><table><tr><td>seen by two or more cameras (detect)</td><td>{}</td></tr><tr><td>blind spots (no camera at detect)</td><td>{:.0} m², the largest {:.0} m²</td></tr>\
+         <tr><td>person-seconds observed (observe or better) — the privacy cost of this placement</td><td>{:.0} of {:.0} ({})</td></tr></table>",
+        percent(Some(c.redundancy_share)),
+        c.blind_m2,
+        c.largest_blind_region_m2,
+        c.person_seconds_observed,
+        c.person_seconds,
+        percent((c.person_seconds > 0.0).then(|| c.person_seconds_observed / c.person_seconds))
+    );
+    let _ = write!(html, "<img alt=\"coverage map\" src=\"data:image/png;base64,{}\">{}", base64(map), crate::coverage::MAP_LEGEND_HTML);
+    if !run.capture.is_empty() {
+        html.push_str("<h3>Incident capture</h3><p>Events some camera saw at observe level or better for long enough (a participant's head in view).</p><table><tr><th>kind</th><th></th><th>staged</th><th>captured</th></tr>");
+        for k in &run.capture {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&k.kind.replace('_', " ")),
+                if k.protected { "protected activity" } else { "incident" },
+                k.staged,
+                k.captured
+            );
+        }
+        html.push_str("</table>");
+    }
+    if !c.districts.is_empty() {
+        html.push_str("<h3>Districts</h3><table><tr><th>district</th><th>walkable m²</th><th>observed area</th><th>person-seconds</th><th>watchedness (observed ÷ present)</th></tr>");
+        for d in &c.districts {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{:.0}</td><td>{}</td><td>{:.0}</td><td>{}</td></tr>",
+                escape(&d.name),
+                d.walkable_m2,
+                percent(Some(d.observe_share)),
+                d.person_seconds,
+                percent(d.watchedness)
+            );
+        }
+        let _ = write!(html, "</table><p>Watchedness gap between districts: {}.</p>", percent(c.watchedness_gap));
+    }
+    if c.private_views.is_empty() {
+        html.push_str("<p>No camera sees into a declared private zone.</p>");
+    } else {
+        html.push_str("<h3>Views into private zones</h3><p class=\"note\">These cameras see into places declared private; a privacy mask per camera (<code>privacy_masks</code>) is the remedy.</p><table><tr><th>camera</th><th>zone</th><th>share of the zone seen</th><th>best px/m</th></tr>");
+        for v in &c.private_views {
+            let _ = write!(html, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td></tr>", escape(&v.camera), escape(&v.zone), percent(Some(v.share_seen)), v.max_pixels_per_metre);
+        }
+        html.push_str("</table>");
+    }
     html
 }
 
@@ -353,7 +427,7 @@ h1{{font-size:1.6em}} h2{{border-bottom:1px solid #ccc;padding-bottom:.2em;margi
 table{{border-collapse:collapse;margin:.6em 0}} td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
 th{{background:#f0f0f0}} td:first-child,th:first-child{{text-align:left}}
 .charts{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}} .note{{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}}
-img{{max-width:100%;border:1px solid #ddd}} svg{{max-width:100%;height:auto}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
+img{{max-width:100%;border:1px solid #ddd}} svg{{max-width:100%;height:auto}} .legend span{{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 .8em}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
 @media print{{.charts svg{{max-width:100%}} h2{{page-break-after:avoid}}}}
 </style></head><body>
 <h1>Masking and alerting audit — scenario “{name}”</h1>
@@ -451,6 +525,9 @@ They show how the masking model behaves on these renders; they do not by themsel
     html.push_str(&crate::anomaly_html::anomaly_section(input, input.anomaly));
     html.push_str(&crate::anomaly_html::deployment_section(input, input.bandwidth));
     html.push_str(&privacy_section(records));
+    if let Some((coverage, map)) = &input.coverage {
+        html.push_str(&coverage_section(coverage, map));
+    }
 
     html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left to right: the rendered frame (only when the scenario sets <code>evaluation.raw_contact_sheets</code>), ground truth (each person tinted) over it — otherwise over the masked frame —, and the masked frame.</p>");
     for (camera, png) in &input.contact_sheets {

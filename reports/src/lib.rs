@@ -4,6 +4,7 @@
 //! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
 //! * [`bias`] — per-group miss rates with cluster-bootstrap intervals, differences, ratios, flags.
 //! * [`alerts`] — alerts matched to incidents; AD frame AUC, recall, false alerts, bandwidth.
+//! * [`coverage`] — camera coverage at DORI levels, blind spots, districts, private zones, incident capture.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
 //! * [`read`] — a run's tables read back into records (to rebuild the report).
 //! * [`tables`] — Parquet tables written with polars.
@@ -12,6 +13,7 @@
 //! * [`html`] — the self-contained `report.html`.
 //! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
 //! * [`privacy`] — privacy leakage after masking: attribute-inference and re-identification attackers.
+//! * [`placement`] — choosing cameras from candidates: greedy and an exact ILP (good_lp + microlp) with its gap.
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics.
 //! * [`output`] — atomic file writes.
 
@@ -19,10 +21,12 @@ pub mod alerts;
 pub mod anomaly_html;
 pub mod bias;
 pub mod charts;
+pub mod coverage;
 pub mod html;
 pub mod images;
 pub mod metrics;
 pub mod output;
+pub mod placement;
 pub mod policy;
 pub mod privacy;
 pub mod read;

@@ -343,6 +343,13 @@ impl Simulation {
             let incidents = incidents_in_frame(&mut self.rasteriser, &self.render_models[index], &casts, &people, &objects, &id_mask);
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
             let mut rgba = RgbaImage { width, height, pixels: colour };
+            // The camera's own privacy masks: blacked out before the frame leaves the camera.
+            for &rect in &self.scenario.cameras[index].privacy_masks {
+                let [x0, y0, x1, y1] = privacy_mask_px(rect, width, height);
+                for y in y0..y1 {
+                    rgba.pixels[((y * width + x0) * 4) as usize..((y * width + x1) * 4) as usize].chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[0, 0, 0, 255]));
+                }
+            }
             let degradation = &self.scenario.cameras[index].degradation;
             if !degradation.is_none() {
                 rgba = sensor::degrade(&rgba, degradation, self.scenario.seed, tick, index as u16).map_err(SimError::Render)?;
@@ -358,4 +365,12 @@ impl Simulation {
         }
         Ok(frames)
     }
+}
+
+/// A privacy mask (fractions u0, v0, u1, v1 of the frame) as pixel bounds [x0, y0, x1, y1)
+/// of a `width` × `height` frame.
+pub fn privacy_mask_px(rect: (f32, f32, f32, f32), width: u32, height: u32) -> [u32; 4] {
+    let (u0, v0, u1, v1) = rect;
+    let at = |f: f32, size: u32| ((f.clamp(0.0, 1.0) * size as f32).round() as u32).min(size);
+    [at(u0, width), at(v0, height), at(u1, width), at(v1, height)]
 }

@@ -1,0 +1,336 @@
+//! Camera placement for planners: the coverage of a scenario's cameras (in every run's report)
+//! and `crowdtwin place`, which chooses cameras from candidates to reach a coverage target
+//! with the fewest, or the best coverage within a budget.
+//!
+//! Footfall and incident tracks come from the scenario's own crowd, simulated without
+//! rendering (the same deterministic crowd a run renders).
+
+use anyhow::Context;
+use crowdtwin_agents::crowd::CrowdModel;
+use crowdtwin_agents::population::generate_population;
+use crowdtwin_core::scenario::{CameraSpec, Scenario};
+use crowdtwin_core::site::SiteLayout;
+use crowdtwin_reports::coverage::{self, CaptureByKind, CoverageSummary, EventTrack, Grid, Occluders, View};
+use crowdtwin_reports::output::write_atomic;
+use crowdtwin_reports::placement::{self, Goal, Instance, Placement};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The site as the coverage model sees it, with the crowd's footfall and the events' tracks.
+pub struct SiteModel {
+    /// Laid-out site.
+    pub layout: SiteLayout,
+    /// Walkable grid.
+    pub grid: Grid,
+    /// Occluders.
+    pub occluders: Occluders,
+    /// Person-seconds per cell over the scenario.
+    pub footfall: Vec<f64>,
+    /// Each staged event's participants, tick by tick.
+    pub tracks: Vec<EventTrack>,
+}
+
+impl SiteModel {
+    /// Lays out the scenario's site and simulates its crowd (no rendering).
+    pub fn of(scenario: &Scenario) -> anyhow::Result<Self> {
+        let layout = SiteLayout::generate(&scenario.site, scenario.seed);
+        let grid = Grid::of_site(&layout, scenario.placement.cell_size_m);
+        let occluders = Occluders::from_layout(&layout);
+        let persons = generate_population(scenario);
+        let mut crowd = CrowdModel::new(scenario, &persons, Arc::new(layout.clone())).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))?;
+        let plans = crowd.incidents().to_vec();
+        let mut tracks: Vec<EventTrack> =
+            plans.iter().map(|p| EventTrack { kind: p.kind.name().to_string(), protected: p.protected, positions: Vec::new() }).collect();
+        let mut footfall = vec![0.0; grid.walkable.len()];
+        let tick_s = scenario.dt() as f64;
+        for tick in 0..scenario.total_ticks() {
+            crowd.step();
+            let poses = crowd.poses();
+            for pose in poses.iter().filter(|p| p.present) {
+                if let Some(cell) = grid.cell_at(pose.position.x, pose.position.y) {
+                    footfall[cell] += tick_s;
+                }
+            }
+            for (plan, track) in plans.iter().zip(tracks.iter_mut()) {
+                if (plan.start_tick..plan.end_tick).contains(&tick) {
+                    let positions = plan
+                        .participants
+                        .iter()
+                        .filter_map(|&person| poses.iter().find(|p| p.person == person && p.present))
+                        .map(|p| [p.position.x, p.position.y])
+                        .collect();
+                    track.positions.push(positions);
+                }
+            }
+        }
+        Ok(SiteModel { layout, grid, occluders, footfall, tracks })
+    }
+}
+
+/// A placement's coverage: summary, capture per kind, and its map.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    /// The coverage numbers.
+    pub coverage: CoverageSummary,
+    /// Incident capture per kind.
+    pub capture: Vec<CaptureByKind>,
+    /// The map (PNG), not serialised.
+    #[serde(skip)]
+    pub map_png: Vec<u8>,
+}
+
+/// Scores `cameras` on the site.
+pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> anyhow::Result<Assessment> {
+    let settings = &scenario.placement;
+    let views: Vec<View> = cameras.iter().map(View::of).collect();
+    let (best, seen_by) = coverage::coverage_map(&site.grid, &views, &site.occluders, settings.head_height_m);
+    let districts: Vec<coverage::District> = settings.districts.iter().map(|d| (d.name.clone(), [d.rect.0, d.rect.1, d.rect.2, d.rect.3])).collect();
+    let mut summary = coverage::summarise(&site.grid, &best, &seen_by, &site.footfall, &districts);
+    let zones: Vec<(String, [f32; 3], [f32; 3])> =
+        settings.private_zones.iter().map(|z| (z.name.clone(), [z.min.0, z.min.1, z.min.2], [z.max.0, z.max.1, z.max.2])).collect();
+    summary.private_views = coverage::private_views(&views, &site.occluders, &zones);
+    let capture = coverage::incident_capture(&views, &site.occluders, settings.head_height_m, &site.tracks, scenario.dt() as f64, settings.capture_min_s as f64);
+    let map_png = coverage::map_png(&site.grid, &best, &site.footfall, &views, &site.layout).map_err(anyhow::Error::msg)?;
+    Ok(Assessment { coverage: summary, capture, map_png })
+}
+
+/// Where candidate views come from.
+#[derive(Clone, Debug)]
+pub enum Candidates {
+    /// Generated from the site's façades and poles.
+    Auto,
+    /// A RON file: a list of camera specs (as in a scenario's `cameras`).
+    File(PathBuf),
+}
+
+/// What `crowdtwin place` was asked.
+pub struct PlaceOptions {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Candidate views.
+    pub candidates: Candidates,
+    /// DORI level (1–4) and share of the weight to reach, e.g. observe:0.9.
+    pub target: (u8, f64),
+    /// At most this many cameras: maximise the share instead.
+    pub budget: Option<usize>,
+    /// Largest allowed difference between districts' covered shares.
+    pub equity: Option<f64>,
+    /// Weigh cells by footfall instead of area.
+    pub by_footfall: bool,
+    /// Run the exact solver only up to this many candidates (it is exponential at worst).
+    pub exact_max_candidates: usize,
+    /// Branch-and-bound nodes the exact solver may explore (a deterministic budget).
+    pub node_limit: u64,
+    /// Output folder.
+    pub out: PathBuf,
+}
+
+/// Parses `LEVEL:SHARE` (e.g. `observe:0.9`).
+pub fn parse_target(text: &str) -> Result<(u8, f64), String> {
+    let (level, share) = text.split_once(':').ok_or_else(|| format!("`{text}` is not LEVEL:SHARE (e.g. observe:0.9)"))?;
+    let level = coverage::level_named(level).ok_or_else(|| format!("`{level}` is not a DORI level (detect, observe, recognise, identify)"))?;
+    let share: f64 = share.parse().map_err(|_| format!("`{share}` is not a share between 0 and 1"))?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err(format!("`{share}` is not a share between 0 and 1"));
+    }
+    Ok((level, share))
+}
+
+/// What `place` decided.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlaceOutcome {
+    /// Candidate views considered.
+    pub candidates: usize,
+    /// Cameras of the scenario as written.
+    pub cameras_before: usize,
+    /// Cameras placed.
+    pub after_cameras: usize,
+    /// Merged elements in the program.
+    pub elements: usize,
+    /// The greedy's placement and its gap to the best bound known.
+    pub greedy: Placement,
+    /// The greedy's gap to the best bound (see `placement::gap`).
+    pub greedy_gap: f64,
+    /// The exact solver's placement, when it ran.
+    pub exact: Option<Placement>,
+    /// The LP relaxation's bound.
+    pub lp_bound: Option<f64>,
+    /// The best proven bound (the optimum when proven optimal): the gaps are measured against it.
+    pub bound: Option<f64>,
+    /// The exact solver's gap to the best bound (0 when its answer is proven optimal).
+    pub exact_gap: Option<f64>,
+    /// Whether the written placement is proven optimal.
+    pub proven_optimal: bool,
+    /// The placement written out: `exact` or `greedy`.
+    pub chosen_by: String,
+    /// Equity gap of the written placement (largest minus smallest district share).
+    pub equity_gap: f64,
+    /// Seconds: candidate coverage, greedy, exact.
+    pub seconds: [f64; 3],
+    /// Before (the scenario's own cameras) and after.
+    pub before: Assessment,
+    /// After.
+    pub after: Assessment,
+}
+
+/// Runs the placement and writes `DIR/scenario.ron`, `DIR/placement.json` and the maps.
+pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
+    let scenario = crate::pipeline::load_scenario(&options.scenario, None, None)?;
+    let site = SiteModel::of(&scenario)?;
+    let template = scenario.cameras[0].clone();
+    let candidates: Vec<CameraSpec> = match &options.candidates {
+        Candidates::Auto => placement::auto_candidates(&site.layout, &template, 8.0),
+        Candidates::File(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the candidates", path.display()))?;
+            crowdtwin_core::scenario::parse_ron::<Vec<CameraSpec>>(&text, path)?
+        }
+    };
+    anyhow::ensure!(!candidates.is_empty(), "no candidate views");
+    let started = Instant::now();
+    let (level, share) = options.target;
+    let views: Vec<View> = candidates.iter().map(View::of).collect();
+    let cells: Vec<Vec<u32>> = views.iter().map(|v| coverage::cells_seen(&site.grid, v, &site.occluders, scenario.placement.head_height_m, level)).collect();
+    let weights: Vec<f64> = (0..site.grid.walkable.len())
+        .map(|i| if !site.grid.walkable[i] { 0.0 } else if options.by_footfall { site.footfall[i] } else { 1.0 })
+        .collect();
+    let district_of: Vec<Option<usize>> = (0..site.grid.walkable.len())
+        .map(|i| {
+            let [x, z] = site.grid.centre(i);
+            scenario.placement.districts.iter().position(|d| x >= d.rect.0 && x <= d.rect.2 && z >= d.rect.1 && z <= d.rect.3)
+        })
+        .collect();
+    let instance = Instance::new(&cells, &weights, &district_of, scenario.placement.districts.len());
+    let coverage_s = started.elapsed().as_secs_f64();
+    let goal = match options.budget {
+        Some(n) => Goal::Budget(n),
+        None => Goal::Target(share),
+    };
+    let started = Instant::now();
+    let greedy = placement::greedy(&instance, goal);
+    let greedy_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let run_exact = candidates.len() <= options.exact_max_candidates;
+    let exact = if run_exact {
+        Some(placement::exact(&instance, goal, options.equity, options.node_limit, Some(&greedy.chosen)))
+    } else {
+        None
+    };
+    let exact = match exact.transpose() {
+        Ok(exact) => exact,
+        Err(error) if !greedy.meets_goal => anyhow::bail!("{error}: the best the greedy reaches is {:.1} % with {} cameras", greedy.share * 100.0, greedy.chosen.len()),
+        Err(error) => anyhow::bail!("{error}"),
+    };
+    let exact_s = started.elapsed().as_secs_f64();
+    let bound = match &exact {
+        Some(e) => Some(e.bound),
+        None => placement::lp_bound(&instance, goal, options.equity).ok(),
+    };
+    let lp_bound = exact.as_ref().map(|e| e.lp_bound).or(bound);
+    let exact_placement = exact.as_ref().and_then(|e| e.placement.clone());
+    let greedy_gap = bound.map_or(f64::NAN, |b| placement::gap(goal, &greedy, b));
+    let exact_gap = exact_placement.as_ref().zip(bound).map(|(e, b)| placement::gap(goal, e, b));
+    let greedy_allowed = options.equity.is_none_or(|g| instance.equity_gap(&greedy.chosen) <= g + 1e-9);
+    let exact_better = |e: &Placement| match goal {
+        Goal::Target(_) => e.chosen.len() <= greedy.chosen.len(),
+        Goal::Budget(_) => e.share + 1e-12 >= greedy.share,
+    };
+    let (written, chosen_by) = match &exact_placement {
+        Some(e) if e.meets_goal && (exact_better(e) || !greedy_allowed) => (e.clone(), "exact"),
+        _ if greedy_allowed => (greedy.clone(), "greedy"),
+        _ => anyhow::bail!("the greedy placement breaks the equity limit and the exact solver found none within {} nodes (raise --nodes)", options.node_limit),
+    };
+    anyhow::ensure!(
+        written.meets_goal,
+        "the candidates cannot reach {:.0} % at {}: the best is {:.1} % with {} cameras",
+        share * 100.0,
+        coverage::DORI[level as usize - 1].0,
+        written.share * 100.0,
+        written.chosen.len()
+    );
+    let chosen: Vec<CameraSpec> = written
+        .chosen
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| CameraSpec { id: format!("placed-{}", k + 1), ..candidates[c].clone() })
+        .collect();
+    let before = assess(&scenario, &site, &scenario.cameras)?;
+    let after = assess(&scenario, &site, &chosen)?;
+    let mut placed = scenario.clone();
+    placed.name = format!("{}-placed", scenario.name);
+    placed.cameras = chosen;
+    placed.check().map_err(|(field, message)| anyhow::anyhow!("the placed scenario is invalid at `{field}`: {message}"))?;
+    let outcome = PlaceOutcome {
+        candidates: candidates.len(),
+        cameras_before: scenario.cameras.len(),
+        after_cameras: placed.cameras.len(),
+        elements: instance.weights.len(),
+        greedy_gap,
+        // Proven when the solver says so, or when the written placement meets the bound.
+        proven_optimal: (exact.as_ref().is_some_and(|e| e.optimal) && chosen_by == "exact") || bound.is_some_and(|b| placement::gap(goal, &written, b) <= 1e-9),
+        exact_gap,
+        chosen_by: chosen_by.to_string(),
+        equity_gap: instance.equity_gap(&written.chosen),
+        greedy,
+        exact: exact_placement,
+        lp_bound,
+        bound,
+        seconds: [coverage_s, greedy_s, exact_s],
+        before,
+        after,
+    };
+    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    let ron = ron::ser::to_string_pretty(&placed, ron::ser::PrettyConfig::default()).context("writing the scenario")?;
+    let header = format!(
+        "// Written by `crowdtwin place` from {}: {} cameras chosen ({}) from {} candidates for {} {:.0} %.\n",
+        options.scenario.display(),
+        placed.cameras.len(),
+        chosen_by,
+        candidates.len(),
+        coverage::DORI[level as usize - 1].0,
+        share * 100.0
+    );
+    write_atomic(&options.out.join("scenario.ron"), format!("{header}{ron}\n").as_bytes()).context("writing scenario.ron")?;
+    write_atomic(&options.out.join("coverage_before.png"), &outcome.before.map_png).context("writing coverage_before.png")?;
+    write_atomic(&options.out.join("coverage_after.png"), &outcome.after.map_png).context("writing coverage_after.png")?;
+    let json = serde_json::json!({
+        "scenario": options.scenario,
+        "goal": match goal { Goal::Target(s) => serde_json::json!({"target_share": s}), Goal::Budget(n) => serde_json::json!({"budget": n}) },
+        "level": coverage::DORI[level as usize - 1].0,
+        "weight": if options.by_footfall { "footfall" } else { "area" },
+        "equity_max_gap": options.equity,
+        "outcome": outcome,
+        "chosen_cameras": placed.cameras,
+    });
+    write_atomic(&options.out.join("placement.json"), serde_json::to_string_pretty(&json)?.as_bytes()).context("writing placement.json")?;
+    Ok(outcome)
+}
+
+/// The coverage section files of a run: `coverage.json` and `plots/coverage.png` in `dir`.
+pub fn write_run_coverage(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
+    let site = SiteModel::of(scenario)?;
+    let assessment = assess(scenario, &site, &scenario.cameras)?;
+    write_atomic(&dir.join("plots").join("coverage.png"), &assessment.map_png).context("writing plots/coverage.png")?;
+    write_atomic(&dir.join("coverage.json"), serde_json::to_string_pretty(&assessment)?.as_bytes()).context("writing coverage.json")?;
+    Ok(())
+}
+
+/// Seconds to score `views` candidate views on a 200 m × 200 m site (the scenario's site grown
+/// to it), with the walkable cells and the view-cells seen.
+pub fn bench_coverage(base: &Scenario, views: usize) -> anyhow::Result<(f64, usize, usize)> {
+    let mut site = base.site.clone();
+    let margin = site.street_width_m + site.pavement_width_m;
+    site.plaza_size_m = (200.0 - 2.0 * margin, 200.0 - 2.0 * margin);
+    let layout = SiteLayout::generate(&site, base.seed);
+    let grid = Grid::of_site(&layout, 0.5);
+    let occluders = Occluders::from_layout(&layout);
+    let mut candidates = placement::auto_candidates(&layout, &base.cameras[0], 8.0);
+    anyhow::ensure!(!candidates.is_empty(), "no candidates on the benchmark site");
+    // Evenly spaced over the generated ones, repeated when there are fewer.
+    let generated = candidates.len();
+    candidates = (0..views).map(|k| candidates[k * generated / views.max(1) % generated].clone()).collect();
+    let started = Instant::now();
+    let seen: usize = candidates.iter().map(|c| coverage::cells_seen(&grid, &View::of(c), &occluders, base.placement.head_height_m, 1).len()).sum();
+    Ok((started.elapsed().as_secs_f64(), grid.walkable.iter().filter(|w| **w).count(), seen))
+}

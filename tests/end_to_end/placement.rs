@@ -1,0 +1,41 @@
+//! Camera placement end to end: `crowdtwin place` writes a scenario that runs as is, and a
+//! run's report carries the coverage of its cameras.
+
+use super::*;
+
+#[test]
+fn place_writes_a_runnable_scenario_that_reaches_its_target() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("place");
+    let out = dir.join("placed");
+    let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--target", "observe:0.6", "--out", out.to_str().unwrap()]);
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{text}");
+    let placed = Scenario::load(&out.join("scenario.ron")).unwrap_or_else(|e| panic!("{e}"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("placement.json")).unwrap()).unwrap();
+    let outcome = &report["outcome"];
+    assert_eq!(placed.cameras.len(), outcome["after_cameras"].as_u64().unwrap() as usize);
+    let after = outcome["after"]["coverage"]["area_share"]["observe"].as_f64().unwrap();
+    let before = outcome["before"]["coverage"]["area_share"]["observe"].as_f64().unwrap();
+    assert!(after >= 0.6 && after > before, "observe coverage {before} → {after}");
+    // The greedy's gap is measured against a proven bound, and nothing beats the bound.
+    assert!(outcome["greedy_gap"].as_f64().unwrap() >= 0.0 && outcome["bound"].as_f64().unwrap() <= placed.cameras.len() as f64 + 1e-9);
+    for map in ["coverage_before.png", "coverage_after.png"] {
+        assert!(crowdtwin_reports::images::decode_png(&std::fs::read(out.join(map)).unwrap()).unwrap().width > 100);
+    }
+    // The placed scenario runs as is, and its report shows the coverage of its cameras.
+    let run_dir = dir.join("run");
+    let output = crowdtwin(&["run", out.join("scenario.ron").to_str().unwrap(), "--seconds", "0.4", "--out", run_dir.to_str().unwrap(), "--quiet"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let observed = summary["coverage"]["coverage"]["area_share"]["observe"].as_f64().unwrap();
+    assert!((observed - after).abs() < 1e-9, "the run scores the same coverage: {observed} vs {after}");
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(html.contains("Camera coverage of the site") && html.contains("data:image/png;base64,"));
+    // A target nobody can reach is an error that says how far the candidates get.
+    let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--target", "identify:0.99", "--out", dir.join("never").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot reach") || text.contains("reaches"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
