@@ -304,6 +304,8 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         "chosen_cameras": placed.cameras,
     });
     write_atomic(&options.out.join("placement.json"), serde_json::to_string_pretty(&json)?.as_bytes()).context("writing placement.json")?;
+    let html = placement_html(options, &placed, &outcome, goal, level);
+    write_atomic(&options.out.join("report.html"), html.as_bytes()).context("writing report.html")?;
     Ok(outcome)
 }
 
@@ -333,4 +335,66 @@ pub fn bench_coverage(base: &Scenario, views: usize) -> anyhow::Result<(f64, usi
     let started = Instant::now();
     let seen: usize = candidates.iter().map(|c| coverage::cells_seen(&grid, &View::of(c), &occluders, base.placement.head_height_m, 1).len()).sum();
     Ok((started.elapsed().as_secs_f64(), grid.walkable.iter().filter(|w| **w).count(), seen))
+}
+
+/// `report.html` of a placement: the solver's result, the chosen cameras, and the coverage
+/// before and after, with both maps.
+fn placement_html(options: &PlaceOptions, placed: &Scenario, o: &PlaceOutcome, goal: Goal, level: u8) -> String {
+    use crowdtwin_reports::html::{coverage_section, escape, percent_with, STYLE};
+    use std::fmt::Write;
+    let level_name = coverage::DORI[level as usize - 1].0;
+    let weight = if options.by_footfall { "footfall (person-seconds)" } else { "area" };
+    let goal_text = match goal {
+        Goal::Target(share) => format!("the fewest cameras that see {:.0} % of the walkable {weight} at {level_name} or better", share * 100.0),
+        Goal::Budget(n) => format!("the largest share of the walkable {weight} seen at {level_name} or better with at most {n} cameras"),
+    };
+    let placement_cell = |p: Option<&Placement>| p.map_or("—".to_string(), |p| format!("{} cameras, {} of the {weight}", p.chosen.len(), percent_with(Some(p.share), 1)));
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>crowdtwin placement — {name}</title><style>\n{STYLE}</style></head><body>\
+         <h1>Camera placement — scenario “{name}”</h1><p class=\"note\">Coverage here is geometry on the simulated site: a cell counts as seen \
+         when a camera's line of sight to a head above it is clear. Crowds hiding each other, weather and light are not in it; run the placed \
+         scenario (<code>crowdtwin run scenario.ron</code>) to measure those.</p><h2>What was asked and found</h2><table>\
+         <tr><td>goal</td><td>{}</td></tr><tr><td>candidate views</td><td>{} ({} merged elements)</td></tr>\
+         <tr><td>greedy</td><td>{}</td></tr><tr><td>exact (integer program, good_lp + microlp)</td><td>{}</td></tr>\
+         <tr><td>best proven bound</td><td>{}</td></tr><tr><td>greedy's gap to the bound</td><td>{}</td></tr>\
+         <tr><td>written</td><td>the {} placement{}</td></tr><tr><td>district equity gap (limit)</td><td>{:.3} ({})</td></tr>\
+         <tr><td>seconds: scoring candidates, greedy, exact</td><td>{:.2}, {:.3}, {:.2}</td></tr></table>",
+        goal_text,
+        o.candidates,
+        o.elements,
+        placement_cell(Some(&o.greedy)),
+        placement_cell(o.exact.as_ref()),
+        o.bound.map_or("—".into(), |b| format!("{b:.3}")),
+        if o.greedy_gap.is_finite() { percent_with(Some(o.greedy_gap), 1) } else { "—".into() },
+        o.chosen_by,
+        if o.proven_optimal { ", proven optimal" } else { "" },
+        o.equity_gap,
+        options.equity.map_or("none".into(), |g| format!("{g}")),
+        o.seconds[0],
+        o.seconds[1],
+        o.seconds[2],
+        name = escape(&placed.name),
+    );
+    html.push_str("<h2>Chosen cameras</h2><table><tr><th>id</th><th>position (x, y, z) m</th><th>yaw</th><th>tilt</th><th>field of view</th><th>sensor</th></tr>");
+    for c in &placed.cameras {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>({:.1}, {:.1}, {:.1})</td><td>{:.0}°</td><td>{:.0}°</td><td>{:.0}°</td><td>{}×{}</td></tr>",
+            escape(&c.id),
+            c.position.0,
+            c.position.1,
+            c.position.2,
+            c.yaw_deg,
+            c.pitch_deg,
+            c.hfov_deg,
+            c.sensor_resolution.0,
+            c.sensor_resolution.1
+        );
+    }
+    html.push_str("</table>");
+    let run = |a: &Assessment| crowdtwin_reports::coverage::RunCoverage { coverage: a.coverage.clone(), capture: a.capture.clone() };
+    html.push_str(&coverage_section(&format!("Before: the scenario's {} cameras", o.cameras_before), &run(&o.before), &o.before.map_png));
+    html.push_str(&coverage_section(&format!("After: the {} cameras placed", o.after_cameras), &run(&o.after), &o.after.map_png));
+    html.push_str("</body></html>");
+    html
 }

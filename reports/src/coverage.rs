@@ -489,7 +489,7 @@ pub fn incident_capture(views: &[View], occluders: &Occluders, head_height_m: f3
 pub const MAP_LEGEND_HTML: &str = "<p class=\"legend\"><span style=\"background:rgb(214,48,39)\"></span>blind \
 <span style=\"background:rgb(254,224,139)\"></span>detect ≥ 25 px/m <span style=\"background:rgb(166,217,106)\"></span>observe ≥ 62 \
 <span style=\"background:rgb(26,152,80)\"></span>recognise ≥ 125 <span style=\"background:rgb(0,90,50)\"></span>identify ≥ 250 · \
-dots: footfall (person-seconds) · ▲ cameras with their view cones · grey: buildings; north is up</p>";
+dots: footfall (person-seconds) · ▲ cameras with their view cones (40 m) · white: not for pedestrians (carriageway, obstacles); north is up</p>";
 
 /// Colour of each DORI level on the map: blind, detect, observe, recognise, identify.
 pub const LEVEL_COLOURS: [[u8; 3]; 5] = [[214, 48, 39], [254, 224, 139], [166, 217, 106], [26, 152, 80], [0, 90, 50]];

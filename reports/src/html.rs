@@ -9,6 +9,16 @@ use crate::policy::Verdict;
 use crate::records::RunRecords;
 use std::fmt::Write;
 
+/// The stylesheet of every report page.
+pub const STYLE: &str = r#"body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
+.charts{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start} .note{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}
+img{max-width:100%;border:1px solid #ddd} svg{max-width:100%;height:auto} .legend span{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 .8em} pre{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}
+@media print{.charts svg{max-width:100%} h2{page-break-after:avoid}}
+"#;
+
 /// What the report shows besides the records.
 pub struct ReportInput<'a> {
     /// The run's records.
@@ -188,14 +198,16 @@ fn events_section(records: &RunRecords) -> String {
 
 /// What the cameras see of the site: DORI coverage, blind spots, districts, private zones,
 /// incident capture, and the map.
-fn coverage_section(run: &crate::coverage::RunCoverage, map: &[u8]) -> String {
+pub fn coverage_section(heading: &str, run: &crate::coverage::RunCoverage, map: &[u8]) -> String {
     let c = &run.coverage;
     let mut html = format!(
-        "<h2>Camera coverage of the site</h2><p>For every {:.2} m cell of the pedestrian area, the best pixel density any camera reaches at head \
+        "<h2>{}</h2><p>For every {:.2} m cell of the pedestrian area, the best pixel density any camera reaches at head \
          height with a clear line of sight (buildings, benches, trees and their crowns occlude; privacy masks hide), by the DORI levels of \
          IEC 62676-4 (detect 25, observe 62, recognise 125, identify 250 px/m at the sensor). Footfall is the crowd's person-seconds \
          in each cell over the scenario.</p><table><tr><th>level</th><th>share of the walkable area ({:.0} m²)</th><th>share of footfall</th></tr>",
-        c.cell_m, c.walkable_m2
+        escape(heading),
+        c.cell_m,
+        c.walkable_m2
     );
     for (name, _) in crate::coverage::DORI {
         let _ = write!(
@@ -422,19 +434,13 @@ pub fn report_html(input: &ReportInput) -> Result<String, String> {
         html,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>crowdtwin report — {name}</title>
 <style>
-body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
-h1{{font-size:1.6em}} h2{{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}}
-table{{border-collapse:collapse;margin:.6em 0}} td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
-th{{background:#f0f0f0}} td:first-child,th:first-child{{text-align:left}}
-.charts{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}} .note{{background:#fff8e0;border-left:4px solid #e0b000;padding:.5em 1em}}
-img{{max-width:100%;border:1px solid #ddd}} svg{{max-width:100%;height:auto}} .legend span{{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 .8em}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:.8em;font-size:.85em}}
-@media print{{.charts svg{{max-width:100%}} h2{{page-break-after:avoid}}}}
-</style></head><body>
+{style}</style></head><body>
 <h1>Masking and alerting audit — scenario “{name}”</h1>
 <p class="note">All figures below are measured <b>in simulation</b>, on synthetic people rendered by a game engine.
 They show how the masking model behaves on these renders; they do not by themselves prove how it behaves on real footage.</p>
 "#,
-        name = escape(&run.scenario)
+        name = escape(&run.scenario),
+        style = STYLE
     );
 
     let _ = write!(
@@ -526,7 +532,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     html.push_str(&crate::anomaly_html::deployment_section(input, input.bandwidth));
     html.push_str(&privacy_section(records));
     if let Some((coverage, map)) = &input.coverage {
-        html.push_str(&coverage_section(coverage, map));
+        html.push_str(&coverage_section("Camera coverage of the site", coverage, map));
     }
 
     html.push_str("<h2>What the cameras saw</h2><p>Synthetic frames only. Left to right: the rendered frame (only when the scenario sets <code>evaluation.raw_contact_sheets</code>), ground truth (each person tinted) over it — otherwise over the masked frame —, and the masked frame.</p>");

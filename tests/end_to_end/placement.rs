@@ -20,6 +20,8 @@ fn place_writes_a_runnable_scenario_that_reaches_its_target() {
     assert!(after >= 0.6 && after > before, "observe coverage {before} → {after}");
     // The greedy's gap is measured against a proven bound, and nothing beats the bound.
     assert!(outcome["greedy_gap"].as_f64().unwrap() >= 0.0 && outcome["bound"].as_f64().unwrap() <= placed.cameras.len() as f64 + 1e-9);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Before: the scenario's 1 cameras") && html.contains("After: the ") && html.matches("data:image/png;base64,").count() == 2);
     for map in ["coverage_before.png", "coverage_after.png"] {
         assert!(crowdtwin_reports::images::decode_png(&std::fs::read(out.join(map)).unwrap()).unwrap().width > 100);
     }
@@ -38,4 +40,18 @@ fn place_writes_a_runnable_scenario_that_reaches_its_target() {
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("cannot reach") || text.contains("reaches"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_privacy_mask_blacks_out_its_part_of_the_frame_in_the_camera() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scenario = small_scenario();
+    scenario.cameras[0].privacy_masks = vec![(0.0, 0.0, 0.5, 1.0)];
+    let (_, frame) = staged_frame(&scenario, &[(0, -2.0, 6.0), (1, 2.0, 6.0)]);
+    let (w, h) = (frame.rgba.width, frame.rgba.height);
+    let pixel = |x: u32, y: u32| &frame.rgba.pixels[((y * w + x) * 4) as usize..((y * w + x) * 4 + 3) as usize];
+    assert!((0..h).all(|y| (0..w / 2).all(|x| pixel(x, y) == [0, 0, 0])), "the left half is black");
+    assert!((0..h).any(|y| (w / 2..w).any(|x| pixel(x, y) != [0, 0, 0])), "the right half is not");
+    // The id mask (ground truth) is untouched: the person on the left is still there.
+    assert!(frame.persons.iter().any(|p| p.visible_px > 0));
 }
