@@ -34,6 +34,21 @@ fn place_writes_a_runnable_scenario_that_reaches_its_target() {
     assert!((observed - after).abs() < 1e-9, "the run scores the same coverage: {observed} vs {after}");
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     assert!(html.contains("Camera coverage of the site") && html.contains("data:image/png;base64,"));
+    // Candidates from a file: the scenario's own camera and one turned away; a low target is
+    // met by the first alone, and the written camera keeps its pose.
+    let mut own = small_scenario().cameras[0].clone();
+    let mut away = own.clone();
+    away.id = "away".into();
+    away.yaw_deg += 180.0;
+    own.id = "own".into();
+    let file = dir.join("candidates.ron");
+    std::fs::write(&file, ron::ser::to_string(&vec![away, own.clone()]).unwrap()).unwrap();
+    let chosen_dir = dir.join("from-file");
+    let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--candidates", file.to_str().unwrap(), "--target", "detect:0.2", "--out", chosen_dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let chosen = Scenario::load(&chosen_dir.join("scenario.ron")).unwrap().cameras;
+    assert_eq!(chosen.len(), 1);
+    assert_eq!((chosen[0].position, chosen[0].yaw_deg), (own.position, own.yaw_deg));
     // A target nobody can reach is an error that says how far the candidates get.
     let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--target", "identify:0.99", "--out", dir.join("never").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stderr);
