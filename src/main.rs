@@ -13,24 +13,38 @@ struct Cli {
     command: Command,
 }
 
+/// What every simulated run is given: the scenario, where to write, overrides, the masking
+/// model and ONNX Runtime's threads.
+#[derive(clap::Args)]
+struct Simulated {
+    /// Scenario file (RON).
+    scenario: PathBuf,
+    /// Output folder; replaced as a whole when the run completes.
+    #[arg(long)]
+    out: PathBuf,
+    /// Simulate this many seconds instead of the scenario's duration.
+    #[arg(long)]
+    seconds: Option<f32>,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Masking model manifest.
+    #[arg(long, default_value = "models/nanodet.ron")]
+    mask_model: PathBuf,
+    /// ONNX Runtime threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario, mask every frame with the model and score it against ground truth.
     Run {
-        /// Scenario file (RON).
-        scenario: PathBuf,
-        /// Output folder; replaced as a whole when the run completes.
-        #[arg(long)]
-        out: PathBuf,
-        /// Simulate this many seconds instead of the scenario's duration.
-        #[arg(long)]
-        seconds: Option<f32>,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Masking model manifest.
-        #[arg(long, default_value = "models/nanodet.ron")]
-        mask_model: PathBuf,
+        #[command(flatten)]
+        simulated: Simulated,
         /// Refine person boxes into silhouettes with this model (e.g. models/pose_landmark_lite.ron).
         #[arg(long)]
         refine_model: Option<PathBuf>,
@@ -40,12 +54,6 @@ enum Command {
         /// Key file for retention mode 1 (raw frames encrypted); outside the output folder.
         #[arg(long)]
         key_file: Option<PathBuf>,
-        /// ONNX Runtime threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
         /// Fairness policy (RON) judged on the run.
         #[arg(long, default_value = "policies/default.ron")]
         policy: PathBuf,
@@ -113,29 +121,11 @@ enum Command {
     /// Export the masked frames of a simulated run with per-frame anomaly labels, to train and
     /// test anomaly models (raw frames are never written).
     Dataset {
-        /// Scenario file (RON).
-        scenario: PathBuf,
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Simulate this many seconds instead of the scenario's duration.
-        #[arg(long)]
-        seconds: Option<f32>,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Masking model manifest.
-        #[arg(long, default_value = "models/nanodet.ron")]
-        mask_model: PathBuf,
+        #[command(flatten)]
+        simulated: Simulated,
         /// Stored frame size, WIDTHxHEIGHT.
         #[arg(long, default_value = "128x72", value_parser = parse_size)]
         size: (u32, u32),
-        /// ONNX Runtime threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
     },
     /// Write a new random key file for retention mode 1 (refuses to overwrite one).
     Keygen {
@@ -276,7 +266,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { scenario, out, seconds, seed, mask_model, refine_model, ad_model, key_file, threads, quiet, policy, depth } => {
+        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -360,7 +350,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Dataset { scenario, out, seconds, seed, mask_model, size, threads, quiet } => {
+        Command::Dataset { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, size } => {
             let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads };
             let bar = progress_bar(quiet)?;
             let (frames, positives) = crowdtwin::dataset::export(&options, |done, total| {

@@ -383,7 +383,7 @@ fn score_alerts(recorder: &mut Recorder, scenario: &Scenario, rule: AlertRule) {
         .map(|&threshold| {
             let replayed = alerts_over(AlertRule { threshold, ..rule }, &recorder.history);
             let chosen = (threshold - rule.threshold).abs() < 1e-6;
-            crowdtwin_reports::alerts::operating_point(&recorder.records, to_records(&replayed), decimal(threshold), chosen)
+            crowdtwin_reports::alerts::operating_point(&recorder.records, &to_records(&replayed), decimal(threshold), chosen)
         })
         .collect();
 }

@@ -71,7 +71,7 @@ pub struct KindOutcome {
 /// shows at least `min_visible_px` pixels on that camera in that frame.
 pub fn labelled_frames(records: &RunRecords) -> Vec<(f64, bool)> {
     let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
-    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
+    let protected = protected_by_incident(records);
     let positive: BTreeSet<(u64, u16)> = records
         .incident_frames
         .iter()
@@ -137,7 +137,7 @@ pub fn average_precision(labelled: &[(f64, bool)]) -> Option<f64> {
 pub fn match_alerts(records: &RunRecords, alerts: &[AlertRecord]) -> Vec<Option<u32>> {
     let Some(run) = records.runs.first() else { return vec![None; alerts.len()] };
     let (tick_hz, tolerance, min_px) = (run.tick_hz as f64, run.match_tolerance_s, run.min_visible_px);
-    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
+    let protected = protected_by_incident(records);
     alerts
         .iter()
         .map(|alert| {
@@ -178,7 +178,7 @@ pub fn match_alerts(records: &RunRecords, alerts: &[AlertRecord]) -> Vec<Option<
 pub fn apply_matches(records: &mut RunRecords) {
     let alerts = std::mem::take(&mut records.alerts);
     let matches = match_alerts(records, &alerts);
-    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
+    let protected = protected_by_incident(records);
     let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz) as f64;
     let mut first: BTreeMap<u32, f64> = BTreeMap::new();
     records.alerts = alerts
@@ -258,28 +258,33 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
 }
 
 /// The alerting rule's outcome when `alerts` are the alerts it raised at `threshold`: matched
-/// against the run's incidents exactly as the run's own alerts are.
-pub fn operating_point(records: &RunRecords, alerts: Vec<AlertRecord>, threshold: f64, chosen: bool) -> crate::records::OperatingPointRecord {
-    let mut replay = RunRecords {
-        runs: records.runs.clone(),
-        cameras: records.cameras.clone(),
-        frames: records.frames.clone(),
-        incidents: records.incidents.clone(),
-        incident_frames: records.incident_frames.clone(),
-        alerts,
-        ..Default::default()
+/// against the run's incidents exactly as the run's own alerts are ([`apply_matches`] and
+/// [`anomaly_metrics`] give the same counts), without copying the run's tables.
+pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], threshold: f64, chosen: bool) -> crate::records::OperatingPointRecord {
+    let matches = match_alerts(records, alerts);
+    let protected = protected_by_incident(records);
+    let alerted: BTreeSet<u32> = matches.iter().flatten().copied().collect();
+    let false_alerts = matches.iter().filter(|m| m.is_none_or(|m| protected[&m])).count();
+    let visible = visible_incidents(records);
+    let share_alerted = |guarded: bool| {
+        let events: Vec<u32> = records.incidents.iter().filter(|i| i.protected == guarded && visible.contains(&i.incident)).map(|i| i.incident).collect();
+        (!events.is_empty()).then(|| events.iter().filter(|i| alerted.contains(i)).count() as f64 / events.len() as f64)
     };
-    apply_matches(&mut replay);
-    let metrics = anomaly_metrics(&replay);
+    let hours = camera_hours(records);
     crate::records::OperatingPointRecord {
         threshold,
-        alerts: metrics.alerts as u32,
-        false_alerts: metrics.false_alerts as u32,
-        false_alerts_per_hour: metrics.false_alerts_per_hour.unwrap_or(0.0),
-        incident_recall: metrics.incident_recall,
-        protected_false_alert_rate: metrics.protected_false_alert_rate,
+        alerts: alerts.len() as u32,
+        false_alerts: false_alerts as u32,
+        false_alerts_per_hour: if hours > 0.0 { false_alerts as f64 / hours } else { 0.0 },
+        incident_recall: share_alerted(false),
+        protected_false_alert_rate: share_alerted(true),
         chosen,
     }
+}
+
+/// Whether each staged event is a protected activity.
+fn protected_by_incident(records: &RunRecords) -> BTreeMap<u32, bool> {
+    records.incidents.iter().map(|i| (i.incident, i.protected)).collect()
 }
 
 /// Area under the ROC curve of (score, positive?) pairs: the probability that a random
@@ -465,6 +470,35 @@ mod tests {
             matched_incident: None,
             false_alert: false,
         }
+    }
+
+    #[test]
+    fn an_operating_point_counts_what_matching_the_run_itself_counts() {
+        let mut records = run_with(
+            vec![(0, false, 50, 100), (1, true, 50, 100), (2, false, 150, 190)],
+            vec![(60, 0, [0, 0, 50, 50]), (60, 1, [100, 0, 150, 50]), (160, 2, [0, 0, 50, 50])],
+        );
+        records.cameras.push(CameraRecord {
+            index: 0,
+            id: "c".into(),
+            position: [0.0; 3],
+            yaw_deg: 0.0,
+            pitch_deg: 0.0,
+            hfov_deg: 60.0,
+            sensor_resolution: (1920, 1080),
+            render_resolution: (640, 360),
+            fps: 5,
+        });
+        records.frames = (0..40).map(|i| FrameRecord { tick: i * 2, camera: 0, time_s: i as f64 * 0.2, persons_visible: 0, detections: 0, refined: 0, masked_px: 0, false_mask_px: 0, frame_px: 1, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0, ad_score: 0.0 }).collect();
+        let alerts = vec![alert(6.0, 8.0, [10.0, 10.0, 40.0, 40.0]), alert(6.0, 8.0, [110.0, 10.0, 140.0, 40.0]), alert(1.0, 2.0, [0.0, 0.0, 10.0, 10.0])];
+        let point = operating_point(&records, &alerts, 0.5, true);
+        records.alerts = alerts;
+        apply_matches(&mut records);
+        let metrics = anomaly_metrics(&records);
+        assert_eq!((point.alerts as usize, point.false_alerts as usize), (metrics.alerts, metrics.false_alerts));
+        assert_eq!((point.incident_recall, point.protected_false_alert_rate), (metrics.incident_recall, metrics.protected_false_alert_rate));
+        assert_eq!(Some(point.false_alerts_per_hour), metrics.false_alerts_per_hour);
+        assert_eq!((point.incident_recall, point.protected_false_alert_rate, point.false_alerts), (Some(0.5), Some(1.0), 2));
     }
 
     #[test]
