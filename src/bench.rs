@@ -170,7 +170,7 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     for views in [100, 1_000] {
         let (seconds, cells, visible) = crate::place::bench_coverage(&base, views)?;
         table.push_str(&format!(
-            "| coverage of candidate views (projection + line of sight per cell) | {views} views, 200 m × 200 m site, {cells} walkable cells of 0.5 m | {seconds:.2} s ({:.1} ms/view; {visible} view-cells seen) |\n",
+            "| coverage of candidate views (projection + line of sight per cell, all cores) | {views} views, 200 m × 200 m site, {cells} walkable cells of 0.5 m | {seconds:.2} s ({:.1} ms/view; {visible} view-cells seen) |\n",
             seconds * 1e3 / views as f64
         ));
     }

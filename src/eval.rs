@@ -455,7 +455,7 @@ pub fn junit(suite: &str, comparisons: &[Comparison], verdicts: &[(String, crowd
                     let _ = write!(out, "<failure message=\"regression: {}\">{}</failure>", xml(&detail), xml(&detail));
                 }
                 "skipped" => {
-                    let why = if m.too_few { "too few persons to judge" } else { "no baseline value" };
+                    let why = if c.baseline.is_none() { "no baseline value" } else { "too few persons to judge" };
                     let _ = write!(out, "<skipped message=\"{why}\"/><system-out>{}</system-out>", xml(&detail));
                 }
                 _ => {

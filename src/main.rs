@@ -393,15 +393,20 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 o.elements,
                 o.greedy.chosen.len(),
                 o.greedy.share * 100.0,
-                o.exact.as_ref().map_or("found nothing better within its node budget".into(), |e| format!(
-                    "{} cameras ({:.1} %){}",
-                    e.chosen.len(),
-                    e.share * 100.0,
-                    if o.proven_optimal { ", proven optimal" } else { "" }
-                )),
+                match (&o.exact, o.exact_ran) {
+                    (_, false) => format!("not run (more than --exact-max {} candidates)", options.exact_max_candidates),
+                    (None, true) => format!("found no placement within {} nodes", options.node_limit),
+                    (Some(e), true) => format!("{} cameras ({:.1} %)", e.chosen.len(), e.share * 100.0),
+                },
                 o.bound.map_or("—".into(), |b| format!("{b:.2}"))
             );
-            println!("greedy gap {:.1} %; written: the {} placement, equity gap {:.3}", o.greedy_gap * 100.0, o.chosen_by, o.equity_gap);
+            println!(
+                "greedy gap {}; written: the {} placement{}, equity gap {:.3}",
+                if o.greedy_gap.is_finite() { format!("{:.1} %", o.greedy_gap * 100.0) } else { "n/a (it breaks the equity limit)".into() },
+                o.chosen_by,
+                if o.proven_optimal { ", proven optimal" } else { "" },
+                o.equity_gap
+            );
             println!(
                 "observe coverage of the walkable area: before {:.1} % ({} cameras), after {:.1} % ({} cameras)",
                 share(&o.before, "observe"),

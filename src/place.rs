@@ -132,8 +132,8 @@ pub fn parse_target(text: &str) -> Result<(u8, f64), String> {
     let (level, share) = text.split_once(':').ok_or_else(|| format!("`{text}` is not LEVEL:SHARE (e.g. observe:0.9)"))?;
     let level = coverage::level_named(level).ok_or_else(|| format!("`{level}` is not a DORI level (detect, observe, recognise, identify)"))?;
     let share: f64 = share.parse().map_err(|_| format!("`{share}` is not a share between 0 and 1"))?;
-    if !(0.0..=1.0).contains(&share) {
-        return Err(format!("`{share}` is not a share between 0 and 1"));
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(format!("`{share}` is not a share above 0 and at most 1"));
     }
     Ok((level, share))
 }
@@ -153,7 +153,9 @@ pub struct PlaceOutcome {
     pub greedy: Placement,
     /// The greedy's gap to the best bound (see `placement::gap`).
     pub greedy_gap: f64,
-    /// The exact solver's placement, when it ran.
+    /// Whether the exact solver ran (at most `--exact-max` candidates).
+    pub exact_ran: bool,
+    /// The exact solver's placement, when it ran and found one within its node budget.
     pub exact: Option<Placement>,
     /// The LP relaxation's bound.
     pub lp_bound: Option<f64>,
@@ -191,17 +193,27 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     let started = Instant::now();
     let (level, share) = options.target;
     let views: Vec<View> = candidates.iter().map(View::of).collect();
-    let cells: Vec<Vec<u32>> = views.iter().map(|v| coverage::cells_seen(&site.grid, v, &site.occluders, scenario.placement.head_height_m, level)).collect();
+    let cells = coverage::cells_seen_by_each(&site.grid, &views, &site.occluders, scenario.placement.head_height_m, level);
     let weights: Vec<f64> = (0..site.grid.walkable.len())
         .map(|i| if !site.grid.walkable[i] { 0.0 } else if options.by_footfall { site.footfall[i] } else { 1.0 })
         .collect();
+    // The same district rule as the coverage summary.
+    let rects: Vec<[f32; 4]> = scenario.placement.districts.iter().map(|d| [d.rect.0, d.rect.1, d.rect.2, d.rect.3]).collect();
     let district_of: Vec<Option<usize>> = (0..site.grid.walkable.len())
         .map(|i| {
             let [x, z] = site.grid.centre(i);
-            scenario.placement.districts.iter().position(|d| x >= d.rect.0 && x <= d.rect.2 && z >= d.rect.1 && z <= d.rect.3)
+            coverage::district_at(&rects, x, z)
         })
         .collect();
     let instance = Instance::new(&cells, &weights, &district_of, scenario.placement.districts.len());
+    anyhow::ensure!(
+        instance.total > 0.0,
+        "nothing to cover: the walkable area has no {}",
+        if options.by_footfall { "footfall (nobody walks in the scenario's time)" } else { "cells" }
+    );
+    if options.budget == Some(0) {
+        anyhow::bail!("--budget must be at least 1 camera");
+    }
     let coverage_s = started.elapsed().as_secs_f64();
     let goal = match options.budget {
         Some(n) => Goal::Budget(n),
@@ -220,6 +232,12 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     let exact = match exact.transpose() {
         Ok(exact) => exact,
         Err(error) if !greedy.meets_goal => anyhow::bail!("{error}: the best the greedy reaches is {:.1} % with {} cameras", greedy.share * 100.0, greedy.chosen.len()),
+        Err(_) if options.equity.is_some() => anyhow::bail!(
+            "no placement of the candidates reaches the goal within the equity limit {} (without it the greedy reaches {:.1} % with {} cameras)",
+            options.equity.unwrap_or_default(),
+            greedy.share * 100.0,
+            greedy.chosen.len()
+        ),
         Err(error) => anyhow::bail!("{error}"),
     };
     let exact_s = started.elapsed().as_secs_f64();
@@ -229,9 +247,10 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     };
     let lp_bound = exact.as_ref().map(|e| e.lp_bound).or(bound);
     let exact_placement = exact.as_ref().and_then(|e| e.placement.clone());
-    let greedy_gap = bound.map_or(f64::NAN, |b| placement::gap(goal, &greedy, b));
-    let exact_gap = exact_placement.as_ref().zip(bound).map(|(e, b)| placement::gap(goal, e, b));
     let greedy_allowed = options.equity.is_none_or(|g| instance.equity_gap(&greedy.chosen) <= g + 1e-9);
+    // A greedy that breaks the equity limit answers another problem: no gap to the bound.
+    let greedy_gap = if greedy_allowed { bound.map_or(f64::NAN, |b| placement::gap(goal, &greedy, b)) } else { f64::NAN };
+    let exact_gap = exact_placement.as_ref().zip(bound).map(|(e, b)| placement::gap(goal, e, b));
     let exact_better = |e: &Placement| match goal {
         Goal::Target(_) => e.chosen.len() <= greedy.chosen.len(),
         Goal::Budget(_) => e.share + 1e-12 >= greedy.share,
@@ -239,8 +258,19 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     let (written, chosen_by) = match &exact_placement {
         Some(e) if e.meets_goal && (exact_better(e) || !greedy_allowed) => (e.clone(), "exact"),
         _ if greedy_allowed => (greedy.clone(), "greedy"),
+        _ if !run_exact => anyhow::bail!(
+            "the greedy placement breaks the equity limit and the exact solver did not run ({} candidates > --exact-max {})",
+            candidates.len(),
+            options.exact_max_candidates
+        ),
         _ => anyhow::bail!("the greedy placement breaks the equity limit and the exact solver found none within {} nodes (raise --nodes)", options.node_limit),
     };
+    // The program's y equal the coverage under an equity limit, so this holds; checked anyway,
+    // since a placement that breaks the limit must never be written as if it kept it.
+    if let Some(limit) = options.equity {
+        let gap = instance.equity_gap(&written.chosen);
+        anyhow::ensure!(gap <= limit + 1e-6, "the {chosen_by} placement's districts differ by {gap:.3}, beyond the equity limit {limit}");
+    }
     anyhow::ensure!(
         written.meets_goal,
         "the candidates cannot reach {:.0} % at {}: the best is {:.1} % with {} cameras",
@@ -273,6 +303,7 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         chosen_by: chosen_by.to_string(),
         equity_gap: instance.equity_gap(&written.chosen),
         greedy,
+        exact_ran: run_exact,
         exact: exact_placement,
         lp_bound,
         bound,
@@ -282,14 +313,16 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     };
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let ron = ron::ser::to_string_pretty(&placed, ron::ser::PrettyConfig::default()).context("writing the scenario")?;
+    let goal_words = match goal {
+        Goal::Target(target) => format!("{:.0} % at {} or better", target * 100.0, coverage::DORI[level as usize - 1].0),
+        Goal::Budget(n) => format!("the most seen at {} or better with at most {n}", coverage::DORI[level as usize - 1].0),
+    };
     let header = format!(
-        "// Written by `crowdtwin place` from {}: {} cameras chosen ({}) from {} candidates for {} {:.0} %.\n",
+        "// Written by `crowdtwin place` from {}: {} cameras chosen ({}) from {} candidates for {goal_words}.\n",
         options.scenario.display(),
         placed.cameras.len(),
         chosen_by,
         candidates.len(),
-        coverage::DORI[level as usize - 1].0,
-        share * 100.0
     );
     write_atomic(&options.out.join("scenario.ron"), format!("{header}{ron}\n").as_bytes()).context("writing scenario.ron")?;
     write_atomic(&options.out.join("coverage_before.png"), &outcome.before.map_png).context("writing coverage_before.png")?;
@@ -333,7 +366,8 @@ pub fn bench_coverage(base: &Scenario, views: usize) -> anyhow::Result<(f64, usi
     let generated = candidates.len();
     candidates = (0..views).map(|k| candidates[k * generated / views.max(1) % generated].clone()).collect();
     let started = Instant::now();
-    let seen: usize = candidates.iter().map(|c| coverage::cells_seen(&grid, &View::of(c), &occluders, base.placement.head_height_m, 1).len()).sum();
+    let views: Vec<View> = candidates.iter().map(View::of).collect();
+    let seen: usize = coverage::cells_seen_by_each(&grid, &views, &occluders, base.placement.head_height_m, 1).iter().map(Vec::len).sum();
     Ok((started.elapsed().as_secs_f64(), grid.walkable.iter().filter(|w| **w).count(), seen))
 }
 

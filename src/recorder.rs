@@ -41,6 +41,8 @@ pub struct Recorder {
     pub alerts: Vec<Alert>,
     /// The masked frame at each of the first alerts' peak score (the operator's view).
     pub alert_views: Vec<(Alert, RgbaImage)>,
+    /// Per camera, render width ÷ sensor width.
+    render_per_sensor: Vec<f32>,
     /// Per camera, its privacy masks in render pixels: blacked out in the camera, so never exposed.
     privacy_masks: Vec<Vec<[u32; 4]>>,
     /// Crop descriptors of persons, unmasked and masked, for the privacy attackers (kept in
@@ -99,6 +101,7 @@ impl Recorder {
             alerts: Vec::new(),
             alert_views: Vec::new(),
             privacy_samples: Vec::new(),
+            render_per_sensor: scenario.cameras.iter().map(|c| c.render_resolution.0 as f32 / c.sensor_resolution.0 as f32).collect(),
             privacy_masks: scenario
                 .cameras
                 .iter()
@@ -159,14 +162,18 @@ impl Recorder {
                 *exposed.entry(p).or_default() += 1;
             }
         }
+        // Pixels per metre at the render resolution, where the crop is measured (the ground
+        // truth gives it at the sensor's).
+        let render_per_sensor = self.render_per_sensor[camera as usize];
         for person in frame.persons.iter().filter(|p| p.visible_px >= PRIVACY_MIN_VISIBLE_PX) {
             let Some(&bbox) = person_boxes.get(&person.person) else { continue };
+            let pixels_per_metre = person.pixels_per_metre * render_per_sensor;
             self.privacy_samples.push(CropSample {
                 person: person.person,
                 camera,
                 tick,
-                unmasked: crop_features(&frame.rgba, bbox, person.pixels_per_metre),
-                masked: crop_features(&masked.masked, bbox, person.pixels_per_metre),
+                unmasked: crop_features(&frame.rgba, bbox, pixels_per_metre),
+                masked: crop_features(&masked.masked, bbox, pixels_per_metre),
             });
         }
         for person in &frame.persons {

@@ -879,6 +879,9 @@ impl Scenario {
             if !(x0 < x1 && z0 < z1) {
                 return at(&[Key("placement"), Key("districts"), Index(i), Key("rect")], format!("({x0}, {z0}, {x1}, {z1}) needs x0 < x1 and z0 < z1"));
             }
+            if let Some(other) = placement.districts[..i].iter().find(|o| o.rect.0 < x1 && x0 < o.rect.2 && o.rect.1 < z1 && z0 < o.rect.3) {
+                return at(&[Key("placement"), Key("districts"), Index(i), Key("rect")], format!("overlaps district `{}`: districts must not overlap", other.name));
+            }
         }
         if !(0.0..=200.0).contains(&self.conditions.rain_mm_h) {
             return at(&[Key("conditions"), Key("rain_mm_h")], format!("must be 0 to 200 mm/h, got {}", self.conditions.rain_mm_h));

@@ -7,7 +7,7 @@
 //! **Seen.** A cell is seen by a camera when the point at head height above its centre
 //! projects inside the camera's frame, outside its privacy masks, in front of it, and the
 //! straight line from the camera to it meets no occluder: building blocks, benches, tree trunks
-//! and tree crowns (ellipsoids, as drawn). The transit shelter is glass and does not occlude.
+//! and tree crowns (ellipsoids, as drawn), and the transit shelter (drawn opaque).
 //! Its **pixel density** is the camera's focal length in pixels at the **sensor** resolution ÷
 //! the distance along the camera's axis — the pixels a 1 m object facing the camera spans.
 
@@ -42,12 +42,11 @@ pub struct Occluders {
 pub const CROWN_RADII: [f32; 3] = [2.2, 1.8, 2.2];
 
 impl Occluders {
-    /// The site's occluders (everything but the glass shelter).
+    /// The site's occluders: every obstacle's box, and each tree's crown.
     pub fn from_layout(layout: &SiteLayout) -> Self {
         let mut occluders = Occluders::default();
         for obstacle in &layout.obstacles {
             match obstacle.kind {
-                ObstacleKind::Shelter => {}
                 ObstacleKind::Tree => {
                     occluders.boxes.push(obstacle.bounds);
                     let c = obstacle.bounds.centre();
@@ -65,7 +64,9 @@ impl Occluders {
     }
 
     /// Whether the segment from `from` to `to` is blocked. The first 0.3 m (a camera mounted
-    /// on a façade) and the last 0.2 m (a point on a surface) are not tested.
+    /// on a façade) and the last 0.2 m (a point on a surface) are not tested, and a box that
+    /// contains `from` does not block: the renderer culls back faces, so a camera set just
+    /// inside a wall sees out of it.
     pub fn blocks(&self, from: [f32; 3], to: [f32; 3]) -> bool {
         let d = [to[0] - from[0], to[1] - from[1], to[2] - from[2]];
         let length = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
@@ -73,7 +74,8 @@ impl Occluders {
             return false;
         }
         let (t0, t1) = (0.3 / length, 1.0 - 0.2 / length);
-        self.boxes.iter().any(|b| segment_hits_box(from, d, b, t0, t1)) || self.ellipsoids.iter().any(|&(c, r)| segment_hits_ellipsoid(from, d, c, r, t0, t1))
+        let inside = |b: &Aabb| (0..3).all(|a| from[a] >= b.min[a] && from[a] <= b.max[a]);
+        self.boxes.iter().any(|b| !inside(b) && segment_hits_box(from, d, b, t0, t1)) || self.ellipsoids.iter().any(|&(c, r)| segment_hits_ellipsoid(from, d, c, r, t0, t1))
     }
 }
 
@@ -236,6 +238,20 @@ pub fn cells_seen(grid: &Grid, view: &View, occluders: &Occluders, head_height_m
         .collect()
 }
 
+/// [`cells_seen`] for every view, spread over the machine's cores (scoped threads, each taking
+/// a contiguous run of views): the result is in view order whatever the thread count.
+pub fn cells_seen_by_each(grid: &Grid, views: &[View], occluders: &Occluders, head_height_m: f32, level: u8) -> Vec<Vec<u32>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(views.len().max(1));
+    let chunk = views.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = views
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|view| cells_seen(grid, view, occluders, head_height_m, level)).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a coverage worker panicked")).collect()
+    })
+}
+
 /// A district's share of what the cameras see.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DistrictCoverage {
@@ -299,6 +315,12 @@ pub struct CoverageSummary {
 /// A district: a name and a site rectangle (x0, z0, x1, z1).
 pub type District = (String, [f32; 4]);
 
+/// The first district whose rectangle holds (x, z), edges half-open ([x0, x1) × [z0, z1)) so a
+/// cell on a shared edge belongs to one district only.
+pub fn district_at(districts: &[[f32; 4]], x: f32, z: f32) -> Option<usize> {
+    districts.iter().position(|&[x0, z0, x1, z1]| x >= x0 && x < x1 && z >= z0 && z < z1)
+}
+
 /// Summarises a coverage map. `footfall` (person-seconds per cell) may be empty.
 pub fn summarise(grid: &Grid, best: &[f32], seen_by: &[u16], footfall: &[f64], districts: &[District]) -> CoverageSummary {
     let area = grid.cell_area();
@@ -321,15 +343,17 @@ pub fn summarise(grid: &Grid, best: &[f32], seen_by: &[u16], footfall: &[f64], d
     let blind: Vec<bool> = (0..best.len()).map(|i| grid.walkable[i] && dori_level(best[i]) == 0).collect();
     let observed = |i: usize| dori_level(best[i]) >= 2;
     let footfall_at = |i: usize| footfall.get(i).copied().unwrap_or(0.0);
+    let rects: Vec<[f32; 4]> = districts.iter().map(|d| d.1).collect();
     let districts: Vec<DistrictCoverage> = districts
         .iter()
-        .map(|(name, [x0, z0, x1, z1])| {
+        .enumerate()
+        .map(|(d, (name, _))| {
             let cells: Vec<usize> = walkable
                 .iter()
                 .copied()
                 .filter(|&i| {
                     let [x, z] = grid.centre(i);
-                    x >= x0.min(*x1) && x <= x0.max(*x1) && z >= z0.min(*z1) && z <= z0.max(*z1)
+                    district_at(&rects, x, z) == Some(d)
                 })
                 .collect();
             let person_seconds: f64 = cells.iter().map(|&i| footfall_at(i)).sum();
@@ -497,7 +521,7 @@ pub const LEVEL_COLOURS: [[u8; 3]; 5] = [[214, 48, 39], [254, 224, 139], [166, 2
 /// The coverage map as a PNG (plotters' bitmap backend, no text: the legend is
 /// [`MAP_LEGEND_HTML`]): every walkable cell coloured by its DORI level (red: blind), footfall
 /// as dark dots (area ∝ person-seconds), every camera a black triangle with its view cone on
-/// the ground (to 40 m), buildings grey.
+/// the ground (to 40 m); what is not pedestrian area stays white.
 pub fn map_png(grid: &Grid, best: &[f32], footfall: &[f64], views: &[View], layout: &SiteLayout) -> Result<Vec<u8>, String> {
     use plotters::prelude::*;
     let scale = (900.0 / (grid.size.0 as f32 * grid.cell_m)).min(640.0 / (grid.size.1 as f32 * grid.cell_m));
@@ -623,6 +647,9 @@ mod tests {
         assert!(view.sees([0.0, 1.6, -16.0], &occluders).is_none(), "behind the block");
         assert!(view.sees([6.0, 1.6, -16.0], &Occluders::default()).is_some());
         assert!(view.sees([7.0, 1.6, -16.0], &occluders).is_some(), "beside the block's shadow");
+        // A camera set just inside a wall sees out of it, as the renderer (back faces culled) does.
+        let wall = Occluders::from_boxes(vec![Aabb { min: [-10.0, 0.0, 0.5], max: [10.0, 9.0, 12.0] }]);
+        assert!(view.sees([0.0, 1.6, -6.0], &wall).is_some());
         // A tree crown hides a head behind it; its trunk alone would not.
         let mut tree = Occluders::from_boxes(vec![Aabb { min: [-0.2, 0.0, -8.2], max: [0.2, 3.5, -7.8] }]);
         assert!(!tree.blocks([0.0, 6.0, 0.0], [0.0, 1.6, -16.0]), "the line passes 3.8 m up, over the 3.5 m trunk");
@@ -632,6 +659,17 @@ mod tests {
         let mut masked = view.clone();
         masked.privacy_masks.push((0.0, 0.0, 0.5, 1.0));
         assert!(masked.sees([-3.0, 1.6, -8.0], &Occluders::default()).is_none() && masked.sees([3.0, 1.6, -8.0], &Occluders::default()).is_some());
+    }
+
+    #[test]
+    fn scoring_views_on_all_cores_gives_the_sequential_answer() {
+        let views: Vec<View> = (0..5).map(|k| camera((k as f32 * 3.0, 6.0, 0.0), k as f32 * 70.0, 25.0, 70.0)).collect();
+        let grid = Grid::open([-20.0, -20.0], 0.5, (80, 80));
+        let occluders = Occluders::from_boxes(vec![Aabb { min: [-2.0, 0.0, -9.0], max: [2.0, 8.0, -7.0] }]);
+        let parallel = cells_seen_by_each(&grid, &views, &occluders, 1.6, 1);
+        let sequential: Vec<Vec<u32>> = views.iter().map(|v| cells_seen(&grid, v, &occluders, 1.6, 1)).collect();
+        assert_eq!(parallel, sequential);
+        assert!(sequential.iter().all(|cells| !cells.is_empty()));
     }
 
     #[test]
