@@ -548,7 +548,9 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
-         on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>Intervals cover sampling noise among the \
+         on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>Camera coverage is geometry: a cell counts as seen when the line of sight to a head \
+         above it is clear; people hiding each other, weather and light are not in it.</li><li>The privacy attackers are simple (a \
+         linear model, a colour descriptor): what they find is a lower bound on what a trained network could find.</li><li>Intervals cover sampling noise among the \
          simulated persons only, not the gap between synthetic and real people.</li><li>This report covers one scenario ({}) with one seed ({}): \
          it says nothing about other hours, weather, denser crowds or other camera placements.</li></ul></body></html>",
         escape(&run.scenario),
