@@ -14,10 +14,15 @@ use std::time::Instant;
 /// Stages a scenario's crowd without rendering: the incidents as planned, or why they cannot be
 /// (too few persons that an incident's `who` admits, no bench for a bench activity, …).
 pub fn plan_incidents(scenario: &Scenario) -> anyhow::Result<Vec<crowdtwin_agents::incidents::IncidentPlan>> {
+    Ok(staged_crowd(scenario)?.incidents().to_vec())
+}
+
+/// The scenario's crowd on its laid-out site, staged and ready to step (no rendering): the same
+/// deterministic crowd a run renders.
+pub fn staged_crowd(scenario: &Scenario) -> anyhow::Result<CrowdModel> {
     let persons = generate_population(scenario);
     let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
-    let crowd = CrowdModel::new(scenario, &persons, layout).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))?;
-    Ok(crowd.incidents().to_vec())
+    CrowdModel::new(scenario, &persons, layout).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))
 }
 
 /// Densities at which the corridor is measured, persons per square metre.

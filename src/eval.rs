@@ -171,8 +171,7 @@ pub fn measure(run: &str, records: &RunRecords, options: &BiasOptions) -> Vec<Me
     attributes.extend(crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES.iter().map(|a| (*a, vec![*a])));
     for (name, list) in attributes {
         let bias = if list.is_empty() {
-            let outcomes = crowdtwin_reports::bias::person_outcomes(records, info.miss_threshold, info.min_visible_px);
-            crowdtwin_reports::bias::group_bias("everybody", &[("everybody".to_string(), outcomes.into_values().collect())], options)
+            crowdtwin_reports::policy::everybody(records, info.miss_threshold, info.min_visible_px, options)
         } else {
             masking_bias(records, &list, info.miss_threshold, info.min_visible_px, options)
         };

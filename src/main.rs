@@ -386,7 +386,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 out: out.clone(),
             };
             let o = crowdtwin::place::place(&options)?;
-            let share = |a: &crowdtwin::place::Assessment, level: &str| a.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
+            let share = |a: &crowdtwin::place::Assessment, level: &str| a.run.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
             println!(
                 "{} candidates ({} elements): greedy {} cameras ({:.1} %), exact {}; best bound {}",
                 o.candidates,

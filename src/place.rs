@@ -6,16 +6,13 @@
 //! rendering (the same deterministic crowd a run renders).
 
 use anyhow::Context;
-use crowdtwin_agents::crowd::CrowdModel;
-use crowdtwin_agents::population::generate_population;
 use crowdtwin_core::scenario::{CameraSpec, Scenario};
 use crowdtwin_core::site::SiteLayout;
-use crowdtwin_reports::coverage::{self, CaptureByKind, CoverageSummary, EventTrack, Grid, Occluders, View};
+use crowdtwin_reports::coverage::{self, EventTrack, Grid, Occluders, RunCoverage, View};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::placement::{self, Goal, Instance, Placement};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The site as the coverage model sees it, with the crowd's footfall and the events' tracks.
@@ -35,11 +32,10 @@ pub struct SiteModel {
 impl SiteModel {
     /// Lays out the scenario's site and simulates its crowd (no rendering).
     pub fn of(scenario: &Scenario) -> anyhow::Result<Self> {
-        let layout = SiteLayout::generate(&scenario.site, scenario.seed);
+        let mut crowd = crate::crowd::staged_crowd(scenario)?;
+        let layout = crowd.layout().clone();
         let grid = Grid::of_site(&layout, scenario.placement.cell_size_m);
         let occluders = Occluders::from_layout(&layout);
-        let persons = generate_population(scenario);
-        let mut crowd = CrowdModel::new(scenario, &persons, Arc::new(layout.clone())).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))?;
         let plans = crowd.incidents().to_vec();
         let mut tracks: Vec<EventTrack> =
             plans.iter().map(|p| EventTrack { kind: p.kind.name().to_string(), protected: p.protected, positions: Vec::new() }).collect();
@@ -69,13 +65,13 @@ impl SiteModel {
     }
 }
 
-/// A placement's coverage: summary, capture per kind, and its map.
+/// A placement's coverage (summary and capture per kind, serialised as `coverage.json`) and
+/// its map.
 #[derive(Clone, Debug, Serialize)]
 pub struct Assessment {
-    /// The coverage numbers.
-    pub coverage: CoverageSummary,
-    /// Incident capture per kind.
-    pub capture: Vec<CaptureByKind>,
+    /// The coverage numbers and incident capture.
+    #[serde(flatten)]
+    pub run: RunCoverage,
     /// The map (PNG), not serialised.
     #[serde(skip)]
     pub map_png: Vec<u8>,
@@ -93,7 +89,7 @@ pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> 
     summary.private_views = coverage::private_views(&views, &site.occluders, &zones);
     let capture = coverage::incident_capture(&views, &site.occluders, settings.head_height_m, &site.tracks, scenario.dt() as f64, settings.capture_min_s as f64);
     let map_png = coverage::map_png(&site.grid, &best, &site.footfall, &views, &site.layout).map_err(anyhow::Error::msg)?;
-    Ok(Assessment { coverage: summary, capture, map_png })
+    Ok(Assessment { run: RunCoverage { coverage: summary, capture }, map_png })
 }
 
 /// Where candidate views come from.
@@ -426,9 +422,8 @@ fn placement_html(options: &PlaceOptions, placed: &Scenario, o: &PlaceOutcome, g
         );
     }
     html.push_str("</table>");
-    let run = |a: &Assessment| crowdtwin_reports::coverage::RunCoverage { coverage: a.coverage.clone(), capture: a.capture.clone() };
-    html.push_str(&coverage_section(&format!("Before: the scenario's {} cameras", o.cameras_before), &run(&o.before), &o.before.map_png));
-    html.push_str(&coverage_section(&format!("After: the {} cameras placed", o.after_cameras), &run(&o.after), &o.after.map_png));
+    html.push_str(&coverage_section(&format!("Before: the scenario's {} cameras", o.cameras_before), &o.before.run, &o.before.map_png));
+    html.push_str(&coverage_section(&format!("After: the {} cameras placed", o.after_cameras), &o.after.run, &o.after.map_png));
     html.push_str("</body></html>");
     html
 }

@@ -453,6 +453,21 @@ mod tests {
         records
     }
 
+    /// Camera 0 at 5 fps.
+    fn camera() -> CameraRecord {
+        CameraRecord {
+            index: 0,
+            id: "c".into(),
+            position: [0.0; 3],
+            yaw_deg: 0.0,
+            pitch_deg: 0.0,
+            hfov_deg: 60.0,
+            sensor_resolution: (1920, 1080),
+            render_resolution: (640, 360),
+            fps: 5,
+        }
+    }
+
     fn alert(start_s: f64, end_s: f64, roi: [f64; 4]) -> AlertRecord {
         AlertRecord {
             alert: 0,
@@ -478,17 +493,7 @@ mod tests {
             vec![(0, false, 50, 100), (1, true, 50, 100), (2, false, 150, 190)],
             vec![(60, 0, [0, 0, 50, 50]), (60, 1, [100, 0, 150, 50]), (160, 2, [0, 0, 50, 50])],
         );
-        records.cameras.push(CameraRecord {
-            index: 0,
-            id: "c".into(),
-            position: [0.0; 3],
-            yaw_deg: 0.0,
-            pitch_deg: 0.0,
-            hfov_deg: 60.0,
-            sensor_resolution: (1920, 1080),
-            render_resolution: (640, 360),
-            fps: 5,
-        });
+        records.cameras.push(camera());
         records.frames = (0..40).map(|i| FrameRecord { tick: i * 2, camera: 0, time_s: i as f64 * 0.2, persons_visible: 0, detections: 0, refined: 0, masked_px: 0, false_mask_px: 0, frame_px: 1, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0, ad_score: 0.0 }).collect();
         let alerts = vec![alert(6.0, 8.0, [10.0, 10.0, 40.0, 40.0]), alert(6.0, 8.0, [110.0, 10.0, 140.0, 40.0]), alert(1.0, 2.0, [0.0, 0.0, 10.0, 10.0])];
         let point = operating_point(&records, &alerts, 0.5, true);
@@ -522,17 +527,7 @@ mod tests {
         assert_eq!(false_alerts, vec![false, true, true, true, false]);
         assert!(records.incidents[0].detected && records.incidents[1].detected);
         assert_eq!(records.incidents[0].time_to_alert_s, Some(2.0), "raised at 7 s, started at 5 s");
-        records.cameras.push(CameraRecord {
-            index: 0,
-            id: "c".into(),
-            position: [0.0; 3],
-            yaw_deg: 0.0,
-            pitch_deg: 0.0,
-            hfov_deg: 60.0,
-            sensor_resolution: (1920, 1080),
-            render_resolution: (640, 360),
-            fps: 5,
-        });
+        records.cameras.push(camera());
         let metrics = anomaly_metrics(&records);
         assert_eq!((metrics.incident_recall, metrics.protected_false_alert_rate), (Some(1.0), Some(1.0)));
         assert_eq!((metrics.alerts, metrics.false_alerts), (5, 3));

@@ -122,7 +122,8 @@ impl Policy {
     }
 }
 
-fn everybody(records: &RunRecords, miss_threshold: f64, min_visible_px: u32, options: &BiasOptions) -> AttributeBias {
+/// The bias statistics of everybody as one group (the persons' pooled miss rate with its interval).
+pub fn everybody(records: &RunRecords, miss_threshold: f64, min_visible_px: u32, options: &BiasOptions) -> AttributeBias {
     let outcomes = crate::bias::person_outcomes(records, miss_threshold, min_visible_px);
     crate::bias::group_bias("everybody", &[("everybody".to_string(), outcomes.into_values().collect())], options)
 }
