@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Mesa's software Vulkan (lavapipe), lld, and ONNX Runtime's shared library
-# from the PyPI onnxruntime wheel, unpacked into .ort/. Safe to run again; it only adds what is missing.
+# Idempotent set-up: Mesa's software Vulkan (lavapipe), lld, ONNX Runtime's shared library from
+# the PyPI onnxruntime wheel, unpacked into .ort/, and the project's Python environment in .venv/
+# (pinned by python/requirements.txt). Safe to run again; it only adds what is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,4 +43,23 @@ with zipfile.ZipFile(wheel) as z:
 os.replace(target + ".tmp", target)
 PY
 fi
-echo "setup: ok (lavapipe, lld, $ORT_LIB)"
+# The project's Python environment: the real external parties tests and benches check against.
+REQUIREMENTS=python/requirements.txt
+grep -qx "onnxruntime==${ORT_VERSION}" "$REQUIREMENTS" || {
+  echo "setup: $REQUIREMENTS must pin onnxruntime==${ORT_VERSION}, the version of $ORT_LIB" >&2; exit 1; }
+want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+stamp=.venv/.crowdtwin-requirements.sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: building the Python environment .venv/ from $REQUIREMENTS (a few minutes, once)"
+  if ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  # Built in place; the stamp, written last, marks it complete (an interrupted build is redone).
+  rm -rf .venv
+  python3 -m venv .venv
+  # --no-deps: the file is the whole closure, pinned (see its header for what is left out and why).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS"
+  echo "$want" > "$stamp"
+fi
+echo "setup: ok (lavapipe, lld, $ORT_LIB, .venv/)"

@@ -4,7 +4,7 @@
 NumPy from the weights stored in the ONNX file (models/train/train_anomaly.py's forward pass) —
 a reference independent of ONNX Runtime for the Rust test.
 
-    python make_anomaly_fixture.py --model models/anomaly_mil.onnx --dataset DS --out tests/fixtures/anomaly_clip
+    .venv/bin/python models/tools/make_anomaly_fixture.py --model models/anomaly_mil.onnx --dataset DS --out tests/fixtures/anomaly_clip
 """
 
 import argparse

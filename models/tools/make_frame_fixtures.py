@@ -6,7 +6,7 @@ are all compared with the Python references.
 Writes tests/fixtures/frame_640x360.png and tests/fixtures/frame_640x360_reference.json:
 {"detector_sha256", "detections": [...], "silhouette_sha256", "box", "frame_mask_pixels",
  "mask_rows": [every 4th row, every 4th column of the frame mask as 0/1 text]}.
-Run with the converter venv (numpy, pillow, onnxruntime): python models/tools/make_frame_fixtures.py
+Run in the project's Python environment (`make setup`): .venv/bin/python models/tools/make_frame_fixtures.py
 """
 import json
 import os

@@ -10,7 +10,7 @@
   *_reference.json                  models/tools/nanodet_reference.py output for each
 
 Needs: numpy, onnxruntime, pillow, scikit-image (only for its bundled astronaut.png).
-Usage: python models/tools/make_nanodet_fixtures.py   (from anywhere)
+Usage: .venv/bin/python models/tools/make_nanodet_fixtures.py   (the project's Python environment; from the repository)
 """
 import json
 import os

@@ -12,7 +12,7 @@
                                     columns 0, 8, ..., 248 (32 strings of 32 '0'/'1')
 
 Needs: numpy, onnxruntime, pillow.
-Usage: python models/tools/make_pose_fixtures.py   (from anywhere)
+Usage: .venv/bin/python models/tools/make_pose_fixtures.py   (the project's Python environment; from the repository)
 """
 import json
 import os

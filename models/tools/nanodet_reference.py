@@ -22,7 +22,8 @@ Usage:
   nanodet_reference.py IMAGE [--manifest models/nanodet.ron] [--json OUT.json]
   python -c 'import nanodet_reference as r; ...'   (functions below)
 
-Dependencies: numpy, onnxruntime, pillow (only to read/resize the image).
+Dependencies: numpy, onnxruntime, pillow (only to read/resize the image): the project's Python
+environment (`make setup` builds .venv/), where `cargo test` runs it against the Rust decoder.
 """
 from __future__ import annotations
 

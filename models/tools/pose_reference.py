@@ -25,7 +25,7 @@ back to painting the whole box.
 Usage:
   pose_reference.py IMAGE X0 Y0 X1 Y1 [--manifest models/pose_landmark_lite.ron] [--overlay OUT.png]
 
-Dependencies: numpy, onnxruntime, pillow.
+Dependencies: numpy, onnxruntime, pillow: the project's Python environment (.venv/, `make setup`).
 """
 from __future__ import annotations
 
