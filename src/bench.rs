@@ -1,6 +1,6 @@
 //! `crowdtwin bench`: throughput of each stage on this machine, printed as a table.
 
-use crate::pipeline::load_scenario;
+use crate::scenario::load_scenario;
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_sim::{SimOptions, Simulation, StepTimings};
@@ -168,7 +168,7 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     let seconds = (ticks as f32 / base.tick_hz as f32).max(4.0);
     table.push_str(&pipeline_overlap(scenario_path, mask_model, ad_model, seconds, threads)?);
     for views in [100, 1_000] {
-        let (seconds, cells, visible) = crate::place::bench_coverage(&base, views)?;
+        let (seconds, cells, visible) = crate::coverage::bench_coverage(&base, views)?;
         table.push_str(&format!(
             "| coverage of candidate views (projection + line of sight per cell, all cores) | {views} views, 200 m × 200 m site, {cells} walkable cells of 0.5 m | {seconds:.2} s ({:.1} ms/view; {visible} view-cells seen) |\n",
             seconds * 1e3 / views as f64

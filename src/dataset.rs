@@ -6,18 +6,16 @@
 //! pipeline's own filter), `labels.parquet` (one row per frame) and `dataset.json` (scenario,
 //! seed, masking model, size).
 
-use crate::pipeline::load_scenario;
-use crowdtwin_core::scenario::Scenario;
+use crate::scenario::load_scenario;
 use crowdtwin_reports::images::png_bytes;
 use crowdtwin_reports::output::write_atomic;
-use crowdtwin_reports::tables::parquet_bytes;
+use crowdtwin_reports::tables::Table;
 use crowdtwin_sim::{SimOptions, Simulation};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::masking::Masker;
 use crowdtwin_vision::preprocess::resize;
 use anyhow::Context;
-use polars::prelude::{Column, DataFrame};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What to export.
 #[derive(Clone, Debug)]
@@ -38,17 +36,32 @@ pub struct DatasetOptions {
     pub threads: usize,
 }
 
-/// One labelled frame.
+/// One labelled frame: a row of `labels.parquet`.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Label {
+    scenario: String,
+    seed: u64,
     camera: u16,
     camera_id: String,
     tick: u64,
     time_s: f64,
+    /// The frame's file, relative to the dataset folder.
     file: String,
+    /// Some incident (not a protected activity) shows at least `evaluation.min_visible_px` pixels.
     anomaly: bool,
+    /// Some protected activity shows.
     protected: bool,
+    /// Kinds of the events in view, comma-separated.
     kinds: String,
-    incident_box: Option<[f64; 4]>,
+    /// Box of the incidents in view in the stored frame's pixels (none when no incident shows).
+    box_x0: Option<f64>,
+    box_y0: Option<f64>,
+    box_x1: Option<f64>,
+    box_y1: Option<f64>,
+}
+
+impl Table for Label {
+    const NAME: &'static str = "labels";
 }
 
 /// Exports a dataset; returns (frames, frames labelled anomalous).
@@ -98,7 +111,10 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
             });
             let mut kinds: Vec<&str> = seen.iter().map(|(plan, _)| plan.kind.name()).collect();
             kinds.dedup();
+            let corner = |k: usize| incident_box.map(|b| b[k]);
             labels.push(Label {
+                scenario: scenario.name.clone(),
+                seed: scenario.seed,
                 camera: frame.key.camera,
                 camera_id: camera.id.clone(),
                 tick: frame.key.tick,
@@ -107,13 +123,16 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
                 anomaly: !alarming.is_empty(),
                 protected: seen.iter().any(|(plan, _)| plan.protected),
                 kinds: kinds.join(","),
-                incident_box,
+                box_x0: corner(0),
+                box_y0: corner(1),
+                box_x1: corner(2),
+                box_y1: corner(3),
             });
         }
         progress(tick + 1, total);
     }
     let positives = labels.iter().filter(|l| l.anomaly).count();
-    write_labels(&staging, &scenario, &labels)?;
+    crowdtwin_reports::tables::write(&staging, &labels, None).map_err(anyhow::Error::msg)?;
     let meta = serde_json::json!({
         "scenario": scenario.name,
         "scenario_sha256": crowdtwin_vision::manifest::sha256_file(&options.scenario)?,
@@ -132,29 +151,4 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     }
     std::fs::rename(&staging, out).with_context(|| format!("moving the dataset into {}", out.display()))?;
     Ok((labels.len(), positives))
-}
-
-fn write_labels(dir: &Path, scenario: &Scenario, labels: &[Label]) -> anyhow::Result<()> {
-    let corner = |k: usize| labels.iter().map(|l| l.incident_box.map(|b| b[k])).collect::<Vec<Option<f64>>>();
-    let mut table = DataFrame::new(
-        labels.len(),
-        vec![
-            Column::new("scenario".into(), vec![scenario.name.clone(); labels.len()]),
-            Column::new("seed".into(), vec![scenario.seed; labels.len()]),
-            Column::new("camera".into(), labels.iter().map(|l| l.camera as u32).collect::<Vec<_>>()),
-            Column::new("camera_id".into(), labels.iter().map(|l| l.camera_id.clone()).collect::<Vec<_>>()),
-            Column::new("tick".into(), labels.iter().map(|l| l.tick).collect::<Vec<_>>()),
-            Column::new("time_s".into(), labels.iter().map(|l| l.time_s).collect::<Vec<_>>()),
-            Column::new("file".into(), labels.iter().map(|l| l.file.clone()).collect::<Vec<_>>()),
-            Column::new("anomaly".into(), labels.iter().map(|l| l.anomaly).collect::<Vec<_>>()),
-            Column::new("protected".into(), labels.iter().map(|l| l.protected).collect::<Vec<_>>()),
-            Column::new("kinds".into(), labels.iter().map(|l| l.kinds.clone()).collect::<Vec<_>>()),
-            Column::new("box_x0".into(), corner(0)),
-            Column::new("box_y0".into(), corner(1)),
-            Column::new("box_x1".into(), corner(2)),
-            Column::new("box_y1".into(), corner(3)),
-        ],
-    )?;
-    write_atomic(&dir.join("labels.parquet"), &parquet_bytes(&mut table)?)?;
-    Ok(())
 }

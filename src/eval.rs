@@ -10,7 +10,8 @@
 //! case per run × metric × group (and per policy line with `--policy`); the command exits 1
 //! on any regression or policy failure.
 
-use crate::pipeline::{self, RunOptions, Variant};
+use crate::pipeline::{self, RunOptions};
+use crate::scenario::Variant;
 use anyhow::Context;
 use crowdtwin_core::scenario::parse_ron;
 use crowdtwin_reports::alerts::{anomaly_metrics, labelled_frames};
@@ -357,7 +358,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
         // Scored from the run's tables, as any other tool reading them would.
-        let records = crowdtwin_reports::read::read_records(&out).map_err(anyhow::Error::msg)?;
+        let records = crowdtwin_reports::tables::read_all(&out).map_err(anyhow::Error::msg)?;
         measurements.extend(measure(&name, &records, &bootstrap));
         if let Some(policy) = &policy {
             let info = records.runs.first().context("a run without a `runs` record")?;
@@ -408,7 +409,7 @@ fn read_baseline(dir: &Path) -> anyhow::Result<Vec<Measurement>> {
     let summary: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
     anyhow::ensure!(
         summary["schema_version"].as_u64() == Some(crowdtwin_core::RECORDS_SCHEMA_VERSION as u64),
-        "{}: schema version {}, this build compares {}",
+        "{}: schema version {}, but this build compares schema version {} (see the README's schema changelog)",
         path.display(),
         summary["schema_version"],
         crowdtwin_core::RECORDS_SCHEMA_VERSION

@@ -323,7 +323,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { scenario } => {
-            let s = pipeline::load_scenario(&scenario, None, None)?;
+            let s = crowdtwin::scenario::load_scenario(&scenario, None, None)?;
             println!(
                 "{}: scenario `{}`, {} persons, {} camera(s), {} s at {} ticks/s ({} ticks)",
                 scenario.display(),
@@ -362,7 +362,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Report { dir, policy } => {
-            let summary = pipeline::rebuild_report(&dir, &project_file(&policy))?;
+            let summary = crowdtwin::report::rebuild_report(&dir, &project_file(&policy))?;
             println!("{} frames, {} scored person-frames, policy `{}`", summary["frames"], summary["person_frames"], summary["policy"]["name"].as_str().unwrap_or(""));
             println!("report: {}", dir.join("report.html").display());
             Ok(())
@@ -386,7 +386,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 out: out.clone(),
             };
             let o = crowdtwin::place::place(&options)?;
-            let share = |a: &crowdtwin::place::Assessment, level: &str| a.run.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
+            let share = |a: &crowdtwin::coverage::Assessment, level: &str| a.run.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
             println!(
                 "{} candidates ({} elements): greedy {} cameras ({:.1} %), exact {}; best bound {}",
                 o.candidates,

@@ -1,96 +1,16 @@
-//! Camera placement for planners: the coverage of a scenario's cameras (in every run's report)
-//! and `crowdtwin place`, which chooses cameras from candidates to reach a coverage target
-//! with the fewest, or the best coverage within a budget.
-//!
-//! Footfall and incident tracks come from the scenario's own crowd, simulated without
-//! rendering (the same deterministic crowd a run renders).
+//! `crowdtwin place`: chooses cameras from candidate views to reach a coverage target with
+//! the fewest, or the best coverage within a budget, scored by the coverage model of
+//! [`crate::coverage`].
 
+use crate::coverage::{assess, Assessment, SiteModel};
 use anyhow::Context;
 use crowdtwin_core::scenario::{CameraSpec, Scenario};
-use crowdtwin_core::site::SiteLayout;
-use crowdtwin_reports::coverage::{self, EventTrack, Grid, Occluders, RunCoverage, View};
+use crowdtwin_reports::coverage::{self, View};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::placement::{self, Goal, Instance, Placement};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// The site as the coverage model sees it, with the crowd's footfall and the events' tracks.
-pub struct SiteModel {
-    /// Laid-out site.
-    pub layout: SiteLayout,
-    /// Walkable grid.
-    pub grid: Grid,
-    /// Occluders.
-    pub occluders: Occluders,
-    /// Person-seconds per cell over the scenario.
-    pub footfall: Vec<f64>,
-    /// Each staged event's participants, tick by tick.
-    pub tracks: Vec<EventTrack>,
-}
-
-impl SiteModel {
-    /// Lays out the scenario's site and simulates its crowd (no rendering).
-    pub fn of(scenario: &Scenario) -> anyhow::Result<Self> {
-        let mut crowd = crate::crowd::staged_crowd(scenario)?;
-        let layout = crowd.layout().clone();
-        let grid = Grid::of_site(&layout, scenario.placement.cell_size_m);
-        let occluders = Occluders::from_layout(&layout);
-        let plans = crowd.incidents().to_vec();
-        let mut tracks: Vec<EventTrack> =
-            plans.iter().map(|p| EventTrack { kind: p.kind.name().to_string(), protected: p.protected, positions: Vec::new() }).collect();
-        let mut footfall = vec![0.0; grid.walkable.len()];
-        let tick_s = scenario.dt() as f64;
-        for tick in 0..scenario.total_ticks() {
-            crowd.step();
-            let poses = crowd.poses();
-            for pose in poses.iter().filter(|p| p.present) {
-                if let Some(cell) = grid.cell_at(pose.position.x, pose.position.y) {
-                    footfall[cell] += tick_s;
-                }
-            }
-            for (plan, track) in plans.iter().zip(tracks.iter_mut()) {
-                if (plan.start_tick..plan.end_tick).contains(&tick) {
-                    let positions = plan
-                        .participants
-                        .iter()
-                        .filter_map(|&person| poses.iter().find(|p| p.person == person && p.present))
-                        .map(|p| [p.position.x, p.position.y])
-                        .collect();
-                    track.positions.push(positions);
-                }
-            }
-        }
-        Ok(SiteModel { layout, grid, occluders, footfall, tracks })
-    }
-}
-
-/// A placement's coverage (summary and capture per kind, serialised as `coverage.json`) and
-/// its map.
-#[derive(Clone, Debug, Serialize)]
-pub struct Assessment {
-    /// The coverage numbers and incident capture.
-    #[serde(flatten)]
-    pub run: RunCoverage,
-    /// The map (PNG), not serialised.
-    #[serde(skip)]
-    pub map_png: Vec<u8>,
-}
-
-/// Scores `cameras` on the site.
-pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> anyhow::Result<Assessment> {
-    let settings = &scenario.placement;
-    let views: Vec<View> = cameras.iter().map(View::of).collect();
-    let (best, seen_by) = coverage::coverage_map(&site.grid, &views, &site.occluders, settings.head_height_m);
-    let districts: Vec<coverage::District> = settings.districts.iter().map(|d| (d.name.clone(), [d.rect.0, d.rect.1, d.rect.2, d.rect.3])).collect();
-    let mut summary = coverage::summarise(&site.grid, &best, &seen_by, &site.footfall, &districts);
-    let zones: Vec<(String, [f32; 3], [f32; 3])> =
-        settings.private_zones.iter().map(|z| (z.name.clone(), [z.min.0, z.min.1, z.min.2], [z.max.0, z.max.1, z.max.2])).collect();
-    summary.private_views = coverage::private_views(&views, &site.occluders, &zones);
-    let capture = coverage::incident_capture(&views, &site.occluders, settings.head_height_m, &site.tracks, scenario.dt() as f64, settings.capture_min_s as f64);
-    let map_png = coverage::map_png(&site.grid, &best, &site.footfall, &views, &site.layout).map_err(anyhow::Error::msg)?;
-    Ok(Assessment { run: RunCoverage { coverage: summary, capture }, map_png })
-}
 
 /// Where candidate views come from.
 #[derive(Clone, Debug)]
@@ -175,7 +95,7 @@ pub struct PlaceOutcome {
 
 /// Runs the placement and writes `DIR/scenario.ron`, `DIR/placement.json` and the maps.
 pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
-    let scenario = crate::pipeline::load_scenario(&options.scenario, None, None)?;
+    let scenario = crate::scenario::load_scenario(&options.scenario, None, None)?;
     let site = SiteModel::of(&scenario)?;
     let template = scenario.cameras[0].clone();
     let candidates: Vec<CameraSpec> = match &options.candidates {
@@ -336,35 +256,6 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     let html = placement_html(options, &placed, &outcome, goal, level);
     write_atomic(&options.out.join("report.html"), html.as_bytes()).context("writing report.html")?;
     Ok(outcome)
-}
-
-/// The coverage section files of a run: `coverage.json` and `plots/coverage.png` in `dir`.
-pub fn write_run_coverage(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
-    let site = SiteModel::of(scenario)?;
-    let assessment = assess(scenario, &site, &scenario.cameras)?;
-    write_atomic(&dir.join("plots").join("coverage.png"), &assessment.map_png).context("writing plots/coverage.png")?;
-    write_atomic(&dir.join("coverage.json"), serde_json::to_string_pretty(&assessment)?.as_bytes()).context("writing coverage.json")?;
-    Ok(())
-}
-
-/// Seconds to score `views` candidate views on a 200 m × 200 m site (the scenario's site grown
-/// to it), with the walkable cells and the view-cells seen.
-pub fn bench_coverage(base: &Scenario, views: usize) -> anyhow::Result<(f64, usize, usize)> {
-    let mut site = base.site.clone();
-    let margin = site.street_width_m + site.pavement_width_m;
-    site.plaza_size_m = (200.0 - 2.0 * margin, 200.0 - 2.0 * margin);
-    let layout = SiteLayout::generate(&site, base.seed);
-    let grid = Grid::of_site(&layout, 0.5);
-    let occluders = Occluders::from_layout(&layout);
-    let mut candidates = placement::auto_candidates(&layout, &base.cameras[0], 8.0);
-    anyhow::ensure!(!candidates.is_empty(), "no candidates on the benchmark site");
-    // Evenly spaced over the generated ones, repeated when there are fewer.
-    let generated = candidates.len();
-    candidates = (0..views).map(|k| candidates[k * generated / views.max(1) % generated].clone()).collect();
-    let started = Instant::now();
-    let views: Vec<View> = candidates.iter().map(View::of).collect();
-    let seen: usize = coverage::cells_seen_by_each(&grid, &views, &occluders, base.placement.head_height_m, 1).iter().map(Vec::len).sum();
-    Ok((started.elapsed().as_secs_f64(), grid.walkable.iter().filter(|w| **w).count(), seen))
 }
 
 /// `report.html` of a placement: the solver's result, the chosen cameras, and the coverage

@@ -1,15 +1,18 @@
 //! Scores each masked frame against its ground truth and accumulates the run's records.
 
+use crate::stages::anomaly::camera_models;
+use crate::stages::{Scored, Stage, TickInfo};
 use crowdtwin_agents::incidents::IncidentPlan;
 use crowdtwin_agents::population::PersonSpec;
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::images::ground_truth_overlay;
-use crowdtwin_reports::privacy::{crop_features, CropSample};
+use crowdtwin_reports::privacy::{attacked_attributes, crop_features, privacy_leakage, CropSample};
 use crowdtwin_reports::records::*;
 use crowdtwin_core::frame::RgbaImage;
-use crowdtwin_vision::alerts::Alert;
+use crowdtwin_vision::alerts::{alerts_over, Alert, AlertRule};
+use crowdtwin_vision::deployment::alert_metadata;
 use crowdtwin_vision::anomaly::AnomalyOutput;
 use crowdtwin_vision::masking::MaskOutput;
 use std::collections::BTreeMap;
@@ -60,19 +63,20 @@ impl Recorder {
             .map(|(index, c)| CameraRecord {
                 index: index as u16,
                 id: c.id.clone(),
-                position: [c.position.0 as f64, c.position.1 as f64, c.position.2 as f64],
+                x_m: c.position.0 as f64,
+                y_m: c.position.1 as f64,
+                z_m: c.position.2 as f64,
                 yaw_deg: c.yaw_deg as f64,
                 pitch_deg: c.pitch_deg as f64,
                 hfov_deg: c.hfov_deg as f64,
-                sensor_resolution: c.sensor_resolution,
-                render_resolution: c.render_resolution,
+                sensor_width: c.sensor_resolution.0,
+                sensor_height: c.sensor_resolution.1,
+                render_width: c.render_resolution.0,
+                render_height: c.render_resolution.1,
                 fps: c.fps,
             })
             .collect();
-        let persons = persons
-            .iter()
-            .map(|p| PersonRecord { person: p.id, demographics: p.demographics, height_m: p.height_m as f64 })
-            .collect();
+        let persons = persons.iter().map(|p| PersonRecord::new(p.id, p.demographics, p.height_m as f64)).collect();
         // Three moments per camera for the contact sheet: at 20 %, 50 % and 80 % of the run.
         let total = scenario.total_ticks();
         let sheet_ticks = [0.2, 0.5, 0.8].iter().map(|f| (total as f64 * f) as u64).collect();
@@ -86,7 +90,8 @@ impl Recorder {
                 end_tick: plan.end_tick,
                 persons: plan.participants.clone(),
                 objects: plan.objects.clone(),
-                centre: [plan.centre.x as f64, plan.centre.y as f64],
+                centre_x: plan.centre.x as f64,
+                centre_z: plan.centre.y as f64,
                 intensity: plan.intensity as f64,
                 detected: false,
                 time_to_alert_s: None,
@@ -207,14 +212,7 @@ impl Recorder {
         });
         self.history.entry(camera).or_default().push((tick, frame.time_s, (frame.rgba.width, frame.rgba.height), anomaly.clone()));
         for incident in &frame.incidents {
-            self.records.incident_frames.push(IncidentFrameRecord {
-                tick,
-                camera,
-                incident: incident.incident,
-                visible_px: incident.visible_px,
-                unoccluded_px: incident.unoccluded_px,
-                visible_box: incident.visible_box,
-            });
+            self.records.incident_frames.push(IncidentFrameRecord::new(tick, camera, incident.incident, incident.visible_px, incident.unoccluded_px, incident.visible_box));
         }
         let rows = self.sheets.entry(camera).or_default();
         if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
@@ -226,5 +224,78 @@ impl Recorder {
         }
         let record_ms = started.elapsed().as_secs_f64() * 1e3;
         self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms, ad_ms: anomaly.latency_ms, record_ms });
+    }
+}
+
+impl Stage for Recorder {
+    type Input = Scored;
+    type Output = ();
+    const NAME: &'static str = "recording";
+
+    fn process(&mut self, tick: TickInfo, scored: Scored) -> anyhow::Result<()> {
+        self.record(&scored.frame, &scored.mask, &scored.anomaly, tick.source_ms); // score against ground truth
+        self.record_alerts(scored.closed);
+        Ok(())
+    }
+}
+
+/// The grid of thresholds the operating-point sweep replays.
+pub const SWEEP_THRESHOLDS: [f32; 19] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
+
+impl Recorder {
+    /// After the last frame: turns the raised alerts into records and matches them to the
+    /// incidents, replays the alerting `rule` over the sweep's thresholds on the recorded
+    /// scores, and runs the privacy attackers on the crops kept in memory.
+    pub fn score(&mut self, scenario: &Scenario, rule: AlertRule) {
+        let cameras = camera_models(scenario);
+        let to_records = |alerts: &[Alert]| -> Vec<AlertRecord> {
+            let mut sorted = alerts.to_vec();
+            sorted.sort_by_key(|a| (a.camera, a.start_tick));
+            sorted
+                .iter()
+                .enumerate()
+                .map(|(index, alert)| {
+                    let (id, model) = &cameras[alert.camera as usize];
+                    let location = alert.location(model);
+                    AlertRecord {
+                        alert: index as u32,
+                        camera: alert.camera,
+                        start_tick: alert.start_tick,
+                        end_tick: alert.end_tick,
+                        start_s: alert.start_s,
+                        raised_s: alert.raised_s,
+                        end_s: alert.end_s,
+                        confidence_pct: alert.confidence_pct,
+                        roi_x0: alert.roi[0] as f64,
+                        roi_y0: alert.roi[1] as f64,
+                        roi_x1: alert.roi[2] as f64,
+                        roi_y1: alert.roi[3] as f64,
+                        site_x_m: location.map(|l| l[0] as f64),
+                        site_z_m: location.map(|l| l[1] as f64),
+                        text: alert.text.to_string(),
+                        metadata_bytes: alert_metadata(alert, id, location).len() as u32 + 1,
+                        matched_incident: None,
+                        false_alert: true,
+                    }
+                })
+                .collect()
+        };
+        self.records.alerts = to_records(&self.alerts);
+        crowdtwin_reports::alerts::apply_matches(&mut self.records);
+        let mut thresholds: Vec<f32> = SWEEP_THRESHOLDS.to_vec();
+        if !thresholds.iter().any(|t| (t - rule.threshold).abs() < 1e-6) {
+            thresholds.push(rule.threshold);
+            thresholds.sort_by(f32::total_cmp);
+        }
+        self.records.operating_points = thresholds
+            .iter()
+            .map(|&threshold| {
+                let replayed = alerts_over(AlertRule { threshold, ..rule }, &self.history);
+                let chosen = (threshold - rule.threshold).abs() < 1e-6;
+                crowdtwin_reports::alerts::operating_point(&self.records, &to_records(&replayed), decimal(threshold), chosen)
+            })
+            .collect();
+        let attributes = attacked_attributes(&self.records.persons);
+        self.records.privacy = privacy_leakage(&self.privacy_samples, &attributes, scenario.seed);
     }
 }

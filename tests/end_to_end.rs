@@ -5,6 +5,7 @@ use crowdtwin::pipeline::{run, RunOptions};
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
 use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::taxonomy::AgeGroup;
 use crowdtwin_sim::ground_truth::coverage;
 use crowdtwin_sim::{SimOptions, Simulation};
 use std::path::{Path, PathBuf};
@@ -111,7 +112,17 @@ fn a_mismatched_model_names_expected_and_actual_shapes() {
 fn the_detector_matches_the_python_reference_on_a_real_photograph() {
     for name in ["astronaut_416", "astronaut_small_416"] {
         let image = fixture_png(&format!("{name}.png"));
-        let reference = fixture_json(&format!("{name}_reference.json"));
+        // The NumPy + ONNX Runtime reference decoder, run live in the project's Python environment.
+        let json = temp_dir(&format!("{name}-reference.json"));
+        let script = root().join("models/tools/nanodet_reference.py");
+        let png = root().join("tests/fixtures").join(format!("{name}.png"));
+        let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+        let out = Command::new(python).arg(&script).arg(&png).arg("--json").arg(&json).current_dir(root()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        std::fs::remove_file(&json).unwrap();
+        // The live reference still gives what was recorded when the fixture was made.
+        assert_eq!(reference["detections"], fixture_json(&format!("{name}_reference.json"))["detections"], "{name}");
         let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
         let detections = detector.detect(&image).unwrap();
         let expected: Vec<&serde_json::Value> = reference["detections"]
@@ -255,7 +266,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     }
     // `crowdtwin report DIR` rebuilds the same report and summary from the tables alone.
     let (report, summary_file) = (std::fs::read(a.join("report.html")).unwrap(), std::fs::read(a.join("summary.json")).unwrap());
-    crowdtwin::pipeline::rebuild_report(&a, &root().join("policies/default.ron")).unwrap();
+    crowdtwin::report::rebuild_report(&a, &root().join("policies/default.ron")).unwrap();
     assert!(std::fs::read(a.join("report.html")).unwrap() == report, "the rebuilt report differs");
     assert!(std::fs::read(a.join("summary.json")).unwrap() == summary_file, "the rebuilt summary differs");
     let observations = |dir: &Path| std::fs::read(dir.join("observations.parquet")).unwrap();
@@ -289,9 +300,71 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     assert!(rows.clone().filter(|&i| visible.get(i) == Some(true)).count() >= 6, "both events are in view: {seen}");
     assert!(rows.clone().all(|i| ticks.get(i).is_some_and(|t| (2..18).contains(&t))), "rows only while an event is under way");
     assert!(rows.clone().all(|i| x1.get(i).is_none_or(|x| x <= 480)), "boxes lie inside the 480 px frame");
+    readers_outside_crowdtwin_read_every_table(&a);
+    a_run_of_another_schema_version_is_refused(&a);
     for dir in [a, b, c, d] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+/// pyarrow reads every table with plain string types and filters on a string column, pandas
+/// filters `persons` as a user would, and DuckDB queries it — all in the project's Python
+/// environment — and they count what crowdtwin's own records count.
+fn readers_outside_crowdtwin_read_every_table(run: &Path) {
+    let script = r#"
+import glob, json, os, sys
+import duckdb, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
+folder = sys.argv[1]
+tables = {}
+for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
+    table = pq.read_table(path)
+    views = [f.name for f in table.schema if pa.types.is_string_view(f.type)]
+    assert not views, f"{path}: string views in {views}"
+    strings = [f.name for f in table.schema if pa.types.is_large_string(f.type) or pa.types.is_string(f.type)]
+    filtered = None
+    if strings and table.num_rows:
+        value = table.column(strings[0])[0].as_py()
+        filtered = len(pq.read_table(path, filters=[(strings[0], "=", value)]))
+    tables[os.path.basename(path)[:-8]] = {"rows": table.num_rows, "strings": strings, "filtered": filtered}
+persons = os.path.join(folder, "persons.parquet")
+children = len(pd.read_parquet(persons, filters=[("age_group", "=", "child")]))
+adults = duckdb.sql(f"select count(*) from read_parquet('{persons}') where age_group = 'adult'").fetchall()[0][0]
+print(json.dumps({"tables": tables, "children": children, "adults": adults}))
+"#;
+    let output = crowdtwin_core::python::run(script, &[run.to_str().unwrap()], "").unwrap_or_else(|e| panic!("{e}"));
+    let seen: serde_json::Value = serde_json::from_str(&output).unwrap();
+    let records = crowdtwin_reports::tables::read_all(run).unwrap();
+    let tables = seen["tables"].as_object().unwrap();
+    for name in ["runs", "cameras", "persons", "observations", "frames", "timings", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points", "privacy"] {
+        assert!(tables.contains_key(name), "pyarrow read no {name}.parquet: {seen}");
+    }
+    assert_eq!(tables["persons"]["rows"], records.persons.len());
+    assert_eq!(tables["observations"]["rows"], records.observations.len());
+    assert!(tables["persons"]["strings"].as_array().unwrap().iter().any(|s| s == "age_group"), "{seen}");
+    assert!(tables.values().filter(|t| !t["filtered"].is_null()).all(|t| t["filtered"].as_u64().unwrap() >= 1), "{seen}");
+    let count = |group: AgeGroup| records.persons.iter().filter(|p| p.age_group == group).count();
+    assert_eq!((seen["children"].as_u64().unwrap() as usize, seen["adults"].as_u64().unwrap() as usize), (count(AgeGroup::Child), count(AgeGroup::Adult)), "{seen}");
+}
+
+/// `crowdtwin report` refuses a run written in another schema version, exit 2 naming both.
+fn a_run_of_another_schema_version_is_refused(run: &Path) {
+    let old = temp_dir("old-schema");
+    std::fs::create_dir_all(&old).unwrap();
+    for entry in std::fs::read_dir(run).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, old.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut runs = crowdtwin_reports::tables::read(&old.join("runs.parquet")).unwrap();
+    let current = crowdtwin_core::RECORDS_SCHEMA_VERSION;
+    runs.with_column(polars::prelude::Column::new("schema_version".into(), vec![current - 1; runs.height()])).unwrap();
+    std::fs::write(old.join("runs.parquet"), crowdtwin_reports::tables::parquet_bytes(&mut runs).unwrap()).unwrap();
+    let out = crowdtwin(&["report", old.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("schema version {}", current - 1)) && stderr.contains(&format!("schema version {current}")), "{stderr}");
+    std::fs::remove_dir_all(old).unwrap();
 }
 
 /// Measured on `tests/fixtures/recall.ron` (seed 11, NanoDet-g 416, MSAA 4, shadows), person-frames
@@ -409,7 +482,7 @@ fn a_640x360_frame_is_letterboxed_detected_and_refined_like_the_python_reference
 
 #[test]
 fn out_never_replaces_a_folder_that_is_not_an_earlier_run() {
-    use crowdtwin::pipeline::check_output_dir;
+    use crowdtwin::output::check_output_dir;
     let dir = temp_dir("out-guard");
     std::fs::create_dir_all(dir.join("precious")).unwrap();
     std::fs::write(dir.join("precious/thesis.tex"), "years of work").unwrap();

@@ -11,6 +11,7 @@
 //! * [`site`] — the procedural site laid out from the scenario.
 //! * [`camera`] — the pinhole camera model shared by the renderer and the evaluation.
 //! * [`paths`] — finding project files from wherever the program runs.
+//! * [`python`] — the project's pinned Python environment, where tests meet real external readers and peers.
 //! * [`frame`] — frames and per-frame ground truth handed from the simulation to the pipeline.
 //! * [`bandwidth`] — the bitrate model: what each camera sends under a deployment modality.
 
@@ -20,10 +21,12 @@ pub mod frame;
 pub mod ids;
 pub mod incident;
 pub mod paths;
+pub mod python;
 pub mod rng;
 pub mod scenario;
 pub mod site;
 pub mod taxonomy;
 
-/// Version of the schema of every Parquet table and `summary.json` this build writes.
-pub const RECORDS_SCHEMA_VERSION: u32 = 3;
+/// Version of the schema of every Parquet table and `summary.json` this build writes (the
+/// README's schema changelog says what each version changed; at most one bump per landed change).
+pub const RECORDS_SCHEMA_VERSION: u32 = 4;

@@ -153,13 +153,14 @@ pub fn match_alerts(records: &RunRecords, alerts: &[AlertRecord]) -> Vec<Option<
                     if frame.visible_px < min_px || t < alert.start_s - tolerance || t > alert.end_s + tolerance {
                         continue;
                     }
-                    if let Some(b) = frame.visible_box {
+                    if let Some(b) = frame.visible_box() {
                         let b = b.map(|v| v as f64);
                         seen = Some(seen.map_or(b, |s| [s[0].min(b[0]), s[1].min(b[1]), s[2].max(b[2]), s[3].max(b[3])]));
                     }
                 }
                 let Some(b) = seen else { continue };
-                let overlap = (alert.roi[2].min(b[2]) - alert.roi[0].max(b[0])).max(0.0) * (alert.roi[3].min(b[3]) - alert.roi[1].max(b[1])).max(0.0);
+                let roi = alert.roi();
+                let overlap = (roi[2].min(b[2]) - roi[0].max(b[0])).max(0.0) * (roi[3].min(b[3]) - roi[1].max(b[1])).max(0.0);
                 if overlap <= 0.0 {
                     continue;
                 }
@@ -349,7 +350,7 @@ pub fn bandwidth(records: &RunRecords) -> Vec<CameraBandwidth> {
             let frames: Vec<_> = records.frames.iter().filter(|f| f.camera == camera.index).collect();
             let alerts: Vec<_> = records.alerts.iter().filter(|a| a.camera == camera.index).collect();
             let alert_frames = frames.iter().filter(|f| alerts.iter().any(|a| (a.start_tick..=a.end_tick).contains(&f.tick))).count();
-            let frame_bytes = frame_bytes(camera.sensor_resolution, run.bits_per_pixel);
+            let frame_bytes = frame_bytes(camera.sensor_resolution(), run.bits_per_pixel);
             let metadata: u64 = alerts.iter().map(|a| a.metadata_bytes as u64).sum();
             let modality: Modality = serde_json::from_value(serde_json::Value::String(run.modality.clone())).unwrap_or_default();
             let traffic = camera_traffic(modality, frames.len() as u64, alert_frames as u64, frame_bytes, metadata as f64);
@@ -441,14 +442,15 @@ mod tests {
                 end_tick: end,
                 persons: vec![],
                 objects: vec![],
-                centre: [0.0, 0.0],
+                centre_x: 0.0,
+                centre_z: 0.0,
                 intensity: 1.0,
                 detected: false,
                 time_to_alert_s: None,
             });
         }
         for (tick, incident, b) in frames {
-            records.incident_frames.push(IncidentFrameRecord { tick, camera: 0, incident, visible_px: 100, unoccluded_px: 100, visible_box: Some(b) });
+            records.incident_frames.push(IncidentFrameRecord::new(tick, 0, incident, 100, 100, Some(b)));
         }
         records
     }
@@ -458,12 +460,16 @@ mod tests {
         CameraRecord {
             index: 0,
             id: "c".into(),
-            position: [0.0; 3],
+            x_m: 0.0,
+            y_m: 0.0,
+            z_m: 0.0,
             yaw_deg: 0.0,
             pitch_deg: 0.0,
             hfov_deg: 60.0,
-            sensor_resolution: (1920, 1080),
-            render_resolution: (640, 360),
+            sensor_width: 1920,
+            sensor_height: 1080,
+            render_width: 640,
+            render_height: 360,
             fps: 5,
         }
     }
@@ -478,8 +484,12 @@ mod tests {
             raised_s: start_s + 1.0,
             end_s,
             confidence_pct: 80.0,
-            roi,
-            location: None,
+            roi_x0: roi[0],
+            roi_y0: roi[1],
+            roi_x1: roi[2],
+            roi_y1: roi[3],
+            site_x_m: None,
+            site_z_m: None,
             text: String::new(),
             metadata_bytes: 200,
             matched_incident: None,

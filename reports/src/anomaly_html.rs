@@ -154,7 +154,7 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
                 alert.end_s,
                 alert.raised_s,
                 alert.confidence_pct,
-                alert.location.map_or("above the horizon".into(), |[x, z]| format!("({:.1}, {:.1})", x + 0.0, z + 0.0)),
+                alert.location().map_or("above the horizon".into(), |[x, z]| format!("({:.1}, {:.1})", x + 0.0, z + 0.0)),
                 escape(&alert.text),
                 escape(&matched)
             );

@@ -210,7 +210,7 @@ pub fn masking_bias(records: &RunRecords, attributes: &[&str], miss_threshold: f
     let orders: Vec<Vec<String>> = attributes.iter().map(|a| crate::metrics::attribute_values(a)).collect();
     for person in &records.persons {
         let Some(&outcome) = outcomes.get(&person.person) else { continue };
-        let values: Option<Vec<String>> = attributes.iter().map(|a| person.demographics.value_of(a)).collect();
+        let values: Option<Vec<String>> = attributes.iter().map(|a| person.value_of(a)).collect();
         let Some(values) = values else { continue };
         // Sort key: each value's position in its attribute's taxonomy order.
         let key: Vec<usize> = values.iter().zip(&orders).map(|(v, order)| order.iter().position(|o| o == v).unwrap_or(usize::MAX)).collect();
@@ -250,21 +250,37 @@ mod tests {
 
     #[test]
     fn per_group_values_equal_fairlearns_metric_frame() {
-        // The same table given to Fairlearn 0.15.0 (MetricFrame with the mean of the missed flag
-        // per person-frame, sensitive feature = group) gave by_group a 0.3, b 0.25, c 0.25,
-        // difference() 0.05 and ratio() 0.8333333333333334.
+        // The same person-frames given to Fairlearn's MetricFrame (the mean of the missed flag
+        // per person-frame, sensitive feature = group), computed live in the project's Python
+        // environment: by_group, difference() and ratio() must equal ours.
         let groups = vec![
             ("a".to_string(), people(&[(10, 2), (8, 1), (12, 6)])),
             ("b".to_string(), people(&[(5, 0), (7, 3)])),
             ("c".to_string(), people(&[(20, 5)])),
         ];
         let bias = group_bias("group", &groups, &BiasOptions { min_persons: 1, resamples: 100, ..Default::default() });
-        let rates: Vec<f64> = bias.groups.iter().map(|g| g.miss_rate.unwrap()).collect();
-        for (ours, fairlearn) in rates.iter().zip([0.3, 0.25, 0.25]) {
-            assert!((ours - fairlearn).abs() < 1e-12, "{rates:?}");
+        let mut frames = Vec::new();
+        for (group, people) in &groups {
+            for person in people {
+                frames.extend((0..person.scored).map(|k| serde_json::json!([group, u32::from(k < person.missed)])));
+            }
         }
-        assert!((bias.difference.unwrap() - 0.04999999999999999).abs() < 1e-12);
-        assert!((bias.ratio.unwrap() - 0.8333333333333334).abs() < 1e-12);
+        let script = "import json, sys\nimport numpy as np\nfrom fairlearn.metrics import MetricFrame\n\
+            rows = json.load(sys.stdin)\n\
+            missed = np.array([r[1] for r in rows], dtype=float)\n\
+            frame = MetricFrame(metrics=lambda t, p: float(np.mean(t)), y_true=missed, y_pred=missed, sensitive_features=[r[0] for r in rows])\n\
+            print(json.dumps({'by_group': {k: float(v) for k, v in frame.by_group.items()}, 'difference': float(frame.difference()), 'ratio': float(frame.ratio())}))\n";
+        let output = crowdtwin_core::python::run(script, &[], &serde_json::to_string(&frames).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+        let fairlearn: serde_json::Value = serde_json::from_str(&output).unwrap();
+        for group in &bias.groups {
+            let theirs = fairlearn["by_group"][&group.value].as_f64().unwrap();
+            assert!((group.miss_rate.unwrap() - theirs).abs() < 1e-12, "{}: ours {:?}, Fairlearn {theirs}", group.value, group.miss_rate);
+        }
+        assert!((bias.difference.unwrap() - fairlearn["difference"].as_f64().unwrap()).abs() < 1e-12, "{fairlearn}");
+        assert!((bias.ratio.unwrap() - fairlearn["ratio"].as_f64().unwrap()).abs() < 1e-12, "{fairlearn}");
+        // The table is not degenerate: Fairlearn sees three distinct groups and a real gap.
+        assert_eq!(fairlearn["by_group"].as_object().unwrap().len(), 3);
+        assert!(fairlearn["difference"].as_f64().unwrap() > 0.01);
     }
 
     /// A synthetic detector: persons of group g miss each of their frames with a probability

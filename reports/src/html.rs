@@ -96,7 +96,7 @@ fn fairness_section(input: &ReportInput) -> String {
         let (columns, rows) = (attribute_values(a), attribute_values(b));
         let mut totals: std::collections::BTreeMap<(usize, usize), (u64, u64, usize)> = Default::default();
         for person in &input.records.persons {
-            let (Some(outcome), Some(va), Some(vb)) = (outcomes.get(&person.person), person.demographics.value_of(a), person.demographics.value_of(b)) else {
+            let (Some(outcome), Some(va), Some(vb)) = (outcomes.get(&person.person), person.value_of(a), person.value_of(b)) else {
                 continue;
             };
             let (Some(c), Some(r)) = (columns.iter().position(|v| *v == va), rows.iter().position(|v| *v == vb)) else { continue };
@@ -470,7 +470,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     for attribute in ["skin_tone", "age_group", "gender_presentation", "mobility_aid", "head_covering", "body_size"] {
         let _ = write!(html, "<table><tr><th>{}</th><th>persons</th></tr>", attribute.replace('_', " "));
         for value in attribute_values(attribute) {
-            let count = records.persons.iter().filter(|p| p.demographics.value_of(attribute).as_deref() == Some(value.as_str())).count();
+            let count = records.persons.iter().filter(|p| p.value_of(attribute).as_deref() == Some(value.as_str())).count();
             if count > 0 {
                 let _ = write!(html, "<tr><td>{}</td><td>{count}</td></tr>", escape(&value));
             }

@@ -6,8 +6,7 @@
 //! * [`alerts`] — alerts matched to incidents; AD frame AUC, recall, false alerts, bandwidth.
 //! * [`coverage`] — camera coverage at DORI levels, blind spots, districts, private zones, incident capture.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
-//! * [`read`] — a run's tables read back into records (to rebuild the report).
-//! * [`tables`] — Parquet tables written with polars.
+//! * [`tables`] — every record type written to and read from Parquet through one serde path (serde_arrow + polars).
 //! * [`charts`] — plotters bar charts (SVG).
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
 //! * [`html`] — the self-contained `report.html`.
@@ -29,6 +28,5 @@ pub mod output;
 pub mod placement;
 pub mod policy;
 pub mod privacy;
-pub mod read;
 pub mod records;
 pub mod tables;

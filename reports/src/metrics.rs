@@ -119,7 +119,7 @@ pub fn masking_metrics(records: &RunRecords, miss_threshold: f64, min_visible_px
             .into_iter()
             .map(|value| {
                 let rows = scored.iter().copied().filter(|o| {
-                    persons.get(&o.person).and_then(|p| p.demographics.value_of(attribute)).as_deref() == Some(value.as_str())
+                    persons.get(&o.person).and_then(|p| p.value_of(attribute)).as_deref() == Some(value.as_str())
                 });
                 rate(value.clone(), rows, miss_threshold)
             })
@@ -220,19 +220,16 @@ mod tests {
     use crowdtwin_core::taxonomy::*;
 
     fn person(id: u32, tone: u8) -> PersonRecord {
-        PersonRecord {
-            person: id,
-            demographics: Demographics {
-                skin_tone: SkinTone::try_from(tone).unwrap(),
-                gender_presentation: GenderPresentation::Feminine,
-                age_group: AgeGroup::Adult,
-                mobility_aid: MobilityAid::None,
-                head_covering: HeadCovering::None,
-                body_size: BodySize::Average,
-                clothing_colour: ClothingColour::Blue,
-            },
-            height_m: 1.7,
-        }
+        let demographics = Demographics {
+            skin_tone: SkinTone::try_from(tone).unwrap(),
+            gender_presentation: GenderPresentation::Feminine,
+            age_group: AgeGroup::Adult,
+            mobility_aid: MobilityAid::None,
+            head_covering: HeadCovering::None,
+            body_size: BodySize::Average,
+            clothing_colour: ClothingColour::Blue,
+        };
+        PersonRecord::new(id, demographics, 1.7)
     }
 
     fn obs(person: u32, visible: u32, exposed: u32, height: f64) -> ObservationRecord {

@@ -369,14 +369,14 @@ pub fn attacked_attributes(persons: &[PersonRecord]) -> Vec<(&'static str, Vec<S
     let mut attributes = vec![(
         "skin_tone_band",
         vec!["light (Monk 1–3)".to_string(), "medium (4–7)".into(), "dark (8–10)".into()],
-        persons.iter().map(|p| (p.person, skin_tone_band(p.demographics.skin_tone.monk()))).collect(),
+        persons.iter().map(|p| (p.person, skin_tone_band(p.skin_tone))).collect(),
     )];
     for attribute in ["gender_presentation", "age_group"] {
         let classes = crate::metrics::attribute_values(attribute);
         let labels = persons
             .iter()
             .filter_map(|p| {
-                let value = p.demographics.value_of(attribute)?;
+                let value = p.value_of(attribute)?;
                 Some((p.person, classes.iter().position(|c| *c == value)?))
             })
             .collect();

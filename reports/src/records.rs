@@ -1,9 +1,14 @@
-//! The rows a run accumulates, one struct per table of DESIGN.md.
+//! The rows a run accumulates, one struct per table of DESIGN.md. Each struct **is** its
+//! table's row: its fields, in order, are the table's columns (serde names them), and
+//! [`crate::tables`] writes and reads every table from them through one serde path. Columns a
+//! reader may want but that follow from a row (fractions, durations, counts) are added by the
+//! table's [`crate::tables::Table::derived`] when writing and never read back.
 
-use crowdtwin_core::taxonomy::Demographics;
+use crowdtwin_core::taxonomy::{AgeGroup, BodySize, ClothingColour, Demographics, GenderPresentation, HeadCovering, MobilityAid, SkinTone};
+use serde::{Deserialize, Serialize};
 
 /// One row of `runs`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Scenario name.
     pub scenario: String,
@@ -58,41 +63,106 @@ pub struct RunRecord {
 }
 
 /// One row of `cameras`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CameraRecord {
     /// Index in the scenario.
+    #[serde(rename = "camera")]
     pub index: u16,
     /// Camera id.
+    #[serde(rename = "camera_id")]
     pub id: String,
-    /// Position (x, y, z) in metres.
-    pub position: [f64; 3],
+    /// Position east of the origin, metres.
+    pub x_m: f64,
+    /// Mounting height, metres.
+    pub y_m: f64,
+    /// Position south of the origin, metres.
+    pub z_m: f64,
     /// Compass heading, degrees.
     pub yaw_deg: f64,
     /// Tilt below the horizon, degrees.
     pub pitch_deg: f64,
     /// Horizontal field of view, degrees.
     pub hfov_deg: f64,
-    /// Sensor resolution.
-    pub sensor_resolution: (u32, u32),
-    /// Render resolution.
-    pub render_resolution: (u32, u32),
+    /// Sensor width, pixels.
+    pub sensor_width: u32,
+    /// Sensor height, pixels.
+    pub sensor_height: u32,
+    /// Width of the frames the pipeline sees, pixels.
+    pub render_width: u32,
+    /// Their height, pixels.
+    pub render_height: u32,
     /// Frames per second.
     pub fps: u32,
 }
 
+impl CameraRecord {
+    /// (width, height) of the real camera's sensor.
+    pub fn sensor_resolution(&self) -> (u32, u32) {
+        (self.sensor_width, self.sensor_height)
+    }
+}
+
 /// One row of `persons`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonRecord {
     /// Person id.
     pub person: u32,
-    /// Attributes.
-    pub demographics: Demographics,
+    /// Monk skin tone, 1–10 (checked when read back).
+    pub skin_tone: u8,
+    /// Gender presentation.
+    pub gender_presentation: GenderPresentation,
+    /// Age group.
+    pub age_group: AgeGroup,
+    /// Mobility aid.
+    pub mobility_aid: MobilityAid,
+    /// Face or head covering.
+    pub head_covering: HeadCovering,
+    /// Body size.
+    pub body_size: BodySize,
+    /// Main clothing colour.
+    pub clothing_colour: ClothingColour,
     /// Standing height, metres.
     pub height_m: f64,
 }
 
+impl PersonRecord {
+    /// The row of a person with these attributes.
+    pub fn new(person: u32, d: Demographics, height_m: f64) -> Self {
+        PersonRecord {
+            person,
+            skin_tone: d.skin_tone.monk(),
+            gender_presentation: d.gender_presentation,
+            age_group: d.age_group,
+            mobility_aid: d.mobility_aid,
+            head_covering: d.head_covering,
+            body_size: d.body_size,
+            clothing_colour: d.clothing_colour,
+            height_m,
+        }
+    }
+
+    /// The person's attributes (`None` when the row's skin tone is not a Monk tone).
+    pub fn demographics(&self) -> Option<Demographics> {
+        Some(Demographics {
+            skin_tone: SkinTone::try_from(self.skin_tone).ok()?,
+            gender_presentation: self.gender_presentation,
+            age_group: self.age_group,
+            mobility_aid: self.mobility_aid,
+            head_covering: self.head_covering,
+            body_size: self.body_size,
+            clothing_colour: self.clothing_colour,
+        })
+    }
+
+    /// The person's value of a taxonomy attribute (`"skin_tone"` → `"8"`, `"age_group"` →
+    /// `"child"` …), as [`Demographics::value_of`] names it; `None` for another name.
+    pub fn value_of(&self, attribute: &str) -> Option<String> {
+        self.demographics()?.value_of(attribute)
+    }
+}
+
 /// One row of `observations`: a person in a frame.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObservationRecord {
     /// Tick.
     pub tick: u64,
@@ -127,7 +197,7 @@ impl ObservationRecord {
 }
 
 /// One row of `frames`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameRecord {
     /// Tick.
     pub tick: u64,
@@ -160,7 +230,7 @@ pub struct FrameRecord {
 }
 
 /// Wall-clock timings of one frame, kept apart from `frames` so the tables stay reproducible.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimingRecord {
     /// Tick.
     pub tick: u64,
@@ -177,7 +247,7 @@ pub struct TimingRecord {
 }
 
 /// One incident or protected activity as staged (exact ground truth).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentRecord {
     /// Index in the scenario's `incidents` list.
     pub incident: u32,
@@ -192,9 +262,12 @@ pub struct IncidentRecord {
     /// Participants' ids.
     pub persons: Vec<u32>,
     /// Objects involved (object indices).
+    #[serde(rename = "object_ids")]
     pub objects: Vec<u32>,
-    /// Centre on the ground (x, z), metres.
-    pub centre: [f64; 2],
+    /// Centre on the ground, east, metres.
+    pub centre_x: f64,
+    /// Centre on the ground, south, metres.
+    pub centre_z: f64,
     /// Intensity drawn for the instance.
     pub intensity: f64,
     /// Whether an alert matched it (for a protected activity: an alert it must not draw).
@@ -205,7 +278,7 @@ pub struct IncidentRecord {
 }
 
 /// One row of `alerts`: an alert as raised, and what it matched.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
     /// Alert number in the run (ordered by camera, then start).
     pub alert: u32,
@@ -223,10 +296,18 @@ pub struct AlertRecord {
     pub end_s: f64,
     /// Peak score while open, 0–100 %.
     pub confidence_pct: f64,
-    /// Region of interest `[x0, y0, x1, y1]` in render pixels.
-    pub roi: [f64; 4],
-    /// Ground position (x, z) in metres of the ROI's bottom centre, when it lies below the horizon.
-    pub location: Option<[f64; 2]>,
+    /// Region of interest, left edge, render pixels.
+    pub roi_x0: f64,
+    /// Top edge.
+    pub roi_y0: f64,
+    /// Right edge.
+    pub roi_x1: f64,
+    /// Bottom edge.
+    pub roi_y1: f64,
+    /// Ground position east (metres) of the ROI's bottom centre, when it lies below the horizon.
+    pub site_x_m: Option<f64>,
+    /// Ground position south, metres.
+    pub site_z_m: Option<f64>,
     /// The operator's text.
     pub text: String,
     /// Size of the alert's metadata record as the deployment stores and sends it, bytes.
@@ -237,8 +318,20 @@ pub struct AlertRecord {
     pub false_alert: bool,
 }
 
+impl AlertRecord {
+    /// Region of interest `[x0, y0, x1, y1]` in render pixels.
+    pub fn roi(&self) -> [f64; 4] {
+        [self.roi_x0, self.roi_y0, self.roi_x1, self.roi_y1]
+    }
+
+    /// Ground position (x, z) in metres, when below the horizon.
+    pub fn location(&self) -> Option<[f64; 2]> {
+        self.site_x_m.zip(self.site_z_m).map(|(x, z)| [x, z])
+    }
+}
+
 /// One row of `operating_points`: the alerting rule replayed at one threshold.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPointRecord {
     /// Threshold on the anomaly score.
     pub threshold: f64,
@@ -257,7 +350,7 @@ pub struct OperatingPointRecord {
 }
 
 /// One row of `privacy`: an attacker's score on unmasked or masked crops.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PrivacyRecord {
     /// `attribute_inference` or `reidentification`.
     pub attack: String,
@@ -282,7 +375,7 @@ pub struct PrivacyRecord {
 }
 
 /// An incident under way in one frame.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentFrameRecord {
     /// Tick of the frame.
     pub tick: u64,
@@ -294,8 +387,32 @@ pub struct IncidentFrameRecord {
     pub visible_px: u32,
     /// Pixels they would cover unoccluded.
     pub unoccluded_px: u32,
+    /// Box of the visible pixels `[x0, y0, x1, y1)`: left edge (none when nothing is visible).
+    pub box_x0: Option<u32>,
+    /// Top edge.
+    pub box_y0: Option<u32>,
+    /// Right edge (exclusive).
+    pub box_x1: Option<u32>,
+    /// Bottom edge (exclusive).
+    pub box_y1: Option<u32>,
+}
+
+impl IncidentFrameRecord {
+    /// The row for an incident's visibility in one frame.
+    pub fn new(tick: u64, camera: u16, incident: u32, visible_px: u32, unoccluded_px: u32, visible_box: Option<[u32; 4]>) -> Self {
+        let corner = |k: usize| visible_box.map(|b| b[k]);
+        IncidentFrameRecord { tick, camera, incident, visible_px, unoccluded_px, box_x0: corner(0), box_y0: corner(1), box_x1: corner(2), box_y1: corner(3) }
+    }
+
     /// Box of the visible pixels `[x0, y0, x1, y1)`.
-    pub visible_box: Option<[u32; 4]>,
+    pub fn visible_box(&self) -> Option<[u32; 4]> {
+        Some([self.box_x0?, self.box_y0?, self.box_x1?, self.box_y1?])
+    }
+
+    /// visible ÷ unoccluded pixels.
+    pub fn visible_fraction(&self) -> f64 {
+        if self.unoccluded_px == 0 { 0.0 } else { (self.visible_px as f64 / self.unoccluded_px as f64).min(1.0) }
+    }
 }
 
 /// Everything one run recorded.
@@ -323,4 +440,10 @@ pub struct RunRecords {
     pub operating_points: Vec<OperatingPointRecord>,
     /// Privacy leakage: the attackers' scores.
     pub privacy: Vec<PrivacyRecord>,
+}
+
+/// The f64 a person means by an f32 from a scenario (0.2f32 → 0.2, not 0.20000000298…), so
+/// that settings copied into records read back as written.
+pub fn decimal(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(value as f64)
 }

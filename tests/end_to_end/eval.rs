@@ -56,6 +56,16 @@ fn a_build_passes_against_its_own_baseline_and_fails_against_a_better_one() {
     // A baseline that is not an eval is an error (exit 2), not a failed gate.
     let (code, text) = eval(&["--out", third.to_str().unwrap(), "--baseline", root().join("tests").to_str().unwrap()]);
     assert_eq!(code, 2, "{text}");
+    // So is a baseline of another schema version: both versions are named, nothing is run.
+    let current = crowdtwin_core::RECORDS_SCHEMA_VERSION;
+    better["schema_version"] = serde_json::json!(current - 1);
+    std::fs::write(first.join("summary.json"), serde_json::to_vec(&better).unwrap()).unwrap();
+    let fourth = temp_dir("eval-d");
+    let (code, text) = eval(&["--out", fourth.to_str().unwrap(), "--baseline", first.to_str().unwrap()]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(&format!("schema version {}", current - 1)) && text.contains(&format!("schema version {current}")), "{text}");
+    assert!(!fourth.join("small").exists(), "no run before the baseline is checked");
+    let _ = std::fs::remove_dir_all(&fourth);
     for dir in [first, second, third] {
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -72,9 +82,9 @@ fn every_shipped_suite_loads_and_its_runs_are_valid_scenarios() {
         let suite = crowdtwin::eval::Suite::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
         for (i, run) in suite.runs.iter().enumerate() {
             let scenario_path = path.parent().unwrap().join(&run.scenario);
-            let mut scenario = crowdtwin::pipeline::load_scenario(&scenario_path, run.seconds, run.seed).unwrap();
-            let variant = crowdtwin::pipeline::Variant { name: Some(suite.run_name(i).unwrap()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() };
-            crowdtwin::pipeline::apply_variant(&mut scenario, &variant, &scenario_path).unwrap();
+            let mut scenario = crowdtwin::scenario::load_scenario(&scenario_path, run.seconds, run.seed).unwrap();
+            let variant = crowdtwin::scenario::Variant { name: Some(suite.run_name(i).unwrap()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() };
+            crowdtwin::scenario::apply_variant(&mut scenario, &variant, &scenario_path).unwrap();
         }
         checked += 1;
     }

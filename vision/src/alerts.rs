@@ -7,6 +7,7 @@
 //! names a crime.
 
 use crate::anomaly::AnomalyOutput;
+use crowdtwin_core::camera::CameraModel;
 use std::collections::BTreeMap;
 
 /// The only text an alert carries: neutral, no crime label.
@@ -51,6 +52,13 @@ impl Alert {
     /// Duration from first frame above threshold to the closing frame, seconds.
     pub fn duration_s(&self) -> f64 {
         self.end_s - self.start_s
+    }
+
+    /// Where the alert is on the site map: the ground point (x, z) in metres under the bottom
+    /// centre of its region of interest, seen by `camera` (its model at the frame's
+    /// resolution); `None` when that point lies above the horizon.
+    pub fn location(&self, camera: &CameraModel) -> Option<[f32; 2]> {
+        camera.ground_point((self.roi[0] + self.roi[2]) * 0.5, self.roi[3])
     }
 }
 

@@ -1,0 +1,62 @@
+//! A run's output folder: checked before a run starts, assembled in a staging folder beside
+//! it, and swapped into place only when complete, so `--out` never holds half a run.
+
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Files whose presence marks a folder as a crowdtwin run (so `--out` never replaces anything else).
+pub const RUN_MARKERS: [&str; 2] = ["summary.json", "runs.parquet"];
+
+/// Whether `dir` holds a crowdtwin run.
+pub fn is_run(dir: &Path) -> bool {
+    RUN_MARKERS.iter().all(|m| dir.join(m).is_file())
+}
+
+/// Checks `out` can take a run: it names a folder, and if it exists it is empty or a previous run.
+pub fn check_output_dir(out: &Path) -> anyhow::Result<()> {
+    let name = out.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty() && *n != "." && *n != "..");
+    anyhow::ensure!(name.is_some(), "--out {} must name a folder (not `.`, `..` or a root)", out.display());
+    if out.exists() {
+        anyhow::ensure!(out.is_dir(), "--out {} exists and is not a folder", out.display());
+        let is_empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        anyhow::ensure!(
+            is_run(out) || is_empty,
+            "--out {} exists and is not a crowdtwin run (no summary.json and runs.parquet); refusing to replace it",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The empty staging folder beside `out` where a run is assembled.
+pub fn fresh_staging(out: &Path) -> anyhow::Result<PathBuf> {
+    let staging = sibling(out, "partial");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("removing a stale {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    Ok(staging)
+}
+
+/// Moves a complete staging folder into `out` (the old run moved aside first, removed last).
+pub fn publish(staging: &Path, out: &Path) -> anyhow::Result<()> {
+    check_output_dir(out)?;
+    let previous = sibling(out, "previous");
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).with_context(|| format!("removing {}", previous.display()))?;
+    }
+    if out.exists() {
+        std::fs::rename(out, &previous).with_context(|| format!("moving the previous run {} aside", out.display()))?;
+    }
+    std::fs::rename(staging, out).with_context(|| format!("moving the new run into {}", out.display()))?;
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).with_context(|| format!("removing the previous run at {}", previous.display()))?;
+    }
+    Ok(())
+}
+
+/// `.NAME.SUFFIX` beside `out`.
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    out.with_file_name(format!(".{name}.{suffix}"))
+}
