@@ -10,7 +10,7 @@ OUT ?= out/plaza
 
 .PHONY: setup build demo test bench clean
 
-## setup: install lavapipe + lld and put ONNX Runtime in .ort/ (idempotent)
+## setup: install lavapipe + lld, put ONNX Runtime in .ort/, build the Python environment .venv/ (idempotent)
 setup:
 	@tools/setup.sh
 

@@ -29,6 +29,9 @@ pub struct SiteModel {
 
 impl SiteModel {
     /// Lays out the scenario's site and simulates its crowd (no rendering).
+    ///
+    /// # Errors
+    /// An event the crowd cannot stage (too few persons its `who` admits, no bench).
     pub fn of(scenario: &Scenario) -> anyhow::Result<Self> {
         let mut crowd = crate::crowd::staged_crowd(scenario)?;
         let layout = crowd.layout().clone();
@@ -76,6 +79,9 @@ pub struct Assessment {
 }
 
 /// Scores `cameras` on the site.
+///
+/// # Errors
+/// Only when the map cannot be encoded as PNG.
 pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> anyhow::Result<Assessment> {
     let settings = &scenario.placement;
     let views: Vec<View> = cameras.iter().map(View::of).collect();
@@ -91,6 +97,9 @@ pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> 
 }
 
 /// The coverage section files of a run: `coverage.json` and `plots/coverage.png` in `dir`.
+///
+/// # Errors
+/// As [`SiteModel::of`] and [`assess`], or a file that cannot be written.
 pub fn write_run_coverage(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
     let site = SiteModel::of(scenario)?;
     let assessment = assess(scenario, &site, &scenario.cameras)?;

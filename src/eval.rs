@@ -13,7 +13,7 @@
 use crate::pipeline::{self, RunOptions};
 use crate::scenario::Variant;
 use anyhow::Context;
-use crowdtwin_core::scenario::parse_ron;
+use crowdtwin_core::scenario::{parse_checked, PathSegment};
 use crowdtwin_reports::alerts::{anomaly_metrics, labelled_frames};
 use crowdtwin_reports::bias::{masking_bias, BiasOptions};
 use crowdtwin_reports::output::write_atomic;
@@ -79,23 +79,48 @@ pub struct SuiteRun {
 }
 
 impl Suite {
-    /// Reads and checks a suite file; errors name file, line, column and field.
+    /// Reads and checks a suite file.
+    ///
+    /// # Errors
+    /// A syntax error, unknown field or value out of range — `tolerance.z` or `min_delta` not
+    /// finite or negative, a run's `seconds` or `time_of_day_h` not finite or out of range, a
+    /// name with control characters (which XML cannot carry), two runs of one name — each
+    /// naming file, line, column and field.
     pub fn load(path: &Path) -> anyhow::Result<Suite> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the suite", path.display()))?;
-        let suite: Suite = parse_ron(&text, path)?;
-        anyhow::ensure!(suite.version == 1, "{}: field `version`: suite version {} is not supported (this build reads 1)", path.display(), suite.version);
-        anyhow::ensure!(!suite.runs.is_empty(), "{}: field `runs`: a suite needs at least one run", path.display());
-        anyhow::ensure!(suite.tolerance.z >= 0.0 && suite.tolerance.min_delta >= 0.0, "{}: field `tolerance`: `z` and `min_delta` must not be negative", path.display());
-        let mut names = std::collections::BTreeSet::new();
-        for i in 0..suite.runs.len() {
-            let name = suite.run_name(i)?;
-            anyhow::ensure!(
-                names.insert(name.clone()),
-                "{}: field `runs[{i}].name`: two runs are called `{name}`; give one a `name`",
-                path.display()
-            );
+        Ok(parse_checked(&text, path, Suite::validate)?)
+    }
+
+    fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
+        use PathSegment::{Index, Key};
+        if self.version != 1 {
+            return Err((vec![Key("version")], format!("suite version {} is not supported (this build reads 1)", self.version)));
         }
-        Ok(suite)
+        if self.name.chars().any(char::is_control) {
+            return Err((vec![Key("name")], "must not contain control characters (JUnit XML cannot carry them)".into()));
+        }
+        if self.runs.is_empty() {
+            return Err((vec![Key("runs")], "a suite needs at least one run".into()));
+        }
+        for (field, value) in [("z", self.tolerance.z), ("min_delta", self.tolerance.min_delta)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err((vec![Key("tolerance"), Key(field)], format!("must be a finite number, 0 or more, got {value}")));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, run) in self.runs.iter().enumerate() {
+            if let Some(seconds) = run.seconds.filter(|s| !(s.is_finite() && *s > 0.0 && *s <= 24.0 * 3600.0)) {
+                return Err((vec![Key("runs"), Index(i), Key("seconds")], format!("must be above 0 and at most a day, got {seconds}")));
+            }
+            if let Some(hour) = run.time_of_day_h.filter(|h| !(0.0..=24.0).contains(h)) {
+                return Err((vec![Key("runs"), Index(i), Key("time_of_day_h")], format!("must be between 0 and 24 hours, got {hour}")));
+            }
+            let name = self.run_name(i).map_err(|e| (vec![Key("runs"), Index(i), Key("name")], e.to_string()))?;
+            if !names.insert(name.clone()) {
+                return Err((vec![Key("runs"), Index(i), Key("name")], format!("two runs are called `{name}`; give one a `name`")));
+            }
+        }
+        Ok(())
     }
 
     /// The name of run `i`: its own, else its scenario file's stem.
@@ -107,7 +132,8 @@ impl Suite {
         };
         anyhow::ensure!(
             !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "field `runs[{i}].name`: `{name}` must be letters, digits, - or _ (it names a folder)"
+            "`{}` must be letters, digits, - or _ (it names a folder)",
+            name.escape_debug()
         );
         Ok(name)
     }
@@ -194,8 +220,8 @@ pub fn measure(run: &str, records: &RunRecords, options: &BiasOptions) -> Vec<Me
     if let Some(recall) = anomaly.incident_recall {
         out.push(share("incident_recall", "incidents".into(), recall, binomial(anomaly.incidents_detected, anomaly.incidents_visible), false, anomaly.incidents_visible, false));
     }
-    if let Some(rate) = anomaly.protected_false_alert_rate {
-        out.push(share("protected_false_alert_rate", "protected activities".into(), rate, binomial(anomaly.protected_alerted, anomaly.protected_visible), true, anomaly.protected_visible, false));
+    if let Some(rate) = anomaly.protected_flag_rate {
+        out.push(share("protected_flag_rate", "protected activities".into(), rate, binomial(anomaly.protected_flagged, anomaly.protected_visible), true, anomaly.protected_visible, false));
     }
     if let Some(auc) = anomaly.ad_frame_auc {
         // Hanley & McNeil (1982); frames of one incident are not independent, so this is a floor.
@@ -257,8 +283,8 @@ pub struct ConditionSummary {
     pub incident_recall: Option<f64>,
     /// Protected activities visible.
     pub protected_visible: usize,
-    /// Of which alerted ÷ visible.
-    pub protected_false_alert_rate: Option<f64>,
+    /// Of which flagged ÷ visible.
+    pub protected_flag_rate: Option<f64>,
     /// False alerts ÷ camera-hours.
     pub false_alerts_per_hour: Option<f64>,
 }
@@ -281,7 +307,7 @@ pub fn by_condition(runs: &[(String, RunRecords)]) -> Vec<ConditionSummary> {
             entry.0.incidents_visible += anomaly.incidents_visible;
             entry.2 += anomaly.incidents_detected;
             entry.0.protected_visible += anomaly.protected_visible;
-            entry.3 += anomaly.protected_alerted;
+            entry.3 += anomaly.protected_flagged;
             entry.4 += anomaly.false_alerts;
             entry.5 += anomaly.camera_hours;
         }
@@ -291,7 +317,7 @@ pub fn by_condition(runs: &[(String, RunRecords)]) -> Vec<ConditionSummary> {
         .map(|(mut s, missed, detected, alerted, false_alerts, hours)| {
             s.miss_rate = (s.person_frames > 0).then(|| missed as f64 / s.person_frames as f64);
             s.incident_recall = (s.incidents_visible > 0).then(|| detected as f64 / s.incidents_visible as f64);
-            s.protected_false_alert_rate = (s.protected_visible > 0).then(|| alerted as f64 / s.protected_visible as f64);
+            s.protected_flag_rate = (s.protected_visible > 0).then(|| alerted as f64 / s.protected_visible as f64);
             s.false_alerts_per_hour = (hours > 0.0).then(|| false_alerts as f64 / hours);
             s
         })
@@ -417,8 +443,17 @@ fn read_baseline(dir: &Path) -> anyhow::Result<Vec<Measurement>> {
     serde_json::from_value(summary["measurements"].clone()).with_context(|| format!("{}: field `measurements` is not an eval's", path.display()))
 }
 
+/// Text as XML 1.0 character data or attribute value: markup characters escaped, and every
+/// character XML 1.0 forbids (most control characters, even as references) replaced by U+FFFD.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}');
+    text.chars()
+        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// JUnit XML: one test suite per run, one test case per metric × group and per policy line.
@@ -547,6 +582,53 @@ mod tests {
         std::fs::write(&path, "(version: 1, name: \"x\", runs: [(scenario: \"a.ron\"), (scenario: \"b/a.ron\")])").unwrap();
         let error = format!("{:#}", Suite::load(&path).unwrap_err());
         assert!(error.contains("runs[1].name") && error.contains("`a`"), "{error}");
+        // Non-finite and out-of-range numbers, and control characters, are refused with their field.
+        let good = "(\n  version: 1,\n  name: \"x\",\n  tolerance: (z: 3.0, min_delta: 0.02),\n  runs: [(scenario: \"a.ron\", seconds: Some(2.0), time_of_day_h: Some(9.0))],\n)\n";
+        std::fs::write(&path, good).unwrap();
+        assert!(Suite::load(&path).is_ok());
+        for (bad, field, line) in [
+            (good.replace("z: 3.0", "z: inf"), "tolerance.z", 4),
+            (good.replace("z: 3.0", "z: NaN"), "tolerance.z", 4),
+            (good.replace("min_delta: 0.02", "min_delta: -1.0"), "tolerance.min_delta", 4),
+            (good.replace("Some(2.0)", "Some(inf)"), "runs[0].seconds", 5),
+            (good.replace("Some(9.0)", "Some(NaN)"), "runs[0].time_of_day_h", 5),
+            (good.replace("name: \"x\"", "name: \"x\u{1b}[31m\""), "name", 3),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let error = format!("{:#}", Suite::load(&path).unwrap_err());
+            assert!(error.contains(&format!("bad.ron:{line}:")) && error.contains(&format!("field `{field}`")), "{bad}: {error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn junit_carries_no_character_xml_forbids_and_a_real_consumer_reads_it() {
+        // A run name and a policy line with control characters (escape, bell, NUL) reach junit.xml.
+        let comparisons = compare(&[Measurement { run: "r\u{1b}[31m".into(), ..m("miss_rate", 0.5, 0.0, true) }], None, &Tolerance::default());
+        let verdict = crowdtwin_reports::policy::Verdict {
+            rule: "miss rate \u{7}\u{0} ≤ 0.35".into(),
+            outcome: "fail",
+            reason: "x".into(),
+            point_outcome: "fail",
+            worst_group: Some("adult".into()),
+            value: Some(0.5),
+            interval: Some((0.4, 0.6)),
+            beyond_chance: true,
+            groups_too_small: 0,
+        };
+        let xml = junit("suite\u{1b}", &comparisons, &[("r\u{1b}[31m".into(), verdict)]);
+        assert!(!xml.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')), "{xml:?}");
+        assert!(xml.contains('\u{FFFD}'));
+        // junitparser (the project's Python environment) parses it and counts what we wrote.
+        let dir = std::env::temp_dir().join(format!("crowdtwin-junit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("junit.xml");
+        std::fs::write(&path, &xml).unwrap();
+        let script = "import sys\nfrom junitparser import JUnitXml\nxml = JUnitXml.fromfile(sys.argv[1])\n\
+            cases = [c for s in xml for c in s]\nfailed = sum(1 for c in cases if not c.is_passed and not c.is_skipped)\n\
+            print(len(cases), failed, xml.tests, xml.failures)\n";
+        let out = crowdtwin_core::python::run(script, &[path.to_str().unwrap()], "").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["2", "1", "2", "1"], "{out}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -296,9 +296,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 summary["miss_rate"].as_f64().map_or("n/a".into(), |m| format!("{:.1} %", m * 100.0))
             );
             println!(
-                "{} alerts ({} false), incident recall {}, frame AUC {}",
+                "{} alerts ({} false, open {} of camera-time), incident recall {}, frame AUC {}",
                 summary["anomaly"]["alerts"],
                 summary["anomaly"]["false_alerts"],
+                summary["alert_time_share"].as_f64().map_or("n/a".into(), |s| format!("{:.0} %", s * 100.0)),
                 summary["incident_recall"].as_f64().map_or("n/a".into(), |r| format!("{:.0} %", r * 100.0)),
                 summary["ad_frame_auc"].as_f64().map_or("n/a".into(), |a| format!("{a:.3}"))
             );

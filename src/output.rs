@@ -13,6 +13,9 @@ pub fn is_run(dir: &Path) -> bool {
 }
 
 /// Checks `out` can take a run: it names a folder, and if it exists it is empty or a previous run.
+///
+/// # Errors
+/// A path that names no folder, a file, or a folder that is neither empty nor a run.
 pub fn check_output_dir(out: &Path) -> anyhow::Result<()> {
     let name = out.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty() && *n != "." && *n != "..");
     anyhow::ensure!(name.is_some(), "--out {} must name a folder (not `.`, `..` or a root)", out.display());
@@ -29,6 +32,9 @@ pub fn check_output_dir(out: &Path) -> anyhow::Result<()> {
 }
 
 /// The empty staging folder beside `out` where a run is assembled.
+///
+/// # Errors
+/// A stale staging folder that cannot be removed, or one that cannot be made.
 pub fn fresh_staging(out: &Path) -> anyhow::Result<PathBuf> {
     let staging = sibling(out, "partial");
     if staging.exists() {
@@ -39,6 +45,9 @@ pub fn fresh_staging(out: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Moves a complete staging folder into `out` (the old run moved aside first, removed last).
+///
+/// # Errors
+/// `out` is no longer a run folder, or a rename fails (the previous run is then put back).
 pub fn publish(staging: &Path, out: &Path) -> anyhow::Result<()> {
     check_output_dir(out)?;
     let previous = sibling(out, "previous");
@@ -48,7 +57,13 @@ pub fn publish(staging: &Path, out: &Path) -> anyhow::Result<()> {
     if out.exists() {
         std::fs::rename(out, &previous).with_context(|| format!("moving the previous run {} aside", out.display()))?;
     }
-    std::fs::rename(staging, out).with_context(|| format!("moving the new run into {}", out.display()))?;
+    if let Err(error) = std::fs::rename(staging, out) {
+        // Put the previous run back: a failed publish leaves `out` as it was.
+        if previous.exists() {
+            let _ = std::fs::rename(&previous, out);
+        }
+        return Err(error).with_context(|| format!("moving the new run into {}", out.display()));
+    }
     if previous.exists() {
         std::fs::remove_dir_all(&previous).with_context(|| format!("removing the previous run at {}", previous.display()))?;
     }

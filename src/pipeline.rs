@@ -69,21 +69,11 @@ pub struct RunOutcome {
 /// output folder that is not a run. The output folder is left untouched by a failed run.
 pub fn run(options: &RunOptions, progress: impl FnMut(u64, u64)) -> anyhow::Result<RunOutcome> {
     check_output_dir(&options.out)?; // before minutes of simulation, not after
-    let setup = Setup::load(options)?;
+    let (setup, models) = Setup::load(options)?;
     // The deployment's own storage is written during the run, inside the staging folder that
     // becomes the output only once everything is complete.
     let staging = fresh_staging(&options.out)?;
-    let recorder = (|| -> anyhow::Result<Recorder> {
-        let mut source = SimulationSource::new(&setup.scenario, options.log)?;
-        let recorder = Recorder::new(&setup.scenario, source.persons(), source.incidents(), setup.run_record.clone());
-        let storage = Storage::new(&staging.join("deployment"), setup.scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
-        let masking = MaskingStage::new(setup.masker);
-        let anomaly = AnomalyStage::new(setup.anomaly, Alerter::new(setup.rule), storage, &setup.scenario);
-        let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
-        recorder.record_alerts(anomaly.finish()?);
-        recorder.score(&setup.scenario, setup.rule);
-        Ok(recorder)
-    })();
+    let recorder = run_stages(&setup, models, options, &staging, progress);
     let summary = recorder.and_then(|recorder| write_run(&staging, &setup.scenario, &recorder, &setup.policy, &setup.model));
     let summary = summary.and_then(|summary| publish(&staging, &options.out).map(|()| summary));
     if summary.is_err() {
@@ -92,21 +82,39 @@ pub fn run(options: &RunOptions, progress: impl FnMut(u64, u64)) -> anyhow::Resu
     Ok(RunOutcome { out: options.out.clone(), summary: summary? })
 }
 
-/// Everything a run needs before its first frame: the scenario with its overrides, the policy,
-/// the models, the alerting rule, the mode-1 key and the run's own record.
+/// The frame's path, source to recording, over every tick; then the end-of-run scoring.
+fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Path, progress: impl FnMut(u64, u64)) -> anyhow::Result<Recorder> {
+    let scenario = &setup.scenario;
+    let mut source = SimulationSource::new(scenario, options.log)?;
+    let recorder = Recorder::new(scenario, source.persons(), source.incidents(), setup.run_record.clone());
+    let storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
+    let masking = MaskingStage::new(models.masker);
+    let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario);
+    let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
+    recorder.record_alerts(anomaly.finish()?);
+    recorder.score(scenario, setup.rule);
+    Ok(recorder)
+}
+
+/// Everything a run needs before its first frame besides the models: the scenario with its
+/// overrides, the policy, the alerting rule, the mode-1 key and the run's own record.
 struct Setup {
     scenario: Scenario,
     policy: Policy,
-    masker: Masker,
-    anomaly: AnomalyDetector,
     rule: AlertRule,
     key: Option<StorageKey>,
     run_record: RunRecord,
     model: ModelTexts,
 }
 
+/// The models, loaded and checked; the stages own them during the run.
+struct Models {
+    masker: Masker,
+    anomaly: AnomalyDetector,
+}
+
 impl Setup {
-    fn load(options: &RunOptions) -> anyhow::Result<Setup> {
+    fn load(options: &RunOptions) -> anyhow::Result<(Setup, Models)> {
         let mut scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
         apply_variant(&mut scenario, &options.variant, &options.scenario)?;
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
@@ -141,7 +149,8 @@ impl Setup {
             alert_threshold: decimal(rule.threshold),
             alert_release_ratio: decimal(rule.release_ratio),
             alert_min_duration_s: decimal(scenario.alerts.min_duration_s),
-            match_tolerance_s: decimal(scenario.alerts.match_tolerance_s),
+            region_iou: decimal(scenario.alerts.region_iou),
+            track_share: decimal(scenario.alerts.track_share),
             detector_tiles: format!("{}x{}", scenario.masking.tiles.0, scenario.masking.tiles.1),
             miss_threshold: decimal(scenario.evaluation.miss_threshold),
             min_visible_px: scenario.evaluation.min_visible_px,
@@ -151,7 +160,8 @@ impl Setup {
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
         let (r, g, b) = scenario.masking.colour;
         let masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
-        Ok(Setup { scenario, policy, masker, anomaly, rule, key, run_record, model: ModelTexts { licence: manifest.licence, card } })
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: manifest.licence, card } };
+        Ok((setup, Models { masker, anomaly }))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::coverage::{assess, Assessment, SiteModel};
 use anyhow::Context;
-use crowdtwin_core::scenario::{CameraSpec, Scenario};
+use crowdtwin_core::scenario::{CameraSpec, PathSegment, Scenario};
 use crowdtwin_reports::coverage::{self, View};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::placement::{self, Goal, Instance, Placement};
@@ -102,7 +102,11 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         Candidates::Auto => placement::auto_candidates(&site.layout, &template, 8.0),
         Candidates::File(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the candidates", path.display()))?;
-            crowdtwin_core::scenario::parse_ron::<Vec<CameraSpec>>(&text, path)?
+            // Each candidate passes the checks a scenario's camera does (finite pose, ranges, fps).
+            let check = |cameras: &Vec<CameraSpec>| {
+                cameras.iter().enumerate().try_for_each(|(i, c)| c.validate(scenario.tick_hz).map_err(|(path, message)| ([vec![PathSegment::Index(i)], path].concat(), message)))
+            };
+            crowdtwin_core::scenario::parse_checked::<Vec<CameraSpec>>(&text, path, check)?
         }
     };
     anyhow::ensure!(!candidates.is_empty(), "no candidate views");

@@ -1,6 +1,5 @@
 //! Scores each masked frame against its ground truth and accumulates the run's records.
 
-use crate::stages::anomaly::camera_models;
 use crate::stages::{Scored, Stage, TickInfo};
 use crowdtwin_agents::incidents::IncidentPlan;
 use crowdtwin_agents::population::PersonSpec;
@@ -8,6 +7,7 @@ use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::images::ground_truth_overlay;
+use crowdtwin_reports::regions::alert_regions;
 use crowdtwin_reports::privacy::{attacked_attributes, crop_features, privacy_leakage, CropSample};
 use crowdtwin_reports::records::*;
 use crowdtwin_core::frame::RgbaImage;
@@ -192,6 +192,10 @@ impl Recorder {
                 pixels_per_metre: person.pixels_per_metre as f64,
                 depth_m: person.depth_m as f64,
                 exposed_px: exposed.get(&person.person).copied().unwrap_or(0),
+                box_x0: person_boxes.get(&person.person).map(|b| b[0]),
+                box_y0: person_boxes.get(&person.person).map(|b| b[1]),
+                box_x1: person_boxes.get(&person.person).map(|b| b[2] + 1),
+                box_y1: person_boxes.get(&person.person).map(|b| b[3] + 1),
             });
         }
         self.records.frames.push(FrameRecord {
@@ -210,6 +214,13 @@ impl Recorder {
             screen_exposed_px,
             ad_score: anomaly.score as f64,
         });
+        // A model without regions scores the whole frame: one cell.
+        let (columns, rows, scores) = if anomaly.regions.is_empty() {
+            (1, 1, vec![anomaly.score as f64])
+        } else {
+            (anomaly.grid.0 as u32, anomaly.grid.1 as u32, anomaly.regions.iter().map(|&s| s as f64).collect())
+        };
+        self.records.region_scores.push(RegionScoresRecord { tick, camera, columns, rows, scores });
         self.history.entry(camera).or_default().push((tick, frame.time_s, (frame.rgba.width, frame.rgba.height), anomaly.clone()));
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord::new(tick, camera, incident.incident, incident.visible_px, incident.unoccluded_px, incident.visible_box));
@@ -243,11 +254,12 @@ impl Stage for Recorder {
 pub const SWEEP_THRESHOLDS: [f32; 19] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
 impl Recorder {
-    /// After the last frame: turns the raised alerts into records and matches them to the
-    /// incidents, replays the alerting `rule` over the sweep's thresholds on the recorded
-    /// scores, and runs the privacy attackers on the crops kept in memory.
+    /// After the last frame: turns the raised alerts into records, finds each one's regions in
+    /// each of its frames and scores them against the staged events; replays the alerting
+    /// `rule` over the sweep's thresholds on the recorded scores and scores those alerts the
+    /// same way; and runs the privacy attackers on the crops kept in memory.
     pub fn score(&mut self, scenario: &Scenario, rule: AlertRule) {
-        let cameras = camera_models(scenario);
+        let cameras = crowdtwin_core::camera::render_models(scenario);
         let to_records = |alerts: &[Alert]| -> Vec<AlertRecord> {
             let mut sorted = alerts.to_vec();
             sorted.sort_by_key(|a| (a.camera, a.start_tick));
@@ -274,14 +286,16 @@ impl Recorder {
                         site_z_m: location.map(|l| l[1] as f64),
                         text: alert.text.to_string(),
                         metadata_bytes: alert_metadata(alert, id, location).len() as u32 + 1,
-                        matched_incident: None,
+                        detected_incidents: Vec::new(),
+                        flagged_activities: Vec::new(),
                         false_alert: true,
                     }
                 })
                 .collect()
         };
         self.records.alerts = to_records(&self.alerts);
-        crowdtwin_reports::alerts::apply_matches(&mut self.records);
+        self.records.alert_regions = alert_regions(&self.records, &self.records.alerts, rule.threshold as f64);
+        crowdtwin_reports::alerts::apply_outcome(&mut self.records);
         let mut thresholds: Vec<f32> = SWEEP_THRESHOLDS.to_vec();
         if !thresholds.iter().any(|t| (t - rule.threshold).abs() < 1e-6) {
             thresholds.push(rule.threshold);
@@ -290,9 +304,10 @@ impl Recorder {
         self.records.operating_points = thresholds
             .iter()
             .map(|&threshold| {
-                let replayed = alerts_over(AlertRule { threshold, ..rule }, &self.history);
+                let replayed = to_records(&alerts_over(AlertRule { threshold, ..rule }, &self.history));
+                let regions = alert_regions(&self.records, &replayed, threshold as f64);
                 let chosen = (threshold - rule.threshold).abs() < 1e-6;
-                crowdtwin_reports::alerts::operating_point(&self.records, &to_records(&replayed), decimal(threshold), chosen)
+                crowdtwin_reports::alerts::operating_point(&self.records, &replayed, &regions, decimal(threshold), chosen)
             })
             .collect();
         let attributes = attacked_attributes(&self.records.persons);

@@ -12,7 +12,8 @@ use crowdtwin_reports::html::{report_html, ReportInput};
 use crowdtwin_reports::images::{contact_sheet, outline_box, png_bytes};
 use crowdtwin_reports::metrics::{masking_metrics, summary_json};
 use crowdtwin_reports::output::write_atomic;
-use crowdtwin_reports::policy::Policy;
+use crowdtwin_reports::outcomes::{outcome_bias, Outcome, OutcomeBias};
+use crowdtwin_reports::policy::{everybody, Policy};
 use crowdtwin_reports::records::AlertRecord;
 use std::path::Path;
 
@@ -27,6 +28,9 @@ pub struct ModelTexts {
 
 /// Writes every file of a finished run into `dir` (the staging folder): tables, coverage,
 /// contact sheets, operator views, `model.json`, `summary.json` and `report.html`.
+///
+/// # Errors
+/// A table, image or file that cannot be made or written, naming it.
 pub fn write_run(dir: &Path, scenario: &Scenario, recorder: &Recorder, policy: &Policy, model: &ModelTexts) -> anyhow::Result<serde_json::Value> {
     let records = &recorder.records;
     crowdtwin_reports::tables::write_all(records, dir).map_err(anyhow::Error::msg)?;
@@ -56,6 +60,9 @@ pub fn write_run(dir: &Path, scenario: &Scenario, recorder: &Recorder, policy: &
 /// Scores the records (metrics, bias, policy verdicts, anomaly metrics, bandwidth) and writes
 /// `summary.json` and `report.html` into `dir`, each atomically. Used by `run` and by
 /// `report`, which rebuilds them from a run's tables.
+///
+/// # Errors
+/// A run without its `runs` record, or a file that cannot be written.
 pub fn write_report(
     dir: &Path,
     records: &crowdtwin_reports::records::RunRecords,
@@ -74,14 +81,25 @@ pub fn write_report(
             bias.push(masking_bias(records, &[attribute], threshold, min_px, &policy.options()));
         }
     }
+    if !bias.iter().any(|b| b.attribute == "everybody") {
+        bias.push(everybody(records, threshold, min_px, &policy.options()));
+    }
     summary["bias"] = serde_json::to_value(&bias)?;
+    // Alerts are decisions about people: their outcomes by group, with intervals.
+    let outcome_bias: Vec<OutcomeBias> = Outcome::ALL
+        .iter()
+        .flat_map(|&outcome| crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES.iter().map(move |&attribute| (outcome, attribute)))
+        .map(|(outcome, attribute)| outcome_bias(records, outcome, &[attribute], &policy.options()))
+        .collect();
+    summary["anomaly_bias"] = serde_json::to_value(&outcome_bias)?;
     summary["policy"] = serde_json::json!({ "name": policy.name, "verdicts": verdicts });
     let anomaly = anomaly_metrics(records);
     let bandwidth = bandwidth(records);
     summary["ad_frame_auc"] = serde_json::json!(anomaly.ad_frame_auc);
     summary["incident_recall"] = serde_json::json!(anomaly.incident_recall);
     summary["false_alerts_per_hour"] = serde_json::json!(anomaly.false_alerts_per_hour);
-    summary["protected_false_alert_rate"] = serde_json::json!(anomaly.protected_false_alert_rate);
+    summary["protected_flag_rate"] = serde_json::json!(anomaly.protected_flag_rate);
+    summary["alert_time_share"] = serde_json::json!(anomaly.alert_time_share);
     summary["raw_bytes_off_camera"] = serde_json::json!(bandwidth.iter().map(|b| b.raw_bytes).sum::<f64>());
     summary["raw_bytes_off_camera_per_hour"] = serde_json::json!(bandwidth.iter().map(|b| b.raw_bytes_per_hour).sum::<f64>());
     summary["masked_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.masked_bytes).sum::<f64>());
@@ -112,6 +130,7 @@ pub fn write_report(
     let html = report_html(&ReportInput {
         coverage,
         bias: &bias,
+        outcome_bias: &outcome_bias,
         policy_name: &policy.name,
         verdicts: &verdicts,
         records,
@@ -140,6 +159,10 @@ fn view_caption(records: &crowdtwin_reports::records::RunRecords, alert: &AlertR
 
 /// Rebuilds `report.html` and `summary.json` of a run folder from its tables, contact sheets
 /// and `model.json`, without simulating anything (e.g. under another policy).
+///
+/// # Errors
+/// A folder that is not a run, a bad policy, or tables of another schema version or shape
+/// (naming file, column and both versions).
 pub fn rebuild_report(dir: &Path, policy: &Path) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(is_run(dir), "{} is not a crowdtwin run (no summary.json and runs.parquet)", dir.display());
     let policy = Policy::load(policy).map_err(anyhow::Error::msg)?;

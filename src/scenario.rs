@@ -19,7 +19,9 @@ pub struct Variant {
 
 /// Loads a scenario and applies command-line overrides.
 ///
-/// Errors name the file, and for a bad override the field and the rule it breaks.
+/// # Errors
+/// A scenario that does not parse or validate (file, line, column and field), or an override
+/// that breaks the scenario's rules (the field and the rule).
 pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> anyhow::Result<Scenario> {
     let mut scenario = Scenario::load(path)?;
     if let Some(seconds) = seconds {
@@ -40,6 +42,9 @@ pub fn load_scenario(path: &Path, seconds: Option<f32>, seed: Option<u64>) -> an
 }
 
 /// Applies a variant and checks the result by the scenario's own rules.
+///
+/// # Errors
+/// A variant that breaks the scenario's rules (the field and the rule).
 pub fn apply_variant(scenario: &mut Scenario, variant: &Variant, path: &Path) -> anyhow::Result<()> {
     if let Some(name) = &variant.name {
         scenario.name = name.clone();

@@ -259,7 +259,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     run_small(&b, None, 1, 0);
     run_small(&c, Some(8), 2, 1);
     run_small(&d, None, 2, 3);
-    for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points"] {
+    for table in ["runs", "cameras", "persons", "observations", "frames", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points", "region_scores", "alert_regions"] {
         let read = |dir: &Path| std::fs::read(dir.join(format!("{table}.parquet"))).unwrap();
         assert_eq!(read(&a), read(&b), "{table}.parquet differs between two runs of the same seed (2 and 1 inference threads, depth 1 and 0)");
         assert_eq!(read(&a), read(&d), "{table}.parquet differs between pipeline depths 1 and 3");
@@ -279,9 +279,9 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     for key in ["miss_rate", "miss_rate_by_group", "masking_model_sha256", "bias", "policy"] {
         assert!(!summary[key].is_null(), "{key} in {summary}");
     }
-    // The default policy's eight lines are judged (inconclusive on 12 persons) and every attribute has intervals.
+    // The default policy's ten lines are judged (inconclusive on 12 persons) and every attribute has intervals.
     let verdicts = summary["policy"]["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 8);
+    assert_eq!(verdicts.len(), 10);
     assert!(verdicts.iter().all(|v| v["outcome"] == "inconclusive"), "{verdicts:?}");
     assert!(summary["bias"].as_array().unwrap().iter().any(|b| b["attribute"] == "age_group" && b["groups"][0]["miss_rate_ci"].is_array()));
     let table = crowdtwin_reports::tables::read(&a.join("observations.parquet")).unwrap();
@@ -335,7 +335,7 @@ print(json.dumps({"tables": tables, "children": children, "adults": adults}))
     let seen: serde_json::Value = serde_json::from_str(&output).unwrap();
     let records = crowdtwin_reports::tables::read_all(run).unwrap();
     let tables = seen["tables"].as_object().unwrap();
-    for name in ["runs", "cameras", "persons", "observations", "frames", "timings", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points", "privacy"] {
+    for name in ["runs", "cameras", "persons", "observations", "frames", "timings", "incidents", "incident_participants", "incident_frames", "alerts", "operating_points", "privacy", "region_scores", "alert_regions"] {
         assert!(tables.contains_key(name), "pyarrow read no {name}.parquet: {seen}");
     }
     assert_eq!(tables["persons"]["rows"], records.persons.len());

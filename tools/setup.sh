@@ -49,8 +49,14 @@ grep -qx "onnxruntime==${ORT_VERSION}" "$REQUIREMENTS" || {
   echo "setup: $REQUIREMENTS must pin onnxruntime==${ORT_VERSION}, the version of $ORT_LIB" >&2; exit 1; }
 want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
 stamp=.venv/.crowdtwin-requirements.sha256
+marker=.venv/.crowdtwin
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: building the Python environment .venv/ from $REQUIREMENTS (a few minutes, once)"
+  echo "setup: building the Python environment .venv/ from $REQUIREMENTS (about a minute, once)"
+  python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || {
+    echo "setup: $REQUIREMENTS is pinned for CPython 3.11; python3 is $(python3 --version 2>&1)" >&2; exit 1; }
+  if [ -e .venv ] && [ ! -e "$marker" ] && [ ! -e "$stamp" ]; then
+    echo "setup: .venv/ exists and was not made by crowdtwin's setup; move it away and run make setup again" >&2; exit 1
+  fi
   if ! python3 -c "import ensurepip" >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
@@ -58,6 +64,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Built in place; the stamp, written last, marks it complete (an interrupted build is redone).
   rm -rf .venv
   python3 -m venv .venv
+  touch "$marker"
   # --no-deps: the file is the whole closure, pinned (see its header for what is left out and why).
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS"
   echo "$want" > "$stamp"

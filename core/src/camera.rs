@@ -4,7 +4,7 @@
 //! north; pitch below the horizon. Image coordinates are continuous pixels with (0, 0) at the
 //! top-left corner of the top-left pixel, so pixel (i, j) has its centre at (i + 0.5, j + 0.5).
 
-use crate::scenario::CameraSpec;
+use crate::scenario::{CameraSpec, Scenario};
 
 /// Nearest depth (metres) at which a point is considered in front of the camera.
 pub const NEAR_M: f32 = 0.05;
@@ -30,6 +30,12 @@ pub struct CameraModel {
 
 fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Each camera of `scenario`, by id, with its model at the render resolution (what the pipeline
+/// sees: masks, anomaly regions and alert regions are in render pixels).
+pub fn render_models(scenario: &Scenario) -> Vec<(String, CameraModel)> {
+    scenario.cameras.iter().map(|c| (c.id.clone(), CameraModel::new(c, c.render_resolution))).collect()
 }
 
 impl CameraModel {

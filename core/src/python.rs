@@ -3,6 +3,7 @@
 //! check crowdtwin against — pyarrow, pandas, DuckDB, Fairlearn, ONNX Runtime, JuPedSim …
 
 use crate::paths::find_in_ancestors;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,12 +14,25 @@ const STAMP: &str = ".venv/.crowdtwin-requirements.sha256";
 /// The environment's interpreter.
 ///
 /// # Errors
-/// One line naming `make setup` when the environment is missing or was left incomplete.
+/// One line naming `make setup` when the environment is missing, was left incomplete, or was
+/// built from another `python/requirements.txt` than the one beside it now.
 pub fn interpreter() -> Result<PathBuf, String> {
-    find_in_ancestors(Path::new(STAMP))
-        .and_then(|stamp| Some(stamp.parent()?.join("bin").join("python")))
-        .filter(|python| python.exists())
-        .ok_or_else(|| "the project's Python environment (.venv/) is missing or incomplete: run `make setup`".to_string())
+    let missing = || "the project's Python environment (.venv/) is missing or incomplete: run `make setup`".to_string();
+    let stamp = find_in_ancestors(Path::new(STAMP)).ok_or_else(missing)?;
+    let venv = stamp.parent().ok_or_else(missing)?;
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        return Err(missing());
+    }
+    let requirements = venv.parent().map(|root| root.join("python").join("requirements.txt"));
+    if let Some(bytes) = requirements.and_then(|path| std::fs::read(path).ok()) {
+        let want: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let built = std::fs::read_to_string(&stamp).unwrap_or_default();
+        if built.trim() != want {
+            return Err("the project's Python environment (.venv/) was built from other requirements than python/requirements.txt: run `make setup`".to_string());
+        }
+    }
+    Ok(python)
 }
 
 /// Runs `code` (a Python program) with `args`, feeding `input` on its standard input, and

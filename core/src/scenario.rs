@@ -52,6 +52,25 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> R
     Ok(value)
 }
 
+/// Parses RON text into a schema type and runs its semantic checks (`check` gives the path of
+/// the field at fault and what is wrong); errors of either kind name `origin`, line, column and
+/// field. Scenarios, suites, policies, candidate lists and model manifests all read this way.
+///
+/// # Errors
+/// A syntax error, an unknown or missing field, a wrong type, or a failed check.
+pub fn parse_checked<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &Path,
+    check: impl FnOnce(&T) -> Result<(), (Vec<PathSegment>, String)>,
+) -> Result<T, ScenarioError> {
+    let value: T = parse_ron(text, origin)?;
+    check(&value).map_err(|(path, message)| {
+        let (line, col) = locate(text, &path).unwrap_or((1, 1));
+        ScenarioError::Invalid { file: origin.to_path_buf(), line, col, field: render_path(&path), message }
+    })?;
+    Ok(value)
+}
+
 /// The only schema version this build reads.
 pub const SCENARIO_VERSION: u32 = 1;
 
@@ -605,7 +624,9 @@ impl Default for DeploymentSettings {
     }
 }
 
-/// Alerting: hysteresis on the anomaly score, minimum duration, matching tolerance.
+/// Alerting: hysteresis on the anomaly score and minimum duration; and how alerts are scored
+/// against the staged events, by the region- and track-based detection criteria of
+/// Ramachandra & Jones (Street Scene, WACV 2020).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
@@ -615,13 +636,21 @@ pub struct AlertSettings {
     pub release_ratio: f32,
     /// The score must stay at or above the threshold this long before an alert is raised.
     pub min_duration_s: f32,
-    /// An alert matches an incident whose interval it overlaps within this many seconds.
-    pub match_tolerance_s: f32,
+    /// α: a region detects an incident in a frame when its intersection over union with the
+    /// incident's visible box on that camera is at least this (default 0.1).
+    pub region_iou: f32,
+    /// β: an incident is detected (a protected activity flagged) when at least this share of
+    /// its visible frames on some camera are (default 0.1).
+    pub track_share: f32,
+    /// Gone (schema v1 had it): alerts are scored frame by frame by `region_iou` and
+    /// `track_share` now; a value is refused with a message saying so.
+    #[serde(skip_serializing)]
+    pub match_tolerance_s: Option<f32>,
 }
 
 impl Default for AlertSettings {
     fn default() -> Self {
-        Self { threshold: None, release_ratio: 0.8, min_duration_s: 1.0, match_tolerance_s: 2.0 }
+        Self { threshold: None, release_ratio: 0.8, min_duration_s: 1.0, region_iou: 0.1, track_share: 0.1, match_tolerance_s: None }
     }
 }
 
@@ -663,12 +692,7 @@ impl Scenario {
 
     /// Parses and validates scenario text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = parse_ron(text, origin)?;
-        scenario.validate().map_err(|(path, message)| {
-            let (line, col) = locate(text, &path).unwrap_or((1, 1));
-            ScenarioError::Invalid { file: origin.to_path_buf(), line, col, field: render_path(&path), message }
-        })?;
-        Ok(scenario)
+        parse_checked(text, origin, Scenario::validate)
     }
 
     /// The semantic checks, for a scenario changed after loading (e.g. by command-line
@@ -793,64 +817,10 @@ impl Scenario {
             return at(&[Key("cameras")], "at least one camera is needed".into());
         }
         for (i, cam) in self.cameras.iter().enumerate() {
-            let field = |name: &'static str| vec![Key("cameras"), Index(i), Key(name)];
-            if cam.id.is_empty() || !cam.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err((field("id"), format!("camera id {:?} must be non-empty letters, digits, '-' or '_'", cam.id)));
-            }
             if self.cameras[..i].iter().any(|other| other.id == cam.id) {
-                return Err((field("id"), format!("camera id {:?} is used twice", cam.id)));
+                return at(&[Key("cameras"), Index(i), Key("id")], format!("camera id {:?} is used twice", cam.id));
             }
-            if !(1.0..=170.0).contains(&cam.hfov_deg) {
-                return Err((field("hfov_deg"), format!("must be 1 to 170 degrees, got {}", cam.hfov_deg)));
-            }
-            if !(-89.0..=89.0).contains(&cam.pitch_deg) {
-                return Err((field("pitch_deg"), format!("must be -89 to 89 degrees, got {}", cam.pitch_deg)));
-            }
-            let (x, y, z) = cam.position;
-            if !(x.abs() <= 10_000.0 && z.abs() <= 10_000.0 && y > 0.0 && y <= 1_000.0) {
-                return Err((field("position"), format!("({x}, {y}, {z}) must be finite, within 10 km, 0 < y <= 1000 m")));
-            }
-            if !cam.yaw_deg.is_finite() {
-                return Err((field("yaw_deg"), format!("must be a finite angle, got {}", cam.yaw_deg)));
-            }
-            let (sw, sh) = cam.sensor_resolution;
-            let (rw, rh) = cam.render_resolution;
-            if sw < 16 || sh < 16 || sw > 16384 || sh > 16384 {
-                return Err((field("sensor_resolution"), format!("{sw}x{sh} is outside 16 to 16384 pixels a side")));
-            }
-            if rw < 16 || rh < 16 || rw > 8192 || rh > 8192 {
-                return Err((field("render_resolution"), format!("{rw}x{rh} is outside 16 to 8192 pixels a side")));
-            }
-            let (sensor_aspect, render_aspect) = (sw as f32 / sh as f32, rw as f32 / rh as f32);
-            if (sensor_aspect / render_aspect - 1.0).abs() > 0.01 {
-                return Err((
-                    field("render_resolution"),
-                    format!("aspect ratio {render_aspect:.3} differs from the sensor's {sensor_aspect:.3}"),
-                ));
-            }
-            let degradation = &cam.degradation;
-            let degradation_at = |name: &'static str| vec![Key("cameras"), Index(i), Key("degradation"), Key(name)];
-            if !(1..=16).contains(&degradation.downscale) {
-                return Err((degradation_at("downscale"), format!("must be 1 (none) to 16, got {}", degradation.downscale)));
-            }
-            if degradation.motion_blur_px > 64 {
-                return Err((degradation_at("motion_blur_px"), format!("at most 64 px, got {}", degradation.motion_blur_px)));
-            }
-            if !(0.0..=64.0).contains(&degradation.noise_sigma) {
-                return Err((degradation_at("noise_sigma"), format!("must be 0 to 64 levels, got {}", degradation.noise_sigma)));
-            }
-            if degradation.jpeg_quality.is_some_and(|q| !(1..=100).contains(&q)) {
-                return Err((degradation_at("jpeg_quality"), "must be 1 to 100".into()));
-            }
-            for (k, &(u0, v0, u1, v1)) in cam.privacy_masks.iter().enumerate() {
-                let ok = [u0, v0, u1, v1].iter().all(|f| (0.0..=1.0).contains(f)) && u0 < u1 && v0 < v1;
-                if !ok {
-                    return Err((vec![Key("cameras"), Index(i), Key("privacy_masks"), Index(k)], format!("({u0}, {v0}, {u1}, {v1}) must be fractions 0–1 with u0 < u1 and v0 < v1")));
-                }
-            }
-            if cam.fps == 0 || self.tick_hz % cam.fps != 0 {
-                return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, self.tick_hz)));
-            }
+            cam.validate(self.tick_hz).map_err(|(path, message)| ([vec![Key("cameras"), Index(i)], path].concat(), message))?;
         }
         if self.traffic.moving_cars > 200 || self.traffic.parked_cars > 500 {
             return at(&[Key("traffic")], "at most 200 moving and 500 parked cars".into());
@@ -916,8 +886,17 @@ impl Scenario {
         if !(0.0..=600.0).contains(&self.alerts.min_duration_s) {
             return at(&[Key("alerts"), Key("min_duration_s")], format!("must be 0 to 600 s, got {}", self.alerts.min_duration_s));
         }
-        if !(0.0..=600.0).contains(&self.alerts.match_tolerance_s) {
-            return at(&[Key("alerts"), Key("match_tolerance_s")], format!("must be 0 to 600 s, got {}", self.alerts.match_tolerance_s));
+        if self.alerts.match_tolerance_s.is_some() {
+            return at(
+                &[Key("alerts"), Key("match_tolerance_s")],
+                "is no longer read: alerts are scored frame by frame (Ramachandra & Jones) — a region detects an incident when its IoU with the incident's box is at least `alerts.region_iou` (α, default 0.1), and an incident is detected when `alerts.track_share` (β, default 0.1) of its visible frames are; remove this field".into(),
+            );
+        }
+        if !(self.alerts.region_iou > 0.0 && self.alerts.region_iou <= 1.0) {
+            return at(&[Key("alerts"), Key("region_iou")], format!("must be above 0 and at most 1, got {}", self.alerts.region_iou));
+        }
+        if !(self.alerts.track_share > 0.0 && self.alerts.track_share <= 1.0) {
+            return at(&[Key("alerts"), Key("track_share")], format!("must be above 0 and at most 1, got {}", self.alerts.track_share));
         }
         let (cols, rows) = self.masking.tiles;
         if !(1..=8).contains(&cols) || !(1..=8).contains(&rows) {
@@ -937,6 +916,75 @@ pub enum PathSegment {
     Key(&'static str),
     /// An element of a list.
     Index(usize),
+}
+
+impl CameraSpec {
+    /// The checks one camera must pass, in a scenario ticking `tick_hz` times a second (its fps
+    /// must divide it): the path of the field at fault is relative to the camera.
+    ///
+    /// # Errors
+    /// The field at fault and what is wrong: an id that is not letters, digits, `-` or `_`, a
+    /// pose, field of view or resolution out of range or not finite, a bad degradation or mask.
+    pub fn validate(&self, tick_hz: u32) -> Result<(), (Vec<PathSegment>, String)> {
+        use PathSegment::{Index, Key};
+        let field = |name: &'static str| vec![Key(name)];
+        let cam = self;
+        if cam.id.is_empty() || !cam.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err((field("id"), format!("camera id {:?} must be non-empty letters, digits, '-' or '_'", cam.id)));
+        }
+        if !(1.0..=170.0).contains(&cam.hfov_deg) {
+            return Err((field("hfov_deg"), format!("must be 1 to 170 degrees, got {}", cam.hfov_deg)));
+        }
+        if !(-89.0..=89.0).contains(&cam.pitch_deg) {
+            return Err((field("pitch_deg"), format!("must be -89 to 89 degrees, got {}", cam.pitch_deg)));
+        }
+        let (x, y, z) = cam.position;
+        if !(x.abs() <= 10_000.0 && z.abs() <= 10_000.0 && y > 0.0 && y <= 1_000.0) {
+            return Err((field("position"), format!("({x}, {y}, {z}) must be finite, within 10 km, 0 < y <= 1000 m")));
+        }
+        if !cam.yaw_deg.is_finite() {
+            return Err((field("yaw_deg"), format!("must be a finite angle, got {}", cam.yaw_deg)));
+        }
+        let (sw, sh) = cam.sensor_resolution;
+        let (rw, rh) = cam.render_resolution;
+        if sw < 16 || sh < 16 || sw > 16384 || sh > 16384 {
+            return Err((field("sensor_resolution"), format!("{sw}x{sh} is outside 16 to 16384 pixels a side")));
+        }
+        if rw < 16 || rh < 16 || rw > 8192 || rh > 8192 {
+            return Err((field("render_resolution"), format!("{rw}x{rh} is outside 16 to 8192 pixels a side")));
+        }
+        let (sensor_aspect, render_aspect) = (sw as f32 / sh as f32, rw as f32 / rh as f32);
+        if (sensor_aspect / render_aspect - 1.0).abs() > 0.01 {
+            return Err((
+                field("render_resolution"),
+                format!("aspect ratio {render_aspect:.3} differs from the sensor's {sensor_aspect:.3}"),
+            ));
+        }
+        let degradation = &cam.degradation;
+        let degradation_at = |name: &'static str| vec![Key("degradation"), Key(name)];
+        if !(1..=16).contains(&degradation.downscale) {
+            return Err((degradation_at("downscale"), format!("must be 1 (none) to 16, got {}", degradation.downscale)));
+        }
+        if degradation.motion_blur_px > 64 {
+            return Err((degradation_at("motion_blur_px"), format!("at most 64 px, got {}", degradation.motion_blur_px)));
+        }
+        if !(0.0..=64.0).contains(&degradation.noise_sigma) {
+            return Err((degradation_at("noise_sigma"), format!("must be 0 to 64 levels, got {}", degradation.noise_sigma)));
+        }
+        if degradation.jpeg_quality.is_some_and(|q| !(1..=100).contains(&q)) {
+            return Err((degradation_at("jpeg_quality"), "must be 1 to 100".into()));
+        }
+        for (k, &(u0, v0, u1, v1)) in cam.privacy_masks.iter().enumerate() {
+            let ok = [u0, v0, u1, v1].iter().all(|f| (0.0..=1.0).contains(f)) && u0 < u1 && v0 < v1;
+            if !ok {
+                return Err((vec![Key("privacy_masks"), Index(k)], format!("({u0}, {v0}, {u1}, {v1}) must be fractions 0–1 with u0 < u1 and v0 < v1")));
+            }
+        }
+        if cam.fps == 0 || tick_hz % cam.fps != 0 {
+            return Err((field("fps"), format!("{} fps does not divide the simulation rate of {} ticks/s", cam.fps, tick_hz)));
+        }
+        Ok(())
+    }
 }
 
 fn render_path(path: &[PathSegment]) -> String {

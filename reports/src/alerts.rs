@@ -1,16 +1,23 @@
-//! Scoring the anomaly stage: alerts matched to staged incidents, frame AUC, incident recall,
-//! false alerts per camera-hour, protected activities that drew alerts, and the traffic each
-//! camera sends under the run's modality. From the records alone.
+//! Scoring the anomaly stage: alerts scored against the staged events frame by frame, frame
+//! AUC, the model-level detection curves, incident recall, false alerts per camera-hour,
+//! protected activities flagged, and the traffic each camera sends under the run's modality.
+//! From the records alone.
 //!
-//! **Matching.** An alert matches an incident (or protected activity) when (1) the incident is
-//! visible — at least `min_visible_px` pixels — on the alert's camera in some frame within the
-//! alert's interval widened by the tolerance, (2) the alert's interval overlaps the incident's,
-//! widened by the tolerance, and (3) the alert's region of interest overlaps the box of the
-//! incident's visible pixels on that camera over those frames. Real incidents are preferred
-//! over protected activities, then the largest overlap. An alert that matches no incident, or
-//! only a protected activity, is a false alert.
+//! **Alerts, by the criteria of Ramachandra & Jones (Street Scene, WACV 2020).** In each frame
+//! of an open alert, its regions are the 8-connected groups of grid cells at or above the alert
+//! threshold ([`crate::regions`]; the `alert_regions` table). A region *detects* a real
+//! incident in a frame when its IoU with the incident's visible box on that camera is at least
+//! α (`alerts.region_iou`); an incident is **detected** when at least β (`alerts.track_share`)
+//! of its visible frames on some camera are. A protected activity is **flagged** when, in at
+//! least β of its visible frames on some camera, a region of an open alert covers at least
+//! half of its visible box — whether or not the same alert detected a real incident too. An
+//! alert is **false** when none of its frames detects a real incident. One alert may detect
+//! several events. Event recall, false alerts per camera-hour and time to alert are counted on
+//! these per-frame matches; RBDC and TBDC ([`crate::regions::detection_curves`]) score the
+//! model's regions at every threshold without the alerting rule.
 
-use crate::records::{AlertRecord, RunRecords};
+use crate::records::{AlertRecord, AlertRegionRecord, RunRecords};
+use crate::regions::{area, detection_curves, intersection, iou, DetectionCurves};
 use crowdtwin_core::bandwidth::{camera_traffic, frame_bytes};
 use crowdtwin_core::scenario::Modality;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,28 +37,32 @@ pub struct AnomalyMetrics {
     pub negative_frames: usize,
     /// Alerts raised.
     pub alerts: usize,
-    /// Alerts matching no incident, or only a protected activity.
+    /// Alerts none of whose frames detects a real incident.
     pub false_alerts: usize,
+    /// Share of camera-time (frames) under an open alert: near 1, an always-on alert.
+    pub alert_time_share: f64,
     /// Camera-hours observed (frames ÷ fps, summed over cameras).
     pub camera_hours: f64,
     /// False alerts per camera-hour.
     pub false_alerts_per_hour: Option<f64>,
     /// Incidents visible to some camera.
     pub incidents_visible: usize,
-    /// Of which matched by an alert.
+    /// Of which detected by the alerts.
     pub incidents_detected: usize,
     /// detected ÷ visible.
     pub incident_recall: Option<f64>,
-    /// Mean seconds from incident start to its first matching alert being raised.
+    /// Mean seconds from incident start to the first alert that detected it being raised.
     pub mean_time_to_alert_s: Option<f64>,
     /// Protected activities visible to some camera.
     pub protected_visible: usize,
-    /// Of which drew an alert.
-    pub protected_alerted: usize,
-    /// alerted ÷ visible protected activities.
-    pub protected_false_alert_rate: Option<f64>,
-    /// Per kind of incident or protected activity: visible, and how many drew a matching alert.
+    /// Of which flagged by the alerts.
+    pub protected_flagged: usize,
+    /// flagged ÷ visible protected activities.
+    pub protected_flag_rate: Option<f64>,
+    /// Per kind of incident or protected activity: visible, and how many were detected or flagged.
     pub by_kind: Vec<KindOutcome>,
+    /// The model's regions scored at every threshold: RBDC and TBDC with their areas.
+    pub detection: DetectionCurves,
 }
 
 /// Alerts drawn by one kind of incident or protected activity.
@@ -59,11 +70,11 @@ pub struct AnomalyMetrics {
 pub struct KindOutcome {
     /// Kind (`fight`, `prayer`, …).
     pub kind: String,
-    /// A protected activity (an alert on it is a false alert).
+    /// A protected activity (it must not be flagged).
     pub protected: bool,
     /// Staged events of this kind visible to some camera.
     pub visible: usize,
-    /// Of which drew a matching alert.
+    /// Of which detected (an incident) or flagged (a protected activity).
     pub alerted: usize,
 }
 
@@ -132,73 +143,94 @@ pub fn average_precision(labelled: &[(f64, bool)]) -> Option<f64> {
     Some(area)
 }
 
-/// Matches each alert to an incident (see the module's rules); returns, per alert, the
-/// incident matched (if any).
-pub fn match_alerts(records: &RunRecords, alerts: &[AlertRecord]) -> Vec<Option<u32>> {
-    let Some(run) = records.runs.first() else { return vec![None; alerts.len()] };
-    let (tick_hz, tolerance, min_px) = (run.tick_hz as f64, run.match_tolerance_s, run.min_visible_px);
-    let protected = protected_by_incident(records);
-    alerts
-        .iter()
-        .map(|alert| {
-            let mut best: Option<(bool, f64, u32)> = None; // (real incident, overlap area, id)
-            for incident in &records.incidents {
-                let (start, end) = (incident.start_tick as f64 / tick_hz, incident.end_tick as f64 / tick_hz);
-                if alert.end_s < start - tolerance || alert.start_s > end + tolerance {
-                    continue;
-                }
-                let mut seen: Option<[f64; 4]> = None;
-                for frame in records.incident_frames.iter().filter(|f| f.incident == incident.incident && f.camera == alert.camera) {
-                    let t = frame.tick as f64 / tick_hz;
-                    if frame.visible_px < min_px || t < alert.start_s - tolerance || t > alert.end_s + tolerance {
-                        continue;
-                    }
-                    if let Some(b) = frame.visible_box() {
-                        let b = b.map(|v| v as f64);
-                        seen = Some(seen.map_or(b, |s| [s[0].min(b[0]), s[1].min(b[1]), s[2].max(b[2]), s[3].max(b[3])]));
-                    }
-                }
-                let Some(b) = seen else { continue };
-                let roi = alert.roi();
-                let overlap = (roi[2].min(b[2]) - roi[0].max(b[0])).max(0.0) * (roi[3].min(b[3]) - roi[1].max(b[1])).max(0.0);
-                if overlap <= 0.0 {
-                    continue;
-                }
-                let candidate = (!protected[&incident.incident], overlap, incident.incident);
-                if best.is_none_or(|b| (candidate.0, candidate.1) > (b.0, b.1)) {
-                    best = Some(candidate);
-                }
-            }
-            best.map(|b| b.2)
-        })
-        .collect()
+/// What a set of alerts did, frame by frame (see the module's criteria).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertOutcome {
+    /// Per alert, in the order given: the real incidents it detected in some frame.
+    pub detected: Vec<Vec<u32>>,
+    /// Per alert: the protected activities it flagged in some frame.
+    pub flagged: Vec<Vec<u32>>,
+    /// Events detected (incidents) or flagged (protected activities) by the β criterion, with
+    /// the seconds from their start to the first such alert being raised (0 when it was
+    /// already raised).
+    pub hits: BTreeMap<u32, f64>,
+    /// Frames under an open alert ÷ all frames.
+    pub alert_time_share: f64,
 }
 
-/// Fills each alert's match and false-alert flag, and each incident's detection and time to
-/// alert, from [`match_alerts`].
-pub fn apply_matches(records: &mut RunRecords) {
-    let alerts = std::mem::take(&mut records.alerts);
-    let matches = match_alerts(records, &alerts);
+/// Scores `alerts` with their `regions` against the staged events, by the run's α and β.
+pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[AlertRegionRecord]) -> AlertOutcome {
+    let none = || AlertOutcome { detected: vec![Vec::new(); alerts.len()], flagged: vec![Vec::new(); alerts.len()], ..Default::default() };
+    let Some(run) = records.runs.first() else { return none() };
+    let (tick_hz, min_px, alpha, beta) = (run.tick_hz.max(1) as f64, run.min_visible_px, run.region_iou, run.track_share);
     let protected = protected_by_incident(records);
-    let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz) as f64;
-    let mut first: BTreeMap<u32, f64> = BTreeMap::new();
-    records.alerts = alerts
-        .into_iter()
-        .zip(matches)
-        .map(|(mut alert, matched)| {
-            alert.matched_incident = matched;
-            alert.false_alert = matched.is_none_or(|m| protected[&m]);
-            if let Some(m) = matched {
-                let entry = first.entry(m).or_insert(alert.raised_s);
-                *entry = entry.min(alert.raised_s);
+    let position: BTreeMap<u32, usize> = alerts.iter().enumerate().map(|(i, a)| (a.alert, i)).collect();
+    let mut by_frame: BTreeMap<(u64, u16), Vec<(usize, [f64; 4])>> = BTreeMap::new();
+    for region in regions {
+        if let Some(&i) = position.get(&region.alert) {
+            by_frame.entry((region.tick, region.camera)).or_default().push((i, region.bbox()));
+        }
+    }
+    let mut detected: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); alerts.len()];
+    let mut flagged: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); alerts.len()];
+    // Per (event, camera): visible frames, frames hit.
+    let mut tracks: BTreeMap<(u32, u16), (usize, usize)> = BTreeMap::new();
+    for frame in records.incident_frames.iter().filter(|f| f.visible_px >= min_px) {
+        let Some(b) = frame.visible_box() else { continue };
+        let b = b.map(|v| v as f64);
+        let guarded = protected.get(&frame.incident).copied().unwrap_or(false);
+        let mut hit = false;
+        for &(i, region) in by_frame.get(&(frame.tick, frame.camera)).into_iter().flatten() {
+            let matches = if guarded { intersection(region, b) >= 0.5 * area(b) } else { iou(region, b) >= alpha };
+            if matches {
+                hit = true;
+                if guarded { &mut flagged[i] } else { &mut detected[i] }.insert(frame.incident);
             }
-            alert
-        })
-        .collect();
+        }
+        let track = tracks.entry((frame.incident, frame.camera)).or_default();
+        track.0 += 1;
+        track.1 += usize::from(hit);
+    }
+    let mut hits = BTreeMap::new();
+    for (&(event, _), &(visible, hit)) in &tracks {
+        if hit > 0 && hit as f64 >= beta * visible as f64 - 1e-9 {
+            let start = records.incidents.iter().find(|i| i.incident == event).map_or(0.0, |i| i.start_tick as f64 / tick_hz);
+            let guarded = protected.get(&event).copied().unwrap_or(false);
+            let first = alerts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| if guarded { &flagged[*i] } else { &detected[*i] }.contains(&event))
+                .map(|(_, a)| (a.raised_s - start).max(0.0))
+                .fold(f64::INFINITY, f64::min);
+            hits.insert(event, first);
+        }
+    }
+    AlertOutcome {
+        detected: detected.into_iter().map(|s| s.into_iter().collect()).collect(),
+        flagged: flagged.into_iter().map(|s| s.into_iter().collect()).collect(),
+        hits,
+        alert_time_share: alert_time_share(records, alerts),
+    }
+}
+
+/// Share of the run's frames (camera-time) that lie inside an open alert of their camera.
+pub fn alert_time_share(records: &RunRecords, alerts: &[AlertRecord]) -> f64 {
+    let under = records.frames.iter().filter(|f| alerts.iter().any(|a| a.camera == f.camera && (a.start_tick..=a.end_tick).contains(&f.tick))).count();
+    if records.frames.is_empty() { 0.0 } else { under as f64 / records.frames.len() as f64 }
+}
+
+/// Fills each alert's detected incidents, flagged activities and false-alert flag, and each
+/// incident's detection and time to alert, from the run's `alert_regions` ([`evaluate_alerts`]).
+pub fn apply_outcome(records: &mut RunRecords) {
+    let outcome = evaluate_alerts(records, &records.alerts, &records.alert_regions);
+    for (alert, (detected, flagged)) in records.alerts.iter_mut().zip(outcome.detected.into_iter().zip(outcome.flagged)) {
+        alert.false_alert = detected.is_empty();
+        alert.detected_incidents = detected;
+        alert.flagged_activities = flagged;
+    }
     for incident in &mut records.incidents {
-        incident.detected = first.contains_key(&incident.incident);
-        // An alert already open when the incident began counts as immediate, not as negative time.
-        incident.time_to_alert_s = first.get(&incident.incident).map(|raised| (raised - incident.start_tick as f64 / tick_hz).max(0.0));
+        incident.time_to_alert_s = outcome.hits.get(&incident.incident).copied();
+        incident.detected = incident.time_to_alert_s.is_some();
     }
 }
 
@@ -227,6 +259,7 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
     let times: Vec<f64> = real.iter().filter_map(|i| i.time_to_alert_s).collect();
     let hours = camera_hours(records);
     let false_alerts = records.alerts.iter().filter(|a| a.false_alert).count();
+    let (alpha, beta) = records.runs.first().map_or((0.1, 0.1), |r| (r.region_iou, r.track_share));
     let mut by_kind: BTreeMap<(bool, &str), KindOutcome> = BTreeMap::new();
     for incident in records.incidents.iter().filter(|i| visible.contains(&i.incident)) {
         let outcome = by_kind.entry((incident.protected, &incident.kind)).or_insert_with(|| KindOutcome {
@@ -245,6 +278,7 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
         negative_frames: labelled.iter().filter(|l| !l.1).count(),
         alerts: records.alerts.len(),
         false_alerts,
+        alert_time_share: alert_time_share(records, &records.alerts),
         camera_hours: hours,
         false_alerts_per_hour: (hours > 0.0).then(|| false_alerts as f64 / hours),
         incidents_visible: real.len(),
@@ -252,24 +286,23 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
         incident_recall: (!real.is_empty()).then(|| detected as f64 / real.len() as f64),
         mean_time_to_alert_s: (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64),
         protected_visible: guarded.len(),
-        protected_alerted: guarded.iter().filter(|i| i.detected).count(),
-        protected_false_alert_rate: (!guarded.is_empty()).then(|| guarded.iter().filter(|i| i.detected).count() as f64 / guarded.len() as f64),
+        protected_flagged: guarded.iter().filter(|i| i.detected).count(),
+        protected_flag_rate: (!guarded.is_empty()).then(|| guarded.iter().filter(|i| i.detected).count() as f64 / guarded.len() as f64),
         by_kind: by_kind.into_values().collect(),
+        detection: detection_curves(records, alpha, beta),
     }
 }
 
-/// The alerting rule's outcome when `alerts` are the alerts it raised at `threshold`: matched
-/// against the run's incidents exactly as the run's own alerts are ([`apply_matches`] and
+/// The alerting rule's outcome when `alerts` (with their `regions`) are what it raised at
+/// `threshold`: scored exactly as the run's own alerts are ([`apply_outcome`] and
 /// [`anomaly_metrics`] give the same counts), without copying the run's tables.
-pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], threshold: f64, chosen: bool) -> crate::records::OperatingPointRecord {
-    let matches = match_alerts(records, alerts);
-    let protected = protected_by_incident(records);
-    let alerted: BTreeSet<u32> = matches.iter().flatten().copied().collect();
-    let false_alerts = matches.iter().filter(|m| m.is_none_or(|m| protected[&m])).count();
+pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], regions: &[AlertRegionRecord], threshold: f64, chosen: bool) -> crate::records::OperatingPointRecord {
+    let outcome = evaluate_alerts(records, alerts, regions);
+    let false_alerts = outcome.detected.iter().filter(|d| d.is_empty()).count();
     let visible = visible_incidents(records);
-    let share_alerted = |guarded: bool| {
+    let share_hit = |guarded: bool| {
         let events: Vec<u32> = records.incidents.iter().filter(|i| i.protected == guarded && visible.contains(&i.incident)).map(|i| i.incident).collect();
-        (!events.is_empty()).then(|| events.iter().filter(|i| alerted.contains(i)).count() as f64 / events.len() as f64)
+        (!events.is_empty()).then(|| events.iter().filter(|i| outcome.hits.contains_key(i)).count() as f64 / events.len() as f64)
     };
     let hours = camera_hours(records);
     crate::records::OperatingPointRecord {
@@ -277,8 +310,9 @@ pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], threshold: 
         alerts: alerts.len() as u32,
         false_alerts: false_alerts as u32,
         false_alerts_per_hour: if hours > 0.0 { false_alerts as f64 / hours } else { 0.0 },
-        incident_recall: share_alerted(false),
-        protected_false_alert_rate: share_alerted(true),
+        incident_recall: share_hit(false),
+        protected_flag_rate: share_hit(true),
+        alert_time_share: outcome.alert_time_share,
         chosen,
     }
 }
@@ -406,33 +440,7 @@ mod tests {
 
     fn run_with(incidents: Vec<(u32, bool, u64, u64)>, frames: Vec<(u64, u32, [u32; 4])>) -> RunRecords {
         let mut records = RunRecords::default();
-        records.runs.push(RunRecord {
-            scenario: "t".into(),
-            scenario_sha256: String::new(),
-            seed: 0,
-            duration_s: 20.0,
-            tick_hz: 10,
-            ticks: 200,
-            masking_model: String::new(),
-            masking_model_sha256: String::new(),
-            refine_model: String::new(),
-            refine_model_sha256: String::new(),
-            crowdtwin_version: String::new(),
-            modality: "central".into(),
-            retention: 2,
-            bits_per_pixel: 0.1,
-            anomaly_model: String::new(),
-            anomaly_model_sha256: String::new(),
-            alert_threshold: 0.5,
-            alert_release_ratio: 0.8,
-            alert_min_duration_s: 1.0,
-            match_tolerance_s: 2.0,
-            detector_tiles: "1x1".into(),
-            miss_threshold: 0.2,
-            min_visible_px: 20,
-            light: "day".into(),
-            weather: "clear".into(),
-        });
+        records.runs.push(RunRecord { min_visible_px: 20, ..test_run() });
         for (id, protected, start, end) in incidents {
             records.incidents.push(IncidentRecord {
                 incident: id,
@@ -492,54 +500,102 @@ mod tests {
             site_z_m: None,
             text: String::new(),
             metadata_bytes: 200,
-            matched_incident: None,
+            detected_incidents: vec![],
+            flagged_activities: vec![],
             false_alert: false,
         }
     }
 
-    #[test]
-    fn an_operating_point_counts_what_matching_the_run_itself_counts() {
-        let mut records = run_with(
-            vec![(0, false, 50, 100), (1, true, 50, 100), (2, false, 150, 190)],
-            vec![(60, 0, [0, 0, 50, 50]), (60, 1, [100, 0, 150, 50]), (160, 2, [0, 0, 50, 50])],
-        );
-        records.cameras.push(camera());
-        records.frames = (0..40).map(|i| FrameRecord { tick: i * 2, camera: 0, time_s: i as f64 * 0.2, persons_visible: 0, detections: 0, refined: 0, masked_px: 0, false_mask_px: 0, frame_px: 1, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0, ad_score: 0.0 }).collect();
-        let alerts = vec![alert(6.0, 8.0, [10.0, 10.0, 40.0, 40.0]), alert(6.0, 8.0, [110.0, 10.0, 140.0, 40.0]), alert(1.0, 2.0, [0.0, 0.0, 10.0, 10.0])];
-        let point = operating_point(&records, &alerts, 0.5, true);
-        records.alerts = alerts;
-        apply_matches(&mut records);
-        let metrics = anomaly_metrics(&records);
-        assert_eq!((point.alerts as usize, point.false_alerts as usize), (metrics.alerts, metrics.false_alerts));
-        assert_eq!((point.incident_recall, point.protected_false_alert_rate), (metrics.incident_recall, metrics.protected_false_alert_rate));
-        assert_eq!(Some(point.false_alerts_per_hour), metrics.false_alerts_per_hour);
-        assert_eq!((point.incident_recall, point.protected_false_alert_rate, point.false_alerts), (Some(0.5), Some(1.0), 2));
+    /// Frames every 2 ticks (5 fps) on camera 0 from tick 0 to 198, each with a 16×9 grid
+    /// (40 px cells on 640×360) scoring `cells` high and every other cell 0.
+    fn with_grid(records: &mut RunRecords, cells: &[usize]) {
+        records.cameras = vec![camera()];
+        records.frames = (0..100).map(|i| FrameRecord { tick: i * 2, camera: 0, time_s: i as f64 * 0.2, persons_visible: 0, detections: 0, refined: 0, masked_px: 0, false_mask_px: 0, frame_px: 640 * 360, plate_px: 0, plate_exposed_px: 0, screen_px: 0, screen_exposed_px: 0, ad_score: 0.9 }).collect();
+        records.region_scores = (0..100)
+            .map(|i| {
+                let scores = (0..144).map(|c| if cells.contains(&c) { 0.9 } else { 0.0 }).collect();
+                RegionScoresRecord { tick: i * 2, camera: 0, columns: 16, rows: 9, scores }
+            })
+            .collect();
+    }
+
+    /// An event's box on every frame of `ticks`.
+    fn seen(id: u32, ticks: std::ops::Range<u64>, b: [u32; 4]) -> Vec<(u64, u32, [u32; 4])> {
+        ticks.step_by(2).map(|t| (t, id, b)).collect()
+    }
+
+    /// Scores `alerts` as a run does: their regions at the rule's threshold, then the outcome.
+    fn score(records: &mut RunRecords, alerts: Vec<AlertRecord>) {
+        records.alerts = alerts.into_iter().enumerate().map(|(i, a)| AlertRecord { alert: i as u32, ..a }).collect();
+        records.alert_regions = crate::regions::alert_regions(records, &records.alerts, 0.5);
+        apply_outcome(records);
+    }
+
+    /// Cells of a box of 40 px cells (16 columns).
+    fn cells(c0: usize, r0: usize, c1: usize, r1: usize) -> Vec<usize> {
+        (r0..=r1).flat_map(|r| (c0..=c1).map(move |c| r * 16 + c)).collect()
     }
 
     #[test]
-    fn an_alert_matches_in_time_and_space_and_prefers_real_incidents() {
-        // Incident 0 (fight) 5–10 s at the left; incident 1 (hug, protected) 5–10 s at the right.
-        let mut records = run_with(
-            vec![(0, false, 50, 100), (1, true, 50, 100)],
-            vec![(60, 0, [0, 0, 50, 50]), (60, 1, [100, 0, 150, 50]), (95, 0, [0, 0, 50, 50]), (95, 1, [100, 0, 150, 50])],
-        );
-        records.alerts = vec![
-            alert(6.0, 8.0, [10.0, 10.0, 40.0, 40.0]),     // on the fight
-            alert(6.0, 8.0, [110.0, 10.0, 140.0, 40.0]),   // on the hug: a false alert
-            alert(6.0, 8.0, [200.0, 100.0, 240.0, 140.0]), // on nothing
-            alert(15.0, 16.0, [10.0, 10.0, 40.0, 40.0]),   // too late (beyond 10 s + 2 s)
-            alert(11.5, 13.0, [0.0, 0.0, 150.0, 50.0]),    // within tolerance (seen at 9.5 s), over both: the fight wins
-        ];
-        apply_matches(&mut records);
-        let matched: Vec<_> = records.alerts.iter().map(|a| a.matched_incident).collect();
-        assert_eq!(matched, vec![Some(0), Some(1), None, None, Some(0)]);
-        let false_alerts: Vec<_> = records.alerts.iter().map(|a| a.false_alert).collect();
-        assert_eq!(false_alerts, vec![false, true, true, true, false]);
-        assert!(records.incidents[0].detected && records.incidents[1].detected);
-        assert_eq!(records.incidents[0].time_to_alert_s, Some(2.0), "raised at 7 s, started at 5 s");
-        records.cameras.push(camera());
+    fn an_always_on_whole_frame_alert_detects_nothing_and_flags_what_it_covers() {
+        // A fight in an 80×120 box and a prayer in a 120×80 box, both 5–10 s; the model scores
+        // every cell high for the whole run: one alert, its region the whole frame.
+        let mut records = run_with(vec![(0, false, 50, 100), (1, true, 50, 100)], [seen(0, 50..100, [40, 80, 120, 200]), seen(1, 50..100, [400, 200, 520, 280])].concat());
+        with_grid(&mut records, &(0..144).collect::<Vec<_>>());
+        score(&mut records, vec![alert(0.0, 19.8, [0.0, 0.0, 640.0, 360.0])]);
+        assert_eq!(records.alert_regions.len(), 100, "one region, the whole frame, in each of its 100 frames");
+        let a = &records.alerts[0];
+        assert!(a.false_alert && a.detected_incidents.is_empty(), "IoU of the fight with the frame is 0.04 < α: {a:?}");
+        assert_eq!(a.flagged_activities, vec![1], "the whole frame covers the prayer");
+        assert!(!records.incidents[0].detected && records.incidents[1].detected);
         let metrics = anomaly_metrics(&records);
-        assert_eq!((metrics.incident_recall, metrics.protected_false_alert_rate), (Some(1.0), Some(1.0)));
-        assert_eq!((metrics.alerts, metrics.false_alerts), (5, 3));
+        assert_eq!((metrics.incident_recall, metrics.protected_flag_rate, metrics.false_alerts), (Some(0.0), Some(1.0), 1));
+        assert!((metrics.alert_time_share - 1.0).abs() < 1e-12, "open on every frame");
+    }
+
+    #[test]
+    fn one_alert_over_two_incidents_detects_both_and_a_prayer_beside_a_fight_is_flagged() {
+        // Two fights (0, 1) and a prayer (2), each in view 5–10 s; the model lights each one's cells.
+        let boxes = [[40, 80, 120, 200], [400, 40, 480, 160], [200, 200, 320, 280]];
+        let frames = [seen(0, 50..100, boxes[0]), seen(1, 50..100, boxes[1]), seen(2, 50..100, boxes[2])].concat();
+        let mut records = run_with(vec![(0, false, 50, 100), (1, false, 50, 100), (2, true, 50, 100)], frames);
+        with_grid(&mut records, &[cells(1, 2, 2, 4), cells(10, 1, 11, 3), cells(5, 5, 7, 6)].concat());
+        score(&mut records, vec![alert(4.0, 12.0, [0.0, 0.0, 640.0, 360.0])]);
+        let a = &records.alerts[0];
+        assert_eq!((a.detected_incidents.clone(), a.flagged_activities.clone(), a.false_alert), (vec![0, 1], vec![2], false), "{a:?}");
+        assert!(records.incidents.iter().all(|i| i.detected), "both fights detected and the prayer flagged");
+        assert_eq!(records.incidents[0].time_to_alert_s, Some(0.0), "raised at 5 s, when the fight began");
+        let metrics = anomaly_metrics(&records);
+        assert_eq!((metrics.incident_recall, metrics.protected_flag_rate, metrics.false_alerts), (Some(1.0), Some(1.0), 0));
+    }
+
+    #[test]
+    fn a_track_needs_beta_of_its_visible_frames() {
+        // A fight visible 5–10 s (25 frames); an alert covering only its first 2 frames: 2/25 < 0.1.
+        let mut records = run_with(vec![(0, false, 50, 100)], seen(0, 50..100, [40, 80, 120, 200]));
+        with_grid(&mut records, &cells(1, 2, 2, 4));
+        score(&mut records, vec![alert(5.0, 5.2, [0.0, 0.0, 640.0, 360.0])]);
+        assert_eq!(records.alerts[0].detected_incidents, vec![0], "its frames detect the fight…");
+        assert!(!records.incidents[0].detected, "…but 2 of 25 frames are under β = 0.1");
+        score(&mut records, vec![alert(5.0, 5.4, [0.0, 0.0, 640.0, 360.0])]);
+        assert!(records.incidents[0].detected, "3 of 25 frames reach it");
+    }
+
+    #[test]
+    fn an_operating_point_counts_what_scoring_the_run_itself_counts() {
+        let frames = [seen(0, 50..100, [40, 80, 120, 200]), seen(1, 50..100, [400, 200, 520, 280]), seen(2, 150..190, [40, 80, 120, 200])].concat();
+        let mut records = run_with(vec![(0, false, 50, 100), (1, true, 50, 100), (2, false, 150, 190)], frames);
+        with_grid(&mut records, &[cells(1, 2, 2, 4), cells(10, 5, 12, 6)].concat());
+        let alerts = vec![alert(6.0, 8.0, [0.0; 4]), alert(1.0, 2.0, [0.0; 4])];
+        let alerts: Vec<AlertRecord> = alerts.into_iter().enumerate().map(|(i, a)| AlertRecord { alert: i as u32, ..a }).collect();
+        let regions = crate::regions::alert_regions(&records, &alerts, 0.5);
+        let point = operating_point(&records, &alerts, &regions, 0.5, true);
+        score(&mut records, alerts);
+        let metrics = anomaly_metrics(&records);
+        assert_eq!((point.alerts as usize, point.false_alerts as usize), (metrics.alerts, metrics.false_alerts));
+        assert_eq!((point.incident_recall, point.protected_flag_rate), (metrics.incident_recall, metrics.protected_flag_rate));
+        assert_eq!(Some(point.false_alerts_per_hour), metrics.false_alerts_per_hour);
+        assert_eq!((point.incident_recall, point.protected_flag_rate, point.false_alerts), (Some(0.5), Some(1.0), 1));
+        assert!((point.alert_time_share - metrics.alert_time_share).abs() < 1e-12);
     }
 }

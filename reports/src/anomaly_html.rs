@@ -32,26 +32,33 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         "<h2>Anomaly detection and alerts</h2><p>The anomaly model sees only masked frames: for each camera, the clip of its last frames \
          ending with the current one. An alert opens once the score stays at or above <b>{:.2}</b> for {:.1} s and closes when it falls \
          below {:.2} (hysteresis). It carries the camera, times, a confidence (peak score), a region of interest and its place on the site \
-         map, and one neutral sentence — never a crime label. An alert <b>matches</b> an incident when the incident is visible on that camera \
-         (≥ {} px) within the alert's time (± {:.1} s), the intervals overlap (± {:.1} s), and the region of interest overlaps the incident's \
-         visible box; everything else, including an alert on a protected activity, is a <b>false alert</b>.</p>",
+         map, and one neutral sentence — never a crime label.</p><p>Alerts are scored frame by frame by the criteria of Ramachandra &amp; Jones \
+         (Street Scene, WACV 2020). In each frame of an open alert its <b>regions</b> are the 8-connected groups of grid cells scoring at or \
+         above the threshold. A region <b>detects</b> an incident in a frame when its intersection over union with the incident's visible box \
+         (≥ {} px) is at least α = {}; an incident is <b>detected</b> when at least β = {} of its visible frames on some camera are. A \
+         protected activity is <b>flagged</b> when, in at least β of its visible frames, a region of an open alert covers at least half of \
+         its visible box — whether or not the same alert also detected an incident. An alert none of whose frames detects an incident is a \
+         <b>false alert</b>; one alert may detect several incidents. RBDC and TBDC score the model's regions at every threshold, without the \
+         alerting rule.</p>",
         run.alert_threshold,
         run.alert_min_duration_s,
         run.alert_threshold * run.alert_release_ratio,
         run.min_visible_px,
-        run.match_tolerance_s,
-        run.match_tolerance_s
+        run.region_iou,
+        run.track_share,
     );
     let _ = write!(
         html,
         "<table><tr><td>anomaly model</td><td>{} (sha256 <code>{}</code>)</td></tr>\
          <tr><td>frame AUC (positives: frames where an incident is visible; {} positive, {} negative)</td><td>{}</td></tr>\
          <tr><td>frame PR-AUC (average precision; a detector guessing at random scores the positives' share, {})</td><td>{}</td></tr>\
-         <tr><td>incident recall (visible incidents that drew a matching alert)</td><td>{} ({} of {})</td></tr>\
+         <tr><td>RBDC / TBDC, area for 0–1 false-positive regions per frame ({} incident regions, {} tracks)</td><td>{} / {}</td></tr>\
+         <tr><td>incident recall (visible incidents detected by the alerts)</td><td>{} ({} of {})</td></tr>\
          <tr><td>mean time from incident start to alert</td><td>{}</td></tr>\
          <tr><td>alerts raised / false</td><td>{} / {}</td></tr>\
+         <tr><td>camera-time under an open alert</td><td>{}</td></tr>\
          <tr><td>false alerts per camera-hour</td><td>{} ({:.3} camera-hours observed)</td></tr>\
-         <tr><td>protected activities that drew an alert</td><td>{} ({} of {})</td></tr></table>",
+         <tr><td>protected activities flagged</td><td>{} ({} of {})</td></tr></table>",
         escape(&run.anomaly_model),
         run.anomaly_model_sha256,
         metrics.positive_frames,
@@ -63,30 +70,42 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
             "—".into()
         },
         metrics.ad_frame_pr_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        metrics.detection.regions,
+        metrics.detection.tracks,
+        metrics.detection.rbdc_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        metrics.detection.tbdc_auc.map_or("—".into(), |a| format!("{a:.3}")),
         share(metrics.incident_recall),
         metrics.incidents_detected,
         metrics.incidents_visible,
         metrics.mean_time_to_alert_s.map_or("—".into(), |t| format!("{t:.1} s")),
         metrics.alerts,
         metrics.false_alerts,
+        share(Some(metrics.alert_time_share)),
         metrics.false_alerts_per_hour.map_or("—".into(), |r| format!("{r:.0}")),
         metrics.camera_hours,
-        share(metrics.protected_false_alert_rate),
-        metrics.protected_alerted,
+        share(metrics.protected_flag_rate),
+        metrics.protected_flagged,
         metrics.protected_visible
     );
+    if metrics.alert_time_share >= 0.5 {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Alerts were open {} of the camera-time: an alert that is always on says little about where or when anything happened.</p>",
+            share(Some(metrics.alert_time_share))
+        );
+    }
     if metrics.camera_hours < 1.0 {
         html.push_str("<p class=\"note\">Rates per camera-hour are extrapolated from less than an hour of simulated footage: read them as orders of magnitude.</p>");
     }
 
     if !metrics.by_kind.is_empty() {
-        html.push_str("<h3>By kind of event</h3><table><tr><th>kind</th><th></th><th>visible</th><th>drew an alert</th></tr>");
+        html.push_str("<h3>By kind of event</h3><table><tr><th>kind</th><th></th><th>visible</th><th>detected / flagged</th></tr>");
         for kind in &metrics.by_kind {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&kind.kind.replace('_', " ")),
-                if kind.protected { "protected activity — an alert is a false alert" } else { "incident" },
+                if kind.protected { "protected activity — must not be flagged" } else { "incident" },
                 kind.visible,
                 kind.alerted
             );
@@ -94,6 +113,7 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         html.push_str("</table>");
     }
     html.push_str(&roc_chart(records));
+    html.push_str(&detection_chart(metrics));
     html.push_str(&timeline(records));
 
     // The price of a lower threshold.
@@ -101,35 +121,36 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
     if !points.is_empty() {
         let max_rate = points.iter().map(|p| p.false_alerts_per_hour).fold(1.0, f64::max) * 1.05;
         let recall: Vec<(f64, f64)> = points.iter().filter_map(|p| p.incident_recall.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
-        let guarded: Vec<(f64, f64)> = points.iter().filter_map(|p| p.protected_false_alert_rate.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
+        let guarded: Vec<(f64, f64)> = points.iter().filter_map(|p| p.protected_flag_rate.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
         let chosen: Vec<(f64, f64)> = points.iter().filter(|p| p.chosen).filter_map(|p| p.incident_recall.map(|r| (p.false_alerts_per_hour, r * 100.0))).collect();
         let mut series = vec![
-            Series { label: "incidents alerted (%)", colour: RGBColor(40, 90, 200), points: sorted(recall), markers: true },
-            Series { label: "protected activities alerted (%)", colour: RGBColor(200, 60, 40), points: sorted(guarded), markers: true },
+            Series { label: "incidents detected (%)", colour: RGBColor(40, 90, 200), points: sorted(recall), markers: true },
+            Series { label: "protected activities flagged (%)", colour: RGBColor(200, 60, 40), points: sorted(guarded), markers: true },
         ];
         if !chosen.is_empty() {
             series.push(Series { label: "this run's threshold", colour: RGBColor(0, 0, 0), points: chosen, markers: true });
         }
         html.push_str("<h3>Operating points: what a lower threshold costs</h3><p>The alerting rule replayed on this run's scores at thresholds from 0.05 to 0.95. \
                        Moving right lowers the threshold: more incidents alerted, paid for in false alerts per camera-hour and in protected activities flagged.</p>");
-        match line_chart("Incident recall against false alerts", "false alerts per camera-hour", "% alerted", (0.0, max_rate), (0.0, 105.0), &series) {
+        match line_chart("Incident recall against false alerts", "false alerts per camera-hour", "%", (0.0, max_rate), (0.0, 105.0), &series) {
             Ok(svg) => html.push_str(&svg),
             Err(error) => {
                 let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
             }
         }
-        html.push_str("<table><tr><th>threshold</th><th>alerts</th><th>false</th><th>false / camera-hour</th><th>incident recall</th><th>protected alerted</th></tr>");
+        html.push_str("<table><tr><th>threshold</th><th>alerts</th><th>false</th><th>false / camera-hour</th><th>camera-time under alert</th><th>incident recall</th><th>protected flagged</th></tr>");
         for p in points {
             let _ = write!(
                 html,
-                "<tr><td>{:.2}{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{:.2}{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 p.threshold,
                 if p.chosen { " (this run)" } else { "" },
                 p.alerts,
                 p.false_alerts,
                 p.false_alerts_per_hour,
+                share(Some(p.alert_time_share)),
                 share(p.incident_recall),
-                share(p.protected_false_alert_rate)
+                share(p.protected_flag_rate)
             );
         }
         html.push_str("</table>");
@@ -137,14 +158,16 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
 
     if !records.alerts.is_empty() {
         html.push_str("<h3>Alerts</h3><table><tr><th>#</th><th>camera</th><th>from–to (s)</th><th>raised (s)</th><th>confidence</th>\
-                       <th>site (x, z) m</th><th>text</th><th>matched</th></tr>");
+                       <th>site (x, z) m</th><th>text</th><th>detected / flagged</th></tr>");
         for alert in &records.alerts {
             let camera = records.cameras.iter().find(|c| c.index == alert.camera).map_or("?", |c| c.id.as_str());
-            let matched = match alert.matched_incident.and_then(|m| records.incidents.iter().find(|i| i.incident == m)) {
-                Some(i) if i.protected => format!("#{} {} — protected: a false alert", i.incident, i.kind.replace('_', " ")),
-                Some(i) => format!("#{} {}", i.incident, i.kind.replace('_', " ")),
-                None => "nothing: a false alert".to_string(),
-            };
+            let name = |id: &u32| records.incidents.iter().find(|i| i.incident == *id).map_or(format!("#{id}"), |i| format!("#{} {}", i.incident, i.kind.replace('_', " ")));
+            let mut parts: Vec<String> = alert.detected_incidents.iter().map(name).collect();
+            parts.extend(alert.flagged_activities.iter().map(|id| format!("{} — protected, flagged", name(id))));
+            if alert.false_alert {
+                parts.push("no incident: a false alert".to_string());
+            }
+            let matched = parts.join("; ");
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{:.1}</td><td>{:.0} %</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -228,15 +251,15 @@ fn timeline(records: &crate::records::RunRecords) -> String {
             .iter()
             .filter(|a| a.camera == camera.index)
             .map(|a| {
-                let matched = a.matched_incident.map_or(String::new(), |m| format!(" → #{m}"));
+                let matched: String = a.detected_incidents.iter().map(|m| format!(" → #{m}")).collect();
                 Span { start_s: a.start_s, end_s: a.end_s, colour: if a.false_alert { false_alert } else { alerted }, text: format!("alert {}{matched}", a.alert) }
             })
             .collect();
         lanes.push(Lane { label: format!("alerts · {}", camera.id), spans: alerts });
     }
-    let legend = [("incident", incident), ("protected activity", guarded), ("alert matching an incident", alerted), ("false alert", false_alert)];
+    let legend = [("incident", incident), ("protected activity", guarded), ("alert detecting an incident", alerted), ("false alert", false_alert)];
     let mut html = String::from(
-        "<h3>Alert timeline</h3><p>When each staged event was visible to some camera (first to last frame with enough pixels), and when each camera's alerts ran, with the event each alert matched.</p>",
+        "<h3>Alert timeline</h3><p>When each staged event was visible to some camera (first to last frame with enough pixels), and when each camera's alerts ran, with the incidents each alert detected.</p>",
     );
     match timeline_chart("Alerts against staged events", run.duration_s, &lanes) {
         Ok(svg) => {
@@ -247,6 +270,49 @@ fn timeline(records: &crate::records::RunRecords) -> String {
             }
             html.push_str("</p>");
         }
+        Err(error) => {
+            let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
+        }
+    }
+    html
+}
+
+/// RBDC and TBDC against false-positive regions per frame, up to 1 (the range their areas cover).
+fn detection_chart(metrics: &AnomalyMetrics) -> String {
+    let curves = &metrics.detection;
+    if curves.points.is_empty() || (curves.rbdc_auc.is_none() && curves.tbdc_auc.is_none()) {
+        return String::new();
+    }
+    let envelope = |y: fn(&crate::regions::CurvePoint) -> f64| {
+        // The best rate reached at or below each false-positive rate, as the areas count it.
+        let mut points: Vec<(f64, f64)> = curves.points.iter().map(|p| (p.false_positives_per_frame, y(p) * 100.0)).filter(|p| p.0 <= 1.0).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut best = 0.0f64;
+        let mut steps = vec![(0.0, 0.0)];
+        for (x, v) in points {
+            steps.push((x, best));
+            best = best.max(v);
+            steps.push((x, best));
+        }
+        steps.push((1.0, best));
+        steps
+    };
+    let series = [
+        Series { label: "RBDC (regions detected, %)", colour: RGBColor(40, 90, 200), points: envelope(|p| p.rbdc), markers: false },
+        Series { label: "TBDC (tracks detected, %)", colour: RGBColor(30, 150, 90), points: envelope(|p| p.tbdc), markers: false },
+    ];
+    let mut html = format!(
+        "<h3>Region- and track-based detection</h3><p>The model's regions at every threshold (no alerting rule): the share of incident regions \
+         (RBDC) and incident tracks (TBDC) detected against the false-positive regions per frame it takes. Areas for 0–1 false positives per \
+         frame: RBDC {}, TBDC {} (1 is perfect; {} incident regions in {} tracks over {} frames).</p>",
+        curves.rbdc_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        curves.tbdc_auc.map_or("—".into(), |a| format!("{a:.3}")),
+        curves.regions,
+        curves.tracks,
+        curves.frames
+    );
+    match line_chart("RBDC and TBDC", "false-positive regions per frame", "% detected", (0.0, 1.0), (0.0, 105.0), &series) {
+        Ok(svg) => html.push_str(&svg),
         Err(error) => {
             let _ = write!(html, "<p>chart unavailable: {}</p>", escape(&error));
         }

@@ -205,7 +205,12 @@ pub fn person_outcomes(records: &RunRecords, miss_threshold: f64, min_visible_px
 /// Masking bias of a run for one attribute or an intersection (`attributes` of length 2 or more:
 /// groups are the combinations that occur, e.g. `"8 × child"`), groups in taxonomy order.
 pub fn masking_bias(records: &RunRecords, attributes: &[&str], miss_threshold: f64, min_visible_px: u32, options: &BiasOptions) -> AttributeBias {
-    let outcomes = person_outcomes(records, miss_threshold, min_visible_px);
+    grouped_bias(records, &person_outcomes(records, miss_threshold, min_visible_px), attributes, options)
+}
+
+/// Bias statistics of any per-person outcome (`scored` events, `missed` of them counted against
+/// the person) grouped by one attribute or an intersection, groups in taxonomy order.
+pub fn grouped_bias(records: &RunRecords, outcomes: &BTreeMap<u32, PersonOutcome>, attributes: &[&str], options: &BiasOptions) -> AttributeBias {
     let mut groups: BTreeMap<Vec<usize>, (String, Vec<PersonOutcome>)> = BTreeMap::new();
     let orders: Vec<Vec<String>> = attributes.iter().map(|a| crate::metrics::attribute_values(a)).collect();
     for person in &records.persons {

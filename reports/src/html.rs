@@ -4,7 +4,7 @@
 use crate::charts::{miss_rate_bars, miss_rate_bars_with_intervals};
 use crate::images::base64;
 use crate::metrics::{attribute_values, GroupRate, MaskingMetrics};
-use crate::bias::AttributeBias;
+use crate::bias::{AttributeBias, GroupBias};
 use crate::policy::Verdict;
 use crate::records::RunRecords;
 use std::fmt::Write;
@@ -37,6 +37,8 @@ pub struct ReportInput<'a> {
     pub contact_sheets: Vec<(String, Vec<u8>)>,
     /// Bias statistics with intervals.
     pub bias: &'a [AttributeBias],
+    /// Anomaly outcomes by group, with intervals.
+    pub outcome_bias: &'a [crate::outcomes::OutcomeBias],
     /// Name of the fairness policy.
     pub policy_name: &'a str,
     /// Its verdicts.
@@ -59,21 +61,25 @@ fn interval(ci: Option<(f64, f64)>, scale: f64, digits: usize) -> String {
 fn fairness_section(input: &ReportInput) -> String {
     let mut html = format!(
         "<h2>Fairness policy “{}”</h2><p>Persons are the units: intervals come from resampling persons (a cluster \
-         bootstrap), so a group of few persons gets a wide interval. A line <b>fails</b> when the worst group with enough persons \
-         exceeds the limit; “beyond chance” means its whole interval does.</p><table><tr><th>line</th><th>verdict</th>\
-         <th>worst group</th><th>value</th><th>95 % interval</th><th>beyond chance</th><th>groups too small</th></tr>",
+         bootstrap), so a group of few persons gets a wide interval. Only groups with enough persons are judged, and a ratio or \
+         difference needs two of them. Verdicts are read from the intervals: a line <b>passes</b> when every judged group's whole \
+         interval lies within the limit, <b>fails</b> when some group's whole interval lies beyond it, and is otherwise \
+         <b>inconclusive</b> — more persons are needed. The point-estimate reading is shown beside it for reference only.</p>\
+         <table><tr><th>line</th><th>verdict</th><th>why</th><th>worst group</th><th>value</th><th>95 % interval</th>\
+         <th>by point estimate</th><th>groups too small</th></tr>",
         escape(input.policy_name)
     );
     for v in input.verdicts {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&v.rule),
             v.outcome,
+            escape(&v.reason),
             escape(v.worst_group.as_deref().unwrap_or("—")),
             v.value.map_or("—".into(), |x| format!("{x:.3}")),
             interval(v.interval, 1.0, 3),
-            if v.beyond_chance { "yes" } else { "no" },
+            if v.point_outcome.is_empty() { "—" } else { v.point_outcome },
             v.groups_too_small
         );
     }
@@ -372,56 +378,117 @@ fn group_table(groups: &[GroupRate]) -> String {
     html
 }
 
-/// Plain-language findings drawn from the numbers; small samples are called out as such.
-fn findings(metrics: &MaskingMetrics) -> Vec<String> {
+/// Plain-language findings, each quoting the interval it rests on; small groups are called out.
+fn findings(metrics: &MaskingMetrics, bias: &[AttributeBias]) -> Vec<String> {
     let mut out = Vec::new();
+    let everybody = bias.iter().find(|b| b.attribute == "everybody").and_then(|b| b.groups.first());
     if let Some(rate) = metrics.miss_rate {
         out.push(format!(
-            "Overall, the masker left more than the threshold of a person visible in {} of {} scored person-frames ({}).",
+            "Overall, the masker left more than the threshold of a person visible in {} of {} scored person-frames ({}; 95 % interval {} over {} persons).",
             metrics.missed,
             metrics.person_frames,
-            percent(Some(rate))
+            percent(Some(rate)),
+            everybody.map_or("—".into(), |g| interval_percent(g.miss_rate_ci)),
+            everybody.map_or(0, |g| g.persons)
         ));
     }
-    let bins: Vec<String> = metrics
-        .by_height
-        .iter()
-        .filter(|g| g.person_frames > 0)
-        .map(|g| {
-            let caution = if g.person_frames < 30 { ", too few to read" } else { "" };
-            format!("{} {} ({} person-frames{caution})", g.value, percent(g.miss_rate), g.person_frames)
-        })
-        .collect();
-    if !bins.is_empty() {
-        out.push(format!("Miss rate by the person's height in the frame: {}.", bins.join("; ")));
-    }
-    for (attribute, groups) in &metrics.by_group {
-        let with_data: Vec<&GroupRate> = groups.iter().filter(|g| g.person_frames > 0).collect();
+    for b in bias.iter().filter(|b| b.attribute != "everybody" && !b.attribute.contains('×')) {
+        let with_data: Vec<&GroupBias> = b.groups.iter().filter(|g| g.miss_rate.is_some()).collect();
         if with_data.len() < 2 {
             continue;
         }
-        let best = with_data.iter().min_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
-        let worst = with_data.iter().max_by(|a, b| a.miss_rate.partial_cmp(&b.miss_rate).unwrap()).unwrap();
-        if worst.miss_rate.unwrap_or(0.0) - best.miss_rate.unwrap_or(0.0) >= 0.001 {
-            let caution = if worst.persons < 5 || best.persons < 5 {
-                " One of these groups has fewer than 5 persons: too few to conclude anything."
-            } else {
-                " This slice reports no confidence intervals yet, so a gap of a few points may be noise."
-            };
-            out.push(format!(
-                "By {}: highest miss rate for {} ({}, {} persons), lowest for {} ({}, {} persons).{}",
-                attribute.replace('_', " "),
-                worst.value,
-                percent(worst.miss_rate),
-                worst.persons,
-                best.value,
-                percent(best.miss_rate),
-                best.persons,
-                caution
-            ));
+        let by_rate = |a: &&&GroupBias, c: &&&GroupBias| a.miss_rate.unwrap_or(0.0).total_cmp(&c.miss_rate.unwrap_or(0.0));
+        let (Some(best), Some(worst)) = (with_data.iter().min_by(by_rate), with_data.iter().max_by(by_rate)) else { continue };
+        if worst.miss_rate.unwrap_or(0.0) - best.miss_rate.unwrap_or(0.0) < 0.001 {
+            continue;
         }
+        let reading = if worst.too_few_persons || best.too_few_persons {
+            "one of these groups has too few persons to conclude anything".to_string()
+        } else {
+            let against_best = b.best.as_deref() == Some(best.value.as_str());
+            match (against_best, worst.difference_ci) {
+                (true, Some((low, high))) => format!(
+                    "the difference, 95 % interval {:.0} to {:.0} points, {}",
+                    low * 100.0,
+                    high * 100.0,
+                    if low > 0.0 { "lies above 0: beyond chance" } else { "includes 0: it may be noise" }
+                ),
+                _ => "no interval for their difference".to_string(),
+            }
+        };
+        out.push(format!(
+            "By {}: highest miss rate for {} ({}, 95 % interval {}, {} persons), lowest for {} ({}, {}, {} persons); {}.",
+            b.attribute.replace('_', " "),
+            worst.value,
+            percent(worst.miss_rate),
+            interval_percent(worst.miss_rate_ci),
+            worst.persons,
+            best.value,
+            percent(best.miss_rate),
+            interval_percent(best.miss_rate_ci),
+            best.persons,
+            reading
+        ));
     }
     out
+}
+
+fn interval_percent(ci: Option<(f64, f64)>) -> String {
+    ci.map_or("—".into(), |(low, high)| format!("{:.1}–{:.1} %", low * 100.0, high * 100.0))
+}
+
+/// Anomaly outcomes by group: incident miss rates, protected-activity flag rates and
+/// suspicion rates per attribute, with their intervals.
+fn outcomes_section(input: &ReportInput) -> String {
+    if input.outcome_bias.is_empty() {
+        return String::new();
+    }
+    let mut html = String::from(
+        "<h2>Alerts and people: outcomes by group</h2><p>Alerts are decisions about people. For every person: how many of the \
+         incidents they took part in went undetected (<b>incident miss rate</b>), how many of the protected activities they took part \
+         in were flagged (<b>flag rate</b>), and in how many of the frames that show them they stood inside a false alert's region \
+         (<b>suspicion rate</b>: at least half of their visible box inside it) — grouped by attribute, with intervals from \
+         resampling persons and the same too-few rule as masking. On one short scenario most groups are inconclusive: that is the \
+         honest answer.</p>",
+    );
+    for outcome in crate::outcomes::Outcome::ALL {
+        let of_outcome: Vec<&crate::outcomes::OutcomeBias> = input.outcome_bias.iter().filter(|o| o.outcome == outcome).collect();
+        let Some(first) = of_outcome.first() else { continue };
+        let _ = write!(
+            html,
+            "<h3>{}</h3><p>Events: {}. A group needs about {} of them for its rate to be known within ±10 points (95 %).</p>\
+             <table><tr><th>attribute</th><th>group</th><th>persons</th><th>events</th><th>rate</th><th>95 % interval</th><th>note</th></tr>",
+            outcome.name().replace('_', " "),
+            first.events,
+            first.events_needed
+        );
+        for o in &of_outcome {
+            for g in &o.bias.groups {
+                let note = if g.too_few_persons {
+                    "too few persons".to_string()
+                } else if (g.person_frames as u64) < o.events_needed {
+                    format!("too few events ({} of {} needed)", g.person_frames, o.events_needed)
+                } else if g.flagged {
+                    "above the best group, beyond chance".to_string()
+                } else {
+                    String::new()
+                };
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&o.bias.attribute.replace('_', " ")),
+                    escape(&g.value),
+                    g.persons,
+                    g.person_frames,
+                    percent(g.miss_rate),
+                    interval_percent(g.miss_rate_ci),
+                    escape(&note)
+                );
+            }
+        }
+        html.push_str("</table>");
+    }
+    html
 }
 
 /// Renders the report.
@@ -510,12 +577,19 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Results</h2><table><tr><td>miss rate</td><td>{}</td></tr><tr><td>mean exposed fraction</td><td>{}</td></tr>\
-         <tr><td>false-mask area (painted pixels showing no person)</td><td>{:.2} % of all pixels</td></tr></table><ul>",
+         <tr><td>false-mask area (painted pixels showing no person)</td><td>{:.2} % of all pixels</td></tr>\
+         <tr><td>alerts (false) · camera-time under an open alert</td><td>{} ({}) · {}</td></tr>\
+         <tr><td>incidents detected · protected activities flagged</td><td>{} · {}</td></tr></table><ul>",
         percent(metrics.miss_rate),
         percent(metrics.mean_exposed_fraction),
-        metrics.false_mask_fraction * 100.0
+        metrics.false_mask_fraction * 100.0,
+        input.anomaly.alerts,
+        input.anomaly.false_alerts,
+        percent(Some(input.anomaly.alert_time_share)),
+        percent(input.anomaly.incident_recall),
+        percent(input.anomaly.protected_flag_rate),
     );
-    for finding in findings(metrics) {
+    for finding in findings(metrics, input.bias) {
         let _ = write!(html, "<li>{}</li>", escape(&finding));
     }
     html.push_str("</ul><p>Each bar is labelled with its miss rate, the persons (p) and the person-frames (pf) behind it.</p><div class=\"charts\">");
@@ -529,6 +603,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     html.push_str(&fairness_section(input));
     html.push_str(&events_section(records));
     html.push_str(&crate::anomaly_html::anomaly_section(input, input.anomaly));
+    html.push_str(&outcomes_section(input));
     html.push_str(&crate::anomaly_html::deployment_section(input, input.bandwidth));
     html.push_str(&privacy_section(records));
     if let Some((coverage, map)) = &input.coverage {

@@ -3,7 +3,9 @@
 //!
 //! * [`records`] — the rows a run accumulates (runs, cameras, persons, observations, frames).
 //! * [`bias`] — per-group miss rates with cluster-bootstrap intervals, differences, ratios, flags.
-//! * [`alerts`] — alerts matched to incidents; AD frame AUC, recall, false alerts, bandwidth.
+//! * [`alerts`] — alerts scored against incidents frame by frame; AD frame AUC, recall, false alerts, bandwidth.
+//! * [`regions`] — the anomaly model's regions; RBDC and TBDC (Ramachandra & Jones).
+//! * [`outcomes`] — anomaly outcomes by group: incidents missed, protected activities flagged, persons under suspicion.
 //! * [`coverage`] — camera coverage at DORI levels, blind spots, districts, private zones, incident capture.
 //! * [`metrics`] — masking metrics: exposed fraction, miss rate, false-mask area, by group.
 //! * [`tables`] — every record type written to and read from Parquet through one serde path (serde_arrow + polars).
@@ -24,9 +26,11 @@ pub mod coverage;
 pub mod html;
 pub mod images;
 pub mod metrics;
+pub mod outcomes;
 pub mod output;
 pub mod placement;
 pub mod policy;
 pub mod privacy;
 pub mod records;
+pub mod regions;
 pub mod tables;

@@ -243,6 +243,10 @@ mod tests {
             pixels_per_metre: 50.0,
             depth_m: 10.0,
             exposed_px: exposed,
+            box_x0: None,
+            box_y0: None,
+            box_x1: None,
+            box_y1: None,
         }
     }
 

@@ -48,8 +48,10 @@ pub struct RunRecord {
     pub alert_release_ratio: f64,
     /// Minimum duration before an alert is raised, seconds.
     pub alert_min_duration_s: f64,
-    /// Tolerance when matching alerts to incidents in time, seconds.
-    pub match_tolerance_s: f64,
+    /// α of the detection criteria: least IoU of a region with an incident's box.
+    pub region_iou: f64,
+    /// β: least share of an incident's visible frames on a camera that must be detected.
+    pub track_share: f64,
     /// Detector tiling, `COLSxROWS` (`1x1`: whole frame only).
     pub detector_tiles: String,
     /// Miss threshold on the exposed fraction.
@@ -182,6 +184,15 @@ pub struct ObservationRecord {
     pub depth_m: f64,
     /// Visible person pixels the masker left unpainted.
     pub exposed_px: u32,
+    /// Box of the person's visible pixels `[x0, y0, x1, y1)`, render pixels: left edge (none
+    /// when nothing is visible).
+    pub box_x0: Option<u32>,
+    /// Top edge.
+    pub box_y0: Option<u32>,
+    /// Right edge (exclusive).
+    pub box_x1: Option<u32>,
+    /// Bottom edge (exclusive).
+    pub box_y1: Option<u32>,
 }
 
 impl ObservationRecord {
@@ -193,6 +204,11 @@ impl ObservationRecord {
     /// exposed ÷ visible pixels (0 when nothing is visible).
     pub fn exposed_fraction(&self) -> f64 {
         if self.visible_px == 0 { 0.0 } else { self.exposed_px as f64 / self.visible_px as f64 }
+    }
+
+    /// Box of the visible pixels `[x0, y0, x1, y1)`.
+    pub fn visible_box(&self) -> Option<[u32; 4]> {
+        Some([self.box_x0?, self.box_y0?, self.box_x1?, self.box_y1?])
     }
 }
 
@@ -312,9 +328,13 @@ pub struct AlertRecord {
     pub text: String,
     /// Size of the alert's metadata record as the deployment stores and sends it, bytes.
     pub metadata_bytes: u32,
-    /// The incident or protected activity it matched, if any.
-    pub matched_incident: Option<u32>,
-    /// True when it matched no incident, or only a protected activity.
+    /// The real incidents it detected: in some frame of the alert, one of its regions has an
+    /// IoU of at least α with the incident's visible box.
+    pub detected_incidents: Vec<u32>,
+    /// The protected activities it flagged: in some frame, one of its regions covers at least
+    /// half of the activity's visible box.
+    pub flagged_activities: Vec<u32>,
+    /// True when none of its frames detects a real incident.
     pub false_alert: bool,
 }
 
@@ -341,10 +361,12 @@ pub struct OperatingPointRecord {
     pub false_alerts: u32,
     /// False alerts per camera-hour.
     pub false_alerts_per_hour: f64,
-    /// Incidents visible to some camera that drew a matching alert ÷ all such incidents.
+    /// Incidents visible to some camera detected by the alerts ÷ all such incidents.
     pub incident_recall: Option<f64>,
-    /// Protected activities visible to some camera that drew an alert ÷ all such activities.
-    pub protected_false_alert_rate: Option<f64>,
+    /// Protected activities visible to some camera flagged by the alerts ÷ all such activities.
+    pub protected_flag_rate: Option<f64>,
+    /// Share of camera-time (frames) under an open alert.
+    pub alert_time_share: f64,
     /// Whether this is the run's own threshold.
     pub chosen: bool,
 }
@@ -415,6 +437,53 @@ impl IncidentFrameRecord {
     }
 }
 
+/// One row of `region_scores`: the anomaly model's region grid on one frame (a model without
+/// regions: one cell, the frame's score).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionScoresRecord {
+    /// Tick.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Grid columns.
+    pub columns: u32,
+    /// Grid rows.
+    pub rows: u32,
+    /// Cell scores in [0, 1], row-major from the top left.
+    pub scores: Vec<f64>,
+}
+
+/// One row of `alert_regions`: a region of an open alert in one of its frames — an
+/// 8-connected group of grid cells at or above the alert threshold, as a box.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRegionRecord {
+    /// Alert number.
+    pub alert: u32,
+    /// Tick of the frame.
+    pub tick: u64,
+    /// Camera index.
+    pub camera: u16,
+    /// Region number within the frame.
+    pub region: u32,
+    /// Left edge, render pixels.
+    pub x0: f64,
+    /// Top edge.
+    pub y0: f64,
+    /// Right edge.
+    pub x1: f64,
+    /// Bottom edge.
+    pub y1: f64,
+    /// Its best cell's score.
+    pub score: f64,
+}
+
+impl AlertRegionRecord {
+    /// `[x0, y0, x1, y1)`.
+    pub fn bbox(&self) -> [f64; 4] {
+        [self.x0, self.y0, self.x1, self.y1]
+    }
+}
+
 /// Everything one run recorded.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecords {
@@ -440,10 +509,47 @@ pub struct RunRecords {
     pub operating_points: Vec<OperatingPointRecord>,
     /// Privacy leakage: the attackers' scores.
     pub privacy: Vec<PrivacyRecord>,
+    /// The anomaly model's region grid on every frame.
+    pub region_scores: Vec<RegionScoresRecord>,
+    /// The regions of every open alert in each of its frames.
+    pub alert_regions: Vec<AlertRegionRecord>,
 }
 
 /// The f64 a person means by an f32 from a scenario (0.2f32 → 0.2, not 0.20000000298…), so
 /// that settings copied into records read back as written.
 pub fn decimal(value: f32) -> f64 {
     value.to_string().parse().unwrap_or(value as f64)
+}
+
+/// A run record for tests: 10 ticks per second, `min_visible_px` 1, α = β = 0.1.
+#[cfg(test)]
+pub(crate) fn test_run() -> RunRecord {
+    RunRecord {
+        scenario: "t".into(),
+        scenario_sha256: String::new(),
+        seed: 0,
+        duration_s: 20.0,
+        tick_hz: 10,
+        ticks: 200,
+        masking_model: String::new(),
+        masking_model_sha256: String::new(),
+        refine_model: String::new(),
+        refine_model_sha256: String::new(),
+        crowdtwin_version: String::new(),
+        modality: "central".into(),
+        retention: 2,
+        bits_per_pixel: 0.1,
+        anomaly_model: String::new(),
+        anomaly_model_sha256: String::new(),
+        alert_threshold: 0.5,
+        alert_release_ratio: 0.8,
+        alert_min_duration_s: 1.0,
+        region_iou: 0.1,
+        track_share: 0.1,
+        detector_tiles: "1x1".into(),
+        miss_threshold: 0.2,
+        min_visible_px: 1,
+        light: "day".into(),
+        weather: "clear".into(),
+    }
 }

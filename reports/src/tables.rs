@@ -126,6 +126,14 @@ impl Table for PrivacyRecord {
     const NAME: &'static str = "privacy";
 }
 
+impl Table for RegionScoresRecord {
+    const NAME: &'static str = "region_scores";
+}
+
+impl Table for AlertRegionRecord {
+    const NAME: &'static str = "alert_regions";
+}
+
 /// The Arrow fields of a record type, traced from its Rust types.
 fn fields<T: Table>() -> Result<Vec<Field>, String> {
     let options = TracingOptions::default().enums_without_data_as_strings(true).strings_as_large_utf8(true).sequence_as_large_list(true);
@@ -155,15 +163,21 @@ pub fn table<T: Table>(rows: &[T], run: Option<&RunRecord>) -> Result<DataFrame,
     DataFrame::new(rows.len(), columns).map_err(|e| format!("{}: {e}", T::NAME))
 }
 
-/// The rows of a table read from `path`, checked to be of this build's schema version.
+/// The rows of a table read from `path`, checked to be of this build's schema version (an
+/// empty table, which holds no version value, only for its columns).
 ///
 /// # Errors
 /// An unreadable file, another schema version (both named), a missing column or a value that
 /// does not fit the record (naming the file and column).
 pub fn rows<T: Table>(path: &Path) -> Result<Vec<T>, String> {
     let df = read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let fields = fields::<T>()?;
     if df.height() == 0 {
-        return Ok(Vec::new()); // an empty table (a run without incidents) carries no version
+        // An empty table (a run without alerts) carries no version value: its columns are checked.
+        return match fields.iter().find(|f| df.column(&f.name).is_err()) {
+            Some(missing) => Err(format!("{}: no column `{}`", path.display(), missing.name)),
+            None => Ok(Vec::new()),
+        };
     }
     let version = df.column("schema_version").ok().and_then(|c| c.as_materialized_series().u32().ok().and_then(|v| v.get(0)));
     let current = crowdtwin_core::RECORDS_SCHEMA_VERSION;
@@ -171,7 +185,6 @@ pub fn rows<T: Table>(path: &Path) -> Result<Vec<T>, String> {
         let found = version.map_or("none".to_string(), |v| v.to_string());
         return Err(format!("{}: schema version {found}, but this build reads schema version {current} (see the README's schema changelog)", path.display()));
     }
-    let fields = fields::<T>()?;
     let arrays = fields
         .iter()
         .map(|field| {
@@ -198,7 +211,7 @@ fn bitmap(bits: impl Iterator<Item = bool>) -> Vec<u8> {
             bytes.push(0);
         }
         if b {
-            *bytes.last_mut().unwrap_or(&mut 0) |= 1 << (i % 8);
+            bytes[i / 8] |= 1 << (i % 8);
         }
     }
     bytes
@@ -239,7 +252,12 @@ fn to_series(name: &str, array: Array) -> Result<Series, String> {
         Array::LargeList(a) => {
             let elements = to_series("", *a.elements)?;
             let lists: Vec<Series> = a.offsets.windows(2).map(|w| elements.slice(w[0], (w[1] - w[0]) as usize)).collect();
-            Series::new(name, lists)
+            if lists.is_empty() {
+                // polars types an empty list of series as null; the column keeps its list type.
+                Series::new_empty(name, &DataType::List(Box::new(elements.dtype().clone())))
+            } else {
+                Series::new(name, lists)
+            }
         }
         other => return Err(format!("column `{name}`: arrays of type {:?} are not a table type", other.data_type())),
     })
@@ -286,7 +304,7 @@ fn to_array(series: &Series, data_type: &ArrowType) -> Result<Array, String> {
             let mut offsets = vec![0i64];
             let mut parts = Vec::new();
             for row in 0..ca.len() {
-                let list = ca.get_as_series(row).unwrap_or_else(|| Series::new_empty("".into(), &ca.inner_dtype().clone()));
+                let list = ca.get_as_series(row).ok_or_else(|| format!("row {row} holds no list"))?;
                 offsets.push(offsets[offsets.len() - 1] + list.len() as i64);
                 parts.push(list);
             }
@@ -353,7 +371,9 @@ pub fn write_all(records: &RunRecords, dir: &Path) -> Result<(), String> {
     write(dir, &records.incident_frames, run)?;
     write(dir, &records.alerts, run)?;
     write(dir, &records.operating_points, run)?;
-    write(dir, &records.privacy, run)
+    write(dir, &records.privacy, run)?;
+    write(dir, &records.region_scores, run)?;
+    write(dir, &records.alert_regions, run)
 }
 
 /// Reads every table of a run folder written by [`write_all`] back into records (the derived
@@ -377,6 +397,8 @@ pub fn read_all(dir: &Path) -> Result<RunRecords, String> {
         alerts: open(dir)?,
         operating_points: open(dir)?,
         privacy: open(dir)?,
+        region_scores: open(dir)?,
+        alert_regions: open(dir)?,
     })
 }
 
@@ -416,7 +438,8 @@ mod tests {
             alert_threshold: 0.55,
             alert_release_ratio: 0.8,
             alert_min_duration_s: 1.0,
-            match_tolerance_s: 2.0,
+            region_iou: 0.1,
+            track_share: 0.1,
             detector_tiles: "2x2".into(),
             miss_threshold: 0.2,
             min_visible_px: 20,
@@ -449,7 +472,7 @@ mod tests {
                 fps: 5,
             }],
             persons: vec![PersonRecord::new(7, demographics, 1.62)],
-            observations: vec![ObservationRecord { tick: 4, camera: 2, person: 7, visible_px: 300, unoccluded_px: 400, height_px: 80.5, pixels_per_metre: 51.25, depth_m: 9.5, exposed_px: 12 }],
+            observations: vec![ObservationRecord { tick: 4, camera: 2, person: 7, visible_px: 300, unoccluded_px: 400, height_px: 80.5, pixels_per_metre: 51.25, depth_m: 9.5, exposed_px: 12, box_x0: Some(5), box_y0: Some(6), box_x1: Some(25), box_y1: None }],
             frames: vec![FrameRecord { tick: 4, camera: 2, time_s: 0.4, persons_visible: 1, detections: 2, refined: 0, masked_px: 900, false_mask_px: 30, frame_px: 230400, plate_px: 0, plate_exposed_px: 0, screen_px: 5, screen_exposed_px: 1, ad_score: 0.125 }],
             timings: vec![TimingRecord { tick: 4, camera: 2, simulate_ms: 600.5, mask_ms: 90.0, ad_ms: 4.0, record_ms: 1.5 }],
             incidents: vec![IncidentRecord {
@@ -484,10 +507,13 @@ mod tests {
                 site_z_m: Some(-4.5),
                 text: "potential safety incident — review footage".into(),
                 metadata_bytes: 210,
-                matched_incident: Some(0),
+                detected_incidents: vec![0],
+                flagged_activities: vec![],
                 false_alert: false,
             }],
-            operating_points: vec![OperatingPointRecord { threshold: 0.5, alerts: 1, false_alerts: 0, false_alerts_per_hour: 0.0, incident_recall: Some(1.0), protected_false_alert_rate: None, chosen: true }],
+            operating_points: vec![OperatingPointRecord { threshold: 0.5, alerts: 1, false_alerts: 0, false_alerts_per_hour: 0.0, incident_recall: Some(1.0), protected_flag_rate: None, alert_time_share: 0.25, chosen: true }],
+            region_scores: vec![RegionScoresRecord { tick: 4, camera: 2, columns: 2, rows: 1, scores: vec![0.25, 0.75] }],
+            alert_regions: vec![AlertRegionRecord { alert: 0, tick: 4, camera: 2, region: 0, x0: 320.0, y0: 0.0, x1: 640.0, y1: 360.0, score: 0.75 }],
             privacy: Vec::new(), // an empty table reads back empty
             runs: vec![run],
         }
@@ -516,6 +542,8 @@ mod tests {
         assert_eq!(read.incident_frames, written.incident_frames);
         assert_eq!(read.alerts, written.alerts);
         assert_eq!(read.operating_points, written.operating_points);
+        assert_eq!(read.region_scores, written.region_scores);
+        assert_eq!(read.alert_regions, written.alert_regions);
         assert!(read.privacy.is_empty());
         // Written again from what was read: the same bytes.
         let again = temp("roundtrip-again");
@@ -540,6 +568,8 @@ mod tests {
         let value = |name: &str| incidents.column(name).unwrap().get(0).unwrap().to_string();
         assert_eq!((value("start_s"), value("end_s"), value("participants"), value("objects")), ("2.0".into(), "8.0".into(), "2".into(), "0".into()));
         assert!(matches!(incidents.column("persons").unwrap().dtype(), DataType::List(inner) if **inner == DataType::UInt32));
+        let none = table::<IncidentRecord>(&[], written.runs.first()).unwrap();
+        assert!(matches!(none.column("persons").unwrap().dtype(), DataType::List(inner) if **inner == DataType::UInt32), "an empty table keeps its list type");
         let frames = table(&written.incident_frames, None).unwrap();
         assert_eq!(frames.column("box_x1").unwrap().u32().unwrap().get(1), None);
         assert_eq!(frames.column("visible").unwrap().bool().unwrap().get(1), Some(false));

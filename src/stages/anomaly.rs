@@ -3,7 +3,7 @@
 //! the raw frame's last stop.
 
 use super::{Masked, Scored, Stage, TickInfo};
-use crowdtwin_core::camera::CameraModel;
+use crowdtwin_core::camera::{render_models, CameraModel};
 use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_vision::alerts::{Alert, Alerter};
@@ -26,7 +26,7 @@ impl AnomalyStage {
     /// A stage scoring with `detector`, alerting with `alerter` and keeping frames and alert
     /// metadata in `storage`, for the cameras of `scenario`.
     pub fn new(detector: AnomalyDetector, alerter: Alerter, storage: Storage, scenario: &Scenario) -> Self {
-        AnomalyStage { detector, alerter, storage, cameras: camera_models(scenario), views: BTreeMap::new() }
+        AnomalyStage { detector, alerter, storage, cameras: render_models(scenario), views: BTreeMap::new() }
     }
 
     /// Closes the alerts still open after the last frame (stored like any other), each with
@@ -72,11 +72,6 @@ impl Stage for AnomalyStage {
         self.storage.store_frame(&self.cameras[camera as usize].0, frame.key.tick, &frame.rgba, &mask.masked).map_err(anyhow::Error::msg)?;
         Ok(Scored { frame, mask, anomaly, closed: alerts })
     }
-}
-
-/// Each camera's id and its model at the render resolution (alert regions are in render pixels).
-pub fn camera_models(scenario: &Scenario) -> Vec<(String, CameraModel)> {
-    scenario.cameras.iter().map(|c| (c.id.clone(), CameraModel::new(c, c.render_resolution))).collect()
 }
 
 /// Stores an alert's metadata (every retention mode keeps it).

@@ -86,8 +86,8 @@ struct Tick<T> {
 /// end-of-run work.
 ///
 /// # Errors
-/// The first of: the source's error, a stage's error (in path order), a stage's panic, or
-/// fewer ticks recorded than the source gave.
+/// The first of: the source's error; then each stage's error or panic, in path order (masking,
+/// anomaly, recording); fewer ticks recorded than the source gave.
 pub fn lockstep<M, A, R>(
     source: &mut dyn FrameSource,
     depth: usize,

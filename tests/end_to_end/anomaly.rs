@@ -40,6 +40,81 @@ fn a_mismatched_anomaly_model_names_expected_and_actual_shapes() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A model that says 0.5 for every clip and every region, whatever it sees: an ONNX file made
+/// with `onnx` in the project's Python environment, and its manifest (threshold 0.5).
+fn constant_anomaly_model(dir: &Path) -> PathBuf {
+    let script = r#"
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+half = lambda name, shape: helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.full(shape, 0.5, dtype=np.float32)))
+graph = helper.make_graph(
+    [half("score", [1]), half("regions", [1, 1, 9, 16])],
+    "constant",
+    [helper.make_tensor_value_info("clip", TensorProto.FLOAT, [1, 24, 72, 128])],
+    [helper.make_tensor_value_info("score", TensorProto.FLOAT, [1]), helper.make_tensor_value_info("regions", TensorProto.FLOAT, [1, 1, 9, 16])],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, sys.argv[1])
+"#;
+    std::fs::create_dir_all(dir).unwrap();
+    let onnx = dir.join("constant.onnx");
+    crowdtwin_core::python::run(script, &[onnx.to_str().unwrap()], "").unwrap_or_else(|e| panic!("{e}"));
+    let sha256 = crowdtwin_vision::manifest::sha256_file(&onnx).unwrap();
+    let manifest = std::fs::read_to_string(root().join("models/anomaly_mil.ron")).unwrap();
+    let card = root().join("models/anomaly_mil.md").display().to_string();
+    let ours = manifest
+        .replace("\"anomaly_mil.onnx\"", "\"constant.onnx\"")
+        .replace("b7f89a10b2fd8ec1c34c9ce9f50fae2be6cf37c335e904dfdf42c0d9b0c86141", &sha256)
+        .replace("\"anomaly_mil.md\"", &format!("{card:?}"))
+        .replace("threshold: 0.03", "threshold: 0.5");
+    assert!(ours.contains(&sha256) && ours.contains("threshold: 0.5"), "the manifest template changed: {ours}");
+    std::fs::write(dir.join("constant.ron"), ours).unwrap();
+    dir.join("constant.ron")
+}
+
+#[test]
+fn a_constant_anomaly_model_detects_nothing_and_flags_every_protected_activity_in_view() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("constant-model");
+    let out = dir.join("run");
+    let options = RunOptions {
+        scenario: root().join("tests/fixtures/small.ron"),
+        out: out.clone(),
+        seconds: None,
+        seed: None,
+        mask_model: root().join("models/nanodet.ron"),
+        refine_model: None,
+        ad_model: constant_anomaly_model(&dir),
+        key_file: None,
+        threads: 2,
+        log: false,
+        policy: None,
+        depth: 1,
+        variant: Default::default(),
+    };
+    let summary = run(&options, |_, _| {}).unwrap().summary;
+    let anomaly = &summary["anomaly"];
+    // One alert open the whole run over the whole frame: a score at chance (AUC 0.5) …
+    assert_eq!(summary["ad_frame_auc"].as_f64(), Some(0.5), "{anomaly}");
+    assert_eq!((anomaly["alerts"].as_u64(), anomaly["false_alerts"].as_u64()), (Some(1), Some(1)), "{anomaly}");
+    assert!(summary["alert_time_share"].as_f64().unwrap() > 0.7, "{summary}");
+    // … detects nothing (a person's box against the whole frame: IoU far below α) …
+    assert_eq!(anomaly["incidents_visible"].as_u64(), Some(1), "the collapse is in view: {anomaly}");
+    assert_eq!(summary["incident_recall"].as_f64(), Some(0.0), "{anomaly}");
+    assert_eq!(anomaly["detection"]["rbdc_auc"].as_f64(), Some(0.0), "{anomaly}");
+    // … and flags every protected activity in view.
+    assert_eq!((anomaly["protected_visible"].as_u64(), summary["protected_flag_rate"].as_f64()), (Some(1), Some(1.0)), "{anomaly}");
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    let alert = &records.alerts[0];
+    assert!(alert.false_alert && alert.detected_incidents.is_empty() && alert.flagged_activities == vec![1], "{alert:?}");
+    assert!(records.alert_regions.iter().all(|r| r.bbox() == [0.0, 0.0, 480.0, 270.0]), "every region is the whole frame");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The small scenario with a `deployment` section.
 fn deployment_scenario(dir: &Path, deployment: &str) -> PathBuf {
     let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();

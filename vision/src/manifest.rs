@@ -2,6 +2,7 @@
 //! model and decode its outputs, so a user's own model plugs in by writing one.
 
 use crate::VisionError;
+use crowdtwin_core::scenario::{parse_checked, PathSegment};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -235,21 +236,57 @@ fn default_presence_threshold() -> f32 {
 }
 
 impl ModelManifest {
-    /// Reads a manifest; errors name the file, line and column.
+    /// Reads a manifest.
+    ///
+    /// # Errors
+    /// A syntax error, unknown field, or a value out of range — a mean or std not finite, a std
+    /// of 0, a threshold outside its range or not finite — each naming file, line, column and field.
     pub fn load(path: &Path) -> Result<Self, VisionError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model manifest: {e}", path.display())))?;
-        let manifest: ModelManifest = ron::from_str(&text).map_err(|e| {
-            VisionError::Manifest(format!("{}:{}:{}: {}", path.display(), e.span.start.line, e.span.start.col, e.code))
-        })?;
-        if manifest.version != MANIFEST_VERSION {
-            return Err(VisionError::Manifest(format!(
-                "{}: manifest version {} is not supported (this build reads {MANIFEST_VERSION})",
-                path.display(),
-                manifest.version
-            )));
+        parse_checked(&text, path, ModelManifest::validate).map_err(|e| VisionError::Manifest(e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
+        use PathSegment::{Index, Key};
+        if self.version != MANIFEST_VERSION {
+            return Err((vec![Key("version")], format!("manifest version {} is not supported (this build reads {MANIFEST_VERSION})", self.version)));
         }
-        Ok(manifest)
+        for (field, values) in [("mean", &self.input.mean), ("std", &self.input.std)] {
+            for (i, &v) in values.iter().enumerate() {
+                if !v.is_finite() || (field == "std" && v == 0.0) {
+                    let rule = if field == "std" { "a finite number other than 0" } else { "a finite number" };
+                    return Err((vec![Key("input"), Key(field), Index(i)], format!("must be {rule}, got {v}")));
+                }
+            }
+        }
+        let within = |path: Vec<PathSegment>, value: f32, low: f32, high: f32| {
+            if (low..=high).contains(&value) { Ok(()) } else { Err((path, format!("must be {low} to {high}, got {value}"))) }
+        };
+        match &self.decoder {
+            Decoder::GflDetector { score_threshold, nms_iou, centre_offset, distance_scale, .. } => {
+                within(vec![Key("decoder"), Key("score_threshold")], *score_threshold, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("nms_iou")], *nms_iou, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("centre_offset")], *centre_offset, 0.0, 1.0)?;
+                if !(distance_scale.is_finite() && *distance_scale > 0.0) {
+                    return Err((vec![Key("decoder"), Key("distance_scale")], format!("must be a finite number above 0, got {distance_scale}")));
+                }
+            }
+            Decoder::CropMask { threshold, crop_expand, presence_threshold, .. } => {
+                within(vec![Key("decoder"), Key("threshold")], *threshold, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("presence_threshold")], *presence_threshold, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("crop_expand")], *crop_expand, 1.0, 4.0)?;
+            }
+            Decoder::ClipScore { threshold, clip_length, .. } => {
+                if !(*threshold > 0.0 && *threshold < 1.0) {
+                    return Err((vec![Key("decoder"), Key("threshold")], format!("must be above 0 and below 1, got {threshold}")));
+                }
+                if *clip_length == 0 {
+                    return Err((vec![Key("decoder"), Key("clip_length")], "must be at least 1 frame".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Path of the ONNX file, given the manifest's own path.
@@ -263,4 +300,35 @@ pub fn sha256_file(path: &Path) -> Result<String, std::io::Error> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path)?;
     Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_and_out_of_range_values_are_refused_with_line_column_and_field() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/nanodet.ron");
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert!(ModelManifest::load(&path).is_ok());
+        let dir = std::env::temp_dir().join(format!("crowdtwin-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line_of = |needle: &str| good.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let std_line = line_of("std:");
+        let score_line = line_of("score_threshold:");
+        let score = good[good.find("score_threshold:").unwrap()..].split(',').next().unwrap().to_string();
+        let std = good[good.find("std:").unwrap()..].split(']').next().unwrap().to_string() + "]";
+        for (bad, field, line) in [
+            (good.replacen(&std, "std: [0.0, 1.0, 1.0]", 1), "input.std[0]", std_line),
+            (good.replacen(&std, "std: [1.0, NaN, 1.0]", 1), "input.std[1]", std_line),
+            (good.replacen(&score, "score_threshold: inf", 1), "decoder.score_threshold", score_line),
+            (good.replacen(&score, "score_threshold: NaN", 1), "decoder.score_threshold", score_line),
+        ] {
+            let file = dir.join("bad.ron");
+            std::fs::write(&file, &bad).unwrap();
+            let error = ModelManifest::load(&file).unwrap_err().to_string();
+            assert!(error.contains(&format!("bad.ron:{line}:")) && error.contains(&format!("field `{field}`")), "{error}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
