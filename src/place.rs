@@ -9,7 +9,7 @@ use crowdtwin_reports::coverage::{self, View};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::placement::{self, Goal, Instance, Placement};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Where candidate views come from.
@@ -41,6 +41,20 @@ pub struct PlaceOptions {
     pub node_limit: u64,
     /// Output folder.
     pub out: PathBuf,
+}
+
+/// Reads a RON list of candidate camera specs; each passes the checks a scenario's camera does
+/// (finite pose, ranges, an fps that divides `tick_hz`).
+///
+/// # Errors
+/// An unreadable file, a syntax error or a camera that fails a check, naming file, line, column
+/// and field (`[3].position`).
+pub fn load_candidates(path: &Path, tick_hz: u32) -> anyhow::Result<Vec<CameraSpec>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the candidates", path.display()))?;
+    let check = |cameras: &Vec<CameraSpec>| {
+        cameras.iter().enumerate().try_for_each(|(i, c)| c.validate(tick_hz).map_err(|(field, message)| ([vec![PathSegment::Index(i)], field].concat(), message)))
+    };
+    Ok(crowdtwin_core::scenario::parse_checked(&text, path, check)?)
 }
 
 /// Parses `LEVEL:SHARE` (e.g. `observe:0.9`).
@@ -96,19 +110,13 @@ pub struct PlaceOutcome {
 /// Runs the placement and writes `DIR/scenario.ron`, `DIR/placement.json` and the maps.
 pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     let scenario = crate::scenario::load_scenario(&options.scenario, None, None)?;
-    let site = SiteModel::of(&scenario)?;
-    let template = scenario.cameras[0].clone();
-    let candidates: Vec<CameraSpec> = match &options.candidates {
-        Candidates::Auto => placement::auto_candidates(&site.layout, &template, 8.0),
-        Candidates::File(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the candidates", path.display()))?;
-            // Each candidate passes the checks a scenario's camera does (finite pose, ranges, fps).
-            let check = |cameras: &Vec<CameraSpec>| {
-                cameras.iter().enumerate().try_for_each(|(i, c)| c.validate(scenario.tick_hz).map_err(|(path, message)| ([vec![PathSegment::Index(i)], path].concat(), message)))
-            };
-            crowdtwin_core::scenario::parse_checked::<Vec<CameraSpec>>(&text, path, check)?
-        }
+    // A candidate file is checked before minutes of crowd simulation, not after.
+    let from_file = match &options.candidates {
+        Candidates::Auto => None,
+        Candidates::File(path) => Some(load_candidates(path, scenario.tick_hz)?),
     };
+    let site = SiteModel::of(&scenario)?;
+    let candidates = from_file.unwrap_or_else(|| placement::auto_candidates(&site.layout, &scenario.cameras[0], 8.0));
     anyhow::ensure!(!candidates.is_empty(), "no candidate views");
     let started = Instant::now();
     let (level, share) = options.target;

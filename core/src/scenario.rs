@@ -643,14 +643,26 @@ pub struct AlertSettings {
     /// its visible frames on some camera are (default 0.1).
     pub track_share: f32,
     /// Gone (schema v1 had it): alerts are scored frame by frame by `region_iou` and
-    /// `track_share` now; a value is refused with a message saying so.
+    /// `track_share` now; any value is refused with a message saying so.
     #[serde(skip_serializing)]
-    pub match_tolerance_s: Option<f32>,
+    pub match_tolerance_s: Removed,
+}
+
+/// A field a newer build no longer reads: present (whatever its value) or not, so that its
+/// presence is refused with a message rather than as an unknown field.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Removed(pub bool);
+
+impl<'de> Deserialize<'de> for Removed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer)?;
+        Ok(Removed(true))
+    }
 }
 
 impl Default for AlertSettings {
     fn default() -> Self {
-        Self { threshold: None, release_ratio: 0.8, min_duration_s: 1.0, region_iou: 0.1, track_share: 0.1, match_tolerance_s: None }
+        Self { threshold: None, release_ratio: 0.8, min_duration_s: 1.0, region_iou: 0.1, track_share: 0.1, match_tolerance_s: Removed(false) }
     }
 }
 
@@ -886,7 +898,7 @@ impl Scenario {
         if !(0.0..=600.0).contains(&self.alerts.min_duration_s) {
             return at(&[Key("alerts"), Key("min_duration_s")], format!("must be 0 to 600 s, got {}", self.alerts.min_duration_s));
         }
-        if self.alerts.match_tolerance_s.is_some() {
+        if self.alerts.match_tolerance_s.0 {
             return at(
                 &[Key("alerts"), Key("match_tolerance_s")],
                 "is no longer read: alerts are scored frame by frame (Ramachandra & Jones) — a region detects an incident when its IoU with the incident's box is at least `alerts.region_iou` (α, default 0.1), and an incident is detected when `alerts.track_share` (β, default 0.1) of its visible frames are; remove this field".into(),
@@ -1249,6 +1261,18 @@ mod tests {
         assert_eq!(err.position().unwrap().0, 10, "{err}");
         let err = parse(&GOOD.replace("version: 1", "version: 2")).unwrap_err();
         assert_eq!((err.field(), err.position()), (Some("version"), Some((2, 5))), "{err}");
+    }
+
+    #[test]
+    fn the_old_matching_tolerance_is_refused_pointing_to_the_detection_criteria() {
+        let text = GOOD.replace("count: 5", "count: 5), alerts: (match_tolerance_s: 2.0");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.field(), Some("alerts.match_tolerance_s"), "{err}");
+        assert!(err.to_string().contains("region_iou") && err.to_string().contains("track_share"), "{err}");
+        let ok = parse(&GOOD.replace("count: 5", "count: 5), alerts: (region_iou: 0.2, track_share: 0.3")).unwrap();
+        assert_eq!((ok.alerts.region_iou, ok.alerts.track_share), (0.2, 0.3));
+        let err = parse(&GOOD.replace("count: 5", "count: 5), alerts: (region_iou: NaN")).unwrap_err();
+        assert_eq!(err.field(), Some("alerts.region_iou"), "{err}");
     }
 
     #[test]

@@ -159,14 +159,14 @@ fn fairness_section(input: &ReportInput) -> String {
 }
 
 /// The staged incidents and protected activities: when, who, and how much of the time each
-/// camera could see them, and whether an alert matched them.
+/// camera could see them, and whether the alerts detected (or flagged) them.
 fn events_section(records: &RunRecords) -> String {
     if records.incidents.is_empty() {
         return String::new();
     }
     let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz).max(1) as f64;
     let mut html = String::from(
-        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th><th>alerted</th><th>time to alert</th>",
+        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th><th>detected / flagged</th><th>time to alert</th>",
     );
     for camera in &records.cameras {
         let _ = write!(html, "<th>{}</th>", escape(&camera.id));
@@ -183,7 +183,7 @@ fn events_section(records: &RunRecords) -> String {
             incident.end_tick as f64 / tick_hz,
             incident.persons.len(),
             match (incident.detected, incident.protected) {
-                (true, true) => "yes — must not",
+                (true, true) => "flagged — must not be",
                 (true, false) => "yes",
                 (false, _) => "no",
             },

@@ -49,6 +49,17 @@ fn place_writes_a_runnable_scenario_that_reaches_its_target() {
     let chosen = Scenario::load(&chosen_dir.join("scenario.ron")).unwrap().cameras;
     assert_eq!(chosen.len(), 1);
     assert_eq!((chosen[0].position, chosen[0].yaw_deg), (own.position, own.yaw_deg));
+    // A candidate file with a non-finite number is refused before any work, naming line and field.
+    let text = ron::ser::to_string_pretty(&vec![own.clone()], ron::ser::PrettyConfig::default()).unwrap();
+    let bad_text = text.replacen(&format!("yaw_deg: {:?}", own.yaw_deg), "yaw_deg: NaN", 1);
+    assert_ne!(bad_text, text, "{text}");
+    let bad = dir.join("bad.ron");
+    std::fs::write(&bad, &bad_text).unwrap();
+    let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--candidates", bad.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = bad_text.lines().position(|l| l.contains("yaw_deg")).unwrap() + 1;
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("bad.ron:{line}:")) && stderr.contains("field `[0].yaw_deg`"), "{stderr}");
     // A target nobody can reach is an error that says how far the candidates get.
     let output = crowdtwin(&["place", "tests/fixtures/small.ron", "--target", "identify:0.99", "--out", dir.join("never").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stderr);
