@@ -276,6 +276,7 @@ impl Recorder {
                         end_tick: alert.end_tick,
                         start_s: alert.start_s,
                         raised_s: alert.raised_s,
+                        raised_tick: alert.raised_tick,
                         end_s: alert.end_s,
                         confidence_pct: alert.confidence_pct,
                         roi_x0: alert.roi[0] as f64,

@@ -178,7 +178,7 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     for frame in records.incident_frames.iter().filter(|f| f.visible_px >= min_px) {
         let Some(b) = frame.visible_box() else { continue };
         let b = b.map(|v| v as f64);
-        let guarded = protected.get(&frame.incident).copied().unwrap_or(false);
+        let guarded = protected.get(&frame.incident).copied().unwrap_or(true);
         let mut hit = false;
         for &(i, region) in by_frame.get(&(frame.tick, frame.camera)).into_iter().flatten() {
             let matches = if guarded { intersection(region, b) >= 0.5 * area(b) } else { iou(region, b) >= alpha };
@@ -193,9 +193,9 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     }
     let mut hits = BTreeMap::new();
     for (&(event, _), &(visible, hit)) in &tracks {
-        if hit > 0 && hit as f64 >= beta * visible as f64 - 1e-9 {
+        if hit >= crate::regions::needed(visible, beta) {
             let start = records.incidents.iter().find(|i| i.incident == event).map_or(0.0, |i| i.start_tick as f64 / tick_hz);
-            let guarded = protected.get(&event).copied().unwrap_or(false);
+            let guarded = protected.get(&event).copied().unwrap_or(true);
             let first = alerts
                 .iter()
                 .enumerate()
@@ -215,7 +215,7 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
 
 /// Share of the run's frames (camera-time) that lie inside an open alert of their camera.
 pub fn alert_time_share(records: &RunRecords, alerts: &[AlertRecord]) -> f64 {
-    let under = records.frames.iter().filter(|f| alerts.iter().any(|a| a.camera == f.camera && (a.start_tick..=a.end_tick).contains(&f.tick))).count();
+    let under = records.frames.iter().filter(|f| alerts.iter().any(|a| a.covers(f.camera, f.tick))).count();
     if records.frames.is_empty() { 0.0 } else { under as f64 / records.frames.len() as f64 }
 }
 
@@ -249,7 +249,7 @@ pub fn camera_hours(records: &RunRecords) -> f64 {
         .sum()
 }
 
-/// The anomaly metrics of a run whose alerts carry their matches ([`apply_matches`]).
+/// The anomaly metrics of a run whose alerts are scored ([`apply_outcome`]).
 pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
     let labelled = labelled_frames(records);
     let visible = visible_incidents(records);
@@ -317,8 +317,9 @@ pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     }
 }
 
-/// Whether each staged event is a protected activity.
-fn protected_by_incident(records: &RunRecords) -> BTreeMap<u32, bool> {
+/// Whether each staged event is a protected activity (an event missing from `incidents`
+/// counts as protected: it is never ground truth for detection).
+pub(crate) fn protected_by_incident(records: &RunRecords) -> BTreeMap<u32, bool> {
     records.incidents.iter().map(|i| (i.incident, i.protected)).collect()
 }
 
@@ -383,7 +384,7 @@ pub fn bandwidth(records: &RunRecords) -> Vec<CameraBandwidth> {
         .map(|camera| {
             let frames: Vec<_> = records.frames.iter().filter(|f| f.camera == camera.index).collect();
             let alerts: Vec<_> = records.alerts.iter().filter(|a| a.camera == camera.index).collect();
-            let alert_frames = frames.iter().filter(|f| alerts.iter().any(|a| (a.start_tick..=a.end_tick).contains(&f.tick))).count();
+            let alert_frames = frames.iter().filter(|f| alerts.iter().any(|a| a.covers(f.camera, f.tick))).count();
             let frame_bytes = frame_bytes(camera.sensor_resolution(), run.bits_per_pixel);
             let metadata: u64 = alerts.iter().map(|a| a.metadata_bytes as u64).sum();
             let modality: Modality = serde_json::from_value(serde_json::Value::String(run.modality.clone())).unwrap_or_default();
@@ -489,7 +490,8 @@ mod tests {
             start_tick: (start_s * 10.0) as u64,
             end_tick: (end_s * 10.0) as u64,
             start_s,
-            raised_s: start_s + 1.0,
+            raised_s: start_s,
+            raised_tick: (start_s * 10.0) as u64,
             end_s,
             confidence_pct: 80.0,
             roi_x0: roi[0],

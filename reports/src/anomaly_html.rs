@@ -283,20 +283,8 @@ fn detection_chart(metrics: &AnomalyMetrics) -> String {
     if curves.points.is_empty() || (curves.rbdc_auc.is_none() && curves.tbdc_auc.is_none()) {
         return String::new();
     }
-    let envelope = |y: fn(&crate::regions::CurvePoint) -> f64| {
-        // The best rate reached at or below each false-positive rate, as the areas count it.
-        let mut points: Vec<(f64, f64)> = curves.points.iter().map(|p| (p.false_positives_per_frame, y(p) * 100.0)).filter(|p| p.0 <= 1.0).collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut best = 0.0f64;
-        let mut steps = vec![(0.0, 0.0)];
-        for (x, v) in points {
-            steps.push((x, best));
-            best = best.max(v);
-            steps.push((x, best));
-        }
-        steps.push((1.0, best));
-        steps
-    };
+    // The best rate reached at or below each false-positive rate, as the areas count it.
+    let envelope = |y: fn(&crate::regions::CurvePoint) -> f64| crate::regions::envelope(&curves.points, y).into_iter().map(|(x, v)| (x, v * 100.0)).collect();
     let series = [
         Series { label: "RBDC (regions detected, %)", colour: RGBColor(40, 90, 200), points: envelope(|p| p.rbdc), markers: false },
         Series { label: "TBDC (tracks detected, %)", colour: RGBColor(30, 150, 90), points: envelope(|p| p.tbdc), markers: false },

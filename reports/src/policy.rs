@@ -170,8 +170,20 @@ impl Policy {
             return Err((vec![Key("min_persons")], "must be at least 1".into()));
         }
         for (i, rule) in self.rules.iter().enumerate() {
+            let (_, form) = rule.metric.parts();
+            let max_at = vec![Key("rules"), Index(i), Key("max")];
             if !rule.max.is_finite() {
-                return Err((vec![Key("rules"), Index(i), Key("max")], format!("must be a finite number, got {}", rule.max)));
+                return Err((max_at, format!("must be a finite number, got {}", rule.max)));
+            }
+            match form {
+                Form::Ratio if rule.max < 1.0 => return Err((max_at, format!("a ratio to the best group is at least 1: a limit of {} can never pass", rule.max))),
+                Form::Rate | Form::Difference if !(0.0..=1.0).contains(&rule.max) => {
+                    return Err((max_at, format!("a rate or a difference of rates lies in 0–1, got {}", rule.max)));
+                }
+                _ => {}
+            }
+            if form != Form::Rate && rule.attributes.is_empty() {
+                return Err((vec![Key("rules"), Index(i), Key("attributes")], "a ratio or difference compares groups: name an attribute (everybody is one group)".into()));
             }
             for (j, attribute) in rule.attributes.iter().enumerate() {
                 if crate::metrics::attribute_values(attribute).is_empty() {
@@ -267,7 +279,11 @@ fn judge_rule(rule: &PolicyRule, key: &str, bias: &AttributeBias, min_persons: u
         }
     }
     let worst = judged.iter().filter(|g| value_of(g).0.is_some()).max_by(|a, b| value_of(a).0.unwrap_or(0.0).total_cmp(&value_of(b).0.unwrap_or(0.0))).copied();
-    let point_outcome = if worst.and_then(|g| value_of(g).0).is_some_and(|v| v > rule.max) { "fail" } else { "pass" };
+    let point_outcome = match worst.and_then(|g| value_of(g).0) {
+        Some(v) if v > rule.max => "fail",
+        Some(_) => "pass",
+        None => "",
+    };
     let beyond: Vec<&GroupBias> = judged.iter().filter(|g| value_of(g).1.is_some_and(|(low, _)| low > rule.max)).copied().collect();
     let unsure: Vec<&GroupBias> = judged.iter().filter(|g| value_of(g).1.is_none_or(|(_, high)| high > rule.max)).copied().collect();
     let (outcome, reason) = if let Some(g) = beyond.first() {
@@ -319,6 +335,9 @@ mod tests {
             (good.replace("resamples: 1000", "resamples: 100000000"), "resamples", 1),
             (good.replace("min_persons: 20", "min_persons: 0"), "min_persons", 1),
             (good.replace("\"skin_tone\"", "\"shoe_size\""), "rules[0].attributes[0]", 2),
+            (good.replace("max: 1.25", "max: 0.8"), "rules[0].max", 2),
+            (good.replace("attributes: [\"skin_tone\"]", "attributes: []"), "rules[0].attributes", 2),
+            (good.replace("metric: miss_rate_ratio", "metric: miss_rate").replace("max: 1.25", "max: 1.5"), "rules[0].max", 2),
         ] {
             let error = Policy::load(&write("bad", &bad)).unwrap_err();
             assert!(error.contains(&format!("field `{field}`")) && error.contains(&format!(":{line}:")), "{bad}: {error}");

@@ -286,14 +286,15 @@ pub struct IncidentRecord {
     pub centre_z: f64,
     /// Intensity drawn for the instance.
     pub intensity: f64,
-    /// Whether an alert matched it (for a protected activity: an alert it must not draw).
+    /// Whether the alerts detected it ([`crate::alerts`]'s criteria); for a protected activity,
+    /// whether they flagged it — which they must not.
     pub detected: bool,
-    /// Seconds from its start to the first matching alert being raised (0 when a matching
-    /// alert was already raised when it began).
+    /// Seconds from its start to the first alert that detected (or flagged) it being raised
+    /// (0 when that alert was already raised when it began).
     pub time_to_alert_s: Option<f64>,
 }
 
-/// One row of `alerts`: an alert as raised, and what it matched.
+/// One row of `alerts`: an alert as raised, and what it detected or flagged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
     /// Alert number in the run (ordered by camera, then start).
@@ -302,7 +303,9 @@ pub struct AlertRecord {
     pub camera: u16,
     /// Tick of the first frame at or above the threshold.
     pub start_tick: u64,
-    /// Tick of the closing frame.
+    /// Tick of the frame it was raised on (minimum duration reached): it is open from here.
+    pub raised_tick: u64,
+    /// Tick of the closing frame (the camera's last frame for an alert still open at the end).
     pub end_tick: u64,
     /// Time of the first frame at or above the threshold, seconds.
     pub start_s: f64,
@@ -339,6 +342,12 @@ pub struct AlertRecord {
 }
 
 impl AlertRecord {
+    /// Whether a frame of `camera` at `tick` lies inside the alert while it is open (from the
+    /// frame it was raised on to the frame that closed it).
+    pub fn covers(&self, camera: u16, tick: u64) -> bool {
+        self.camera == camera && (self.raised_tick..=self.end_tick).contains(&tick)
+    }
+
     /// Region of interest `[x0, y0, x1, y1]` in render pixels.
     pub fn roi(&self) -> [f64; 4] {
         [self.roi_x0, self.roi_y0, self.roi_x1, self.roi_y1]

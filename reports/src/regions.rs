@@ -19,6 +19,7 @@
 //! through every distinct cell score of the run (the model's own output, no hysteresis), and
 //! summarised by the area under the curve for 0–1 false positives per frame, as in the paper.
 
+use crate::alerts::protected_by_incident;
 use crate::records::{AlertRecord, CameraRecord, RegionScoresRecord, RunRecords};
 use std::collections::BTreeMap;
 
@@ -123,13 +124,13 @@ pub fn frame_sizes(cameras: &[CameraRecord]) -> BTreeMap<u16, (u32, u32)> {
     cameras.iter().map(|c| (c.index, (c.render_width, c.render_height))).collect()
 }
 
-/// A region of an open alert in one of its frames (a row of `alert_regions`).
+/// The regions of every alert in each frame in which it is open (the rows of `alert_regions`).
 pub fn alert_regions(records: &RunRecords, alerts: &[AlertRecord], threshold: f64) -> Vec<crate::records::AlertRegionRecord> {
     let sizes = frame_sizes(&records.cameras);
     let mut rows = Vec::new();
     for alert in alerts {
         let size = sizes.get(&alert.camera).copied().unwrap_or((1, 1));
-        for grid in records.region_scores.iter().filter(|g| g.camera == alert.camera && (alert.start_tick..=alert.end_tick).contains(&g.tick)) {
+        for grid in records.region_scores.iter().filter(|g| alert.covers(g.camera, g.tick)) {
             for (index, region) in regions(grid, threshold, size).into_iter().enumerate() {
                 rows.push(crate::records::AlertRegionRecord {
                     alert: alert.alert,
@@ -194,7 +195,7 @@ struct Truth {
 /// each track's length.
 fn ground_truth(records: &RunRecords) -> (BTreeMap<(u64, u16), Vec<Truth>>, Vec<usize>) {
     let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
-    let protected: BTreeMap<u32, bool> = records.incidents.iter().map(|i| (i.incident, i.protected)).collect();
+    let protected = protected_by_incident(records);
     let mut tracks: BTreeMap<(u32, u16), usize> = BTreeMap::new();
     let mut lengths = Vec::new();
     let mut truth: BTreeMap<(u64, u16), Vec<Truth>> = BTreeMap::new();
@@ -212,15 +213,17 @@ fn ground_truth(records: &RunRecords) -> (BTreeMap<(u64, u16), Vec<Truth>>, Vec<
 }
 
 /// Frames needed to detect a track of `length` frames at share β (at least one).
-fn needed(length: usize, beta: f64) -> usize {
+pub fn needed(length: usize, beta: f64) -> usize {
     ((length as f64 * beta - 1e-9).ceil() as usize).max(1)
 }
 
 /// RBDC and TBDC over every distinct cell score, at α = `region_iou`, β = `track_share`.
 ///
-/// Each frame's regions are followed as its threshold falls cell by cell (a union–find adds
-/// each cell to the groups of its active neighbours), so the whole curve costs one pass over
-/// the frames' cells; the frames' changes are then merged in order of threshold.
+/// Each frame's regions are followed as its threshold falls through its distinct cell scores (a
+/// union–find adds each cell to the groups of its active neighbours, and the frame's regions are
+/// re-read at each level: cells × levels per frame, small for the grids of clip models); the
+/// frames' changes are then merged in order of threshold. Non-finite scores (the anomaly stage
+/// refuses them) never open a cell.
 pub fn detection_curves(records: &RunRecords, region_iou: f64, track_share: f64) -> DetectionCurves {
     let (truth, lengths) = ground_truth(records);
     let sizes = frame_sizes(&records.cameras);
@@ -236,7 +239,7 @@ pub fn detection_curves(records: &RunRecords, region_iou: f64, track_share: f64)
         truth_index += here.len();
         owner.extend(here.iter().map(|t| t.track));
         let (columns, rows, _, _) = geometry(grid, size);
-        let mut order: Vec<usize> = (0..grid.scores.len()).collect();
+        let mut order: Vec<usize> = (0..grid.scores.len()).filter(|&c| grid.scores[c].is_finite()).collect();
         order.sort_by(|&a, &b| grid.scores[b].total_cmp(&grid.scores[a]).then(a.cmp(&b)));
         let mut active = vec![false; grid.scores.len()];
         let mut cells = Cells { parent: (0..grid.scores.len()).collect() };
@@ -306,23 +309,28 @@ pub fn detection_curves(records: &RunRecords, region_iou: f64, track_share: f64)
     }
 }
 
-/// ∫₀¹ of the best detection rate reached at or below each false-positive rate: the curve's
-/// upper envelope, a step function (a lower threshold may merge regions and lose detections,
-/// so the raw curve need not rise; what an operator can reach at a given false-positive rate
-/// is its best point up to there). Beyond the curve's last point the rate stays as it is.
-pub fn area_to_one(points: &[CurvePoint], y: fn(&CurvePoint) -> f64) -> f64 {
-    let mut sorted: Vec<(f64, f64)> = points.iter().map(|p| (p.false_positives_per_frame, y(p))).collect();
+/// The curve's upper envelope for 0–1 false positives per frame, as (x, y) corners of a step
+/// function from (0, 0) to (1, best): the best detection rate reached at or below each
+/// false-positive rate. A lower threshold may merge regions and lose detections, so the raw
+/// curve need not rise; what an operator can reach at a given false-positive rate is its best
+/// point up to there. Beyond the curve's last point the rate stays as it is.
+pub fn envelope(points: &[CurvePoint], y: fn(&CurvePoint) -> f64) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<(f64, f64)> = points.iter().map(|p| (p.false_positives_per_frame, y(p))).filter(|p| p.0 < 1.0).collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (mut area, mut x, mut best) = (0.0, 0.0, 0.0f64);
-    for (px, py) in sorted {
-        if px >= 1.0 {
-            break;
-        }
-        area += best * (px - x);
-        x = px;
-        best = best.max(py);
+    let mut best = 0.0f64;
+    let mut steps = vec![(0.0, 0.0)];
+    for (x, v) in sorted {
+        steps.push((x, best));
+        best = best.max(v);
+        steps.push((x, best));
     }
-    area + best * (1.0 - x)
+    steps.push((1.0, best));
+    steps
+}
+
+/// ∫₀¹ of the [`envelope`]: the area for 0–1 false positives per frame.
+pub fn area_to_one(points: &[CurvePoint], y: fn(&CurvePoint) -> f64) -> f64 {
+    envelope(points, y).windows(2).map(|w| (w[1].0 - w[0].0) * w[0].1).sum()
 }
 
 #[cfg(test)]

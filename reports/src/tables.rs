@@ -494,6 +494,7 @@ mod tests {
                 alert: 0,
                 camera: 2,
                 start_tick: 25,
+                raised_tick: 35,
                 end_tick: 60,
                 start_s: 2.5,
                 raised_s: 3.5,

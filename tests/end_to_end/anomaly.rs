@@ -101,7 +101,8 @@ fn a_constant_anomaly_model_detects_nothing_and_flags_every_protected_activity_i
     // One alert open the whole run over the whole frame: a score at chance (AUC 0.5) …
     assert_eq!(summary["ad_frame_auc"].as_f64(), Some(0.5), "{anomaly}");
     assert_eq!((anomaly["alerts"].as_u64(), anomaly["false_alerts"].as_u64()), (Some(1), Some(1)), "{anomaly}");
-    assert!(summary["alert_time_share"].as_f64().unwrap() > 0.7, "{summary}");
+    // Open from the frame it is raised on (after the 1 s minimum duration) to the end: half the 2 s run.
+    assert!(summary["alert_time_share"].as_f64().unwrap() >= 0.5, "{summary}");
     // … detects nothing (a person's box against the whole frame: IoU far below α) …
     assert_eq!(anomaly["incidents_visible"].as_u64(), Some(1), "the collapse is in view: {anomaly}");
     assert_eq!(summary["incident_recall"].as_f64(), Some(0.0), "{anomaly}");

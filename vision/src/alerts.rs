@@ -35,6 +35,8 @@ pub struct Alert {
     pub start_s: f64,
     /// Time the alert was raised (minimum duration reached), seconds.
     pub raised_s: f64,
+    /// Tick of the frame it was raised on: from there to `end_tick` it is open.
+    pub raised_tick: u64,
     /// Tick of the frame that closed it (or the camera's last frame).
     pub end_tick: u64,
     /// Time of that frame, seconds.
@@ -98,6 +100,7 @@ impl Alerter {
                         start_tick: tick,
                         start_s: time_s,
                         raised_s: time_s,
+                        raised_tick: tick,
                         end_tick: tick,
                         end_s: time_s,
                         confidence_pct: output.score as f64 * 100.0,
@@ -115,6 +118,7 @@ impl Alerter {
                     if time_s - candidate.alert.start_s >= rule.min_duration_s - 1e-9 {
                         candidate.raised = true;
                         candidate.alert.raised_s = time_s;
+                        candidate.alert.raised_tick = tick;
                     }
                 } else {
                     // Too short: a blip, not an alert.

@@ -164,16 +164,20 @@ impl AnomalyDetector {
             .map_err(|e| VisionError::Inference(e.to_string()))?;
         let value = outputs[score.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
         let clip_score = value.iter().next().copied().unwrap_or(0.0);
-        let region_scores = match regions {
+        let region_scores: Vec<f32> = match regions {
             Some(name) => {
                 let map = outputs[name.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-                map.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+                map.iter().copied().collect()
             }
             None => Vec::new(),
         };
         if !clip_score.is_finite() {
             return Err(VisionError::Inference(format!("model `{}` returned a score of {clip_score}", self.manifest.name)));
         }
+        if let Some(bad) = region_scores.iter().find(|v| !v.is_finite()) {
+            return Err(VisionError::Inference(format!("model `{}` returned a region score of {bad}", self.manifest.name)));
+        }
+        let region_scores = region_scores.into_iter().map(|v| v.clamp(0.0, 1.0)).collect();
         Ok(AnomalyOutput {
             score: clip_score.clamp(0.0, 1.0),
             regions: region_scores,

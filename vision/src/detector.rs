@@ -233,8 +233,7 @@ impl Detector {
     /// [`merge_tiled`]. Tiles overlap by a quarter of their size so nobody is only ever cut in half.
     pub fn detect_tiled(&mut self, frame: &RgbaImage, tiles: (u32, u32)) -> Result<Vec<Detection>, VisionError> {
         let whole = self.detect(frame)?;
-        let mut cut = Vec::new();
-        let mut all = Vec::new();
+        let mut parts = Vec::new();
         if tiles.0 * tiles.1 > 1 {
             for [x0, y0, x1, y1] in tile_rects(frame.width, frame.height, tiles) {
                 let mut tile = RgbaImage::new(x1 - x0, y1 - y0);
@@ -245,46 +244,34 @@ impl Detector {
                 }
                 for mut d in self.detect(&tile)? {
                     d.bbox = [d.bbox[0] + x0 as f32, d.bbox[1] + y0 as f32, d.bbox[2] + x0 as f32, d.bbox[3] + y0 as f32];
-                    if touches_inner_edge(&d.bbox, [x0, y0, x1, y1], (frame.width, frame.height)) {
-                        cut.push(d);
-                    } else {
-                        all.push(d);
-                    }
+                    parts.push(d);
                 }
             }
         }
         let Decoder::GflDetector { nms_iou, .. } = self.manifest.decoder else { unreachable!("checked at load") };
-        Ok(merge_tiled(whole, all, cut, nms_iou))
+        Ok(merge_tiled(whole, parts, nms_iou))
     }
 }
 
-/// Whether a box found on `tile` reaches one of the tile's edges inside the frame (within
-/// 2 px): the tile cut it, so it may hold only part of a person.
-fn touches_inner_edge(b: &[f32; 4], [x0, y0, x1, y1]: [u32; 4], (width, height): (u32, u32)) -> bool {
-    let near = |a: f32, edge: u32| (a - edge as f32).abs() <= 2.0;
-    (x0 > 0 && near(b[0], x0)) || (y0 > 0 && near(b[1], y0)) || (x1 < width && near(b[2], x1)) || (y1 < height && near(b[3], y1))
-}
-
-/// Merges the detections of a tiled pass without letting a box the tiling cut suppress a
-/// whole one — a known failure of sliced inference, where a partial box can outscore the
-/// whole-frame box of the same person and NMS would keep only the part.
-///
-/// The whole-frame boxes and the tile boxes no tile edge cut go through NMS together; each cut
-/// box is kept only when no kept box of its class overlaps it (IoU above `iou_threshold`, or
-/// 80 % of the cut box inside it), and cut boxes go through NMS among themselves.
-pub fn merge_tiled(whole: Vec<Detection>, uncut: Vec<Detection>, cut: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
-    let mut kept = non_maximum_suppression(whole.into_iter().chain(uncut).collect(), iou_threshold);
+/// Merges a tiled pass so that it never exposes more than the whole frame alone: a box found on
+/// a tile may hold only the part of a person the tile cut, and can outscore the whole-frame box
+/// of the same person — plain NMS would then keep the part (a known failure of sliced
+/// inference). So every whole-frame box is kept (they went through NMS among themselves), and a
+/// tile box is added only where it overlaps no whole-frame box of its class (IoU above
+/// `iou_threshold`, or 80 % of the tile box inside it); tile boxes go through NMS among themselves.
+pub fn merge_tiled(whole: Vec<Detection>, tiles: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
     let inside = |inner: &[f32; 4], outer: &[f32; 4]| {
         let w = (inner[2].min(outer[2]) - inner[0].max(outer[0])).max(0.0);
         let h = (inner[3].min(outer[3]) - inner[1].max(outer[1])).max(0.0);
         let area = (inner[2] - inner[0]) * (inner[3] - inner[1]);
         area > 0.0 && w * h >= 0.8 * area
     };
-    let parts: Vec<Detection> = non_maximum_suppression(cut, iou_threshold)
+    let extra: Vec<Detection> = non_maximum_suppression(tiles, iou_threshold)
         .into_iter()
-        .filter(|c| kept.iter().all(|k| k.class_id != c.class_id || (iou(&k.bbox, &c.bbox) <= iou_threshold && !inside(&c.bbox, &k.bbox))))
+        .filter(|t| whole.iter().all(|w| w.class_id != t.class_id || (iou(&w.bbox, &t.bbox) <= iou_threshold && !inside(&t.bbox, &w.bbox))))
         .collect();
-    kept.extend(parts);
+    let mut kept = whole;
+    kept.extend(extra);
     // The same order as NMS gives, so the result does not depend on where a box came from.
     kept.sort_by(|a, b| {
         b.score.total_cmp(&a.score).then(a.class_id.cmp(&b.class_id)).then(a.bbox[0].total_cmp(&b.bbox[0])).then(a.bbox[1].total_cmp(&b.bbox[1]))
@@ -362,20 +349,20 @@ mod tests {
     #[test]
     fn a_box_cut_by_a_tile_edge_never_suppresses_the_whole_frame_box() {
         let person = |score: f32, bbox: [f32; 4]| Detection { class_id: 0, kind: MaskKind::Person, score, bbox };
-        // The whole frame sees a person at x 300–340; a tile ending at x = 320 sees its left half,
-        // and scores it higher. Plain NMS keeps only the half (IoU 0.5 > 0.45).
+        // The whole frame sees a person at x 300–340; a tile ending at x = 320 sees its left
+        // half, and scores it higher. Plain NMS keeps only the half (IoU 0.5 > 0.45).
         let whole = person(0.55, [300.0, 100.0, 340.0, 200.0]);
         let part = person(0.80, [300.0, 100.0, 320.0, 200.0]);
-        assert!(touches_inner_edge(&part.bbox, [0, 0, 320, 180], (640, 360)));
-        assert!(!touches_inner_edge(&whole.bbox, [0, 0, 640, 360], (640, 360)));
         let plain = non_maximum_suppression(vec![whole.clone(), part.clone()], 0.45);
         assert_eq!(plain, vec![part.clone()], "the failure the merge avoids");
-        let merged = merge_tiled(vec![whole.clone()], vec![], vec![part.clone()], 0.45);
-        assert_eq!(merged, vec![whole.clone()], "the whole box survives, the part inside it goes");
-        // A person only a tile saw, cut or not, is kept.
+        assert_eq!(merge_tiled(vec![whole.clone()], vec![part.clone()], 0.45), vec![whole.clone()], "the whole box survives, the part goes");
+        // A part stopping a few pixels short of the tile edge is no different.
+        let short = person(0.80, [300.0, 100.0, 316.0, 200.0]);
+        assert_eq!(merge_tiled(vec![whole.clone()], vec![short], 0.45), vec![whole.clone()]);
+        // A person only a tile saw is kept; a tile's duplicate of a whole-frame box is not.
         let elsewhere = person(0.7, [500.0, 50.0, 520.0, 120.0]);
-        let merged = merge_tiled(vec![whole.clone()], vec![], vec![part, elsewhere.clone()], 0.45);
-        assert_eq!(merged, vec![elsewhere, whole]);
+        let duplicate = person(0.9, [301.0, 101.0, 341.0, 201.0]);
+        assert_eq!(merge_tiled(vec![whole.clone()], vec![part, elsewhere.clone(), duplicate], 0.45), vec![elsewhere, whole]);
     }
 
     #[test]

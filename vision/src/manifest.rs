@@ -253,6 +253,9 @@ impl ModelManifest {
             return Err((vec![Key("version")], format!("manifest version {} is not supported (this build reads {MANIFEST_VERSION})", self.version)));
         }
         for (field, values) in [("mean", &self.input.mean), ("std", &self.input.std)] {
+            if values.len() != 3 {
+                return Err((vec![Key("input"), Key(field)], format!("needs three values (one per channel), got {}", values.len())));
+            }
             for (i, &v) in values.iter().enumerate() {
                 if !v.is_finite() || (field == "std" && v == 0.0) {
                     let rule = if field == "std" { "a finite number other than 0" } else { "a finite number" };
@@ -264,7 +267,19 @@ impl ModelManifest {
             if (low..=high).contains(&value) { Ok(()) } else { Err((path, format!("must be {low} to {high}, got {value}"))) }
         };
         match &self.decoder {
-            Decoder::GflDetector { score_threshold, nms_iou, centre_offset, distance_scale, .. } => {
+            Decoder::GflDetector { levels, reg_max, classes, score_threshold, nms_iou, centre_offset, distance_scale, .. } => {
+                if levels.is_empty() {
+                    return Err((vec![Key("decoder"), Key("levels")], "needs at least one level".into()));
+                }
+                if let Some(i) = levels.iter().position(|l| l.stride == 0) {
+                    return Err((vec![Key("decoder"), Key("levels"), Index(i), Key("stride")], "must be at least 1 pixel".into()));
+                }
+                if !(1..=64).contains(reg_max) {
+                    return Err((vec![Key("decoder"), Key("reg_max")], format!("must be 1 to 64, got {reg_max}")));
+                }
+                if classes.is_empty() {
+                    return Err((vec![Key("decoder"), Key("classes")], "needs at least one class to mask".into()));
+                }
                 within(vec![Key("decoder"), Key("score_threshold")], *score_threshold, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("nms_iou")], *nms_iou, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("centre_offset")], *centre_offset, 0.0, 1.0)?;
@@ -272,7 +287,10 @@ impl ModelManifest {
                     return Err((vec![Key("decoder"), Key("distance_scale")], format!("must be a finite number above 0, got {distance_scale}")));
                 }
             }
-            Decoder::CropMask { threshold, crop_expand, presence_threshold, .. } => {
+            Decoder::CropMask { threshold, crop_expand, presence_threshold, size, .. } => {
+                if size.len() != 2 || size.contains(&0) {
+                    return Err((vec![Key("decoder"), Key("size")], format!("must be (width, height), both at least 1, got {size:?}")));
+                }
                 within(vec![Key("decoder"), Key("threshold")], *threshold, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("presence_threshold")], *presence_threshold, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("crop_expand")], *crop_expand, 1.0, 4.0)?;
