@@ -53,6 +53,29 @@ pub struct RunOptions {
     pub variant: crate::scenario::Variant,
 }
 
+impl RunOptions {
+    /// A run of `scenario` into `out` as `crowdtwin run` does it by default: the shipped masking
+    /// (`models/nanodet.ron`) and anomaly (`models/anomaly_mil.ron`) models, no refiner, 2
+    /// threads, depth 1, the default policy, the scenario's own duration and seed.
+    pub fn new(scenario: PathBuf, out: PathBuf) -> Self {
+        RunOptions {
+            scenario,
+            out,
+            seconds: None,
+            seed: None,
+            mask_model: crate::project_file(Path::new("models/nanodet.ron")),
+            refine_model: None,
+            ad_model: crate::project_file(Path::new("models/anomaly_mil.ron")),
+            key_file: None,
+            threads: 2,
+            log: false,
+            policy: None,
+            depth: 1,
+            variant: Default::default(),
+        }
+    }
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct RunOutcome {

@@ -233,21 +233,7 @@ fn people_are_rendered_in_their_attribute_colours() {
 }
 
 fn run_small(out: &Path, seed: Option<u64>, threads: usize, depth: usize) -> serde_json::Value {
-    let options = RunOptions {
-        scenario: root().join("tests/fixtures/small.ron"),
-        out: out.to_path_buf(),
-        seconds: None,
-        seed,
-        mask_model: root().join("models/nanodet.ron"),
-        refine_model: None,
-        ad_model: root().join("models/anomaly_mil.ron"),
-        key_file: None,
-        threads,
-        log: false,
-        policy: None,
-        depth,
-        variant: Default::default(),
-    };
+    let options = RunOptions { seed, threads, depth, ..RunOptions::new(root().join("tests/fixtures/small.ron"), out.to_path_buf()) };
     run(&options, |_, _| {}).unwrap().summary
 }
 
@@ -388,21 +374,7 @@ fn the_masker_keeps_its_measured_recall_on_people_at_least_60px_tall() {
     for (scenario, refine_model) in configurations {
         let out = temp_dir("recall");
         let refined = refine_model.is_some();
-        let options = RunOptions {
-            scenario,
-            out: out.clone(),
-            seconds: None,
-            seed: None,
-            mask_model: root().join("models/nanodet.ron"),
-            refine_model,
-            ad_model: root().join("models/anomaly_mil.ron"),
-            key_file: None,
-            threads: 2,
-            log: false,
-            policy: None,
-            depth: 1,
-            variant: Default::default(),
-        };
+        let options = RunOptions { refine_model, ..RunOptions::new(scenario, out.clone()) };
         let summary = run(&options, |_, _| {}).unwrap().summary;
         let recall = summary["masking_recall_at_least_60px"].as_f64().unwrap();
         let person_frames = summary["person_frames_at_least_60px"].as_u64().unwrap();

@@ -81,21 +81,7 @@ fn a_constant_anomaly_model_detects_nothing_and_flags_every_protected_activity_i
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("constant-model");
     let out = dir.join("run");
-    let options = RunOptions {
-        scenario: root().join("tests/fixtures/small.ron"),
-        out: out.clone(),
-        seconds: None,
-        seed: None,
-        mask_model: root().join("models/nanodet.ron"),
-        refine_model: None,
-        ad_model: constant_anomaly_model(&dir),
-        key_file: None,
-        threads: 2,
-        log: false,
-        policy: None,
-        depth: 1,
-        variant: Default::default(),
-    };
+    let options = RunOptions { ad_model: constant_anomaly_model(&dir), ..RunOptions::new(root().join("tests/fixtures/small.ron"), out.clone()) };
     let summary = run(&options, |_, _| {}).unwrap().summary;
     let anomaly = &summary["anomaly"];
     // One alert open the whole run over the whole frame: a score at chance (AUC 0.5) …
@@ -128,21 +114,7 @@ fn deployment_scenario(dir: &Path, deployment: &str) -> PathBuf {
 }
 
 fn run_deployment(scenario: PathBuf, out: &Path, key_file: Option<PathBuf>) -> anyhow::Result<serde_json::Value> {
-    let options = RunOptions {
-        scenario,
-        out: out.to_path_buf(),
-        seconds: None,
-        seed: None,
-        mask_model: root().join("models/nanodet.ron"),
-        refine_model: None,
-        ad_model: root().join("models/anomaly_mil.ron"),
-        key_file,
-        threads: 2,
-        log: false,
-        policy: None,
-        depth: 1,
-        variant: Default::default(),
-    };
+    let options = RunOptions { key_file, ..RunOptions::new(scenario, out.to_path_buf()) };
     run(&options, |_, _| {}).map(|o| o.summary)
 }
 
