@@ -498,3 +498,114 @@ mod eval;
 
 #[path = "end_to_end/placement.rs"]
 mod placement;
+
+/// A manifest for the YOLOv8n-seg-shaped fixture `models/tools/make_yolo_seg_fixture.py` writes
+/// into `dir` (made live in the project's Python environment).
+fn yolo_seg_fixture(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let model = dir.join("yolo.onnx");
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(python).arg(root().join("models/tools/make_yolo_seg_fixture.py")).arg(&model).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sha256 = crowdtwin_vision::manifest::sha256_file(&model).unwrap();
+    let manifest = format!(
+        r#"(
+    version: 1,
+    name: "yolov8n-seg-shaped-fixture",
+    task: masking,
+    file: "yolo.onnx",
+    sha256: "{sha256}",
+    licence: "test fixture, weights set by hand",
+    card: "none.md",
+    input: (name: "images", layout: nchw, shape: [1, 3, 640, 640], channel_order: rgb, resize: letterbox,
+            mean: [0.0, 0.0, 0.0], std: [255.0, 255.0, 255.0], pad_value: 114),
+    decoder: yolo(
+        output: "output0",
+        prototypes: Some("output1"),
+        score_threshold: 0.25,
+        nms_iou: 0.45,
+        classes: [(id: 0, name: "person", kind: person), (id: 2, name: "car", kind: vehicle)],
+    ),
+)"#
+    );
+    std::fs::write(dir.join("yolo.ron"), manifest).unwrap();
+    dir.join("yolo.ron")
+}
+
+#[test]
+fn a_yolo_seg_export_decodes_boxes_and_silhouettes_like_the_numpy_reference() {
+    let dir = temp_dir("yolo-seg");
+    let manifest = yolo_seg_fixture(&dir);
+    let mut grey = crowdtwin_core::frame::RgbaImage::new(640, 640);
+    grey.pixels.chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[128, 128, 128, 255]));
+    let png = dir.join("grey.png");
+    std::fs::write(&png, crowdtwin_reports::images::png_bytes(&grey).unwrap()).unwrap();
+    let mut detector = crowdtwin_vision::detector::Detector::load(&manifest, 1).unwrap();
+    let detections = detector.detect(&grey).unwrap();
+    // The NumPy reference decoder, run live with the manifest's settings.
+    let json = dir.join("reference.json");
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--conf", "0.25", "--iou", "0.45", "--mask-threshold", "0.5", "--classes", "0,2", "--json"];
+    let out = Command::new(python)
+        .arg(root().join("models/tools/yolo_seg_reference.py"))
+        .arg(dir.join("yolo.onnx"))
+        .arg(&png)
+        .args(args)
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let expected = reference["detections"].as_array().unwrap();
+    // Three kept: two persons (the duplicate removed by NMS, the weak one under the threshold)
+    // and the car; the bicycle's class is not listed.
+    assert_eq!(detections.iter().map(|d| d.class_id).collect::<Vec<_>>(), vec![0, 0, 2], "{detections:?}");
+    assert_eq!(detections.len(), expected.len());
+    let mut union = std::collections::BTreeSet::new();
+    for (got, want) in detections.iter().zip(expected) {
+        assert_eq!(got.class_id as u64, want["class_id"].as_u64().unwrap());
+        assert!((got.score as f64 - want["score"].as_f64().unwrap()).abs() < 1e-5, "{got:?} vs {want}");
+        for (g, w) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+            assert!((*g as f64 - w.as_f64().unwrap()).abs() < 1e-3, "{got:?} vs {want}");
+        }
+        let mask = got.mask.as_ref().expect("a segmentation export gives silhouettes");
+        let ours: std::collections::BTreeSet<(u32, u32)> = (0..mask.height)
+            .flat_map(|y| (0..mask.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| mask.pixels[(y * mask.width + x) as usize])
+            .map(|(x, y)| (mask.x0 + x, mask.y0 + y))
+            .collect();
+        let theirs: std::collections::BTreeSet<(u32, u32)> = want["mask_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                let r: Vec<u32> = r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+                (r[1]..r[2]).map(move |x| (x, r[0]))
+            })
+            .collect();
+        assert!(theirs.len() > 1000, "a real silhouette: {} pixels", theirs.len());
+        let differing = ours.symmetric_difference(&theirs).count();
+        assert!(differing * 1000 <= theirs.len(), "{differing} of {} pixels differ from the reference", theirs.len());
+        // A silhouette, not its box: an ellipse fills about π/4 of its box, the car's rectangle less than its box.
+        let (w, h) = (got.bbox[2] - got.bbox[0], got.bbox[3] - got.bbox[1]);
+        assert!((ours.len() as f32) < 0.9 * w * h, "{} pixels in a {w}×{h} box", ours.len());
+        union.extend(ours);
+    }
+    // The masker paints exactly the silhouettes (no dilation), the car's only when asked to.
+    let detector = crowdtwin_vision::detector::Detector::load(&manifest, 1).unwrap();
+    let mut masker = crowdtwin_vision::masking::Masker::new(detector, None, [0, 160, 230], 0).with_vehicles(true);
+    let masked = masker.mask(&grey).unwrap();
+    assert_eq!(masked.mask.iter().filter(|&&m| m).count(), union.len());
+    // The outputs follow the input: a black frame gives nothing.
+    let black = crowdtwin_core::frame::RgbaImage::new(640, 640);
+    assert!(masker.mask(&black).unwrap().detections.is_empty());
+    // A manifest that does not fit the export names the tensor, expected and actual shapes.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(dir.join("bad.ron"), text.replace("(id: 2, name: \"car\"", "(id: 90, name: \"car\"")).unwrap();
+    let error = crowdtwin_vision::detector::Detector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("output0") && error.contains("[1, 116, 8400]") && error.contains("80 classes"), "{error}");
+    std::fs::write(dir.join("bad.ron"), text.replace("Some(\"output1\")", "Some(\"protos\")")).unwrap();
+    let error = crowdtwin_vision::detector::Detector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("protos") && error.contains("output1"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

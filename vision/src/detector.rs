@@ -1,8 +1,10 @@
-//! A box detector run by ONNX Runtime: pre-processing, inference and GFL decoding with NMS,
-//! all as the manifest states.
+//! A detector run by ONNX Runtime: pre-processing, inference and decoding with NMS, all as the
+//! manifest states — NanoDet-style GFL boxes, or an Ultralytics YOLO detection or segmentation
+//! export (boxes and true per-instance silhouettes).
 
 use crate::manifest::{Decoder, GflLevel, MaskClass, MaskKind, ModelManifest, Task};
-use crate::preprocess::fill_input;
+use crate::preprocess::{fill_input, Fit};
+use crate::silhouette::RegionMask;
 use crate::runtime::environment;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
@@ -22,6 +24,8 @@ pub struct Detection {
     pub score: f32,
     /// `[x0, y0, x1, y1]` in frame pixels (continuous coordinates).
     pub bbox: [f32; 4],
+    /// The instance's own silhouette in frame pixels, from a segmentation model (none: the box is what is known).
+    pub mask: Option<RegionMask>,
 }
 
 /// A loaded detector.
@@ -100,8 +104,10 @@ impl Detector {
                 input.shape
             )));
         }
-        let Decoder::GflDetector { levels, reg_max, classes, .. } = &self.manifest.decoder else {
-            return Err(VisionError::Mismatch(format!("{}: a masker needs the `gfl_detector` decoder", manifest_path.display())));
+        let (levels, reg_max, classes) = match &self.manifest.decoder {
+            Decoder::GflDetector { levels, reg_max, classes, .. } => (levels, reg_max, classes),
+            Decoder::Yolo { output, prototypes, classes, .. } => return self.check_yolo(manifest_path, output, prototypes.as_deref(), classes),
+            _ => return Err(VisionError::Mismatch(format!("{}: a masker needs the `gfl_detector` or `yolo` decoder", manifest_path.display()))),
         };
         let (w, h) = self.input_size;
         for level in levels {
@@ -139,6 +145,40 @@ impl Detector {
         Ok(())
     }
 
+    /// A YOLO export: `output` is `[1, 4 + classes (+ coefficients), anchors]`, `prototypes`
+    /// (when segmenting) `[1, coefficients, H/4, W/4]` of the input `H × W`.
+    fn check_yolo(&self, manifest_path: &Path, output: &str, prototypes: Option<&str>, classes: &[MaskClass]) -> Result<(), VisionError> {
+        let at = manifest_path.display();
+        let names: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
+        let shape = |name: &str| {
+            self.session.outputs().iter().find(|o| o.name() == name).map(shape_of).ok_or_else(|| VisionError::Mismatch(format!("{at}: the model has no output `{name}` (it has {names:?})")))
+        };
+        let detections = shape(output)?;
+        let coefficients = match prototypes {
+            Some(name) => {
+                let (w, h) = self.input_size;
+                let protos = shape(name)?;
+                let expected = [1, protos.get(1).copied().unwrap_or(-1).max(1), (h / 4) as i64, (w / 4) as i64];
+                if protos.len() != 4 || !shape_matches(&protos, &expected) {
+                    return Err(VisionError::Mismatch(format!("{at}: output `{name}` expected shape {expected:?} (prototypes at a quarter of the input), the model's is {protos:?}")));
+                }
+                expected[1]
+            }
+            None => 0,
+        };
+        if detections.len() != 3 || detections[0] != 1 || detections[1] <= 4 + coefficients {
+            return Err(VisionError::Mismatch(format!(
+                "{at}: output `{output}` expected shape [1, 4 + classes{}, anchors], the model's is {detections:?}",
+                if coefficients > 0 { format!(" + {coefficients} coefficients") } else { String::new() }
+            )));
+        }
+        let class_count = detections[1] - 4 - coefficients;
+        if let Some(bad) = classes.iter().find(|c| c.id as i64 >= class_count) {
+            return Err(VisionError::Mismatch(format!("{at}: class {} (`{}`) is beyond the model's {class_count} classes (output `{output}` {detections:?})", bad.id, bad.name)));
+        }
+        Ok(())
+    }
+
     fn class_count(&self, level: &GflLevel) -> Result<usize, VisionError> {
         let output = self.session.outputs().iter().find(|o| o.name() == level.scores);
         let dims = output.map(shape_of).unwrap_or_default();
@@ -153,37 +193,150 @@ impl Detector {
         self.input_size
     }
 
-    /// Runs the model on a frame and returns the kept classes' detections in frame pixels.
+    /// Runs the model on a frame and returns the kept classes' detections in frame pixels
+    /// (with their silhouettes, for a segmentation model).
     pub fn detect(&mut self, frame: &RgbaImage) -> Result<Vec<Detection>, VisionError> {
         let (tensor, fit) = fill_input(frame, &self.manifest.input, self.input_size);
         let input_name = self.manifest.input.name.clone();
-        let Decoder::GflDetector { levels, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold, nms_iou, classes } =
-            self.manifest.decoder.clone()
-        else {
-            return Err(VisionError::Mismatch(format!("model `{}` has no detector decoder", self.manifest.name)));
-        };
-        let (in_w, _) = self.input_size;
         let view = TensorRef::from_array_view(&tensor).map_err(|e| VisionError::Inference(e.to_string()))?;
         let outputs = self.session.run(ort::inputs![input_name.as_str() => view]).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let mut candidates = Vec::new();
-        for level in &levels {
-            let scores = outputs[level.scores.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-            let boxes = outputs[level.boxes.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-            let grid_w = (in_w as u32).div_ceil(level.stride) as usize;
-            let params = GflParams { stride: level.stride as f32, grid_w, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold };
-            decode_level(&scores, &boxes, &params, &classes, &mut candidates);
+        let inference = |e: ort::Error| VisionError::Inference(e.to_string());
+        let frame_size = (frame.width, frame.height);
+        match self.manifest.decoder.clone() {
+            Decoder::Yolo { output, prototypes, score_threshold, nms_iou, mask_threshold, classes } => {
+                let predictions = outputs[output.as_str()].try_extract_array::<f32>().map_err(inference)?;
+                let protos = prototypes.map(|name| outputs[name.as_str()].try_extract_array::<f32>().map(|a| a.to_owned())).transpose().map_err(inference)?;
+                let params = YoloParams { score_threshold, nms_iou, mask_threshold, input_size: self.input_size, fit, frame: frame_size };
+                Ok(decode_yolo(&predictions, protos.as_ref(), &classes, &params))
+            }
+            Decoder::GflDetector { levels, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold, nms_iou, classes } => {
+                let mut candidates = Vec::new();
+                for level in &levels {
+                    let scores = outputs[level.scores.as_str()].try_extract_array::<f32>().map_err(inference)?;
+                    let boxes = outputs[level.boxes.as_str()].try_extract_array::<f32>().map_err(inference)?;
+                    let grid_w = (self.input_size.0 as u32).div_ceil(level.stride) as usize;
+                    let params = GflParams { stride: level.stride as f32, grid_w, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold };
+                    decode_level(&scores, &boxes, &params, &classes, &mut candidates);
+                }
+                let mut kept = non_maximum_suppression(candidates, nms_iou);
+                for d in &mut kept {
+                    d.bbox = to_frame(d.bbox, fit, frame_size);
+                }
+                Ok(kept)
+            }
+            _ => Err(VisionError::Mismatch(format!("model `{}` has no detector decoder", self.manifest.name))),
         }
-        let mut kept = non_maximum_suppression(candidates, nms_iou);
-        for d in &mut kept {
-            d.bbox = [
-                ((d.bbox[0] - fit.pad_x) / fit.scale_x).clamp(0.0, frame.width as f32),
-                ((d.bbox[1] - fit.pad_y) / fit.scale_y).clamp(0.0, frame.height as f32),
-                ((d.bbox[2] - fit.pad_x) / fit.scale_x).clamp(0.0, frame.width as f32),
-                ((d.bbox[3] - fit.pad_y) / fit.scale_y).clamp(0.0, frame.height as f32),
-            ];
-        }
-        Ok(kept)
     }
+
+    /// The decoder's NMS IoU.
+    fn nms_iou(&self) -> f32 {
+        match self.manifest.decoder {
+            Decoder::GflDetector { nms_iou, .. } | Decoder::Yolo { nms_iou, .. } => nms_iou,
+            _ => unreachable!("checked at load"),
+        }
+    }
+}
+
+/// A box in input pixels as frame pixels, clipped to the frame.
+fn to_frame(b: [f32; 4], fit: Fit, (width, height): (u32, u32)) -> [f32; 4] {
+    [
+        ((b[0] - fit.pad_x) / fit.scale_x).clamp(0.0, width as f32),
+        ((b[1] - fit.pad_y) / fit.scale_y).clamp(0.0, height as f32),
+        ((b[2] - fit.pad_x) / fit.scale_x).clamp(0.0, width as f32),
+        ((b[3] - fit.pad_y) / fit.scale_y).clamp(0.0, height as f32),
+    ]
+}
+
+/// What a YOLO export's decoding needs besides its outputs.
+struct YoloParams {
+    score_threshold: f32,
+    nms_iou: f32,
+    mask_threshold: f32,
+    /// (width, height) of the model input.
+    input_size: (usize, usize),
+    fit: Fit,
+    /// (width, height) of the frame.
+    frame: (u32, u32),
+}
+
+/// Decodes a YOLO export (see [`Decoder::Yolo`]): each anchor's best class, kept above the
+/// threshold when listed, class-wise NMS, then each kept instance's mask — the sigmoid of its
+/// coefficients over the prototypes, cropped to its box at prototype resolution, sampled
+/// bilinearly (half-pixel centres, as PyTorch's `interpolate(…, align_corners=False)`) at every
+/// frame pixel's place in the input, and thresholded.
+fn decode_yolo(predictions: &ArrayViewD<f32>, protos: Option<&ndarray::ArrayD<f32>>, classes: &[MaskClass], p: &YoloParams) -> Vec<Detection> {
+    let (rows, anchors) = (predictions.shape()[1], predictions.shape()[2]);
+    let coefficients = protos.map_or(0, |m| m.shape()[1]);
+    let class_count = rows - 4 - coefficients;
+    let mut candidates = Vec::new();
+    let mut anchor_of = Vec::new();
+    for anchor in 0..anchors {
+        let (mut best, mut score) = (0, f32::MIN);
+        for c in 0..class_count {
+            let s = predictions[[0, 4 + c, anchor]];
+            if s > score {
+                (best, score) = (c, s);
+            }
+        }
+        let Some(class) = classes.iter().find(|c| c.id == best) else { continue };
+        if score < p.score_threshold {
+            continue;
+        }
+        let (cx, cy, w, h) = (predictions[[0, 0, anchor]], predictions[[0, 1, anchor]], predictions[[0, 2, anchor]], predictions[[0, 3, anchor]]);
+        candidates.push(Detection { class_id: class.id, kind: class.kind, score, bbox: [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0], mask: None });
+        anchor_of.push(anchor);
+    }
+    nms_indices(&candidates, p.nms_iou)
+        .into_iter()
+        .map(|i| {
+            let input_box = candidates[i].bbox;
+            let mask = protos.map(|m| instance_mask(m, predictions, anchor_of[i], 4 + class_count, input_box, p));
+            Detection { bbox: to_frame(input_box, p.fit, p.frame), mask, ..candidates[i].clone() }
+        })
+        .collect()
+}
+
+/// One instance's silhouette in frame pixels (see [`decode_yolo`]).
+fn instance_mask(protos: &ndarray::ArrayD<f32>, predictions: &ArrayViewD<f32>, anchor: usize, first: usize, input_box: [f32; 4], p: &YoloParams) -> RegionMask {
+    let (count, mh, mw) = (protos.shape()[1], protos.shape()[2], protos.shape()[3]);
+    let (iw, ih) = (p.input_size.0 as f32, p.input_size.1 as f32);
+    let (sx, sy) = (mw as f32 / iw, mh as f32 / ih);
+    // The box at prototype resolution; a prototype pixel counts when its index lies inside.
+    let (x1, y1, x2, y2) = (input_box[0] * sx, input_box[1] * sy, input_box[2] * sx, input_box[3] * sy);
+    let coefficient: Vec<f32> = (0..count).map(|k| predictions[[0, first + k, anchor]]).collect();
+    let mut small = vec![0f32; mh * mw];
+    for r in 0..mh {
+        for c in 0..mw {
+            let (fc, fr) = (c as f32, r as f32);
+            if fc >= x1 && fc < x2 && fr >= y1 && fr < y2 {
+                let logit: f32 = (0..count).map(|k| coefficient[k] * protos[[0, k, r, c]]).sum();
+                small[r * mw + c] = 1.0 / (1.0 + (-logit).exp());
+            }
+        }
+    }
+    // Bilinear sample with half-pixel centres and clamped edges.
+    let sample = |x: f32, y: f32| {
+        let (x, y) = ((x * sx - 0.5).max(0.0), (y * sy - 0.5).max(0.0));
+        let (x0, y0) = ((x.floor() as usize).min(mw - 1), (y.floor() as usize).min(mh - 1));
+        let (x1, y1) = ((x0 + 1).min(mw - 1), (y0 + 1).min(mh - 1));
+        let (ax, ay) = (x - x0 as f32, y - y0 as f32);
+        let top = small[y0 * mw + x0] * (1.0 - ax) + small[y0 * mw + x1] * ax;
+        let bottom = small[y1 * mw + x0] * (1.0 - ax) + small[y1 * mw + x1] * ax;
+        top * (1.0 - ay) + bottom * ay
+    };
+    let frame_box = to_frame(input_box, p.fit, p.frame);
+    let (fx0, fy0) = (frame_box[0].floor() as u32, frame_box[1].floor() as u32);
+    let (fx1, fy1) = ((frame_box[2].ceil() as u32).min(p.frame.0), (frame_box[3].ceil() as u32).min(p.frame.1));
+    let (width, height) = (fx1.saturating_sub(fx0), fy1.saturating_sub(fy0));
+    let mut pixels = Vec::with_capacity((width * height) as usize);
+    for y in fy0..fy1 {
+        for x in fx0..fx1 {
+            // The frame pixel's centre in input pixels.
+            let (u, v) = ((x as f32 + 0.5) * p.fit.scale_x + p.fit.pad_x, (y as f32 + 0.5) * p.fit.scale_y + p.fit.pad_y);
+            pixels.push(sample(u, v) > p.mask_threshold);
+        }
+    }
+    RegionMask { x0: fx0, y0: fy0, width, height, pixels }
 }
 
 struct GflParams {
@@ -222,6 +375,7 @@ fn decode_level(scores: &ArrayViewD<f32>, boxes: &ArrayViewD<f32>, p: &GflParams
                 kind: class.kind,
                 score,
                 bbox: [cx - side[0], cy - side[1], cx + side[2], cy + side[3]],
+                mask: None,
             });
         }
     }
@@ -244,12 +398,14 @@ impl Detector {
                 }
                 for mut d in self.detect(&tile)? {
                     d.bbox = [d.bbox[0] + x0 as f32, d.bbox[1] + y0 as f32, d.bbox[2] + x0 as f32, d.bbox[3] + y0 as f32];
+                    if let Some(mask) = &mut d.mask {
+                        (mask.x0, mask.y0) = (mask.x0 + x0, mask.y0 + y0);
+                    }
                     parts.push(d);
                 }
             }
         }
-        let Decoder::GflDetector { nms_iou, .. } = self.manifest.decoder else { unreachable!("checked at load") };
-        Ok(merge_tiled(whole, parts, nms_iou))
+        Ok(merge_tiled(whole, parts, self.nms_iou()))
     }
 }
 
@@ -308,18 +464,24 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 
 /// Greedy per-class NMS; the result is sorted by descending score (ties by position), so it
 /// does not depend on the order candidates arrived in.
-pub fn non_maximum_suppression(mut candidates: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
-    candidates.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.class_id.cmp(&b.class_id))
-            .then(a.bbox[0].total_cmp(&b.bbox[0]))
-            .then(a.bbox[1].total_cmp(&b.bbox[1]))
+pub fn non_maximum_suppression(candidates: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
+    let kept = nms_indices(&candidates, iou_threshold);
+    let mut slots: Vec<Option<Detection>> = candidates.into_iter().map(Some).collect();
+    kept.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The indices [`non_maximum_suppression`] keeps, in its order.
+fn nms_indices(candidates: &[Detection], iou_threshold: f32) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&candidates[a], &candidates[b]);
+        b.score.total_cmp(&a.score).then(a.class_id.cmp(&b.class_id)).then(a.bbox[0].total_cmp(&b.bbox[0])).then(a.bbox[1].total_cmp(&b.bbox[1]))
     });
-    let mut kept: Vec<Detection> = Vec::new();
-    for candidate in candidates {
-        if kept.iter().all(|k| k.class_id != candidate.class_id || iou(&k.bbox, &candidate.bbox) <= iou_threshold) {
-            kept.push(candidate);
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        let candidate = &candidates[i];
+        if kept.iter().all(|&k| candidates[k].class_id != candidate.class_id || iou(&candidates[k].bbox, &candidate.bbox) <= iou_threshold) {
+            kept.push(i);
         }
     }
     kept
@@ -330,7 +492,7 @@ mod tests {
     use super::*;
 
     fn det(score: f32, bbox: [f32; 4], class_id: usize) -> Detection {
-        Detection { class_id, kind: MaskKind::Person, score, bbox }
+        Detection { class_id, kind: MaskKind::Person, score, bbox, mask: None }
     }
 
     #[test]
@@ -348,7 +510,7 @@ mod tests {
 
     #[test]
     fn a_box_cut_by_a_tile_edge_never_suppresses_the_whole_frame_box() {
-        let person = |score: f32, bbox: [f32; 4]| Detection { class_id: 0, kind: MaskKind::Person, score, bbox };
+        let person = |score: f32, bbox: [f32; 4]| Detection { class_id: 0, kind: MaskKind::Person, score, bbox, mask: None };
         // The whole frame sees a person at x 300–340; a tile ending at x = 320 sees its left
         // half, and scores it higher. Plain NMS keeps only the half (IoU 0.5 > 0.45).
         let whole = person(0.55, [300.0, 100.0, 340.0, 200.0]);

@@ -93,6 +93,10 @@ pub struct InputSpec {
     pub mean: Vec<f32>,
     /// See `mean`.
     pub std: Vec<f32>,
+    /// Pixel value (0–255, every channel) of a letterbox's padding: 0 (black) by default;
+    /// Ultralytics exports were trained with 114.
+    #[serde(default)]
+    pub pad_value: u8,
 }
 
 impl InputSpec {
@@ -195,6 +199,31 @@ pub enum Decoder {
         /// Classes kept and masked.
         classes: Vec<MaskClass>,
     },
+    /// An Ultralytics YOLO (v8/11) detection or segmentation export: `output` is
+    /// `[1, 4 + classes (+ mask coefficients), anchors]` — each anchor's box as centre x, centre
+    /// y, width, height in input pixels, then its class scores (probabilities), then, for a
+    /// segmentation model, its coefficients over the prototype masks in `prototypes`
+    /// (`[1, coefficients, H/4, W/4]`). Input: letterboxed RGB / 255. Each anchor takes its best
+    /// class; kept above `score_threshold` when that class is listed, then class-wise NMS at
+    /// `nms_iou`. A kept instance's mask is the sigmoid of its coefficients over the
+    /// prototypes, cropped to its box, upsampled bilinearly and thresholded at
+    /// `mask_threshold` — Ultralytics' `process_mask` — and painted as the person's silhouette.
+    Yolo {
+        /// The detection output.
+        output: String,
+        /// The prototype-mask output of a segmentation export (none: a detection export, boxes painted).
+        #[serde(default)]
+        prototypes: Option<String>,
+        /// Minimum score kept.
+        score_threshold: f32,
+        /// IoU above which a lower-scored box of the same class is suppressed.
+        nms_iou: f32,
+        /// Mask probability above which a pixel belongs to the instance.
+        #[serde(default = "default_presence_threshold")]
+        mask_threshold: f32,
+        /// Classes kept and masked.
+        classes: Vec<MaskClass>,
+    },
     /// A person-crop segmenter: the person box, grown by `crop_expand` about its centre, is
     /// cut out (black outside the frame), fitted to the input, and the output mask mapped back.
     CropMask {
@@ -285,6 +314,14 @@ impl ModelManifest {
                 within(vec![Key("decoder"), Key("centre_offset")], *centre_offset, 0.0, 1.0)?;
                 if !(distance_scale.is_finite() && *distance_scale > 0.0) {
                     return Err((vec![Key("decoder"), Key("distance_scale")], format!("must be a finite number above 0, got {distance_scale}")));
+                }
+            }
+            Decoder::Yolo { score_threshold, nms_iou, mask_threshold, classes, .. } => {
+                within(vec![Key("decoder"), Key("score_threshold")], *score_threshold, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("nms_iou")], *nms_iou, 0.0, 1.0)?;
+                within(vec![Key("decoder"), Key("mask_threshold")], *mask_threshold, 0.0, 1.0)?;
+                if classes.is_empty() {
+                    return Err((vec![Key("decoder"), Key("classes")], "needs at least one class to mask".into()));
                 }
             }
             Decoder::CropMask { threshold, crop_expand, presence_threshold, size, .. } => {

@@ -1,7 +1,8 @@
 //! AN, the masking stage: every detected person (and screen) is painted over with a solid
-//! colour before anything else sees the frame. By default each detection's box is painted,
-//! grown by a dilation margin; with a silhouette model, person boxes are refined into body
-//! silhouettes (grown by the same margin), falling back to the box when the model finds nobody.
+//! colour before anything else sees the frame. A segmentation model's own instance silhouettes
+//! are painted as they are; otherwise each detection's box is painted, grown by a dilation
+//! margin — or, with a silhouette model, person boxes are refined into body silhouettes (grown
+//! by the same margin), falling back to the box when the model finds nobody.
 
 use crate::detector::{Detection, Detector};
 use crate::manifest::MaskKind;
@@ -76,8 +77,10 @@ impl Masker {
         let mut mask = vec![false; (frame.width * frame.height) as usize];
         let (mut refined, mut silhouette_runs) = (0, 0);
         for detection in &detections {
-            let silhouette = match (&mut self.refiner, detection.kind) {
-                (Some(refiner), MaskKind::Person) => {
+            // A segmentation model's own silhouette first; else the refiner's; else the box.
+            let silhouette = match (&detection.mask, &mut self.refiner, detection.kind) {
+                (Some(own), _, _) => Some(own.clone()),
+                (None, Some(refiner), MaskKind::Person) => {
                     silhouette_runs += 1;
                     refiner.person_mask(frame, detection.bbox)?
                 }

@@ -19,7 +19,8 @@ pub struct Fit {
 }
 
 /// Fills the input tensor from an image: resample (triangle filter, antialiased like PIL's
-/// bilinear), place (letterbox: centred on black), reorder channels, normalise.
+/// bilinear), place (letterbox: centred on the manifest's `pad_value`, black by default),
+/// reorder channels, normalise.
 pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, usize)) -> (Array4<f32>, Fit) {
     let (fw, fh) = (image.width as usize, image.height as usize);
     let (used_w, used_h, fit) = if (fw, fh) == (in_w, in_h) {
@@ -49,10 +50,10 @@ pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, us
     let (px, py) = (fit.pad_x as usize, fit.pad_y as usize);
     for y in 0..in_h {
         for x in 0..in_w {
-            // Outside the placed image the pixel is black (value 0), then normalised.
+            // Outside the placed image the pixel is the padding value, then normalised.
             let inside = x >= px && x < px + used_w && y >= py && y < py + used_h;
             for (c, &source) in channels.iter().enumerate() {
-                let pixel = if inside { resampled[((y - py) * used_w + (x - px)) * 3 + source] } else { 0.0 };
+                let pixel = if inside { resampled[((y - py) * used_w + (x - px)) * 3 + source] } else { input.pad_value as f32 };
                 let value = (pixel - input.mean[c]) / input.std[c];
                 match input.layout {
                     Layout::Nchw => tensor[[0, c, y, x]] = value,
