@@ -79,8 +79,7 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
     let model = (detector.manifest.name.clone(), detector.sha256.clone());
-    let (r, g, b) = scenario.masking.colour;
-    let mut masker = Masker::new(detector, None, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
+    let mut masker = Masker::for_scenario(detector, None, &scenario.masking);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: false })?;
     let plans = sim.incidents().to_vec();
 

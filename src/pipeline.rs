@@ -181,8 +181,7 @@ impl Setup {
             weather: scenario.conditions.weather_name().to_string(),
         };
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
-        let (r, g, b) = scenario.masking.colour;
-        let masker = Masker::new(detector, refiner, [r, g, b], scenario.masking.dilation_px).with_tiles(scenario.masking.tiles).with_vehicles(scenario.masking.vehicles);
+        let masker = Masker::for_scenario(detector, refiner, &scenario.masking);
         let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: manifest.licence, card } };
         Ok((setup, Models { masker, anomaly }))
     }

@@ -609,3 +609,34 @@ fn a_yolo_seg_export_decodes_boxes_and_silhouettes_like_the_numpy_reference() {
     assert!(error.contains("protos") && error.contains("output1"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_masking_style_changes_what_is_shown_not_what_counts_as_exposed() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("styles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let mut runs = Vec::new();
+    for style in ["solid", "blur", "pixelate", "edges"] {
+        let scenario = dir.join(format!("{style}.ron"));
+        let styled = text.replace("population: (count: 12),", &format!("population: (count: 12), masking: (style: {style}),"));
+        assert_ne!(styled, text);
+        std::fs::write(&scenario, styled).unwrap();
+        let out = dir.join(style);
+        run(&RunOptions::new(scenario, out.clone()), |_, _| {}).unwrap();
+        let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+        let masked = std::fs::read(out.join("deployment/masked/test/0000010.jpg")).unwrap();
+        runs.push((style, records, masked));
+    }
+    let (_, solid, solid_frame) = &runs[0];
+    assert!(solid.observations.iter().any(|o| o.exposed_px < o.visible_px), "the masker masks someone");
+    for (style, records, frame) in &runs[1..] {
+        // The same regions count as masked whatever they look like: exposure and miss rate do not move.
+        let exposed = |r: &crowdtwin_reports::records::RunRecords| r.observations.iter().map(|o| (o.tick, o.person, o.exposed_px)).collect::<Vec<_>>();
+        assert_eq!(exposed(records), exposed(solid), "{style}");
+        assert_eq!(records.frames.iter().map(|f| f.masked_px).collect::<Vec<_>>(), solid.frames.iter().map(|f| f.masked_px).collect::<Vec<_>>(), "{style}");
+        // What the deployment keeps (and the AD model sees) is not the solid silhouette.
+        assert_ne!(frame, solid_frame, "{style} stores the same masked frame as the solid style");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -553,12 +553,32 @@ pub struct MaskingSettings {
     pub tiles: (u32, u32),
     /// Also paint over the vehicles the model detects, hiding their licence plates.
     pub vehicles: bool,
+    /// How a person's mask region is rendered: a solid silhouette (the default, as PACA paints
+    /// it) or one of the styles LA3D compares — blur, pixelation, edges — each with its
+    /// size-adaptive strength.
+    pub style: MaskStyle,
 }
 
 impl Default for MaskingSettings {
     fn default() -> Self {
-        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false }
+        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false, style: MaskStyle::Solid }
     }
+}
+
+/// How a person's mask region is rendered (Asres, Jiao & Omlin, "LA3D", IEEE TIFS 2025; the
+/// formulas are in the README).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskStyle {
+    /// A solid silhouette in `colour`.
+    #[default]
+    Solid,
+    /// A Gaussian blur whose kernel grows with the person's share of the frame.
+    Blur,
+    /// Blocks of the region's mean colour, whose size grows with the person's share of the frame.
+    Pixelate,
+    /// The region's Canny edge map (white edges on black).
+    Edges,
 }
 
 /// How results are scored.

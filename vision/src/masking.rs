@@ -7,8 +7,10 @@
 use crate::detector::{Detection, Detector};
 use crate::manifest::MaskKind;
 use crate::silhouette::{RegionMask, SilhouetteModel};
+use crate::styles::render_region;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
+use crowdtwin_core::scenario::{MaskStyle, MaskingSettings};
 use std::time::Instant;
 
 /// The result of masking one frame.
@@ -36,12 +38,27 @@ pub struct Masker {
     dilation_px: u32,
     tiles: (u32, u32),
     vehicles: bool,
+    style: MaskStyle,
 }
 
 impl Masker {
     /// A masker over `detector` painting `colour`, growing each mask by `dilation_px`.
     pub fn new(detector: Detector, refiner: Option<SilhouetteModel>, colour: [u8; 3], dilation_px: u32) -> Self {
-        Self { detector, refiner, colour, dilation_px, tiles: (1, 1), vehicles: false }
+        Self { detector, refiner, colour, dilation_px, tiles: (1, 1), vehicles: false, style: MaskStyle::Solid }
+    }
+
+    /// Renders persons' mask regions in `style` instead of the solid colour (screens, plates
+    /// and vehicles stay solid: a blurred screen can still be read).
+    pub fn with_style(mut self, style: MaskStyle) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// A masker as a scenario's `masking` section sets it up: colour, dilation, tiles,
+    /// vehicles and style.
+    pub fn for_scenario(detector: Detector, refiner: Option<SilhouetteModel>, settings: &MaskingSettings) -> Self {
+        let (r, g, b) = settings.colour;
+        Masker::new(detector, refiner, [r, g, b], settings.dilation_px).with_tiles(settings.tiles).with_vehicles(settings.vehicles).with_style(settings.style)
     }
 
     /// Also detect on `cols × rows` overlapping tiles of every frame (see [`Detector::detect_tiled`]).
@@ -74,7 +91,9 @@ impl Masker {
         if !self.vehicles {
             detections.retain(|d| d.kind != MaskKind::Vehicle);
         }
-        let mut mask = vec![false; (frame.width * frame.height) as usize];
+        let pixels = (frame.width * frame.height) as usize;
+        // Painted in the solid colour, and persons' regions rendered in another style.
+        let (mut solid, mut styled) = (vec![false; pixels], Vec::new());
         let (mut refined, mut silhouette_runs) = (0, 0);
         for detection in &detections {
             // A segmentation model's own silhouette first; else the refiner's; else the box.
@@ -86,15 +105,27 @@ impl Masker {
                 }
                 _ => None,
             };
+            let mut own = (self.style != MaskStyle::Solid && detection.kind == MaskKind::Person).then(|| vec![false; pixels]);
+            let target = own.as_mut().unwrap_or(&mut solid);
             match silhouette {
                 Some(region) => {
                     refined += 1;
-                    add_region(&mut mask, frame.width, frame.height, &region, self.dilation_px);
+                    add_region(target, frame.width, frame.height, &region, self.dilation_px);
                 }
-                None => add_box(&mut mask, frame.width, frame.height, detection.bbox, self.dilation_px),
+                None => add_box(target, frame.width, frame.height, detection.bbox, self.dilation_px),
+            }
+            if let Some(own) = own {
+                styled.push(region_of(&own, frame.width));
             }
         }
-        let masked = paint(frame, &mask, self.colour);
+        // Styled persons first, the solid paint last: a screen inside a blurred person stays painted.
+        let mut masked = frame.clone();
+        let mut mask = solid.clone();
+        for region in &styled {
+            render_region(frame, &mut masked, region, self.style, self.colour);
+            region.mark(&mut mask, frame.width);
+        }
+        paint_into(&mut masked, &solid, self.colour);
         Ok(MaskOutput { masked, mask, detections, refined, silhouette_runs, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
     }
 }
@@ -134,10 +165,33 @@ pub fn add_region(mask: &mut [bool], width: u32, height: u32, region: &RegionMas
 /// The frame with every masked pixel set to `colour`.
 pub fn paint(frame: &RgbaImage, mask: &[bool], colour: [u8; 3]) -> RgbaImage {
     let mut masked = frame.clone();
-    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
-        masked.pixels[i * 4..i * 4 + 3].copy_from_slice(&colour);
-    }
+    paint_into(&mut masked, mask, colour);
     masked
+}
+
+/// Sets every masked pixel of `image` to `colour`.
+fn paint_into(image: &mut RgbaImage, mask: &[bool], colour: [u8; 3]) {
+    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        image.pixels[i * 4..i * 4 + 3].copy_from_slice(&colour);
+    }
+}
+
+/// The set pixels of a frame-sized mask as a region over their bounding box.
+fn region_of(mask: &[bool], width: u32) -> RegionMask {
+    let set = || mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| (i as u32 % width, i as u32 / width));
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y) in set() {
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+    }
+    if x0 > x1 {
+        return RegionMask { x0: 0, y0: 0, width: 0, height: 0, pixels: Vec::new() };
+    }
+    let (w, h) = (x1 - x0, y1 - y0);
+    let mut pixels = vec![false; (w * h) as usize];
+    for (x, y) in set() {
+        pixels[((y - y0) * w + x - x0) as usize] = true;
+    }
+    RegionMask { x0, y0, width: w, height: h, pixels }
 }
 
 #[cfg(test)]

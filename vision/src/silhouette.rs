@@ -26,6 +26,19 @@ pub struct RegionMask {
     pub pixels: Vec<bool>,
 }
 
+impl RegionMask {
+    /// Sets the region's pixels in a frame-sized mask `width` pixels wide.
+    pub fn mark(&self, mask: &mut [bool], width: u32) {
+        for y in 0..self.height {
+            for x in 0..self.width {
+                if self.pixels[(y * self.width + x) as usize] {
+                    mask[((self.y0 + y) * width + self.x0 + x) as usize] = true;
+                }
+            }
+        }
+    }
+}
+
 /// A loaded silhouette model.
 pub struct SilhouetteModel {
     session: Session,
