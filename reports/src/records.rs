@@ -40,7 +40,7 @@ pub struct RunRecord {
     pub bits_per_pixel: f64,
     /// Anomaly model name.
     pub anomaly_model: String,
-    /// sha256 of the anomaly model file.
+    /// sha256 of the anomaly model file (a two-stage model: the extractor's and the head's, joined by `+`).
     pub anomaly_model_sha256: String,
     /// Alert threshold on the anomaly score.
     pub alert_threshold: f64,
@@ -241,7 +241,7 @@ pub struct FrameRecord {
     pub screen_px: u32,
     /// Screen pixels left unmasked.
     pub screen_exposed_px: u32,
-    /// The AD model's score of the clip ending with this frame, in [0, 1].
+    /// The AD model's score of the clip (or, for a two-stage model, the newest snippet) ending with this frame, in [0, 1].
     pub ad_score: f64,
 }
 

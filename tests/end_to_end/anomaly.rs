@@ -327,3 +327,149 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// A two-stage fixture (`models/tools/make_two_stage_fixture.py`: extractor and temporal head,
+/// 24 × 32 frames, 8 features) and its manifest, `two_stage.ron` in `dir`.
+fn two_stage_fixture(dir: &Path, layout: &str, frames: usize, stride: usize, snippets: usize, logits: bool) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let mut make = Command::new(python);
+    make.arg(root().join("models/tools/make_two_stage_fixture.py")).args(["--layout", layout, "--frames", &frames.to_string(), "--snippets", &snippets.to_string()]);
+    if logits {
+        make.arg("--logits");
+    }
+    let out = make.arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sha = |file: &str| crowdtwin_vision::manifest::sha256_file(&dir.join(file)).unwrap();
+    let (input, shape) = match layout {
+        "ncthw" => ("video", format!("[1, 3, {frames}, 24, 32]")),
+        _ => ("image", "[1, 3, 24, 32]".to_string()),
+    };
+    let manifest = format!(
+        r#"(
+    version: 1,
+    name: "two-stage-fixture-{layout}",
+    task: anomaly,
+    file: "extractor.onnx",
+    sha256: "{}",
+    licence: "test fixture, random weights",
+    card: "none.md",
+    input: (name: "{input}", layout: nchw, shape: {shape}, channel_order: rgb, resize: centre_crop,
+            mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5]),
+    decoder: two_stage(
+        snippet: (frames: {frames}, stride: {stride}, layout: {layout}),
+        features: "features",
+        head: (file: "head.onnx", sha256: "{}", input: "snippet_features", output: "scores", snippets: {snippets}, logits: {logits}),
+        threshold: 0.5,
+    ),
+)"#,
+        sha("extractor.onnx"),
+        sha("head.onnx")
+    );
+    std::fs::write(dir.join("two_stage.ron"), manifest).unwrap();
+    dir.join("two_stage.ron")
+}
+
+#[test]
+fn a_two_stage_model_scores_each_camera_causally_like_the_numpy_reference() {
+    // Overlapping snippets (stride < frames) through a clip extractor; spaced ones (stride >
+    // frames: some frames in no snippet) through a per-frame encoder with a logit head.
+    for (layout, frames, stride, snippets, logits) in [("ncthw", 4, 2, 5, false), ("per_frame", 3, 4, 3, true)] {
+        let dir = temp_dir(&format!("two-stage-{layout}"));
+        let manifest = two_stage_fixture(&dir, layout, frames, stride, snippets, logits);
+        let mut model = crowdtwin_vision::anomaly::AnomalyDetector::load(&manifest, 1).unwrap();
+        assert_eq!(model.sha256.split('+').count(), 2, "both files are the model's provenance");
+        // Two cameras, 23 frames each at the input size, sent interleaved as the pipeline does.
+        let (cameras, count, height, width) = (2usize, 23usize, 24u32, 32u32);
+        let mut raw = Vec::new();
+        let mut images = Vec::new();
+        for camera in 0..cameras {
+            for n in 0..count {
+                let mut image = crowdtwin_core::frame::RgbaImage::new(width, height);
+                for (i, pixel) in image.pixels.chunks_exact_mut(4).enumerate() {
+                    let (x, y) = (i % width as usize, i / width as usize);
+                    for (c, value) in pixel.iter_mut().take(3).enumerate() {
+                        *value = ((x * 7 + y * 13 + c * 53 + camera * 101) ^ (n * n * 29 + x * n)) as u8;
+                    }
+                    raw.extend_from_slice(&pixel[..3]);
+                }
+                images.push(image);
+            }
+        }
+        let mut ours = vec![Vec::new(); cameras];
+        for n in 0..count {
+            for (camera, scores) in ours.iter_mut().enumerate() {
+                scores.push(model.score(camera as u16, &images[camera * count + n]).unwrap().score);
+            }
+        }
+        std::fs::write(dir.join("frames.u8"), &raw).unwrap();
+        let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+        let mut reference = Command::new(python);
+        reference.arg(root().join("models/tools/two_stage_reference.py")).arg("--models").arg(&dir).args([
+            "--layout",
+            layout,
+            "--frames",
+            &frames.to_string(),
+            "--stride",
+            &stride.to_string(),
+            "--snippets",
+            &snippets.to_string(),
+            "--mean",
+            "127.5",
+            "--std",
+            "127.5",
+            "--shape",
+            &format!("{cameras},{count},{height},{width}"),
+        ]);
+        if logits {
+            reference.arg("--logits");
+        }
+        let out = reference.arg(dir.join("frames.u8")).arg(dir.join("reference.json")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        for (camera, scores) in ours.iter().enumerate() {
+            let theirs: Vec<f32> = json["scores"][camera].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let worst = scores.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-5, "{layout}, camera {camera}: {scores:?} vs the reference {theirs:?}");
+            // A score holds between snippet ends and moves with what the camera saw.
+            assert!(scores.chunks(stride).all(|held| held.iter().all(|s| *s == held[0])), "{layout}: {scores:?}");
+            let distinct: std::collections::BTreeSet<u32> = scores.iter().map(|s| s.to_bits()).collect();
+            assert!(distinct.len() >= 4, "{layout}: {scores:?}");
+        }
+        assert_ne!(ours[0], ours[1], "each camera has its own snippets");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_two_stage_model_runs_and_evaluates_from_its_manifest_alone() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("two-stage-run");
+    let manifest = two_stage_fixture(&dir, "ncthw", 4, 2, 5, false);
+    let out = dir.join("run");
+    let run = crowdtwin(&["run", "tests/fixtures/small.ron", "--ad-model", manifest.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    assert_eq!(records.runs[0].anomaly_model, "two-stage-fixture-ncthw");
+    let scores: Vec<f64> = records.frames.iter().map(|f| f.ad_score).collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)) && scores.windows(2).any(|w| w[0] != w[1]), "{scores:?}");
+    let eval_out = dir.join("eval");
+    let eval = crowdtwin(&["eval", "--suite", "tests/fixtures/mini-suite.ron", "--ad-model", manifest.to_str().unwrap(), "--out", eval_out.to_str().unwrap(), "--quiet"]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    for run in ["small", "small-fog-dusk"] {
+        let records = crowdtwin_reports::tables::read_all(&eval_out.join(run)).unwrap();
+        assert_eq!(records.runs[0].anomaly_model, "two-stage-fixture-ncthw", "{run}");
+    }
+    // A manifest that does not fit the models names tensors and both shapes.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(dir.join("bad.ron"), text.replace("snippets: 5", "snippets: 6")).unwrap();
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("snippet_features") && error.contains("[1, 6, 8]") && error.contains("[1, 5, 8]"), "{error}");
+    std::fs::write(dir.join("bad.ron"), text.replace("frames: 4", "frames: 3")).unwrap();
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("[1, 3, 4, 24, 32]") && error.contains("3 frames"), "{error}");
+    std::fs::write(dir.join("bad.ron"), text.replace("\"features\"", "\"feats\"")).unwrap();
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("feats") && error.contains("features"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

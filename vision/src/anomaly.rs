@@ -1,18 +1,21 @@
-//! AD, the anomaly stage: a clip model run by ONNX Runtime over the *masked* frames of one
-//! camera. It never receives a raw frame: [`AnomalyDetector::score`] takes the masker's output.
+//! AD, the anomaly stage: an anomaly model run over the *masked* frames of one camera. It
+//! never receives a raw frame: [`AnomalyDetector::score`] takes the masker's output.
 //!
-//! Each camera keeps its last `clip_length` pre-processed masked frames; the score of a frame
-//! is the model's score of the clip that ends with it (a causal window, as a live system has).
-//! Until a camera has a full clip its first frame stands in for the missing older ones.
+//! Two kinds of model, both causal and online per camera, as a live system runs them:
+//! * a clip scorer (`clip_score`): each camera keeps its last `clip_length` pre-processed masked
+//!   frames, and the score of a frame is the model's score of the clip that ends with it;
+//! * a two-stage model (`two_stage`: RTFM, MGFN, UR-DMU, PEL4VAD): a feature extractor turns
+//!   each snippet of frames into a feature, and a temporal head scores the camera's last
+//!   snippets; the newest snippet's score holds until the next snippet ends.
+//!
+//! Until a camera has enough frames (or snippets), its first stands in for the missing older ones.
 
-use crate::detector::{open_session, shape_matches, shape_of};
-use crate::manifest::{Decoder, InputSpec, ModelManifest, Task};
+use crate::manifest::{Decoder, InputSpec, ModelManifest, Snippet, SnippetLayout, Task, TemporalHead};
+use crate::model::{shape_matches, Model};
 use crate::preprocess::fill_input;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
-use ndarray::{Array3, Array4, Axis};
-use ort::session::Session;
-use ort::value::TensorRef;
+use ndarray::{Array1, Array2, Array3, Array4, Array5, Axis};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::Instant;
@@ -54,13 +57,104 @@ impl AnomalyOutput {
     }
 }
 
-/// A loaded anomaly model with one clip buffer per camera.
+/// A loaded anomaly model with its per-camera state.
 pub struct AnomalyDetector {
-    session: Session,
     /// The manifest it was loaded from.
     pub manifest: ModelManifest,
-    /// sha256 of the ONNX file, as verified at load.
+    /// sha256 of the ONNX file as verified at load; a two-stage model's is the extractor's and
+    /// the head's, joined by `+`.
     pub sha256: String,
+    scorer: Scorer,
+}
+
+enum Scorer {
+    Clip(ClipScorer),
+    TwoStage(TwoStageScorer),
+}
+
+/// Pushes `item` as a camera's newest, keeping the last `length`; the first item also fills
+/// the older places.
+fn push_window<T: Clone>(window: &mut VecDeque<T>, item: T, length: usize) {
+    if window.is_empty() {
+        window.extend(std::iter::repeat_n(item.clone(), length - 1));
+    }
+    window.push_back(item);
+    while window.len() > length {
+        window.pop_front();
+    }
+}
+
+fn finite_score(value: f32, model: &str) -> Result<f32, VisionError> {
+    if value.is_finite() {
+        Ok(value.clamp(0.0, 1.0))
+    } else {
+        Err(VisionError::Inference(format!("model `{model}` returned a score of {value}")))
+    }
+}
+
+impl AnomalyDetector {
+    /// Loads the model(s) an `anomaly` manifest names, checking hashes and every tensor.
+    ///
+    /// # Errors
+    /// A manifest of another task or decoder, a file whose hash differs, or a tensor whose name
+    /// or shape differs from the manifest's (both shapes named).
+    pub fn load(manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
+        let manifest = ModelManifest::load(manifest_path)?;
+        let at = manifest_path.display();
+        if manifest.task != Task::Anomaly {
+            return Err(VisionError::Mismatch(format!("{at}: task is {:?}, an anomaly model needs `anomaly`", manifest.task)));
+        }
+        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let mut sha256 = model.sha256.clone();
+        let scorer = match manifest.decoder.clone() {
+            Decoder::ClipScore { score, regions, clip_length, .. } => Scorer::Clip(ClipScorer::new(model, &manifest, manifest_path, score, regions, clip_length)?),
+            Decoder::TwoStage { snippet, features, head, .. } => {
+                let two = TwoStageScorer::new(model, &manifest, manifest_path, snippet, features, head, threads)?;
+                sha256 = format!("{sha256}+{}", two.head.sha256);
+                Scorer::TwoStage(two)
+            }
+            _ => return Err(VisionError::Mismatch(format!("{at}: an anomaly model needs the `clip_score` or `two_stage` decoder"))),
+        };
+        Ok(AnomalyDetector { manifest, sha256, scorer })
+    }
+
+    /// Frames one score looks back over: the clip, or a two-stage model's snippets × stride.
+    pub fn clip_length(&self) -> usize {
+        match &self.scorer {
+            Scorer::Clip(clip) => clip.clip_length,
+            Scorer::TwoStage(two) => two.snippet.frames + (two.head_spec.snippets - 1) * two.snippet.stride,
+        }
+    }
+
+    /// The manifest's default alert threshold.
+    pub fn default_threshold(&self) -> f32 {
+        match self.manifest.decoder {
+            Decoder::ClipScore { threshold, .. } | Decoder::TwoStage { threshold, .. } => threshold,
+            _ => unreachable!("checked at load"),
+        }
+    }
+
+    /// Adds camera `camera`'s next masked frame and scores it.
+    ///
+    /// # Errors
+    /// The runtime fails, or the model returns a score that is not a finite number.
+    pub fn score(&mut self, camera: u16, masked: &RgbaImage) -> Result<AnomalyOutput, VisionError> {
+        let started = Instant::now();
+        let name = self.manifest.name.clone();
+        let (score, regions, grid) = match &mut self.scorer {
+            Scorer::Clip(clip) => clip.score(camera, masked, &name)?,
+            Scorer::TwoStage(two) => (two.score(camera, masked, &name)?, Vec::new(), (0, 0)),
+        };
+        Ok(AnomalyOutput { score, regions, grid, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
+    }
+}
+
+/// A clip scorer: frames stacked along the channels, one call per frame.
+struct ClipScorer {
+    model: Model,
+    input: String,
+    score: String,
+    regions: Option<String>,
     frame_input: InputSpec,
     frame_size: (usize, usize),
     clip_length: usize,
@@ -68,53 +162,23 @@ pub struct AnomalyDetector {
     clips: BTreeMap<u16, VecDeque<Array3<f32>>>,
 }
 
-impl AnomalyDetector {
-    /// Loads the model an `anomaly` manifest names, checking its hash and every tensor.
-    pub fn load(manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
-        let manifest = ModelManifest::load(manifest_path)?;
+impl ClipScorer {
+    fn new(model: Model, manifest: &ModelManifest, manifest_path: &Path, score: String, regions: Option<String>, clip_length: usize) -> Result<Self, VisionError> {
         let at = manifest_path.display();
-        if manifest.task != Task::Anomaly {
-            return Err(VisionError::Mismatch(format!("{at}: task is {:?}, an anomaly model needs `anomaly`", manifest.task)));
-        }
-        let Decoder::ClipScore { score, regions, clip_length, threshold } = manifest.decoder.clone() else {
-            return Err(VisionError::Mismatch(format!("{at}: an anomaly model needs the `clip_score` decoder")));
-        };
         if !(1..=64).contains(&clip_length) {
             return Err(VisionError::Manifest(format!("{at}: clip_length must be 1 to 64, got {clip_length}")));
         }
-        if !(threshold > 0.0 && threshold < 1.0) {
-            return Err(VisionError::Manifest(format!("{at}: threshold must be between 0 and 1, got {threshold}")));
-        }
         let frame_size = manifest.input.clip_frame_size(clip_length).map_err(|e| VisionError::Manifest(format!("{at}: {e}")))?;
-        let (session, sha256) = open_session(&manifest, manifest_path, threads)?;
-        let declared = session.inputs().iter().find(|i| i.name() == manifest.input.name).map(shape_of);
-        match declared {
-            Some(shape) if shape_matches(&shape, &manifest.input.shape) => {}
-            Some(shape) => {
-                return Err(VisionError::Mismatch(format!(
-                    "{at}: input `{}` expected shape {:?}, the model's is {shape:?}",
-                    manifest.input.name, manifest.input.shape
-                )))
-            }
-            None => return Err(VisionError::Mismatch(format!("{at}: the model has no input `{}`", manifest.input.name))),
-        }
-        let output_shape = |name: &str| -> Result<Vec<i64>, VisionError> {
-            session.outputs().iter().find(|o| o.name() == name).map(shape_of).ok_or_else(|| {
-                let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-                VisionError::Mismatch(format!("{at}: the model has no output `{name}` (it has {names:?})"))
-            })
-        };
-        let score_shape = output_shape(&score)?;
+        model.check_input(&manifest.input.name, &manifest.input.shape)?;
+        let score_shape = model.output_shape(&score)?;
         if score_shape.iter().product::<i64>() != 1 {
             return Err(VisionError::Mismatch(format!("{at}: output `{score}` expected shape [1], the model's is {score_shape:?}")));
         }
         let grid = match &regions {
             Some(name) => {
-                let shape = output_shape(name)?;
+                let shape = model.output_shape(name)?;
                 if shape.len() != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] < 1 || shape[3] < 1 {
-                    return Err(VisionError::Mismatch(format!(
-                        "{at}: output `{name}` expected shape [1, 1, rows, columns], the model's is {shape:?}"
-                    )));
+                    return Err(VisionError::Mismatch(format!("{at}: output `{name}` expected shape [1, 1, rows, columns], the model's is {shape:?}")));
                 }
                 (shape[3] as usize, shape[2] as usize)
             }
@@ -122,67 +186,144 @@ impl AnomalyDetector {
         };
         let mut frame_input = manifest.input.clone();
         frame_input.shape = vec![1, 3, frame_size.1 as i64, frame_size.0 as i64];
-        Ok(AnomalyDetector { session, manifest, sha256, frame_input, frame_size, clip_length, grid, clips: BTreeMap::new() })
+        let input = manifest.input.name.clone();
+        Ok(ClipScorer { model, input, score, regions, frame_input, frame_size, clip_length, grid, clips: BTreeMap::new() })
     }
 
-    /// Frames per clip.
-    pub fn clip_length(&self) -> usize {
-        self.clip_length
-    }
-
-    /// The manifest's default alert threshold.
-    pub fn default_threshold(&self) -> f32 {
-        match self.manifest.decoder {
-            Decoder::ClipScore { threshold, .. } => threshold,
-            _ => unreachable!("checked at load"),
-        }
-    }
-
-    /// Adds camera `camera`'s next masked frame to its clip and scores the clip.
-    pub fn score(&mut self, camera: u16, masked: &RgbaImage) -> Result<AnomalyOutput, VisionError> {
-        let started = Instant::now();
+    fn score(&mut self, camera: u16, masked: &RgbaImage, name: &str) -> Result<(f32, Vec<f32>, (usize, usize)), VisionError> {
         let (tensor, _) = fill_input(masked, &self.frame_input, self.frame_size);
-        let frame = tensor.index_axis_move(Axis(0), 0);
         let clip = self.clips.entry(camera).or_default();
-        if clip.is_empty() {
-            clip.extend(std::iter::repeat_n(frame.clone(), self.clip_length - 1));
-        }
-        clip.push_back(frame);
-        while clip.len() > self.clip_length {
-            clip.pop_front();
-        }
+        push_window(clip, tensor.index_axis_move(Axis(0), 0), self.clip_length);
         let (w, h) = self.frame_size;
         let mut input = Array4::<f32>::zeros((1, 3 * self.clip_length, h, w));
         for (index, frame) in clip.iter().enumerate() {
             input.slice_mut(ndarray::s![0, 3 * index..3 * index + 3, .., ..]).assign(frame);
         }
-        let Decoder::ClipScore { score, regions, .. } = &self.manifest.decoder else { unreachable!("checked at load") };
-        let view = TensorRef::from_array_view(&input).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.manifest.input.name.as_str() => view])
-            .map_err(|e| VisionError::Inference(e.to_string()))?;
-        let value = outputs[score.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-        let clip_score = value.iter().next().copied().unwrap_or(0.0);
-        let region_scores: Vec<f32> = match regions {
-            Some(name) => {
-                let map = outputs[name.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-                map.iter().copied().collect()
+        let mut wanted = vec![self.score.as_str()];
+        wanted.extend(self.regions.as_deref());
+        let outputs = self.model.run(&self.input, input.view().into_dyn(), &wanted)?;
+        let clip_score = finite_score(outputs[0].iter().next().copied().unwrap_or(f32::NAN), name)?;
+        let regions: Vec<f32> = outputs.get(1).map(|map| map.iter().copied().collect()).unwrap_or_default();
+        if let Some(bad) = regions.iter().find(|v| !v.is_finite()) {
+            return Err(VisionError::Inference(format!("model `{name}` returned a region score of {bad}")));
+        }
+        let grid = if regions.is_empty() { (0, 0) } else { self.grid };
+        Ok((clip_score, regions.into_iter().map(|v| v.clamp(0.0, 1.0)).collect(), grid))
+    }
+}
+
+/// A two-stage model: snippet feature extractor, then a temporal head over the last snippets.
+struct TwoStageScorer {
+    extractor: Model,
+    head: Model,
+    input: String,
+    features: String,
+    snippet: Snippet,
+    head_spec: TemporalHead,
+    frame_input: InputSpec,
+    frame_size: (usize, usize),
+    feature_size: usize,
+    cameras: BTreeMap<u16, CameraSnippets>,
+}
+
+/// One camera's causal state.
+#[derive(Default)]
+struct CameraSnippets {
+    /// Frames seen so far.
+    seen: usize,
+    /// The last `snippet.frames` frames: pre-processed (`ncthw`) or their features (`per_frame`).
+    frames: VecDeque<Array1<f32>>,
+    /// The last `head.snippets` snippet features.
+    snippets: VecDeque<Array1<f32>>,
+    /// The newest snippet's score.
+    score: f32,
+}
+
+impl TwoStageScorer {
+    fn new(extractor: Model, manifest: &ModelManifest, manifest_path: &Path, snippet: Snippet, features: String, head_spec: TemporalHead, threads: usize) -> Result<Self, VisionError> {
+        let at = manifest_path.display();
+        let frame_size = manifest.input.snippet_frame_size(snippet.layout, snippet.frames).map_err(|e| VisionError::Manifest(format!("{at}: {e}")))?;
+        extractor.check_input(&manifest.input.name, &manifest.input.shape)?;
+        let feature_shape = extractor.output_shape(&features)?.to_vec();
+        let head_file = manifest_path.parent().unwrap_or(Path::new(".")).join(&head_spec.file);
+        let head = Model::open(&head_file, &head_spec.sha256, manifest_path, threads)?;
+        let head_input = head.input_shape(&head_spec.input)?.to_vec();
+        // D: the extractor's last dimension, else the head's (either may leave it free).
+        let feature_size = [feature_shape.last(), head_input.last()].into_iter().flatten().copied().find(|&d| d > 0).ok_or_else(|| {
+            VisionError::Mismatch(format!("{at}: neither output `{features}` {feature_shape:?} nor the head's input `{}` {head_input:?} states the feature size", head_spec.input))
+        })?;
+        if feature_shape.len() != 2 || !shape_matches(&feature_shape, &[1, feature_size]) {
+            return Err(VisionError::Mismatch(format!("{at}: output `{features}` expected shape [1, {feature_size}] (one feature per call), the model's is {feature_shape:?}")));
+        }
+        let s = head_spec.snippets as i64;
+        head.check_input(&head_spec.input, &[1, s, feature_size])?;
+        let head_output = head.output_shape(&head_spec.output)?;
+        let scores_ok = shape_matches(head_output, &[1, s]) || shape_matches(head_output, &[1, s, 1]);
+        if !scores_ok {
+            return Err(VisionError::Mismatch(format!("{at}: the head's output `{}` expected shape [1, {s}] or [1, {s}, 1] (a score per snippet), the model's is {head_output:?}", head_spec.output)));
+        }
+        let mut frame_input = manifest.input.clone();
+        frame_input.shape = vec![1, 3, frame_size.1 as i64, frame_size.0 as i64];
+        let input = manifest.input.name.clone();
+        Ok(TwoStageScorer { extractor, head, input, features, snippet, head_spec, frame_input, frame_size, feature_size: feature_size as usize, cameras: BTreeMap::new() })
+    }
+
+    fn score(&mut self, camera: u16, masked: &RgbaImage, name: &str) -> Result<f32, VisionError> {
+        let Snippet { frames, stride, layout } = self.snippet;
+        let mut state = self.cameras.remove(&camera).unwrap_or_default();
+        let n = state.seen;
+        state.seen += 1;
+        // Only frames some snippet will hold are prepared: the next snippet ends at frame
+        // `n.next_multiple_of(stride)` and holds the `frames` frames up to it.
+        if n.next_multiple_of(stride) - n < frames {
+            let (tensor, _) = fill_input(masked, &self.frame_input, self.frame_size);
+            let frame = match layout {
+                SnippetLayout::Ncthw => tensor.into_shape_with_order(3 * self.frame_size.0 * self.frame_size.1).expect("a contiguous frame"),
+                SnippetLayout::PerFrame => self.extract(tensor.into_dyn())?,
+            };
+            push_window(&mut state.frames, frame, frames);
+        }
+        if n % stride == 0 {
+            let feature = match layout {
+                SnippetLayout::PerFrame => {
+                    let mut mean = Array1::<f32>::zeros(self.feature_size);
+                    state.frames.iter().for_each(|f| mean += f);
+                    mean / frames as f32
+                }
+                SnippetLayout::Ncthw => {
+                    let (w, h) = self.frame_size;
+                    // Frames are [3, H, W] each; the extractor wants channels, then time.
+                    let mut clip = Array5::<f32>::zeros((1, 3, frames, h, w));
+                    for (t, frame) in state.frames.iter().enumerate() {
+                        let frame = frame.view().into_shape_with_order((3, h, w)).expect("a whole frame");
+                        clip.slice_mut(ndarray::s![0, .., t, .., ..]).assign(&frame);
+                    }
+                    self.extract(clip.into_dyn())?
+                }
+            };
+            push_window(&mut state.snippets, feature, self.head_spec.snippets);
+            let mut window = Array2::<f32>::zeros((self.head_spec.snippets, self.feature_size));
+            for (i, feature) in state.snippets.iter().enumerate() {
+                window.row_mut(i).assign(feature);
             }
-            None => Vec::new(),
-        };
-        if !clip_score.is_finite() {
-            return Err(VisionError::Inference(format!("model `{}` returned a score of {clip_score}", self.manifest.name)));
+            let window = window.insert_axis(Axis(0));
+            let scores = self.head.run(&self.head_spec.input, window.view().into_dyn(), &[self.head_spec.output.as_str()])?;
+            let newest = scores[0].iter().last().copied().unwrap_or(f32::NAN);
+            let newest = if self.head_spec.logits { 1.0 / (1.0 + (-newest).exp()) } else { newest };
+            state.score = finite_score(newest, name)?;
         }
-        if let Some(bad) = region_scores.iter().find(|v| !v.is_finite()) {
-            return Err(VisionError::Inference(format!("model `{}` returned a region score of {bad}", self.manifest.name)));
+        let score = state.score;
+        self.cameras.insert(camera, state);
+        Ok(score)
+    }
+
+    /// The extractor's feature of one input.
+    fn extract(&mut self, input: ndarray::ArrayD<f32>) -> Result<Array1<f32>, VisionError> {
+        let outputs = self.extractor.run(&self.input, input.view(), &[self.features.as_str()])?;
+        let feature: Array1<f32> = outputs[0].iter().copied().collect();
+        if feature.len() != self.feature_size {
+            return Err(VisionError::Inference(format!("output `{}` gave {} values, expected {}", self.features, feature.len(), self.feature_size)));
         }
-        let region_scores = region_scores.into_iter().map(|v| v.clamp(0.0, 1.0)).collect();
-        Ok(AnomalyOutput {
-            score: clip_score.clamp(0.0, 1.0),
-            regions: region_scores,
-            grid: self.grid,
-            latency_ms: started.elapsed().as_secs_f64() * 1e3,
-        })
+        Ok(feature)
     }
 }

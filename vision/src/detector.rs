@@ -5,12 +5,10 @@
 use crate::manifest::{Decoder, GflLevel, MaskClass, MaskKind, ModelManifest, Task};
 use crate::preprocess::{fill_input, Fit};
 use crate::silhouette::RegionMask;
-use crate::runtime::environment;
+use crate::model::{shape_matches, Model};
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
 use ndarray::ArrayViewD;
-use ort::session::Session;
-use ort::value::TensorRef;
 use std::path::Path;
 
 /// One detection in frame pixels.
@@ -30,44 +28,12 @@ pub struct Detection {
 
 /// A loaded detector.
 pub struct Detector {
-    session: Session,
+    model: Model,
     /// The manifest it was loaded from.
     pub manifest: ModelManifest,
     /// sha256 of the ONNX file, as verified at load.
     pub sha256: String,
     input_size: (usize, usize),
-}
-
-/// Checks the model file against the manifest's sha256 and opens an ONNX Runtime session.
-pub(crate) fn open_session(manifest: &ModelManifest, manifest_path: &Path, threads: usize) -> Result<(Session, String), VisionError> {
-    let model_path = manifest.model_path(manifest_path);
-    let sha256 = crate::manifest::sha256_file(&model_path)
-        .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model: {e}", model_path.display())))?;
-    if sha256 != manifest.sha256 {
-        return Err(VisionError::Mismatch(format!(
-            "{}: sha256 is {sha256}, the manifest {} expects {}",
-            model_path.display(),
-            manifest_path.display(),
-            manifest.sha256
-        )));
-    }
-    let environment = environment()?;
-    let session = Session::builder(&environment)
-        .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
-        .and_then(|b| Ok(b.with_inter_threads(1)?))
-        .and_then(|mut b| b.commit_from_file(&model_path))
-        .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", model_path.display())))?;
-    Ok((session, sha256))
-}
-
-/// The declared shape of a model input or output.
-pub(crate) fn shape_of(outlet: &ort::value::Outlet) -> Vec<i64> {
-    outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()
-}
-
-/// Whether a declared shape (−1 for a free dimension) accepts `expected`.
-pub(crate) fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
-    declared.len() == expected.len() && declared.iter().zip(expected).all(|(&d, &e)| d == e || d < 0)
 }
 
 impl Detector {
@@ -77,33 +43,17 @@ impl Detector {
         if manifest.task != Task::Masking {
             return Err(VisionError::Mismatch(format!("{}: task is {:?}, a masker needs `masking`", manifest_path.display(), manifest.task)));
         }
-        let (session, sha256) = open_session(&manifest, manifest_path, threads)?;
+        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let sha256 = model.sha256.clone();
         let input_size = manifest.input.image_size()?;
-        let detector = Detector { session, manifest, sha256, input_size };
+        let detector = Detector { model, manifest, sha256, input_size };
         detector.check_tensors(manifest_path)?;
         Ok(detector)
     }
 
     /// Compares the model's declared tensors with what the manifest's decoder expects.
     fn check_tensors(&self, manifest_path: &Path) -> Result<(), VisionError> {
-        let input = &self.manifest.input;
-        let Some(model_input) = self.session.inputs().iter().find(|i| i.name() == input.name) else {
-            let names: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
-            return Err(VisionError::Mismatch(format!(
-                "{}: the model has no input `{}` (it has {names:?})",
-                manifest_path.display(),
-                input.name
-            )));
-        };
-        let declared = shape_of(model_input);
-        if !shape_matches(&declared, &input.shape) {
-            return Err(VisionError::Mismatch(format!(
-                "{}: input `{}` expected shape {:?}, the model's is {declared:?}",
-                manifest_path.display(),
-                input.name,
-                input.shape
-            )));
-        }
+        self.model.check_input(&self.manifest.input.name, &self.manifest.input.shape)?;
         let (levels, reg_max, classes) = match &self.manifest.decoder {
             Decoder::GflDetector { levels, reg_max, classes, .. } => (levels, reg_max, classes),
             Decoder::Yolo { output, prototypes, classes, .. } => return self.check_yolo(manifest_path, output, prototypes.as_deref(), classes),
@@ -125,15 +75,8 @@ impl Detector {
                 (&level.scores, vec![1, anchors, class_count as i64]),
                 (&level.boxes, vec![1, anchors, 4 * (*reg_max as i64 + 1)]),
             ] {
-                let Some(output) = self.session.outputs().iter().find(|o| o.name() == name) else {
-                    let names: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
-                    return Err(VisionError::Mismatch(format!(
-                        "{}: the model has no output `{name}` (it has {names:?})",
-                        manifest_path.display()
-                    )));
-                };
-                let actual = shape_of(output);
-                if !shape_matches(&actual, &expected) {
+                let actual = self.model.output_shape(name)?;
+                if !shape_matches(actual, &expected) {
                     return Err(VisionError::Mismatch(format!(
                         "{}: output `{name}` (stride {}) expected shape {expected:?}, the model's is {actual:?}",
                         manifest_path.display(),
@@ -149,10 +92,7 @@ impl Detector {
     /// (when segmenting) `[1, coefficients, H/4, W/4]` of the input `H × W`.
     fn check_yolo(&self, manifest_path: &Path, output: &str, prototypes: Option<&str>, classes: &[MaskClass]) -> Result<(), VisionError> {
         let at = manifest_path.display();
-        let names: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
-        let shape = |name: &str| {
-            self.session.outputs().iter().find(|o| o.name() == name).map(shape_of).ok_or_else(|| VisionError::Mismatch(format!("{at}: the model has no output `{name}` (it has {names:?})")))
-        };
+        let shape = |name: &str| self.model.output_shape(name).map(<[i64]>::to_vec);
         let detections = shape(output)?;
         let coefficients = match prototypes {
             Some(name) => {
@@ -180,8 +120,7 @@ impl Detector {
     }
 
     fn class_count(&self, level: &GflLevel) -> Result<usize, VisionError> {
-        let output = self.session.outputs().iter().find(|o| o.name() == level.scores);
-        let dims = output.map(shape_of).unwrap_or_default();
+        let dims = self.model.output_shape(&level.scores)?;
         match dims.last() {
             Some(&n) if n > 0 => Ok(n as usize),
             _ => Err(VisionError::Mismatch(format!("output `{}` has no class dimension (shape {dims:?})", level.scores))),
@@ -197,23 +136,21 @@ impl Detector {
     /// (with their silhouettes, for a segmentation model).
     pub fn detect(&mut self, frame: &RgbaImage) -> Result<Vec<Detection>, VisionError> {
         let (tensor, fit) = fill_input(frame, &self.manifest.input, self.input_size);
-        let input_name = self.manifest.input.name.clone();
-        let view = TensorRef::from_array_view(&tensor).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let outputs = self.session.run(ort::inputs![input_name.as_str() => view]).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let inference = |e: ort::Error| VisionError::Inference(e.to_string());
+        let names = self.output_names();
+        let outputs = self.model.run(&self.manifest.input.name, tensor.view().into_dyn(), &names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let fetched = |name: &str| outputs[names.iter().position(|n| n == name).expect("every decoder output is fetched")].view();
         let frame_size = (frame.width, frame.height);
         match self.manifest.decoder.clone() {
             Decoder::Yolo { output, prototypes, score_threshold, nms_iou, mask_threshold, classes } => {
-                let predictions = outputs[output.as_str()].try_extract_array::<f32>().map_err(inference)?;
-                let protos = prototypes.map(|name| outputs[name.as_str()].try_extract_array::<f32>().map(|a| a.to_owned())).transpose().map_err(inference)?;
+                let predictions = fetched(&output);
+                let protos = prototypes.map(|name| fetched(&name).to_owned());
                 let params = YoloParams { score_threshold, nms_iou, mask_threshold, input_size: self.input_size, fit, frame: frame_size };
                 Ok(decode_yolo(&predictions, protos.as_ref(), &classes, &params))
             }
             Decoder::GflDetector { levels, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold, nms_iou, classes } => {
                 let mut candidates = Vec::new();
                 for level in &levels {
-                    let scores = outputs[level.scores.as_str()].try_extract_array::<f32>().map_err(inference)?;
-                    let boxes = outputs[level.boxes.as_str()].try_extract_array::<f32>().map_err(inference)?;
+                    let (scores, boxes) = (fetched(&level.scores), fetched(&level.boxes));
                     let grid_w = (self.input_size.0 as u32).div_ceil(level.stride) as usize;
                     let params = GflParams { stride: level.stride as f32, grid_w, reg_max, scores_are_probabilities, centre_offset, distance_scale, score_threshold };
                     decode_level(&scores, &boxes, &params, &classes, &mut candidates);
@@ -225,6 +162,15 @@ impl Detector {
                 Ok(kept)
             }
             _ => Err(VisionError::Mismatch(format!("model `{}` has no detector decoder", self.manifest.name))),
+        }
+    }
+
+    /// Every output the decoder reads.
+    fn output_names(&self) -> Vec<String> {
+        match &self.manifest.decoder {
+            Decoder::Yolo { output, prototypes, .. } => std::iter::once(output.clone()).chain(prototypes.clone()).collect(),
+            Decoder::GflDetector { levels, .. } => levels.iter().flat_map(|l| [l.scores.clone(), l.boxes.clone()]).collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -3,11 +3,12 @@
 //! * [`manifest`] — the RON model manifest: tensors, pre-processing, decoder, licence.
 //! * [`runtime`] — loading ONNX Runtime's shared library (`make setup` puts it in `.ort/`).
 //! * [`detector`] — a GFL/NanoDet box detector or a YOLO detection/segmentation export, run by `ort`, decoded in Rust.
+//! * [`model`] — a model the decoders call: declared tensors and `run`.
 //! * [`preprocess`] — resampling, letterbox/stretch, channel order, normalisation.
 //! * [`silhouette`] — optional refinement of person boxes into body silhouettes (MediaPipe).
 //! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette, or in a LA3D style.
 //! * [`styles`] — the masking styles LA3D compares: size-adaptive blur and pixelation, edge maps.
-//! * [`anomaly`] — AD: a clip model scoring each camera's masked frames.
+//! * [`anomaly`] — AD: a clip or two-stage (extractor + temporal head) model scoring each camera's masked frames.
 //! * [`alerts`] — threshold, hysteresis and minimum duration turn scores into neutral alerts.
 //! * [`deployment`] — modality (what leaves the camera) and retention (what is kept), enforced.
 
@@ -17,6 +18,7 @@ pub mod deployment;
 pub mod detector;
 pub mod manifest;
 pub mod masking;
+pub mod model;
 pub mod preprocess;
 pub mod runtime;
 pub mod silhouette;

@@ -73,6 +73,9 @@ pub enum Resize {
     Stretch,
     /// Keep the aspect ratio, centre the image and pad with black (pixel value 0).
     Letterbox,
+    /// Keep the aspect ratio, scale until the input is covered and keep its centre: the
+    /// resize-then-centre-crop of I3D, X3D and CLIP pre-processing.
+    CentreCrop,
 }
 
 /// The input tensor.
@@ -134,6 +137,74 @@ impl InputSpec {
         }
         Ok((dims[3] as usize, dims[2] as usize))
     }
+}
+
+impl InputSpec {
+    /// (width, height) of each frame of a snippet extractor's input: `[1, 3, frames, H, W]`
+    /// (channels, then time) for [`SnippetLayout::Ncthw`], a batch-1 image for
+    /// [`SnippetLayout::PerFrame`].
+    pub fn snippet_frame_size(&self, layout: SnippetLayout, frames: usize) -> Result<(usize, usize), VisionError> {
+        match layout {
+            SnippetLayout::PerFrame => self.image_size(),
+            SnippetLayout::Ncthw => {
+                let dims = &self.shape;
+                let ok = self.layout == Layout::Nchw && dims.len() == 5 && dims[0] == 1 && dims[1] == 3 && dims.iter().all(|&d| d > 0);
+                if !ok || dims[2] != frames as i64 {
+                    return Err(VisionError::Manifest(format!(
+                        "input shape {dims:?} is not a batch-1 snippet of {frames} frames (expected layout nchw and shape [1, 3, {frames}, height, width])"
+                    )));
+                }
+                if self.mean.len() != 3 || self.std.len() != 3 || self.std.contains(&0.0) {
+                    return Err(VisionError::Manifest("input mean and std need three values each, std non-zero".into()));
+                }
+                Ok((dims[4] as usize, dims[3] as usize))
+            }
+        }
+    }
+}
+
+/// How a snippet's frames reach the feature extractor.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SnippetLayout {
+    /// One call per snippet on `[1, 3, frames, H, W]` (I3D, X3D): the snippet's feature is the output.
+    Ncthw,
+    /// One call per frame on a batch-1 image (a CLIP image encoder): the snippet's feature is
+    /// the mean of its frames' features.
+    PerFrame,
+}
+
+/// How a camera's frames are cut into snippets.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Snippet {
+    /// Frames per snippet (I3D: 16).
+    pub frames: usize,
+    /// Frames from one snippet's end to the next's (16 for the non-overlapping snippets RTFM,
+    /// MGFN, UR-DMU and PEL4VAD are trained on).
+    pub stride: usize,
+    /// How the extractor takes them.
+    pub layout: SnippetLayout,
+}
+
+/// The temporal head of a two-stage anomaly model: the last `snippets` snippet features of a
+/// camera in (`[1, snippets, D]`, oldest first), one score per snippet out.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalHead {
+    /// The head's ONNX file, relative to the manifest.
+    pub file: String,
+    /// sha256 of that file (lower-case hex); checked at load.
+    pub sha256: String,
+    /// Input tensor `[1, snippets, D]`.
+    pub input: String,
+    /// Output tensor with one score per snippet (`[1, snippets]` or `[1, snippets, 1]`).
+    pub output: String,
+    /// Snippets the head looks back over (S).
+    pub snippets: usize,
+    /// Whether the scores are logits (a sigmoid gives the probability).
+    #[serde(default)]
+    pub logits: bool,
 }
 
 /// What a detected class means for masking.
@@ -258,6 +329,23 @@ pub enum Decoder {
         /// Default alert threshold on the score.
         threshold: f32,
     },
+    /// A two-stage anomaly model as RTFM, MGFN, UR-DMU and PEL4VAD are deployed: the manifest's
+    /// own file is the snippet feature extractor (I3D, X3D, a CLIP image encoder) and `head` the
+    /// temporal head over the last snippet features. Causal and online, per camera: a snippet
+    /// ends on every `stride`-th masked frame (the first on the camera's first frame), the head
+    /// scores the last `head.snippets` snippets, and the newest snippet's score is the score of
+    /// that frame and of the frames after it until the next snippet ends. Before a camera has
+    /// enough frames (snippets), its first stands in for the missing older ones.
+    TwoStage {
+        /// How frames make snippets.
+        snippet: Snippet,
+        /// The extractor's feature output, `[1, D]`.
+        features: String,
+        /// The temporal head.
+        head: TemporalHead,
+        /// Default alert threshold on the score.
+        threshold: f32,
+    },
 }
 
 fn default_presence_threshold() -> f32 {
@@ -331,6 +419,19 @@ impl ModelManifest {
                 within(vec![Key("decoder"), Key("threshold")], *threshold, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("presence_threshold")], *presence_threshold, 0.0, 1.0)?;
                 within(vec![Key("decoder"), Key("crop_expand")], *crop_expand, 1.0, 4.0)?;
+            }
+            Decoder::TwoStage { snippet, head, threshold, .. } => {
+                if !(*threshold > 0.0 && *threshold < 1.0) {
+                    return Err((vec![Key("decoder"), Key("threshold")], format!("must be above 0 and below 1, got {threshold}")));
+                }
+                for (field, value, high) in [("frames", snippet.frames, 256), ("stride", snippet.stride, 256)] {
+                    if !(1..=high).contains(&value) {
+                        return Err((vec![Key("decoder"), Key("snippet"), Key(field)], format!("must be 1 to {high}, got {value}")));
+                    }
+                }
+                if !(1..=1024).contains(&head.snippets) {
+                    return Err((vec![Key("decoder"), Key("head"), Key("snippets")], format!("must be 1 to 1024, got {}", head.snippets)));
+                }
             }
             Decoder::ClipScore { threshold, clip_length, .. } => {
                 if !(*threshold > 0.0 && *threshold < 1.0) {

@@ -35,6 +35,13 @@ pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, us
                 // The exact scales of the resampled size (r rounded to whole pixels).
                 (nw, nh, Fit { scale_x: nw as f32 / fw as f32, scale_y: nh as f32 / fh as f32, pad_x: px as f32, pad_y: py as f32 })
             }
+            Resize::CentreCrop => {
+                let r = (in_w as f32 / fw as f32).max(in_h as f32 / fh as f32);
+                let (nw, nh) = (((fw as f32 * r).round() as usize).max(in_w), ((fh as f32 * r).round() as usize).max(in_h));
+                // A negative padding: the resampled image's left and top margins are cut off.
+                let (cx, cy) = ((nw - in_w) / 2, (nh - in_h) / 2);
+                (nw, nh, Fit { scale_x: nw as f32 / fw as f32, scale_y: nh as f32 / fh as f32, pad_x: -(cx as f32), pad_y: -(cy as f32) })
+            }
         }
     };
     let resampled = resample(image, used_w, used_h);
@@ -47,13 +54,14 @@ pub fn fill_input(image: &RgbaImage, input: &InputSpec, (in_w, in_h): (usize, us
         ChannelOrder::Rgb => [0, 1, 2],
         ChannelOrder::Bgr => [2, 1, 0],
     };
-    let (px, py) = (fit.pad_x as usize, fit.pad_y as usize);
+    let (px, py) = (fit.pad_x as i64, fit.pad_y as i64);
     for y in 0..in_h {
         for x in 0..in_w {
-            // Outside the placed image the pixel is the padding value, then normalised.
-            let inside = x >= px && x < px + used_w && y >= py && y < py + used_h;
+            // (sx, sy): the resampled image's pixel here; outside it the padding value, then normalised.
+            let (sx, sy) = (x as i64 - px, y as i64 - py);
+            let inside = (0..used_w as i64).contains(&sx) && (0..used_h as i64).contains(&sy);
             for (c, &source) in channels.iter().enumerate() {
-                let pixel = if inside { resampled[((y - py) * used_w + (x - px)) * 3 + source] } else { input.pad_value as f32 };
+                let pixel = if inside { resampled[(sy as usize * used_w + sx as usize) * 3 + source] } else { input.pad_value as f32 };
                 let value = (pixel - input.mean[c]) / input.std[c];
                 match input.layout {
                     Layout::Nchw => tensor[[0, c, y, x]] = value,
@@ -129,3 +137,32 @@ fn resample(frame: &RgbaImage, out_w: usize, out_h: usize) -> Vec<f32> {
     out
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_centre_crop_keeps_the_middle_at_the_scale_that_covers_the_input() {
+        // 8 × 4, each column its own grey: cropping to 4 × 4 keeps columns 2 to 5 unscaled.
+        let mut image = RgbaImage::new(8, 4);
+        for (i, pixel) in image.pixels.chunks_exact_mut(4).enumerate() {
+            let v = 10 * (i % 8) as u8;
+            pixel.copy_from_slice(&[v, v, v, 255]);
+        }
+        let input = InputSpec {
+            name: "x".into(),
+            layout: Layout::Nchw,
+            shape: vec![1, 3, 4, 4],
+            channel_order: ChannelOrder::Rgb,
+            resize: Resize::CentreCrop,
+            mean: vec![0.0; 3],
+            std: vec![1.0; 3],
+            pad_value: 0,
+        };
+        let (tensor, fit) = fill_input(&image, &input, (4, 4));
+        assert_eq!(fit, Fit { scale_x: 1.0, scale_y: 1.0, pad_x: -2.0, pad_y: 0.0 });
+        let row: Vec<f32> = (0..4).map(|x| tensor[[0, 0, 1, x]]).collect();
+        assert_eq!(row, vec![20.0, 30.0, 40.0, 50.0]);
+    }
+}

@@ -2,13 +2,11 @@
 //! fitted to a person-segmentation model (MediaPipe's pose-landmark model by default) and its
 //! mask mapped back into the frame. It costs one model run per person, so it is an option.
 
-use crate::detector::{open_session, shape_matches, shape_of};
+use crate::model::Model;
 use crate::manifest::{Decoder, ModelManifest, Task};
 use crate::preprocess::fill_input;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 use std::path::Path;
 
 /// A person mask inside a frame rectangle.
@@ -41,7 +39,7 @@ impl RegionMask {
 
 /// A loaded silhouette model.
 pub struct SilhouetteModel {
-    session: Session,
+    model: Model,
     /// Its manifest.
     pub manifest: ModelManifest,
     /// sha256 of the ONNX file, as verified at load.
@@ -67,30 +65,14 @@ impl SilhouetteModel {
         if size.len() != 2 {
             return Err(VisionError::Manifest(format!("{}: `size` must be [width, height]", manifest_path.display())));
         }
-        let (session, sha256) = open_session(&manifest, manifest_path, threads)?;
+        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let sha256 = model.sha256.clone();
         let input_size = manifest.input.image_size()?;
-        let declared_input = session.inputs().iter().find(|i| i.name() == manifest.input.name).map(shape_of);
-        match declared_input {
-            Some(shape) if shape_matches(&shape, &manifest.input.shape) => {}
-            Some(shape) => {
-                return Err(VisionError::Mismatch(format!(
-                    "{}: input `{}` expected shape {:?}, the model's is {shape:?}",
-                    manifest_path.display(),
-                    manifest.input.name,
-                    manifest.input.shape
-                )))
-            }
-            None => return Err(VisionError::Mismatch(format!("{}: the model has no input `{}`", manifest_path.display(), manifest.input.name))),
+        model.check_input(&manifest.input.name, &manifest.input.shape)?;
+        if let Some(name) = presence_output {
+            model.output_shape(name)?;
         }
-        let mut wanted = vec![output.clone()];
-        wanted.extend(presence_output.clone());
-        for name in &wanted {
-            if !session.outputs().iter().any(|o| o.name() == name) {
-                let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-                return Err(VisionError::Mismatch(format!("{}: the model has no output `{name}` (it has {names:?})", manifest_path.display())));
-            }
-        }
-        let mask_shape = session.outputs().iter().find(|o| o.name() == output).map(shape_of).unwrap_or_default();
+        let mask_shape = model.output_shape(output)?;
         let elements: i64 = mask_shape.iter().product();
         if elements != (size[0] * size[1]) as i64 {
             return Err(VisionError::Mismatch(format!(
@@ -100,7 +82,7 @@ impl SilhouetteModel {
                 size[1]
             )));
         }
-        Ok(SilhouetteModel { session, manifest, sha256, input_size })
+        Ok(SilhouetteModel { model, manifest, sha256, input_size })
     }
 
     /// The grown crop rectangle `[x0, y0, x1, y1)` (may extend past the frame).
@@ -116,18 +98,11 @@ impl SilhouetteModel {
     pub fn probabilities(&mut self, crop: &RgbaImage) -> Result<(Vec<f32>, Option<f32>, crate::preprocess::Fit), VisionError> {
         let Decoder::CropMask { output, logits, presence_output, .. } = self.manifest.decoder.clone() else { unreachable!("checked at load") };
         let (tensor, fit) = fill_input(crop, &self.manifest.input, self.input_size);
-        let input_name = self.manifest.input.name.clone();
-        let view = TensorRef::from_array_view(&tensor).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let outputs = self.session.run(ort::inputs![input_name.as_str() => view]).map_err(|e| VisionError::Inference(e.to_string()))?;
-        let mask = outputs[output.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-        let probabilities: Vec<f32> = mask.iter().map(|&v| if logits { sigmoid(v) } else { v }).collect();
-        let presence = match presence_output {
-            Some(name) => {
-                let value = outputs[name.as_str()].try_extract_array::<f32>().map_err(|e| VisionError::Inference(e.to_string()))?;
-                value.iter().next().copied()
-            }
-            None => None,
-        };
+        let mut names = vec![output.as_str()];
+        names.extend(presence_output.as_deref());
+        let outputs = self.model.run(&self.manifest.input.name, tensor.view().into_dyn(), &names)?;
+        let probabilities: Vec<f32> = outputs[0].iter().map(|&v| if logits { sigmoid(v) } else { v }).collect();
+        let presence = outputs.get(1).and_then(|value| value.iter().next().copied());
         Ok((probabilities, presence, fit))
     }
 

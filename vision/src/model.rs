@@ -1,0 +1,120 @@
+//! A model the pipeline calls: its declared tensors and one call, `run`, whatever runs it.
+//! Every decoder (detector, silhouette refiner, anomaly scorer, feature extractor, temporal
+//! head) talks to a [`Model`], never to ONNX Runtime directly, so the same decoding applies to
+//! every way a model can be served.
+
+use crate::runtime::environment;
+use crate::VisionError;
+use ndarray::{ArrayD, ArrayViewD};
+use ort::session::Session;
+use ort::value::TensorRef;
+use std::path::Path;
+
+/// A tensor a model declares: its name and shape (−1 for a free dimension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Tensor name.
+    pub name: String,
+    /// Declared shape; −1 marks a dimension the model leaves free.
+    pub shape: Vec<i64>,
+}
+
+/// A loaded model.
+pub struct Model {
+    session: Session,
+    /// sha256 of the ONNX file, as verified at load.
+    pub sha256: String,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    /// Where errors say the model was declared (its manifest).
+    at: String,
+}
+
+/// Whether a declared shape (−1 for a free dimension) accepts `expected`.
+pub fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
+    declared.len() == expected.len() && declared.iter().zip(expected).all(|(&d, &e)| d == e || d < 0)
+}
+
+fn info(outlet: &ort::value::Outlet) -> TensorInfo {
+    TensorInfo { name: outlet.name().to_string(), shape: outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default() }
+}
+
+impl Model {
+    /// Opens the ONNX file `file` after checking it against `sha256` (lower-case hex).
+    /// `manifest` is the manifest that names it, quoted by every error.
+    ///
+    /// # Errors
+    /// The file cannot be read, its hash differs, or ONNX Runtime cannot load it.
+    pub fn open(file: &Path, sha256: &str, manifest: &Path, threads: usize) -> Result<Self, VisionError> {
+        let actual = crate::manifest::sha256_file(file).map_err(|e| VisionError::Manifest(format!("{}: cannot read the model: {e}", file.display())))?;
+        if actual != sha256 {
+            return Err(VisionError::Mismatch(format!(
+                "{}: sha256 is {actual}, the manifest {} expects {sha256}",
+                file.display(),
+                manifest.display()
+            )));
+        }
+        let environment = environment()?;
+        let session = Session::builder(&environment)
+            .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|mut b| b.commit_from_file(file))
+            .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", file.display())))?;
+        let inputs = session.inputs().iter().map(info).collect();
+        let outputs = session.outputs().iter().map(info).collect();
+        Ok(Model { session, sha256: actual, inputs, outputs, at: manifest.display().to_string() })
+    }
+
+    /// The declared shape of input `name`.
+    ///
+    /// # Errors
+    /// The model has no such input (the error lists the ones it has).
+    pub fn input_shape(&self, name: &str) -> Result<&[i64], VisionError> {
+        find(&self.inputs, name, "input", &self.at)
+    }
+
+    /// The declared shape of output `name`.
+    ///
+    /// # Errors
+    /// The model has no such output (the error lists the ones it has).
+    pub fn output_shape(&self, name: &str) -> Result<&[i64], VisionError> {
+        find(&self.outputs, name, "output", &self.at)
+    }
+
+    /// Checks that input `name` accepts a tensor of shape `expected`.
+    ///
+    /// # Errors
+    /// No such input, or a shape that differs (both shapes named).
+    pub fn check_input(&self, name: &str, expected: &[i64]) -> Result<(), VisionError> {
+        let declared = self.input_shape(name)?;
+        if shape_matches(declared, expected) {
+            Ok(())
+        } else {
+            Err(VisionError::Mismatch(format!("{}: input `{name}` expected shape {expected:?}, the model's is {declared:?}", self.at)))
+        }
+    }
+
+    /// Runs the model on one float32 input and returns the named outputs, in the order asked.
+    ///
+    /// # Errors
+    /// The runtime fails, or an output is missing or not float32.
+    pub fn run(&mut self, input: &str, tensor: ArrayViewD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
+        let failed = |e: ort::Error| VisionError::Inference(e.to_string());
+        let view = TensorRef::from_array_view(tensor).map_err(failed)?;
+        let results = self.session.run(ort::inputs![input => view]).map_err(failed)?;
+        outputs
+            .iter()
+            .map(|&name| {
+                let value = results.get(name).ok_or_else(|| VisionError::Inference(format!("{}: the model returned no output `{name}`", self.at)))?;
+                Ok(value.try_extract_array::<f32>().map_err(failed)?.to_owned())
+            })
+            .collect()
+    }
+}
+
+fn find<'a>(tensors: &'a [TensorInfo], name: &str, kind: &str, at: &str) -> Result<&'a [i64], VisionError> {
+    tensors.iter().find(|t| t.name == name).map(|t| t.shape.as_slice()).ok_or_else(|| {
+        let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+        VisionError::Mismatch(format!("{at}: the model has no {kind} `{name}` (it has {names:?})"))
+    })
+}
