@@ -105,7 +105,7 @@ fn pipeline_overlap(scenario_path: &Path, mask_model: &Path, ad_model: &Path, se
 }
 
 /// Runs the benchmark and returns the table as Markdown.
-pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path>, ad_model: &Path, ticks: u64, threads: usize) -> anyhow::Result<String> {
+pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path>, served_mask_model: Option<&Path>, ad_model: &Path, ticks: u64, threads: usize) -> anyhow::Result<String> {
     let base = load_scenario(scenario_path, None, None)?;
     let mut table = String::from("| stage | setting | result |\n|---|---|---|\n");
     let mut sample = Vec::new();
@@ -126,6 +126,19 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     }
     let mask_ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
     table.push_str(&format!("| masking, boxes (detector + painting) | 640×360, {threads} thread(s) | {mask_ms:.1} ms/frame |\n"));
+    if let Some(served) = served_mask_model {
+        let mut remote = Masker::new(Detector::load(served, threads)?, None, [0, 160, 230], 2);
+        let started = Instant::now();
+        for frame in &sample {
+            remote.mask(&frame.rgba)?;
+        }
+        let ms = started.elapsed().as_secs_f64() * 1e3 / sample.len().max(1) as f64;
+        table.push_str(&format!(
+            "| masking, boxes, the model served over the Open Inference Protocol (gRPC, raw tensors, loopback) | 640×360 | {ms:.1} ms/frame ({:+.1} ms/frame, ×{:.2} in-process) |\n",
+            ms - mask_ms,
+            ms / mask_ms
+        ));
+    }
     let mut tiled = Masker::new(Detector::load(mask_model, threads)?, None, [0, 160, 230], 2).with_tiles((2, 2));
     let started = Instant::now();
     for frame in &sample {

@@ -195,6 +195,10 @@ enum Command {
         /// Silhouette model measured as well.
         #[arg(long, default_value = "models/pose_landmark_lite.ron")]
         refine_model: PathBuf,
+        /// A manifest naming a served copy of the masking model (an `endpoint`): the remote path is
+        /// measured against the in-process one.
+        #[arg(long)]
+        served_mask_model: Option<PathBuf>,
         /// Anomaly model manifest.
         #[arg(long, default_value = "models/anomaly_mil.ron")]
         ad_model: PathBuf,
@@ -418,9 +422,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             println!("written: {}", out.join("scenario.ron").display());
             Ok(())
         }
-        Command::Bench { scenario, ticks, mask_model, refine_model, ad_model, threads } => {
+        Command::Bench { scenario, ticks, mask_model, refine_model, served_mask_model, ad_model, threads } => {
             let refine_model = project_file(&refine_model);
-            println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), &project_file(&ad_model), ticks, threads)?);
+            let served = served_mask_model.as_deref().map(project_file);
+            println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), served.as_deref(), &project_file(&ad_model), ticks, threads)?);
             Ok(())
         }
     }

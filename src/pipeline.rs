@@ -6,7 +6,7 @@ use crate::recorder::Recorder;
 use crate::report::{write_run, ModelTexts};
 use crate::scenario::{apply_variant, load_scenario};
 use crate::stages::anomaly::AnomalyStage;
-use crate::stages::masking::MaskingStage;
+use crate::stages::masking::{Masking, MaskingStage};
 use crate::stages::source::SimulationSource;
 use crate::stages::lockstep;
 use anyhow::Context;
@@ -19,6 +19,7 @@ use crowdtwin_vision::deployment::{Storage, StorageKey};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::manifest::sha256_file;
 use crowdtwin_vision::masking::Masker;
+use crowdtwin_vision::vendor::{is_pipeline, VendorPipeline};
 use crowdtwin_vision::silhouette::SilhouetteModel;
 use std::path::{Path, PathBuf};
 
@@ -132,8 +133,9 @@ struct Setup {
 
 /// The models, loaded and checked; the stages own them during the run.
 struct Models {
-    masker: Masker,
-    anomaly: AnomalyDetector,
+    masker: Masking,
+    /// None when a vendor pipeline scores its own frames.
+    anomaly: Option<AnomalyDetector>,
 }
 
 impl Setup {
@@ -142,16 +144,25 @@ impl Setup {
         apply_variant(&mut scenario, &options.variant, &options.scenario)?;
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
         let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
-        let detector = Detector::load(&options.mask_model, options.threads)?;
         let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
-        let anomaly = AnomalyDetector::load(&options.ad_model, options.threads)?;
+        let refine_model = refiner.as_ref().map(|r| (r.manifest.name.clone(), r.sha256.clone())).unwrap_or_default();
+        let (masking, masked_by) = load_masking(options, &scenario, refiner)?;
+        // A vendor pipeline that scores anomalies replaces the anomaly model too.
+        let anomaly = match masked_by.vendor_threshold {
+            Some(_) => None,
+            None => Some(AnomalyDetector::load(&options.ad_model, options.threads)?),
+        };
         let key = storage_key(&scenario, options)?;
+        let default_threshold = masked_by.vendor_threshold.or(anomaly.as_ref().map(AnomalyDetector::default_threshold)).unwrap_or(0.5);
         let rule = AlertRule {
-            threshold: scenario.alerts.threshold.unwrap_or_else(|| anomaly.default_threshold()),
+            threshold: scenario.alerts.threshold.unwrap_or(default_threshold),
             release_ratio: scenario.alerts.release_ratio,
             min_duration_s: scenario.alerts.min_duration_s as f64,
         };
-        let manifest = detector.manifest.clone();
+        let (anomaly_model, anomaly_source) = match &anomaly {
+            Some(model) => (model.manifest.name.clone(), model.sha256.clone()),
+            None => (masked_by.name.clone(), masked_by.source.clone()),
+        };
         let run_record = RunRecord {
             scenario: scenario.name.clone(),
             scenario_sha256: sha256_file(&options.scenario)?,
@@ -159,16 +170,16 @@ impl Setup {
             duration_s: scenario.duration_s as f64,
             tick_hz: scenario.tick_hz,
             ticks: scenario.total_ticks(),
-            masking_model: manifest.name.clone(),
-            masking_model_sha256: detector.sha256.clone(),
-            refine_model: refiner.as_ref().map(|r| r.manifest.name.clone()).unwrap_or_default(),
-            refine_model_sha256: refiner.as_ref().map(|r| r.sha256.clone()).unwrap_or_default(),
+            masking_model: masked_by.name.clone(),
+            masking_model_sha256: masked_by.source.clone(),
+            refine_model: refine_model.0,
+            refine_model_sha256: refine_model.1,
             crowdtwin_version: env!("CARGO_PKG_VERSION").to_string(),
             modality: scenario.deployment.modality.name().to_string(),
             retention: scenario.deployment.retention,
             bits_per_pixel: decimal(scenario.deployment.bits_per_pixel),
-            anomaly_model: anomaly.manifest.name.clone(),
-            anomaly_model_sha256: anomaly.sha256.clone(),
+            anomaly_model,
+            anomaly_model_sha256: anomaly_source,
             alert_threshold: decimal(rule.threshold),
             alert_release_ratio: decimal(rule.release_ratio),
             alert_min_duration_s: decimal(scenario.alerts.min_duration_s),
@@ -180,11 +191,44 @@ impl Setup {
             light: scenario.light_condition().to_string(),
             weather: scenario.conditions.weather_name().to_string(),
         };
-        let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&manifest.card)).unwrap_or_default();
-        let masker = Masker::for_scenario(detector, refiner, &scenario.masking);
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: manifest.licence, card } };
-        Ok((setup, Models { masker, anomaly }))
+        let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card } };
+        Ok((setup, Models { masker: masking, anomaly }))
     }
+}
+
+/// What masks a run's frames, as its records name it.
+struct MaskedBy {
+    name: String,
+    /// The model file's sha256, or `served:…`.
+    source: String,
+    licence: String,
+    /// The model card, relative to the manifest.
+    card: String,
+    /// A vendor pipeline that scores anomalies: its default alert threshold.
+    vendor_threshold: Option<f32>,
+}
+
+/// crowdtwin's masker from a model manifest, or a vendor pipeline from a `task: pipeline` one.
+fn load_masking(options: &RunOptions, scenario: &Scenario, refiner: Option<SilhouetteModel>) -> anyhow::Result<(Masking, MaskedBy)> {
+    let settings = &scenario.masking;
+    if !is_pipeline(&options.mask_model) {
+        let detector = Detector::load(&options.mask_model, options.threads)?;
+        let m = detector.manifest.clone();
+        let by = MaskedBy { name: m.name, source: detector.sha256.clone(), licence: m.licence, card: m.card, vendor_threshold: None };
+        return Ok((Masking::Masker(Box::new(Masker::for_scenario(detector, refiner, settings))), by));
+    }
+    anyhow::ensure!(
+        refiner.is_none() && settings.tiles == (1, 1) && settings.style == crowdtwin_core::scenario::MaskStyle::Solid,
+        "{}: a vendor pipeline returns its own mask: --refine-model, masking.tiles and masking.style do not apply to it",
+        options.mask_model.display()
+    );
+    let pipeline = VendorPipeline::load(&options.mask_model)?;
+    let m = pipeline.manifest.clone();
+    let threshold = pipeline.scores_anomalies().then_some(m.contract.threshold);
+    let by = MaskedBy { name: m.name, source: pipeline.source(), licence: m.licence, card: m.card, vendor_threshold: threshold };
+    let (r, g, b) = settings.colour;
+    Ok((Masking::Vendor(Box::new(pipeline), [r, g, b]), by))
 }
 
 /// The mode-1 key, read from a key file outside the output folder (none for modes 2 and 3).

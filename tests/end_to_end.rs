@@ -499,6 +499,9 @@ mod eval;
 #[path = "end_to_end/placement.rs"]
 mod placement;
 
+#[path = "end_to_end/served.rs"]
+mod served;
+
 /// A manifest for the YOLOv8n-seg-shaped fixture `models/tools/make_yolo_seg_fixture.py` writes
 /// into `dir` (made live in the project's Python environment).
 fn yolo_seg_fixture(dir: &Path) -> PathBuf {
@@ -607,6 +610,25 @@ fn a_yolo_seg_export_decodes_boxes_and_silhouettes_like_the_numpy_reference() {
     std::fs::write(dir.join("bad.ron"), text.replace("Some(\"output1\")", "Some(\"protos\")")).unwrap();
     let error = crowdtwin_vision::detector::Detector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
     assert!(error.contains("protos") && error.contains("output1"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_yolo_seg_export_runs_and_evaluates_from_its_manifest_alone() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("yolo-run");
+    let manifest = yolo_seg_fixture(&dir);
+    let out = dir.join("run");
+    let run = crowdtwin(&["run", "tests/fixtures/small.ron", "--mask-model", manifest.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    assert_eq!(records.runs[0].masking_model, "yolov8n-seg-shaped-fixture");
+    // The fixture's outputs scale with the input's brightness: every rendered frame gets its silhouettes.
+    assert!(records.frames.iter().all(|f| f.detections > 0 && f.refined == f.detections && f.masked_px > 0), "{:?}", records.frames);
+    let eval_out = dir.join("eval");
+    let eval = crowdtwin(&["eval", "--suite", "tests/fixtures/mini-suite.ron", "--mask-model", manifest.to_str().unwrap(), "--out", eval_out.to_str().unwrap(), "--quiet"]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    assert_eq!(crowdtwin_reports::tables::read_all(&eval_out.join("small-fog-dusk")).unwrap().runs[0].masking_model, "yolov8n-seg-shaped-fixture");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -12,9 +12,10 @@ use crowdtwin_vision::deployment::{alert_metadata, Storage};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Anomaly scoring, alerting and deployment storage, in-process.
+/// Anomaly scoring, alerting and deployment storage.
 pub struct AnomalyStage {
-    detector: AnomalyDetector,
+    /// crowdtwin's anomaly model; `None` when a vendor pipeline scores its own frames.
+    detector: Option<AnomalyDetector>,
     alerter: Alerter,
     storage: Storage,
     cameras: Vec<(String, CameraModel)>,
@@ -23,9 +24,9 @@ pub struct AnomalyStage {
 }
 
 impl AnomalyStage {
-    /// A stage scoring with `detector`, alerting with `alerter` and keeping frames and alert
+    /// A stage scoring with `detector` (or taking a vendor pipeline's scores), alerting with `alerter` and keeping frames and alert
     /// metadata in `storage`, for the cameras of `scenario`.
-    pub fn new(detector: AnomalyDetector, alerter: Alerter, storage: Storage, scenario: &Scenario) -> Self {
+    pub fn new(detector: Option<AnomalyDetector>, alerter: Alerter, storage: Storage, scenario: &Scenario) -> Self {
         AnomalyStage { detector, alerter, storage, cameras: render_models(scenario), views: BTreeMap::new() }
     }
 
@@ -50,10 +51,14 @@ impl Stage for AnomalyStage {
     type Output = Scored;
     const NAME: &'static str = "anomaly";
 
-    fn process(&mut self, _: TickInfo, Masked { frame, mask }: Masked) -> anyhow::Result<Scored> {
+    fn process(&mut self, _: TickInfo, Masked { frame, mask, vendor_anomaly }: Masked) -> anyhow::Result<Scored> {
         let camera = frame.key.camera;
         let started = Instant::now();
-        let mut anomaly = self.detector.score(camera, &mask.masked)?; // masked frames only
+        let mut anomaly = match (vendor_anomaly, &mut self.detector) {
+            (Some(vendor), _) => vendor,
+            (None, Some(detector)) => detector.score(camera, &mask.masked)?, // masked frames only
+            (None, None) => anyhow::bail!("no anomaly score for camera {camera}: the vendor pipeline gave none"),
+        };
         let size = (frame.rgba.width, frame.rgba.height);
         let closed = self.alerter.push(camera, frame.key.tick, frame.time_s, size, &anomaly);
         anomaly.latency_ms = started.elapsed().as_secs_f64() * 1e3;

@@ -1,18 +1,28 @@
-//! The masking stage (AN): the masking model sees the raw frame only.
+//! The masking stage (AN): the masking model sees the raw frame only — crowdtwin's masker
+//! in-process (or its models served), or a vendor's whole pipeline behind an endpoint.
 
 use super::{Masked, Stage, TickInfo};
 use crowdtwin_core::frame::Frame;
-use crowdtwin_vision::masking::Masker;
+use crowdtwin_vision::masking::{paint_mask, Masker};
+use crowdtwin_vision::vendor::VendorPipeline;
 
-/// Masking in-process: the detector (and optional silhouette refiner) run by ONNX Runtime.
+/// What masks the frames.
+pub enum Masking {
+    /// crowdtwin's masker: detector (and optional silhouette refiner) and painting.
+    Masker(Box<Masker>),
+    /// A vendor pipeline: its mask, painted solid in `colour`, and its anomaly output.
+    Vendor(Box<VendorPipeline>, [u8; 3]),
+}
+
+/// The masking stage.
 pub struct MaskingStage {
-    masker: Masker,
+    masking: Masking,
 }
 
 impl MaskingStage {
-    /// A stage around `masker`.
-    pub fn new(masker: Masker) -> Self {
-        MaskingStage { masker }
+    /// A stage around `masking`.
+    pub fn new(masking: Masking) -> Self {
+        MaskingStage { masking }
     }
 }
 
@@ -22,7 +32,16 @@ impl Stage for MaskingStage {
     const NAME: &'static str = "masking";
 
     fn process(&mut self, _: TickInfo, frame: Frame) -> anyhow::Result<Masked> {
-        let mask = self.masker.mask(&frame.rgba)?;
-        Ok(Masked { frame, mask })
+        match &mut self.masking {
+            Masking::Masker(masker) => {
+                let mask = masker.mask(&frame.rgba)?;
+                Ok(Masked { frame, mask, vendor_anomaly: None })
+            }
+            Masking::Vendor(pipeline, colour) => {
+                let out = pipeline.process(frame.key.camera, &frame.rgba)?;
+                let mask = paint_mask(&frame.rgba, out.mask, *colour);
+                Ok(Masked { frame, mask, vendor_anomaly: out.anomaly })
+            }
+        }
     }
 }

@@ -60,6 +60,9 @@ pub struct Masked {
     pub frame: Frame,
     /// What the masker made of it.
     pub mask: MaskOutput,
+    /// A vendor pipeline's own anomaly output for the frame (it scores before crowdtwin sees
+    /// the mask); `None` when crowdtwin's anomaly model scores the masked frame.
+    pub vendor_anomaly: Option<AnomalyOutput>,
 }
 
 /// A frame after masking and anomaly scoring, with the alerts its scoring closed (and the

@@ -68,9 +68,12 @@ pub struct AnomalyDetector {
 }
 
 enum Scorer {
-    Clip(ClipScorer),
-    TwoStage(TwoStageScorer),
+    Clip(Box<ClipScorer>),
+    TwoStage(Box<TwoStageScorer>),
 }
+
+/// A clip scorer's frame score, region scores and region grid (columns, rows).
+type ClipResult = (f32, Vec<f32>, (usize, usize));
 
 /// Pushes `item` as a camera's newest, keeping the last `length`; the first item also fills
 /// the older places.
@@ -104,14 +107,14 @@ impl AnomalyDetector {
         if manifest.task != Task::Anomaly {
             return Err(VisionError::Mismatch(format!("{at}: task is {:?}, an anomaly model needs `anomaly`", manifest.task)));
         }
-        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let model = Model::load(&manifest, manifest_path, threads)?;
         let mut sha256 = model.sha256.clone();
         let scorer = match manifest.decoder.clone() {
-            Decoder::ClipScore { score, regions, clip_length, .. } => Scorer::Clip(ClipScorer::new(model, &manifest, manifest_path, score, regions, clip_length)?),
+            Decoder::ClipScore { score, regions, clip_length, .. } => Scorer::Clip(Box::new(ClipScorer::new(model, &manifest, manifest_path, score, regions, clip_length)?)),
             Decoder::TwoStage { snippet, features, head, .. } => {
                 let two = TwoStageScorer::new(model, &manifest, manifest_path, snippet, features, head, threads)?;
                 sha256 = format!("{sha256}+{}", two.head.sha256);
-                Scorer::TwoStage(two)
+                Scorer::TwoStage(Box::new(two))
             }
             _ => return Err(VisionError::Mismatch(format!("{at}: an anomaly model needs the `clip_score` or `two_stage` decoder"))),
         };
@@ -190,7 +193,7 @@ impl ClipScorer {
         Ok(ClipScorer { model, input, score, regions, frame_input, frame_size, clip_length, grid, clips: BTreeMap::new() })
     }
 
-    fn score(&mut self, camera: u16, masked: &RgbaImage, name: &str) -> Result<(f32, Vec<f32>, (usize, usize)), VisionError> {
+    fn score(&mut self, camera: u16, masked: &RgbaImage, name: &str) -> Result<ClipResult, VisionError> {
         let (tensor, _) = fill_input(masked, &self.frame_input, self.frame_size);
         let clip = self.clips.entry(camera).or_default();
         push_window(clip, tensor.index_axis_move(Axis(0), 0), self.clip_length);
@@ -283,7 +286,7 @@ impl TwoStageScorer {
             };
             push_window(&mut state.frames, frame, frames);
         }
-        if n % stride == 0 {
+        if n.is_multiple_of(stride) {
             let feature = match layout {
                 SnippetLayout::PerFrame => {
                     let mut mean = Array1::<f32>::zeros(self.feature_size);

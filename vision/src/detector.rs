@@ -43,7 +43,7 @@ impl Detector {
         if manifest.task != Task::Masking {
             return Err(VisionError::Mismatch(format!("{}: task is {:?}, a masker needs `masking`", manifest_path.display(), manifest.task)));
         }
-        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let model = Model::load(&manifest, manifest_path, threads)?;
         let sha256 = model.sha256.clone();
         let input_size = manifest.input.image_size()?;
         let detector = Detector { model, manifest, sha256, input_size };

@@ -3,7 +3,9 @@
 //! * [`manifest`] — the RON model manifest: tensors, pre-processing, decoder, licence.
 //! * [`runtime`] — loading ONNX Runtime's shared library (`make setup` puts it in `.ort/`).
 //! * [`detector`] — a GFL/NanoDet box detector or a YOLO detection/segmentation export, run by `ort`, decoded in Rust.
-//! * [`model`] — a model the decoders call: declared tensors and `run`.
+//! * [`model`] — a model the decoders call: declared tensors and `run`, in-process or served.
+//! * [`served`] — models served over the Open Inference Protocol (KServe v2) by gRPC.
+//! * [`vendor`] — a vendor's black-box pipeline on the same protocol: raw frame in, mask (and score) out.
 //! * [`preprocess`] — resampling, letterbox/stretch, channel order, normalisation.
 //! * [`silhouette`] — optional refinement of person boxes into body silhouettes (MediaPipe).
 //! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette, or in a LA3D style.
@@ -21,8 +23,10 @@ pub mod masking;
 pub mod model;
 pub mod preprocess;
 pub mod runtime;
+pub mod served;
 pub mod silhouette;
 pub mod styles;
+pub mod vendor;
 
 /// Why the pipeline could not run.
 #[derive(Debug, thiserror::Error)]

@@ -19,10 +19,15 @@ pub struct ModelManifest {
     pub name: String,
     /// What the model is for.
     pub task: Task,
-    /// The ONNX file, relative to the manifest.
+    /// The ONNX file, relative to the manifest (empty for a served model).
+    #[serde(default)]
     pub file: String,
-    /// sha256 of the ONNX file (lower-case hex); checked at load.
+    /// sha256 of the ONNX file (lower-case hex); checked at load (empty for a served model).
+    #[serde(default)]
     pub sha256: String,
+    /// A server that runs the model instead of a file: the Open Inference Protocol over gRPC.
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
     /// Licence of the weights and packaging.
     pub licence: String,
     /// The model card (Markdown), relative to the manifest.
@@ -31,6 +36,43 @@ pub struct ModelManifest {
     pub input: InputSpec,
     /// How to turn outputs into results.
     pub decoder: Decoder,
+}
+
+/// A model served over the Open Inference Protocol (KServe predict protocol v2) by gRPC:
+/// Triton, KServe, Seldon MLServer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// The server's gRPC address, `http://HOST:PORT`.
+    pub url: String,
+    /// The model's name on the server.
+    pub model: String,
+    /// The model's version on the server (empty: the server's choice).
+    #[serde(default)]
+    pub version: String,
+    /// Seconds one call may take before it counts as failed (0 to 3600).
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: f32,
+    /// Further tries of a call that failed for want of an answer (refused, timed out,
+    /// unavailable, broken off), 0.1 s apart and doubling; 0 to 10. An error the model or server
+    /// reports (invalid argument, internal error, …) is never retried.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Largest message either way, MiB (1 to 2048).
+    #[serde(default = "default_max_message_mib")]
+    pub max_message_mib: u32,
+}
+
+fn default_timeout_s() -> f32 {
+    30.0
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+fn default_max_message_mib() -> u32 {
+    64
 }
 
 /// What a model does in the pipeline.
@@ -43,6 +85,9 @@ pub enum Task {
     Silhouette,
     /// AD: scores clips of masked video for anomalies.
     Anomaly,
+    /// A vendor's whole pipeline behind an endpoint: the raw frame in, its mask (and anomaly
+    /// score and region) out ([`crate::vendor`]).
+    Pipeline,
 }
 
 /// Memory layout of an image tensor.
@@ -361,6 +406,12 @@ impl ModelManifest {
     pub fn load(path: &Path) -> Result<Self, VisionError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model manifest: {e}", path.display())))?;
+        if crate::vendor::is_pipeline(path) {
+            return Err(VisionError::Manifest(format!(
+                "{}: a vendor pipeline (task: pipeline) masks and scores on its own; it goes in `run`/`eval --mask-model`, not where one model is expected",
+                path.display()
+            )));
+        }
         parse_checked(&text, path, ModelManifest::validate).map_err(|e| VisionError::Manifest(e.to_string()))
     }
 
@@ -379,6 +430,14 @@ impl ModelManifest {
                     return Err((vec![Key("input"), Key(field), Index(i)], format!("must be {rule}, got {v}")));
                 }
             }
+        }
+        match &self.endpoint {
+            None if self.file.is_empty() => return Err((vec![Key("file")], "a model needs a `file` or an `endpoint`".into())),
+            None => {}
+            Some(_) if !self.file.is_empty() || !self.sha256.is_empty() => {
+                return Err((vec![Key("endpoint")], "a served model has no `file` or `sha256` (its bytes are the server's): give one or the other".into()))
+            }
+            Some(endpoint) => endpoint.validate()?,
         }
         let within = |path: Vec<PathSegment>, value: f32, low: f32, high: f32| {
             if (low..=high).contains(&value) { Ok(()) } else { Err((path, format!("must be {low} to {high}, got {value}"))) }
@@ -445,9 +504,49 @@ impl ModelManifest {
         Ok(())
     }
 
+    /// Where the model comes from, for provenance: the file's sha256, or for a served model
+    /// `served:URL/MODEL[/VERSION]` (its bytes cannot be checked from here).
+    pub fn source(&self) -> String {
+        self.endpoint.as_ref().map_or_else(|| self.sha256.clone(), Endpoint::source)
+    }
+
     /// Path of the ONNX file, given the manifest's own path.
     pub fn model_path(&self, manifest_path: &Path) -> PathBuf {
         manifest_path.parent().unwrap_or(Path::new(".")).join(&self.file)
+    }
+}
+
+impl Endpoint {
+    /// `served:URL/MODEL[/VERSION]`: where a served model's results come from.
+    pub fn source(&self) -> String {
+        if self.version.is_empty() {
+            format!("served:{}/{}", self.url, self.model)
+        } else {
+            format!("served:{}/{}/{}", self.url, self.model, self.version)
+        }
+    }
+
+    /// Checks the fields (errors name the field under `endpoint`).
+    pub(crate) fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
+        use PathSegment::Key;
+        let field = |name: &'static str| vec![Key("endpoint"), Key(name)];
+        let rest = self.url.strip_prefix("http://").unwrap_or("");
+        if rest.is_empty() || rest.contains('/') {
+            return Err((field("url"), format!("must be `http://HOST:PORT` (gRPC, no TLS), got {:?}", self.url)));
+        }
+        if self.model.is_empty() {
+            return Err((field("model"), "must name the model on the server".into()));
+        }
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= 3600.0) {
+            return Err((field("timeout_s"), format!("must be above 0 and at most 3600 seconds, got {}", self.timeout_s)));
+        }
+        if self.retries > 10 {
+            return Err((field("retries"), format!("must be 0 to 10, got {}", self.retries)));
+        }
+        if !(1..=2048).contains(&self.max_message_mib) {
+            return Err((field("max_message_mib"), format!("must be 1 to 2048, got {}", self.max_message_mib)));
+        }
+        Ok(())
     }
 }
 
@@ -484,6 +583,35 @@ mod tests {
             std::fs::write(&file, &bad).unwrap();
             let error = ModelManifest::load(&file).unwrap_err().to_string();
             assert!(error.contains(&format!("bad.ron:{line}:")) && error.contains(&format!("field `{field}`")), "{error}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_names_a_file_or_an_endpoint_never_both() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/nanodet.ron");
+        let good = std::fs::read_to_string(&path).unwrap();
+        let file_line = good.lines().find(|l| l.trim_start().starts_with("file:")).unwrap().to_string();
+        let sha_line = good.lines().find(|l| l.trim_start().starts_with("sha256:")).unwrap().to_string();
+        let endpoint = |fields: &str| format!("    endpoint: Some((url: \"http://127.0.0.1:8081\", model: \"nanodet\"{fields})),");
+        let served = good.replace(&file_line, &endpoint("")).replace(&(sha_line.clone() + "\n"), "");
+        let dir = std::env::temp_dir().join(format!("crowdtwin-manifest-endpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.ron");
+        std::fs::write(&file, &served).unwrap();
+        let manifest = ModelManifest::load(&file).unwrap();
+        assert_eq!(manifest.source(), "served:http://127.0.0.1:8081/nanodet");
+        assert_eq!(manifest.endpoint.as_ref().map(|e| (e.timeout_s, e.retries, e.max_message_mib)), Some((30.0, 2, 64)));
+        for (bad, field) in [
+            (good.replace(&file_line, &(file_line.clone() + "\n" + &endpoint(""))), "endpoint"),
+            (good.replace(&file_line, "").replace(&sha_line, ""), "file"),
+            (served.replace("model: \"nanodet\")", "model: \"nanodet\", timeout_s: NaN)"), "endpoint.timeout_s"),
+            (served.replace("model: \"nanodet\")", "model: \"nanodet\", retries: 11)"), "endpoint.retries"),
+            (served.replace("http://127.0.0.1:8081", "https://example.org/v2"), "endpoint.url"),
+        ] {
+            std::fs::write(&file, &bad).unwrap();
+            let error = ModelManifest::load(&file).unwrap_err().to_string();
+            assert!(error.contains("m.ron:") && error.contains(&format!("field `{field}`")), "{error}");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,28 +1,34 @@
-//! A model the pipeline calls: its declared tensors and one call, `run`, whatever runs it.
-//! Every decoder (detector, silhouette refiner, anomaly scorer, feature extractor, temporal
-//! head) talks to a [`Model`], never to ONNX Runtime directly, so the same decoding applies to
-//! every way a model can be served.
+//! A model the pipeline calls: its declared tensors and one call, `run`, whatever runs it — ONNX
+//! Runtime in-process, or a server over the Open Inference Protocol ([`crate::served`]). Every
+//! decoder (detector, silhouette refiner, anomaly scorer, feature extractor, temporal head)
+//! talks to a [`Model`], never to a runtime directly, so the same tensor checks and decoding
+//! apply however the model is served.
 
+use crate::manifest::ModelManifest;
 use crate::runtime::environment;
+use crate::served::ServedModel;
 use crate::VisionError;
 use ndarray::{ArrayD, ArrayViewD};
 use ort::session::Session;
 use ort::value::TensorRef;
 use std::path::Path;
 
-/// A tensor a model declares: its name and shape (−1 for a free dimension).
+/// A tensor a model declares: its name, element type and shape (−1 for a free dimension).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorInfo {
     /// Tensor name.
     pub name: String,
+    /// Element type as the Open Inference Protocol names it (`FP32`, `UINT8`, `INT64`, `BOOL`, …).
+    pub datatype: String,
     /// Declared shape; −1 marks a dimension the model leaves free.
     pub shape: Vec<i64>,
 }
 
 /// A loaded model.
 pub struct Model {
-    session: Session,
-    /// sha256 of the ONNX file, as verified at load.
+    backend: Backend,
+    /// sha256 of the ONNX file, as verified at load; for a served model `served:URL/MODEL`
+    /// ([`ModelManifest::source`]).
     pub sha256: String,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
@@ -36,10 +42,39 @@ pub fn shape_matches(declared: &[i64], expected: &[i64]) -> bool {
 }
 
 fn info(outlet: &ort::value::Outlet) -> TensorInfo {
-    TensorInfo { name: outlet.name().to_string(), shape: outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default() }
+    use ort::value::TensorElementType as T;
+    let datatype = match outlet.dtype().tensor_type() {
+        Some(T::Float32) => "FP32",
+        Some(T::Uint8) => "UINT8",
+        Some(T::Int64) => "INT64",
+        Some(T::Bool) => "BOOL",
+        _ => "OTHER",
+    };
+    TensorInfo { name: outlet.name().to_string(), datatype: datatype.into(), shape: outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default() }
+}
+
+enum Backend {
+    InProcess(Box<Session>),
+    Served(Box<ServedModel>),
 }
 
 impl Model {
+    /// The model a manifest names: its file (hash checked) run in-process, or its endpoint.
+    ///
+    /// # Errors
+    /// As [`Model::open`], or, for an endpoint, as [`ServedModel::connect`].
+    pub fn load(manifest: &ModelManifest, manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
+        match &manifest.endpoint {
+            None => Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads),
+            Some(endpoint) => {
+                let at = manifest_path.display().to_string();
+                let served = ServedModel::connect(endpoint, &at)?;
+                let (inputs, outputs) = (served.inputs.clone(), served.outputs.clone());
+                Ok(Model { backend: Backend::Served(Box::new(served)), sha256: manifest.source(), inputs, outputs, at })
+            }
+        }
+    }
+
     /// Opens the ONNX file `file` after checking it against `sha256` (lower-case hex).
     /// `manifest` is the manifest that names it, quoted by every error.
     ///
@@ -62,7 +97,7 @@ impl Model {
             .map_err(|e| VisionError::Mismatch(format!("{}: ONNX Runtime cannot load it: {e}", file.display())))?;
         let inputs = session.inputs().iter().map(info).collect();
         let outputs = session.outputs().iter().map(info).collect();
-        Ok(Model { session, sha256: actual, inputs, outputs, at: manifest.display().to_string() })
+        Ok(Model { backend: Backend::InProcess(Box::new(session)), sha256: actual, inputs, outputs, at: manifest.display().to_string() })
     }
 
     /// The declared shape of input `name`.
@@ -99,9 +134,13 @@ impl Model {
     /// # Errors
     /// The runtime fails, or an output is missing or not float32.
     pub fn run(&mut self, input: &str, tensor: ArrayViewD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
+        let session = match &mut self.backend {
+            Backend::InProcess(session) => session,
+            Backend::Served(served) => return served.infer(input, tensor, outputs),
+        };
         let failed = |e: ort::Error| VisionError::Inference(e.to_string());
         let view = TensorRef::from_array_view(tensor).map_err(failed)?;
-        let results = self.session.run(ort::inputs![input => view]).map_err(failed)?;
+        let results = session.run(ort::inputs![input => view]).map_err(failed)?;
         outputs
             .iter()
             .map(|&name| {

@@ -65,7 +65,7 @@ impl SilhouetteModel {
         if size.len() != 2 {
             return Err(VisionError::Manifest(format!("{}: `size` must be [width, height]", manifest_path.display())));
         }
-        let model = Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads)?;
+        let model = Model::load(&manifest, manifest_path, threads)?;
         let sha256 = model.sha256.clone();
         let input_size = manifest.input.image_size()?;
         model.check_input(&manifest.input.name, &manifest.input.shape)?;
