@@ -38,8 +38,11 @@ impl Stage for MaskingStage {
                 Ok(Masked { frame, mask, vendor_anomaly: None })
             }
             Masking::Vendor(pipeline, colour) => {
+                let started = std::time::Instant::now();
                 let out = pipeline.process(frame.key.camera, &frame.rgba)?;
-                let mask = paint_mask(&frame.rgba, out.mask, *colour);
+                let mut mask = paint_mask(&frame.rgba, out.mask, *colour);
+                // The service's call is the masking time (its anomaly scoring included).
+                mask.latency_ms = started.elapsed().as_secs_f64() * 1e3;
                 Ok(Masked { frame, mask, vendor_anomaly: out.anomaly })
             }
         }

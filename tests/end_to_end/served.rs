@@ -20,8 +20,9 @@ fn free_port() -> u16 {
 
 impl Server {
     /// Serves `models` (name, ONNX file — or, for a name starting `vendor`, the NanoDet manifest
-    /// of `tools/serving/vendor_example.py`'s black-box pipeline); `die_after`: the server exits
-    /// on that model's call number plus one.
+    /// of `tools/serving/vendor_example.py`'s black-box pipeline, answering by its checkable echo
+    /// rule when the name starts `vendor_echo`); `die_after`: the server exits on that model's
+    /// call number plus one.
     fn start(dir: &Path, models: &[(&str, &str)], die_after: Option<(&str, usize)>) -> Server {
         std::fs::create_dir_all(dir).unwrap();
         let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
@@ -31,6 +32,9 @@ impl Server {
         for (name, file) in models {
             let kind = if name.starts_with("vendor") { "--vendor-example" } else { "--model" };
             command.arg(kind).arg(format!("{name}={}", root().join(file).display()));
+            if name.starts_with("vendor_echo") {
+                command.arg("--echo").arg(name);
+            }
             command.arg("--calls-log").arg(format!("{name}={}", dir.join(format!("{name}.calls")).display()));
         }
         if let Some((name, n)) = die_after {
@@ -158,21 +162,22 @@ fn a_server_that_dies_mid_run_is_named_and_leaves_no_output() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A `task: pipeline` manifest for the vendor example on `server`, threshold 0.12.
-fn vendor_manifest(server: &Server, contract: &str) -> PathBuf {
+/// A `task: pipeline` manifest for the vendor example `model` on `server`.
+fn vendor_manifest(server: &Server, model: &str, contract: &str) -> PathBuf {
     let text = format!(
         r#"(
     version: 1,
     name: "acme-guard",
     task: pipeline,
-    endpoint: (url: "http://127.0.0.1:{}", model: "vendor"),
+    endpoint: (url: "http://127.0.0.1:{}", model: "{model}"),
     licence: "proprietary (test)",
     card: "acme.md",
     contract: ({contract}),
 )"#,
         server.grpc
     );
-    let path = server.dir.join(format!("acme-{}.ron", text.len()));
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let path = server.dir.join(format!("acme-{}.ron", MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -181,9 +186,39 @@ fn vendor_manifest(server: &Server, contract: &str) -> PathBuf {
 fn a_vendor_pipeline_behind_the_contract_is_measured_like_crowdtwins_own() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("vendor");
-    let server = Server::start(&dir, &[("vendor", "models/nanodet.ron")], None);
-    let contract = r#"frame: "frame", camera: Some("camera"), mask: "mask", score: Some("anomaly_score"), region: Some("anomaly_region"), threshold: 0.12"#;
-    let manifest = vendor_manifest(&server, contract);
+    let server = Server::start(&dir, &[("vendor", "models/nanodet.ron"), ("vendor_echo", "models/nanodet.ron")], None);
+    let contract = r#"frame: "frame", camera: Some("camera"), start: Some("start"), mask: "mask", score: Some("anomaly_score"), region: Some("anomaly_region"), threshold: 0.12"#;
+    let manifest = vendor_manifest(&server, "vendor", contract);
+    // Pixel for pixel, by the echo rule (mask: red > 128; score: camera / 1000), on a frame that is
+    // neither square nor symmetric, two cameras interleaved, a camera index past 255.
+    let echo = vendor_manifest(&server, "vendor_echo", contract);
+    let (width, height) = (7u32, 5u32);
+    let red = |x: u32, y: u32, camera: u16| (x * 3 + y * 5 + camera as u32) % 4 == 0 || (x == 6 && y == 0);
+    for round in 0..2 {
+        let mut pipeline = crowdtwin_vision::vendor::VendorPipeline::load(&echo).unwrap();
+        for camera in [300u16, 2, 300, 2] {
+            let mut frame = crowdtwin_core::frame::RgbaImage::new(width, height);
+            for (i, p) in frame.pixels.chunks_exact_mut(4).enumerate() {
+                let (x, y) = (i as u32 % width, i as u32 / width);
+                // Only red decides: green and blue are high where red is low (an RGB/BGR swap shows).
+                let on = red(x, y, camera);
+                p.copy_from_slice(&[if on { 200 } else { 40 }, if on { 40 } else { 220 }, if on { 40 } else { 220 }, 255]);
+            }
+            let out = pipeline.process(camera, &frame).unwrap();
+            let expected: Vec<bool> = (0..width * height).map(|i| red(i % width, i / width, camera)).collect();
+            assert_eq!(out.mask, expected, "camera {camera}");
+            let anomaly = out.anomaly.expect("the contract has a score");
+            assert_eq!(anomaly.score, camera as f32 / 1000.0);
+            // The region (the mask's bounding box, here the whole width) lights whole rows of cells.
+            assert_eq!(anomaly.grid, (32, 18));
+            let lit_columns: std::collections::BTreeSet<usize> = (0..anomaly.regions.len()).filter(|&i| anomaly.regions[i] > 0.0).map(|i| i % 32).collect();
+            assert_eq!(lit_columns.len(), 32, "camera {camera}");
+        }
+        // Each camera's first frame of a run carries start = 1, later ones 0, afresh in the next run.
+        let log = std::fs::read_to_string(dir.join("vendor_echo.calls")).unwrap();
+        let starts: Vec<&str> = log.lines().skip(4 * round).map(|l| l.split(' ').nth(2).unwrap()).collect();
+        assert_eq!(starts, vec!["1", "1", "0", "0"], "round {round}");
+    }
     let local = dir.join("local");
     run_small(&local, None, 1, 1);
     let mut first: Option<Vec<(String, Vec<u8>)>> = None;
@@ -197,7 +232,7 @@ fn a_vendor_pipeline_behind_the_contract_is_measured_like_crowdtwins_own() {
         let log = std::fs::read_to_string(dir.join("vendor.calls")).unwrap();
         let calls: Vec<(u16, f32)> = log.lines().skip(calls_before).map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
-            (f[1].parse().unwrap(), f[2].parse::<f64>().unwrap() as f32)
+            (f[1].parse().unwrap(), f[3].parse::<f64>().unwrap() as f32)
         }).collect();
         assert_eq!(calls.len(), records.frames.len());
         for (frame, (camera, score)) in records.frames.iter().zip(&calls) {
@@ -237,8 +272,9 @@ fn a_vendor_pipeline_behind_the_contract_is_measured_like_crowdtwins_own() {
     for (contract, expected) in [
         (r#"frame: "frame", mask: "masks""#, ["`masks`", "\"mask\""]),
         (r#"frame: "frame", mask: "mask", score: Some("mask")"#, ["FP32 [1]", "UINT8 [1, -1, -1]"]),
+        (r#"frame: "frame", mask: "mask", region: Some("anomaly_region")"#, ["field `contract.region`", "score"]),
     ] {
-        let bad = vendor_manifest(&server, contract);
+        let bad = vendor_manifest(&server, "vendor", contract);
         let out = crowdtwin(&["run", "tests/fixtures/small.ron", "--mask-model", bad.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap(), "--quiet"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && expected.iter().all(|e| stderr.contains(e)), "{stderr}");

@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--model", action="append", default=[], help="NAME=PATH.onnx, run by onnx_runtime.py")
     parser.add_argument("--vendor-example", action="append", default=[], help="NAME=MANIFEST.ron: vendor_example.py's black-box pipeline over that NanoDet manifest")
+    parser.add_argument("--echo", action="append", default=[], help="NAME: that vendor example answers by a checkable rule instead (see vendor_example.py)")
     parser.add_argument("--calls-log", action="append", help="NAME=FILE: a line per inference call")
     parser.add_argument("--die-after", action="append", help="NAME=N: the server exits on call N + 1")
     parser.add_argument("--threads", type=int, default=1)
@@ -67,6 +68,7 @@ def main():
         else:
             extra["manifest"] = str(pathlib.Path(path).resolve())
             extra["tools"] = str(here.parents[1] / "models" / "tools")
+            extra["echo"] = name in args.echo
             uri = extra["manifest"]
         if name in logs:
             extra["calls_log"] = str(pathlib.Path(logs[name]).resolve())

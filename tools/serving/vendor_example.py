@@ -10,7 +10,9 @@ around every masked pixel. It stands in for a system crowdtwin cannot see into.
                                    anomaly_region  FP32  [1, 4]  (x0, y0, x1, y1; zeros: none)
 
 model-settings.json `parameters.extra`: manifest (the NanoDet manifest), calls_log (one line
-per call: id, camera, score — the tests compare them with the run's tables), threads.
+per call: id, camera, start, score — the tests compare them with the run's tables), threads;
+echo: true replaces the detector with a rule the tests can check pixel for pixel — the mask is
+where the red channel exceeds 128, the score is camera / 1000.
 """
 
 import pathlib
@@ -31,7 +33,12 @@ class VendorExample(MLModel):
         self._detector = nanodet_reference.Detector(extra["manifest"], threads=int(extra.get("threads", 1)))
         self._classes = {c["id"] for c in self._detector.manifest["decoder"]["classes"]}
         self._calls_log = extra.get("calls_log")
-        self.inputs = [MetadataTensor(name="frame", datatype="UINT8", shape=[1, -1, -1, 3]), MetadataTensor(name="camera", datatype="INT64", shape=[1])]
+        self._echo = bool(extra.get("echo", False))
+        self.inputs = [
+            MetadataTensor(name="frame", datatype="UINT8", shape=[1, -1, -1, 3]),
+            MetadataTensor(name="camera", datatype="INT64", shape=[1]),
+            MetadataTensor(name="start", datatype="INT64", shape=[1]),
+        ]
         self.outputs = [
             MetadataTensor(name="mask", datatype="UINT8", shape=[1, -1, -1]),
             MetadataTensor(name="anomaly_score", datatype="FP32", shape=[1]),
@@ -43,20 +50,25 @@ class VendorExample(MLModel):
         inputs = {i.name: NumpyCodec.decode_input(i) for i in payload.inputs}
         frame = inputs["frame"][0]
         camera = int(inputs["camera"].reshape(-1)[0])
+        start = int(inputs["start"].reshape(-1)[0]) if "start" in inputs else -1
         h, w = frame.shape[:2]
-        detections, _ = self._detector.detect(frame)
-        mask = np.zeros((h, w), dtype=np.uint8)
-        xs, ys = np.arange(w) + 0.5, np.arange(h) + 0.5
-        for d in detections:
-            if d["class_id"] in self._classes:
-                x0, y0, x1, y1 = d["box"]
-                mask[np.ix_((ys >= y0) & (ys <= y1), (xs >= x0) & (xs <= x1))] = 1
-        score = np.float32(min(1.0, 4.0 * mask.mean()))
+        if self._echo:
+            mask = (frame[:, :, 0] > 128).astype(np.uint8)
+            score = np.float32(camera / 1000.0)
+        else:
+            detections, _ = self._detector.detect(frame)
+            mask = np.zeros((h, w), dtype=np.uint8)
+            xs, ys = np.arange(w) + 0.5, np.arange(h) + 0.5
+            for d in detections:
+                if d["class_id"] in self._classes:
+                    x0, y0, x1, y1 = d["box"]
+                    mask[np.ix_((ys >= y0) & (ys <= y1), (xs >= x0) & (xs <= x1))] = 1
+            score = np.float32(min(1.0, 4.0 * mask.mean()))
         rows, cols = np.nonzero(mask)
         region = np.array([[cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]] if len(rows) else [[0, 0, 0, 0]], dtype=np.float32)
         if self._calls_log:
             with open(self._calls_log, "a") as log:
-                log.write(f"{payload.id} {camera} {float(score)!r}\n")
+                log.write(f"{payload.id} {camera} {start} {float(score)!r}\n")
         outputs = [
             NumpyCodec.encode_output("mask", mask[None]),
             NumpyCodec.encode_output("anomaly_score", np.array([score], dtype=np.float32)),

@@ -118,8 +118,9 @@ pub enum Resize {
     Stretch,
     /// Keep the aspect ratio, centre the image and pad with black (pixel value 0).
     Letterbox,
-    /// Keep the aspect ratio, scale until the input is covered and keep its centre: the
-    /// resize-then-centre-crop of I3D, X3D and CLIP pre-processing.
+    /// Keep the aspect ratio, scale until the input is covered and keep its centre (a
+    /// resize-then-centre-crop in one step, with the shared triangle filter). Anomaly models only:
+    /// a masker must see the whole frame.
     CentreCrop,
 }
 
@@ -439,6 +440,10 @@ impl ModelManifest {
             }
             Some(endpoint) => endpoint.validate()?,
         }
+        if self.input.resize == Resize::CentreCrop && self.task != Task::Anomaly {
+            // A masker that never sees the frame's margins leaves the people there unmasked.
+            return Err((vec![Key("input"), Key("resize")], "centre_crop cuts off the frame's margins: only an anomaly model may use it".into()));
+        }
         let within = |path: Vec<PathSegment>, value: f32, low: f32, high: f32| {
             if (low..=high).contains(&value) { Ok(()) } else { Err((path, format!("must be {low} to {high}, got {value}"))) }
         };
@@ -608,6 +613,7 @@ mod tests {
             (served.replace("model: \"nanodet\")", "model: \"nanodet\", timeout_s: NaN)"), "endpoint.timeout_s"),
             (served.replace("model: \"nanodet\")", "model: \"nanodet\", retries: 11)"), "endpoint.retries"),
             (served.replace("http://127.0.0.1:8081", "https://example.org/v2"), "endpoint.url"),
+            (served.replace("resize: letterbox", "resize: centre_crop"), "input.resize"),
         ] {
             std::fs::write(&file, &bad).unwrap();
             let error = ModelManifest::load(&file).unwrap_err().to_string();

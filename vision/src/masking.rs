@@ -169,7 +169,6 @@ pub fn paint(frame: &RgbaImage, mask: &[bool], colour: [u8; 3]) -> RgbaImage {
     masked
 }
 
-/// Sets every masked pixel of `image` to `colour`.
 /// A mask computed elsewhere (a vendor pipeline's), painted solid in `colour`: no detections.
 pub fn paint_mask(frame: &RgbaImage, mask: Vec<bool>, colour: [u8; 3]) -> MaskOutput {
     let started = Instant::now();
@@ -178,6 +177,7 @@ pub fn paint_mask(frame: &RgbaImage, mask: Vec<bool>, colour: [u8; 3]) -> MaskOu
     MaskOutput { masked, mask, detections: Vec::new(), refined: 0, silhouette_runs: 0, latency_ms: started.elapsed().as_secs_f64() * 1e3 }
 }
 
+/// Sets every masked pixel of `image` to `colour`.
 fn paint_into(image: &mut RgbaImage, mask: &[bool], colour: [u8; 3]) {
     for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
         image.pixels[i * 4..i * 4 + 3].copy_from_slice(&colour);

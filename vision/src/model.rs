@@ -103,17 +103,21 @@ impl Model {
     /// The declared shape of input `name`.
     ///
     /// # Errors
-    /// The model has no such input (the error lists the ones it has).
+    /// The model has no such input (the error lists the ones it has), or it is not float32.
     pub fn input_shape(&self, name: &str) -> Result<&[i64], VisionError> {
-        find(&self.inputs, name, "input", &self.at)
+        let tensor = find(&self.inputs, name, "input", &self.at)?;
+        float32(tensor, "input", &self.at)?;
+        Ok(&tensor.shape)
     }
 
     /// The declared shape of output `name`.
     ///
     /// # Errors
-    /// The model has no such output (the error lists the ones it has).
+    /// The model has no such output (the error lists the ones it has), or it is not float32.
     pub fn output_shape(&self, name: &str) -> Result<&[i64], VisionError> {
-        find(&self.outputs, name, "output", &self.at)
+        let tensor = find(&self.outputs, name, "output", &self.at)?;
+        float32(tensor, "output", &self.at)?;
+        Ok(&tensor.shape)
     }
 
     /// Checks that input `name` accepts a tensor of shape `expected`.
@@ -151,8 +155,17 @@ impl Model {
     }
 }
 
-fn find<'a>(tensors: &'a [TensorInfo], name: &str, kind: &str, at: &str) -> Result<&'a [i64], VisionError> {
-    tensors.iter().find(|t| t.name == name).map(|t| t.shape.as_slice()).ok_or_else(|| {
+/// Every tensor a decoder exchanges is float32.
+fn float32(tensor: &TensorInfo, kind: &str, at: &str) -> Result<(), VisionError> {
+    if tensor.datatype == "FP32" {
+        Ok(())
+    } else {
+        Err(VisionError::Mismatch(format!("{at}: {kind} `{}` is {}, crowdtwin exchanges FP32 {:?}", tensor.name, tensor.datatype, tensor.shape)))
+    }
+}
+
+fn find<'a>(tensors: &'a [TensorInfo], name: &str, kind: &str, at: &str) -> Result<&'a TensorInfo, VisionError> {
+    tensors.iter().find(|t| t.name == name).ok_or_else(|| {
         let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
         VisionError::Mismatch(format!("{at}: the model has no {kind} `{name}` (it has {names:?})"))
     })

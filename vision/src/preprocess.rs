@@ -164,5 +164,15 @@ mod tests {
         assert_eq!(fit, Fit { scale_x: 1.0, scale_y: 1.0, pad_x: -2.0, pad_y: 0.0 });
         let row: Vec<f32> = (0..4).map(|x| tensor[[0, 0, 1, x]]).collect();
         assert_eq!(row, vec![20.0, 30.0, 40.0, 50.0]);
+        // 16 × 8 into 4 × 4: halved to 8 × 4 (each output a 1:3:3:1 blend of four columns), columns 2 to 5 kept.
+        let mut wide = RgbaImage::new(16, 8);
+        for (i, pixel) in wide.pixels.chunks_exact_mut(4).enumerate() {
+            let v = 10 * (i % 16) as u8;
+            pixel.copy_from_slice(&[v, v, v, 255]);
+        }
+        let (tensor, fit) = fill_input(&wide, &input, (4, 4));
+        assert_eq!(fit, Fit { scale_x: 0.5, scale_y: 0.5, pad_x: -2.0, pad_y: 0.0 });
+        let row: Vec<f32> = (0..4).map(|x| tensor[[0, 0, 1, x]]).collect();
+        assert!(row.iter().zip([45.0, 65.0, 85.0, 105.0]).all(|(a, b)| (a - b).abs() < 1e-3), "{row:?}");
     }
 }

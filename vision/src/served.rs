@@ -6,8 +6,9 @@
 //! Tensors travel as raw contents (`raw_input_contents`: little-endian, row-major bytes), which
 //! servers answer in kind; typed contents in a reply are read too. One call is in flight per
 //! model, in the order the pipeline makes them (tick order), so a served model gives the tables
-//! an in-process one gives. A call that gets no answer is retried `retries` times, then fails
-//! naming the endpoint; a model that refuses a call fails at once.
+//! an in-process one gives (when the server runs the same runtime build the same way). A call
+//! that does not reach the server is retried `retries` times, then fails naming the endpoint;
+//! any other failure (a timeout, a broken-off call, an error the server reports) fails at once.
 
 use crate::manifest::Endpoint;
 use crate::model::TensorInfo;
@@ -39,9 +40,11 @@ pub struct ServedModel {
     calls: u64,
 }
 
-/// Whether a failed call may succeed if tried again: no answer, rather than a refusal.
+/// Whether a failed call may be tried again: only when the server was not reached (refused,
+/// unavailable). A call that timed out or broke off may have run on the server — a stateful
+/// service would see the frame twice — and an error the server reports is its answer.
 fn transient(status: &tonic::Status) -> bool {
-    matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::Cancelled | Code::Aborted)
+    status.code() == Code::Unavailable
 }
 
 impl ServedModel {
@@ -107,7 +110,7 @@ impl ServedModel {
                 Err(status) => status,
             };
             if !transient(&status) || tries > self.endpoint.retries {
-                let how = if transient(&status) { format!("no answer after {tries} tries") } else { "refused the call".to_string() };
+                let how = if transient(&status) { format!("no answer after {tries} tries") } else { "failed".to_string() };
                 return Err(VisionError::Inference(format!("{}: {method} {how}: {} ({:?})", describe(&self.endpoint), status.message(), status.code())));
             }
             std::thread::sleep(wait);
@@ -172,10 +175,10 @@ impl ServedModel {
                     Some(bytes) => bytes.clone(),
                     None => typed_bytes(tensor.contents.as_ref(), &tensor.datatype),
                 };
-                let elements: i64 = tensor.shape.iter().product();
+                let elements = tensor.shape.iter().try_fold(1i64, |n, &d| if d < 0 { None } else { n.checked_mul(d) });
                 let width = element_size(&tensor.datatype)
                     .ok_or_else(|| VisionError::Inference(format!("{where_}: output `{name}` is {}, which crowdtwin does not read", tensor.datatype)))?;
-                if tensor.shape.iter().any(|&d| d < 0) || bytes.len() as i64 != elements * width as i64 {
+                if elements.and_then(|n| n.checked_mul(width as i64)) != Some(bytes.len() as i64) {
                     return Err(VisionError::Inference(format!(
                         "{where_}: output `{name}` ({} {:?}) came with {} bytes",
                         tensor.datatype,
@@ -183,7 +186,22 @@ impl ServedModel {
                         bytes.len()
                     )));
                 }
-                Ok(RawTensor { name: name.to_string(), datatype: tensor.datatype.clone(), shape: tensor.shape.clone(), bytes })
+                // A server, unlike the in-process runtime, does not guarantee its declared shapes.
+                // Some add or drop unit dimensions (MLServer's NumPy codec answers [1] as [1, 1]):
+                // with a fully declared shape and the same element count, the declared one stands.
+                let mut shape = tensor.shape.clone();
+                if let Some(declared) = self.outputs.iter().find(|t| t.name == name) {
+                    let same_count = declared.shape.iter().all(|&d| d >= 0) && declared.shape.iter().product::<i64>() == elements.unwrap_or(-1);
+                    if same_count {
+                        shape = declared.shape.clone();
+                    } else if !crate::model::shape_matches(&declared.shape, &tensor.shape) {
+                        return Err(VisionError::Inference(format!(
+                            "{where_}: output `{name}` came with shape {:?}, the model declares {:?}",
+                            tensor.shape, declared.shape
+                        )));
+                    }
+                }
+                Ok(RawTensor { name: name.to_string(), datatype: tensor.datatype.clone(), shape, bytes })
             })
             .collect()
     }

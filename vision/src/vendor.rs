@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | `frame` | in | `UINT8 [1, H, W, 3]` | the camera's frame as rendered, RGB, rows top to bottom |
 //! | `camera` (optional) | in | `INT64 [1]` | the camera's index, for a service that keeps per-camera state |
+//! | `start` (optional) | in | `INT64 [1]` | 1 on a camera's first frame of a run (reset its state), else 0 |
 //! | `mask` | out | `UINT8` or `BOOL [1, H, W]` | non-zero where the service masks |
 //! | `score` (optional) | out | `FP32 [1]` | the frame's anomaly score in [0, 1] |
 //! | `region` (optional) | out | `FP32 [1, 4]` | x0, y0, x1, y1 in frame pixels; x1 ≤ x0 for none |
@@ -57,6 +58,10 @@ pub struct Contract {
     /// Input: the camera's index, `INT64 [1]`.
     #[serde(default)]
     pub camera: Option<String>,
+    /// Input: 1 on a camera's first frame of a run, else 0, `INT64 [1]` — the service's cue to
+    /// start that camera afresh (runs of a suite share the server).
+    #[serde(default)]
+    pub start: Option<String>,
     /// Output: the mask, `UINT8` or `BOOL [1, H, W]`.
     pub mask: String,
     /// Output: the anomaly score, `FP32 [1]` (none: crowdtwin's `--ad-model` scores the masked frames).
@@ -102,6 +107,9 @@ impl PipelineManifest {
         if self.task != Task::Pipeline {
             return Err((vec![Key("task")], "a pipeline manifest has `task: pipeline`".into()));
         }
+        if self.contract.region.is_some() && self.contract.score.is_none() {
+            return Err((vec![Key("contract"), Key("region")], "a region belongs to a score: name `score` too, or leave the region out".into()));
+        }
         let t = self.contract.threshold;
         if !(t > 0.0 && t < 1.0) {
             return Err((vec![Key("contract"), Key("threshold")], format!("must be above 0 and below 1, got {t}")));
@@ -124,6 +132,8 @@ pub struct VendorPipeline {
     served: ServedModel,
     /// Its manifest.
     pub manifest: PipelineManifest,
+    /// Cameras whose first frame of this run has been sent.
+    started: std::collections::BTreeSet<u16>,
 }
 
 impl VendorPipeline {
@@ -160,8 +170,8 @@ impl VendorPipeline {
             Ok(())
         };
         check(&served.inputs, "input", &c.frame, &["UINT8"], 4, Some(3))?;
-        if let Some(camera) = &c.camera {
-            check(&served.inputs, "input", camera, &["INT64"], 1, None)?;
+        for name in c.camera.iter().chain(&c.start) {
+            check(&served.inputs, "input", name, &["INT64"], 1, None)?;
         }
         check(&served.outputs, "output", &c.mask, &["UINT8", "BOOL"], 3, None)?;
         if let Some(score) = &c.score {
@@ -170,7 +180,7 @@ impl VendorPipeline {
         if let Some(region) = &c.region {
             check(&served.outputs, "output", region, &["FP32"], 2, Some(4))?;
         }
-        Ok(VendorPipeline { served, manifest })
+        Ok(VendorPipeline { served, manifest, started: Default::default() })
     }
 
     /// Where the system comes from, for provenance: `served:URL/MODEL`.
@@ -194,8 +204,13 @@ impl VendorPipeline {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let rgb: Vec<u8> = frame.pixels.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
         let mut inputs = vec![RawTensor { name: c.frame.clone(), datatype: "UINT8".into(), shape: vec![1, h as i64, w as i64, 3], bytes: rgb }];
+        let int64 = |name: &String, value: i64| RawTensor { name: name.clone(), datatype: "INT64".into(), shape: vec![1], bytes: value.to_le_bytes().to_vec() };
         if let Some(name) = &c.camera {
-            inputs.push(RawTensor { name: name.clone(), datatype: "INT64".into(), shape: vec![1], bytes: (camera as i64).to_le_bytes().to_vec() });
+            inputs.push(int64(name, camera as i64));
+        }
+        let first = self.started.insert(camera);
+        if let Some(name) = &c.start {
+            inputs.push(int64(name, first as i64));
         }
         let mut wanted = vec![c.mask.as_str()];
         wanted.extend(c.score.as_deref());
@@ -203,26 +218,34 @@ impl VendorPipeline {
         let replies = self.served.infer_raw(inputs, &wanted)?;
         let where_ = describe(&self.manifest.endpoint);
         let mask_tensor = &replies[0];
-        if mask_tensor.bytes.len() != w * h {
+        let mask_shape_ok = mask_tensor.shape == [1, h as i64, w as i64] || mask_tensor.shape == [h as i64, w as i64];
+        if !["UINT8", "BOOL"].contains(&mask_tensor.datatype.as_str()) || !mask_shape_ok {
             return Err(VisionError::Inference(format!(
-                "{where_}: mask `{}` has shape {:?}, the frame is [1, {h}, {w}]",
-                c.mask, mask_tensor.shape
+                "{where_}: mask `{}` came as {} {:?}, the frame needs UINT8 or BOOL [1, {h}, {w}]",
+                c.mask, mask_tensor.datatype, mask_tensor.shape
             )));
         }
         let mask: Vec<bool> = mask_tensor.bytes.iter().map(|&b| b != 0).collect();
-        let floats = |t: &RawTensor| -> Vec<f32> { t.bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect() };
+        // FP32 with exactly `count` values, else an error naming the tensor.
+        let floats = |t: &RawTensor, count: usize| -> Result<Vec<f32>, VisionError> {
+            let values: Vec<f32> = t.bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            if t.datatype != "FP32" || values.len() != count {
+                return Err(VisionError::Inference(format!("{where_}: `{}` came as {} {:?}, expected {count} FP32 value(s)", t.name, t.datatype, t.shape)));
+            }
+            Ok(values)
+        };
         let anomaly = match &c.score {
             None => None,
             Some(name) => {
-                let score = floats(&replies[1]).first().copied().unwrap_or(f32::NAN);
+                let score = floats(&replies[1], 1)?[0];
                 if !score.is_finite() {
                     return Err(VisionError::Inference(format!("{where_}: score `{name}` is {score}")));
                 }
                 let score = score.clamp(0.0, 1.0);
                 let region = match &c.region {
                     Some(name) => {
-                        let b = floats(&replies[replies.len() - 1]);
-                        if b.len() != 4 || b.iter().any(|v| !v.is_finite()) {
+                        let b = floats(&replies[2], 4)?;
+                        if b.iter().any(|v| !v.is_finite()) {
                             return Err(VisionError::Inference(format!("{where_}: region `{name}` must be 4 finite numbers, got {b:?}")));
                         }
                         (b[2] > b[0] && b[3] > b[1]).then(|| [b[0], b[1], b[2], b[3]])
