@@ -8,7 +8,7 @@ export XDG_RUNTIME_DIR
 SCENARIO ?= scenarios/plaza.ron
 OUT ?= out/plaza
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench bench-peers clean
 
 ## setup: install lavapipe + lld, put ONNX Runtime in .ort/, build the Python environment .venv/ (idempotent)
 setup:
@@ -29,6 +29,10 @@ test: setup
 ## bench: throughput table (render, masking, end to end)
 bench: build
 	$(BIN) bench $(SCENARIO)
+
+## bench-peers: crowdtwin against what a user would pick instead (a Python ONNX Runtime + NumPy masking loop)
+bench-peers: build
+	$(BIN) bench-peers $(SCENARIO)
 
 clean:
 	cargo clean

@@ -195,3 +195,58 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
     }
     Ok(table)
 }
+
+/// `crowdtwin bench-peers`: crowdtwin's masking stage against what a user would write instead —
+/// a plain Python loop with ONNX Runtime and NumPy (`tools/peers/masking_loop.py`: letterbox,
+/// inference, NanoDet's decoding with NMS, painting) — on the same rendered frames, model and
+/// ONNX Runtime thread count. Returns the table as Markdown.
+///
+/// # Errors
+/// The scenario, model or rendering fails, the Python environment is missing, or the two do not
+/// paint about the same pixels (then they did not do the same work and no ratio is printed).
+pub fn bench_peers(scenario_path: &Path, mask_model: &Path, frames: u64, threads: usize) -> anyhow::Result<String> {
+    let base = load_scenario(scenario_path, None, None)?;
+    let (_, _, sample) = time_render(&with_cameras(&base, 1), frames)?;
+    anyhow::ensure!(!sample.is_empty(), "{}: no frames rendered in {frames} ticks", scenario_path.display());
+    let dir = std::env::temp_dir().join(format!("crowdtwin-bench-peers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut paths = Vec::new();
+    for (i, frame) in sample.iter().enumerate() {
+        let path = dir.join(format!("frame_{i:03}.png"));
+        std::fs::write(&path, crowdtwin_reports::images::png_bytes(&frame.rgba).map_err(anyhow::Error::msg)?)?;
+        paths.push(path);
+    }
+    let dilation = 2;
+    let mut masker = Masker::new(Detector::load(mask_model, threads)?, None, [0, 160, 230], dilation);
+    let started = Instant::now();
+    let mut ours_px = 0u64;
+    for frame in &sample {
+        ours_px += masker.mask(&frame.rgba)?.mask.iter().filter(|&&m| m).count() as u64;
+    }
+    let ours_s = started.elapsed().as_secs_f64();
+    let python = crowdtwin_core::python::interpreter().map_err(anyhow::Error::msg)?;
+    let output = std::process::Command::new(python)
+        .arg(crate::project_file(Path::new("tools/peers/masking_loop.py")))
+        .args(["--manifest", &mask_model.display().to_string(), "--threads", &threads.to_string(), "--dilation", &dilation.to_string()])
+        .args(&paths)
+        .output()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    anyhow::ensure!(output.status.success(), "the Python peer failed: {}", String::from_utf8_lossy(&output.stderr));
+    let peer: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let (peer_s, peer_px) = (peer["seconds"].as_f64().unwrap_or(f64::NAN), peer["masked_px"].as_u64().unwrap_or(0));
+    // The same job: painted pixels agree to within 2 % (the resamplers differ in the last bits).
+    let agreement = ours_px as f64 / peer_px.max(1) as f64;
+    anyhow::ensure!((0.98..=1.02).contains(&agreement), "the peer painted {peer_px} pixels against crowdtwin's {ours_px}: not the same work");
+    let n = sample.len() as f64;
+    Ok(format!(
+        "| stage | crowdtwin | peer | ratio |\n|---|---|---|---|\n\
+         | masking: letterbox, NanoDet-g 416 inference, decoding + NMS, painting ({} frames {}×{}, {threads} ONNX Runtime thread(s); painted pixels agree to {:.2} %) | {:.1} frames/s (Rust) | {:.1} frames/s (Python loop: onnxruntime + NumPy + PIL) | ×{:.2} |\n",
+        sample.len(),
+        sample[0].rgba.width,
+        sample[0].rgba.height,
+        (agreement - 1.0).abs() * 100.0,
+        n / ours_s,
+        n / peer_s,
+        peer_s / ours_s
+    ))
+}

@@ -206,6 +206,22 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Measure crowdtwin's masking stage against a plain Python ONNX Runtime + NumPy loop doing
+    /// the same work on the same frames (needs `make setup`'s Python environment).
+    BenchPeers {
+        /// Scenario whose first camera's frames are used.
+        #[arg(default_value = "scenarios/plaza.ron")]
+        scenario: PathBuf,
+        /// Ticks rendered (one camera: one frame per tick at the camera's rate).
+        #[arg(long, default_value_t = 20)]
+        frames: u64,
+        /// Masking model manifest (a `gfl_detector` file: the peer decodes NanoDet's outputs).
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// ONNX Runtime threads, the same on both sides.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -426,6 +442,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             let refine_model = project_file(&refine_model);
             let served = served_mask_model.as_deref().map(project_file);
             println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), served.as_deref(), &project_file(&ad_model), ticks, threads)?);
+            Ok(())
+        }
+        Command::BenchPeers { scenario, frames, mask_model, threads } => {
+            println!("{}", bench::bench_peers(&scenario, &project_file(&mask_model), frames, threads)?);
             Ok(())
         }
     }

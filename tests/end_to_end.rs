@@ -633,6 +633,17 @@ fn a_yolo_seg_export_runs_and_evaluates_from_its_manifest_alone() {
 }
 
 #[test]
+fn bench_peers_times_a_python_masking_loop_that_paints_the_same_pixels() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    // The command refuses to print a ratio unless both sides painted the same pixels (±2 %).
+    let out = crowdtwin(&["bench-peers", "tests/fixtures/small.ron", "--frames", "6", "--threads", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", String::from_utf8_lossy(&out.stderr));
+    let row = stdout.lines().find(|l| l.starts_with("| masking")).expect("a masking row");
+    assert!(row.contains("6 frames") && row.contains("1 ONNX Runtime thread(s)") && row.contains("| ×"), "{row}");
+}
+
+#[test]
 fn a_masking_style_changes_what_is_shown_not_what_counts_as_exposed() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("styles");
