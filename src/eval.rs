@@ -340,6 +340,9 @@ pub struct EvalOptions {
     pub ad_model: PathBuf,
     /// ONNX Runtime threads.
     pub threads: usize,
+    /// `(i, n)`: run only shard `i` of `n` — the suite's runs whose index modulo `n` is `i` —
+    /// and write `shard.json` instead of a verdict ([`merge`] gives the verdict).
+    pub shard: Option<(usize, usize)>,
 }
 
 /// What the gate decided.
@@ -348,28 +351,35 @@ pub struct EvalOutcome {
     pub passed: bool,
     /// Test cases: total, regressions (and policy failures), skipped.
     pub counts: (usize, usize, usize),
-    /// The summary written.
+    /// The summary written (a shard's: its `shard.json`).
     pub summary: serde_json::Value,
 }
 
-/// Runs a suite, compares it with the baseline and writes `junit.xml` and `summary.json`.
+/// The file a shard writes beside its run folders.
+pub const SHARD_FILE: &str = "shard.json";
+
+/// Runs a suite (or one shard of it), compares it with the baseline and writes `junit.xml` and
+/// `summary.json` (a shard: `shard.json`).
+///
+/// # Errors
+/// A bad suite, baseline, policy or shard; a run that fails (named).
 pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> anyhow::Result<EvalOutcome> {
     let suite = Suite::load(&options.suite)?;
+    // Checked before any run: a day of compute must not end in a bad baseline or policy.
     let baseline = options.baseline.as_deref().map(read_baseline).transpose()?;
     let policy = options.policy.as_deref().map(|p| Policy::load(p).map_err(anyhow::Error::msg)).transpose()?;
-    let bootstrap = policy.as_ref().map(Policy::options).unwrap_or(BiasOptions { min_persons: 20, ..Default::default() });
+    if let Some((i, n)) = options.shard {
+        anyhow::ensure!(n >= 1 && i < n, "--shard {i}/{n}: the shard index must be below the shard count");
+    }
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let folder = options.suite.parent().unwrap_or(Path::new("."));
-    let mut measurements = Vec::new();
-    let mut verdicts = Vec::new();
-    let mut pooled = Vec::new();
-    let mut runs = Vec::new();
-    for (i, run) in suite.runs.iter().enumerate() {
+    let mine = |i: usize| options.shard.is_none_or(|(shard, n)| i % n == shard);
+    let mut names = Vec::new();
+    for (i, run) in suite.runs.iter().enumerate().filter(|(i, _)| mine(*i)) {
         let name = suite.run_name(i)?;
-        let out = options.out.join(&name);
         let run_options = RunOptions {
             scenario: folder.join(&run.scenario),
-            out: out.clone(),
+            out: options.out.join(&name),
             seconds: run.seconds,
             seed: run.seed,
             mask_model: options.mask_model.clone(),
@@ -383,10 +393,118 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() },
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
+        names.push(name);
+    }
+    if let Some((i, n)) = options.shard {
+        let shard = serde_json::json!({
+            "suite": suite.name,
+            "suite_file": std::path::absolute(&options.suite)?,
+            "suite_sha256": crowdtwin_vision::manifest::sha256_file(&options.suite)?,
+            "shard": i,
+            "shards": n,
+            "runs": names,
+            "models": models_of(&options.out, &names)?,
+        });
+        write_atomic(&options.out.join(SHARD_FILE), serde_json::to_string_pretty(&shard)?.as_bytes()).context("writing shard.json")?;
+        return Ok(EvalOutcome { passed: true, counts: (0, 0, 0), summary: shard });
+    }
+    summarize(&suite, options.out.as_path(), options.baseline.as_deref(), baseline.as_deref(), policy.as_ref())
+}
+
+/// The models a shard's runs used (masking and anomaly sources), the same for every run.
+fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 2]>> {
+    let mut models = None;
+    for name in names {
+        let records = crowdtwin_reports::tables::read_all(&out.join(name)).map_err(anyhow::Error::msg)?;
+        let info = records.runs.first().context("a run without a `runs` record")?;
+        models = Some([info.masking_model_sha256.clone(), info.anomaly_model_sha256.clone()]);
+    }
+    Ok(models)
+}
+
+/// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and
+/// gives the verdict one `eval` of the whole suite would: the same `summary.json`, `junit.xml`
+/// and pass or fail.
+///
+/// # Errors
+/// A shard folder without `shard.json`; shards of another suite (or a suite file changed
+/// since), of different shard counts or models; a missing or duplicate shard; a run folder
+/// missing from its shard.
+pub fn merge(shards: &[PathBuf], out: &Path, baseline_dir: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<EvalOutcome> {
+    anyhow::ensure!(!shards.is_empty(), "eval merge: name the shard folders");
+    let mut read = Vec::new();
+    for dir in shards {
+        let path = dir.join(SHARD_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: not an `eval --shard` output", path.display()))?;
+        let shard: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        read.push((dir.clone(), shard));
+    }
+    let first = &read[0].1;
+    let n = first["shards"].as_u64().context("shard.json without `shards`")? as usize;
+    let suite_file = PathBuf::from(first["suite_file"].as_str().context("shard.json without `suite_file`")?);
+    let sha = crowdtwin_vision::manifest::sha256_file(&suite_file).with_context(|| format!("reading the suite {}", suite_file.display()))?;
+    let mut by_index: BTreeMap<usize, PathBuf> = BTreeMap::new();
+    for (dir, shard) in &read {
+        let at = dir.display();
+        anyhow::ensure!(shard["suite_sha256"].as_str() == Some(sha.as_str()), "{at}: a shard of another suite, or {} changed since it ran", suite_file.display());
+        anyhow::ensure!(shard["shards"].as_u64() == Some(n as u64), "{at}: a shard of {} shards, the first of {n}", shard["shards"]);
+        let models = (&shard["models"], &first["models"]);
+        anyhow::ensure!(models.0.is_null() || models.1.is_null() || models.0 == models.1, "{at}: run with other models ({} against {})", models.0, models.1);
+        let i = shard["shard"].as_u64().context("shard.json without `shard`")? as usize;
+        if let Some(other) = by_index.insert(i, dir.clone()) {
+            anyhow::bail!("shard {i}/{n} given twice: {} and {at}", other.display());
+        }
+    }
+    let missing: Vec<String> = (0..n).filter(|i| !by_index.contains_key(i)).map(|i| format!("{i}/{n}")).collect();
+    anyhow::ensure!(missing.is_empty(), "missing shard(s) {}", missing.join(", "));
+    let suite = Suite::load(&suite_file)?;
+    let baseline = baseline_dir.map(read_baseline).transpose()?;
+    let policy = policy.map(|p| Policy::load(p).map_err(anyhow::Error::msg)).transpose()?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for i in 0..suite.runs.len() {
+        let name = suite.run_name(i)?;
+        let from = by_index[&(i % n)].join(&name);
+        anyhow::ensure!(from.join("runs.parquet").is_file(), "{}: run `{name}` is missing from shard {}/{n}", from.display(), i % n);
+        let to = out.join(&name);
+        if std::path::absolute(&from)? != std::path::absolute(&to)? {
+            copy_tree(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        }
+    }
+    summarize(&suite, out, baseline_dir, baseline.as_deref(), policy.as_ref())
+}
+
+/// Copies a run folder (files and subfolders), replacing what is there.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The verdict on a suite's run folders in `out`, read from their tables: measurements,
+/// comparisons with the baseline, policy verdicts, `junit.xml` and `summary.json`.
+fn summarize(suite: &Suite, out: &Path, baseline_dir: Option<&Path>, baseline: Option<&[Measurement]>, policy: Option<&Policy>) -> anyhow::Result<EvalOutcome> {
+    let bootstrap = policy.map(Policy::options).unwrap_or(BiasOptions { min_persons: 20, ..Default::default() });
+    let mut measurements = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut pooled = Vec::new();
+    let mut runs = Vec::new();
+    for (i, run) in suite.runs.iter().enumerate() {
+        let name = suite.run_name(i)?;
         // Scored from the run's tables, as any other tool reading them would.
-        let records = crowdtwin_reports::tables::read_all(&out).map_err(anyhow::Error::msg)?;
+        let records = crowdtwin_reports::tables::read_all(&out.join(&name)).map_err(anyhow::Error::msg)?;
         measurements.extend(measure(&name, &records, &bootstrap));
-        if let Some(policy) = &policy {
+        if let Some(policy) = policy {
             let info = records.runs.first().context("a run without a `runs` record")?;
             let (_, judged) = policy.judge(&records, info.miss_threshold, info.min_visible_px);
             verdicts.extend(judged.into_iter().map(|v| (name.clone(), v)));
@@ -398,7 +516,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
         }));
         pooled.push((name, records));
     }
-    let comparisons = compare(&measurements, baseline.as_deref(), &suite.tolerance);
+    let comparisons = compare(&measurements, baseline, &suite.tolerance);
     let regressions = comparisons.iter().filter(|c| c.status == "regression").count();
     let policy_failures = verdicts.iter().filter(|(_, v)| v.outcome == "fail").count();
     let skipped = comparisons.iter().filter(|c| c.status == "skipped").count() + verdicts.iter().filter(|(_, v)| v.outcome == "inconclusive").count();
@@ -408,7 +526,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
         "suite": suite.name,
         "schema_version": crowdtwin_core::RECORDS_SCHEMA_VERSION,
         "passed": passed,
-        "baseline": options.baseline,
+        "baseline": baseline_dir,
         "tolerance": suite.tolerance,
         "tests": total,
         "regressions": regressions,
@@ -418,13 +536,13 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
         "conditions": by_condition(&pooled),
         "measurements": measurements,
         "comparisons": comparisons,
-        "policy": policy.as_ref().map(|p| serde_json::json!({
+        "policy": policy.map(|p| serde_json::json!({
             "name": p.name,
             "verdicts": verdicts.iter().map(|(run, v)| serde_json::json!({ "run": run, "verdict": v })).collect::<Vec<_>>(),
         })),
     });
-    write_atomic(&options.out.join("junit.xml"), junit(&suite.name, &comparisons, &verdicts).as_bytes()).context("writing junit.xml")?;
-    write_atomic(&options.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes()).context("writing summary.json")?;
+    write_atomic(&out.join("junit.xml"), junit(&suite.name, &comparisons, &verdicts).as_bytes()).context("writing junit.xml")?;
+    write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes()).context("writing summary.json")?;
     Ok(EvalOutcome { passed, counts: (total, regressions + policy_failures, skipped), summary })
 }
 

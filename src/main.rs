@@ -64,12 +64,19 @@ enum Command {
     /// Run a suite of scenarios, compare with a baseline and write junit.xml + summary.json;
     /// exits 1 on a regression (or a policy failure), 2 on an error.
     Eval {
+        /// `merge SHARD_DIR… --out OUT`: combine `--shard` outputs into one verdict.
+        #[command(subcommand)]
+        action: Option<EvalAction>,
         /// Suite file (RON), e.g. scenarios/ci-suite.ron.
-        #[arg(long)]
-        suite: PathBuf,
+        #[arg(long, required = false)]
+        suite: Option<PathBuf>,
         /// Output folder: a run folder per suite run, junit.xml, summary.json.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required = false)]
+        out: Option<PathBuf>,
+        /// Run only shard I of N (`I/N`, I from 0): the suite's runs whose index modulo N is I;
+        /// writes shard.json instead of a verdict. `eval merge` gives the verdict.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
         /// A previous eval's output folder to compare with.
         #[arg(long)]
         baseline: Option<PathBuf>,
@@ -224,6 +231,27 @@ enum Command {
     },
 }
 
+/// What `eval` does besides running a suite.
+#[derive(Subcommand)]
+enum EvalAction {
+    /// Combine the output folders of `eval --shard I/N` (all N, once each) into the summary,
+    /// junit.xml and exit code one `eval` of the whole suite gives.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder: the run folders, junit.xml, summary.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// A previous eval's output folder to compare with.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Fairness policy judged on every run.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     quiet_headless_vulkan();
@@ -249,25 +277,50 @@ fn quiet_headless_vulkan() {
     }
 }
 
+/// `I/N` of `--shard`.
+fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
+    let parsed = text.split_once('/').and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n >= 1 && i < n => Ok((i, n)),
+        _ => anyhow::bail!("--shard {text:?}: expected I/N with 0 ≤ I < N, e.g. 0/2"),
+    }
+}
+
 /// Runs a command; `Ok(false)` when it ran but its verdict is a failure (`eval`).
 fn execute(cli: Cli) -> anyhow::Result<bool> {
-    if let Command::Eval { suite, out, baseline, policy, mask_model, ad_model, threads, quiet } = cli.command {
-        let options = crowdtwin::eval::EvalOptions {
-            suite,
-            out,
-            baseline,
-            policy: policy.map(|p| project_file(&p)),
-            mask_model: project_file(&mask_model),
-            ad_model: project_file(&ad_model),
-            threads,
+    if let Command::Eval { action, suite, out, shard, baseline, policy, mask_model, ad_model, threads, quiet } = cli.command {
+        let (outcome, out) = match action {
+            Some(EvalAction::Merge { shards, out, baseline, policy }) => {
+                let policy = policy.map(|p| project_file(&p));
+                (crowdtwin::eval::merge(&shards, &out, baseline.as_deref(), policy.as_deref())?, out)
+            }
+            None => {
+                let (Some(suite), Some(out)) = (suite, out) else { anyhow::bail!("eval needs --suite SUITE and --out OUT (or `eval merge SHARD_DIR… --out OUT`)") };
+                let shard = shard.as_deref().map(parse_shard).transpose()?;
+                let options = crowdtwin::eval::EvalOptions {
+                    suite,
+                    out: out.clone(),
+                    baseline,
+                    policy: policy.map(|p| project_file(&p)),
+                    mask_model: project_file(&mask_model),
+                    ad_model: project_file(&ad_model),
+                    threads,
+                    shard,
+                };
+                let bar = progress_bar(quiet)?;
+                let outcome = crowdtwin::eval::eval(&options, |run, done, total| {
+                    bar.set_message(run.to_string());
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })?;
+                bar.finish_and_clear();
+                if let Some((i, n)) = shard {
+                    println!("shard {i}/{n} of suite `{}`: {} run(s); `crowdtwin eval merge` gives the verdict", outcome.summary["suite"].as_str().unwrap_or(""), outcome.summary["runs"].as_array().map_or(0, Vec::len));
+                    return Ok(true);
+                }
+                (outcome, out)
+            }
         };
-        let bar = progress_bar(quiet)?;
-        let outcome = crowdtwin::eval::eval(&options, |run, done, total| {
-            bar.set_message(run.to_string());
-            bar.set_length(total);
-            bar.set_position(done);
-        })?;
-        bar.finish_and_clear();
         let (tests, failed, skipped) = outcome.counts;
         println!(
             "suite `{}`: {tests} test cases, {failed} failed, {skipped} skipped — {}",
@@ -278,7 +331,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
             let m = &c["measurement"];
             println!("  regression: {} {} [{}]: {:.4} (baseline {:.4}, allowed {:.4} worse)", m["run"].as_str().unwrap_or(""), m["metric"].as_str().unwrap_or(""), m["group"].as_str().unwrap_or(""), m["value"].as_f64().unwrap_or(f64::NAN), c["baseline"].as_f64().unwrap_or(f64::NAN), c["allowance"].as_f64().unwrap_or(f64::NAN));
         }
-        println!("junit: {}", options.out.join("junit.xml").display());
+        println!("junit: {}", out.join("junit.xml").display());
         return Ok(outcome.passed);
     }
     execute_command(cli.command).map(|()| true)

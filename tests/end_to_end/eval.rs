@@ -90,3 +90,37 @@ fn every_shipped_suite_loads_and_its_runs_are_valid_scenarios() {
     }
     assert!(checked >= 1, "scenarios/ci-suite.ron");
 }
+
+#[test]
+fn a_sharded_eval_merges_into_the_verdict_of_one_eval() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("eval-shards");
+    let (whole, merged) = (dir.join("whole"), dir.join("merged"));
+    let policy = ["--policy", "policies/default.ron"];
+    let (code, text) = eval(&[&["--out", whole.to_str().unwrap()][..], &policy].concat());
+    let shards: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("shard-{i}"))).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let (shard_code, text) = eval(&[&["--out", shard.to_str().unwrap(), "--shard", &format!("{i}/2")][..], &policy].concat());
+        assert_eq!(shard_code, 0, "{text}");
+        // Each shard ran its own share of the suite, and gave no verdict.
+        let folders: Vec<String> = std::fs::read_dir(shard).unwrap().map(|e| e.unwrap()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(folders, vec![["small", "small-fog-dusk"][i].to_string()], "shard {i}");
+        assert!(shard.join("shard.json").is_file() && !shard.join("summary.json").exists());
+    }
+    let merge = |args: &[&str]| {
+        let output = crowdtwin(&[&["eval", "merge"][..], args].concat());
+        (output.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    };
+    let (merged_code, merged_text) = merge(&[shards[1].to_str().unwrap(), shards[0].to_str().unwrap(), "--out", merged.to_str().unwrap(), "--policy", "policies/default.ron"]);
+    // The same exit code, summary and junit.xml as one eval of the whole suite.
+    assert_eq!((merged_code, code), (code, merged_code), "{text}\n{merged_text}");
+    assert_eq!(summary(&merged), summary(&whole));
+    assert_eq!(std::fs::read_to_string(merged.join("junit.xml")).unwrap(), std::fs::read_to_string(whole.join("junit.xml")).unwrap());
+    assert!(merged.join("small-fog-dusk/runs.parquet").is_file());
+    // A missing or duplicate shard is refused (exit 2), naming it.
+    let (code, text) = merge(&[shards[0].to_str().unwrap(), "--out", dir.join("m2").to_str().unwrap()]);
+    assert!(code == 2 && text.contains("missing shard(s) 1/2"), "{code}: {text}");
+    let (code, text) = merge(&[shards[0].to_str().unwrap(), shards[0].to_str().unwrap(), shards[1].to_str().unwrap(), "--out", dir.join("m3").to_str().unwrap()]);
+    assert!(code == 2 && text.contains("given twice"), "{code}: {text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
