@@ -26,6 +26,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# A single-node Slurm cluster for the sharded-eval test (tools/slurm/local-cluster.sh): the
+# daemons and client tools only, without the recommended extras.
+slurm_missing=()
+for p in slurm-wlm munge; do
+  dpkg -s "$p" >/dev/null 2>&1 || slurm_missing+=("$p")
+done
+if ((${#slurm_missing[@]})); then
+  echo "setup: installing ${slurm_missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${slurm_missing[@]}" >/dev/null
+fi
+
 if [ ! -f "$ORT_LIB" ]; then
   echo "setup: fetching onnxruntime==${ORT_VERSION} (PyPI wheel) for its libonnxruntime.so"
   tmp=$(mktemp -d)

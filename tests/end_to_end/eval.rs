@@ -91,20 +91,57 @@ fn every_shipped_suite_loads_and_its_runs_are_valid_scenarios() {
     assert!(checked >= 1, "scenarios/ci-suite.ron");
 }
 
+/// A single-node Slurm cluster on loopback (`tools/slurm/local-cluster.sh`), stopped when dropped.
+struct SlurmCluster {
+    dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl SlurmCluster {
+    fn start(dir: &Path) -> SlurmCluster {
+        let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let out = Command::new(root().join("tools/slurm/local-cluster.sh")).arg("start").arg(dir).args([port(), port()]).output().unwrap();
+        let cluster = SlurmCluster { dir: dir.to_path_buf(), conf: dir.join("slurm.conf") };
+        assert!(out.status.success(), "the Slurm cluster did not start (CI runs as root; `make setup` installs slurm-wlm and munge): {}", String::from_utf8_lossy(&out.stderr));
+        cluster
+    }
+}
+
+impl Drop for SlurmCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("tools/slurm/local-cluster.sh")).arg("stop").arg(&self.dir).output();
+    }
+}
+
 #[test]
-fn a_sharded_eval_merges_into_the_verdict_of_one_eval() {
+fn a_suite_sharded_as_a_slurm_job_array_merges_into_the_verdict_of_one_eval() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("eval-shards");
-    let (whole, merged) = (dir.join("whole"), dir.join("merged"));
+    let (whole, merged, array) = (dir.join("whole"), dir.join("merged"), dir.join("array"));
     let policy = ["--policy", "policies/default.ron"];
     let (code, text) = eval(&[&["--out", whole.to_str().unwrap()][..], &policy].concat());
-    let shards: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("shard-{i}"))).collect();
+    // The shards as a real job array on a real (single-node, loopback) Slurm cluster.
+    let cluster = SlurmCluster::start(&dir.join("slurm"));
+    std::fs::create_dir_all(&array).unwrap();
+    let submitted = Command::new("sbatch")
+        .args(["--parsable", "--wait", "--array=0-1"])
+        .arg(format!("--output={}/task-%a.log", array.display()))
+        .arg(root().join("tools/slurm/eval-array.sbatch"))
+        .args(["tests/fixtures/mini-suite.ron", array.to_str().unwrap()])
+        .args(policy)
+        .env("SLURM_CONF", &cluster.conf)
+        .env("CROWDTWIN", env!("CARGO_BIN_EXE_crowdtwin"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let logs = || (0..2).map(|i| std::fs::read_to_string(array.join(format!("task-{i}.log"))).unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    assert!(submitted.status.success(), "sbatch: {}{}\n{}", String::from_utf8_lossy(&submitted.stdout), String::from_utf8_lossy(&submitted.stderr), logs());
+    drop(cluster);
+    let shards: Vec<PathBuf> = (0..2).map(|i| array.join(format!("shard-{i}"))).collect();
     for (i, shard) in shards.iter().enumerate() {
-        let (shard_code, text) = eval(&[&["--out", shard.to_str().unwrap(), "--shard", &format!("{i}/2")][..], &policy].concat());
-        assert_eq!(shard_code, 0, "{text}");
-        // Each shard ran its own share of the suite, and gave no verdict.
+        // Each task ran its own share of the suite, and gave no verdict.
         let folders: Vec<String> = std::fs::read_dir(shard).unwrap().map(|e| e.unwrap()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-        assert_eq!(folders, vec![["small", "small-fog-dusk"][i].to_string()], "shard {i}");
+        assert_eq!(folders, vec![["small", "small-fog-dusk"][i].to_string()], "shard {i}: {}", logs());
         assert!(shard.join("shard.json").is_file() && !shard.join("summary.json").exists());
     }
     let merge = |args: &[&str]| {
