@@ -330,7 +330,7 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
 
 /// A two-stage fixture (`models/tools/make_two_stage_fixture.py`: extractor and temporal head,
 /// 24 × 32 frames, 8 features) and its manifest, `two_stage.ron` in `dir`.
-fn two_stage_fixture(dir: &Path, layout: &str, frames: usize, stride: usize, snippets: usize, logits: bool) -> PathBuf {
+pub(super) fn two_stage_fixture(dir: &Path, layout: &str, frames: usize, stride: usize, snippets: usize, logits: bool) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
     let mut make = Command::new(python);

@@ -285,3 +285,49 @@ fn a_vendor_pipeline_behind_the_contract_is_measured_like_crowdtwins_own() {
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_served_two_stage_model_scores_as_the_in_process_one() {
+    let dir = temp_dir("served-two-stage");
+    let local = super::anomaly::two_stage_fixture(&dir.join("fixture"), "ncthw", 4, 2, 5, false);
+    let fixture = dir.join("fixture");
+    let server = Server::start(&dir, &[("extractor", fixture.join("extractor.onnx").to_str().unwrap()), ("head", fixture.join("head.onnx").to_str().unwrap())], None);
+    // The same manifest with both parts served: each `file` and `sha256` becomes an endpoint.
+    let text = std::fs::read_to_string(&local).unwrap();
+    let endpoint = |model: &str| format!("endpoint: Some((url: \"http://127.0.0.1:{}\", model: \"{model}\"))", server.grpc);
+    let mut served = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("file: \"extractor.onnx\"") {
+            served.push(format!("    {},", endpoint("extractor")));
+        } else if trimmed.starts_with("sha256:") {
+            continue;
+        } else if trimmed.starts_with("head: (file:") {
+            let rest = &trimmed[trimmed.find("input:").unwrap()..];
+            served.push(format!("        head: ({}, {rest}", endpoint("head")));
+        } else {
+            served.push(line.to_string());
+        }
+    }
+    let served_path = dir.join("served.ron");
+    std::fs::write(&served_path, served.join("\n")).unwrap();
+    let mut ours = crowdtwin_vision::anomaly::AnomalyDetector::load(&local, 1).unwrap();
+    let mut theirs = crowdtwin_vision::anomaly::AnomalyDetector::load(&served_path, 1).unwrap();
+    let source = |model: &str| format!("served:http://127.0.0.1:{}/{model}", server.grpc);
+    assert_eq!(theirs.sha256, format!("{}+{}", source("extractor"), source("head")));
+    let frames = 9;
+    for n in 0..frames {
+        for camera in 0..2u16 {
+            let mut image = crowdtwin_core::frame::RgbaImage::new(32, 24);
+            for (i, p) in image.pixels.chunks_exact_mut(4).enumerate() {
+                p[..3].copy_from_slice(&[(i * 7 + n * 31) as u8, (i * 3 + camera as usize * 90) as u8, (n * n * 5 + i) as u8]);
+            }
+            let (a, b) = (ours.score(camera, &image).unwrap().score, theirs.score(camera, &image).unwrap().score);
+            assert_eq!(a, b, "frame {n}, camera {camera}");
+        }
+    }
+    // Stride 2: a snippet ends on every other frame (0, 2, …, 8), one extractor call (ncthw) and one head call each.
+    assert_eq!((server.calls("extractor"), server.calls("head")), (2 * 5, 2 * 5));
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -249,7 +249,7 @@ impl TwoStageScorer {
         extractor.check_input(&manifest.input.name, &manifest.input.shape)?;
         let feature_shape = extractor.output_shape(&features)?.to_vec();
         let head_file = manifest_path.parent().unwrap_or(Path::new(".")).join(&head_spec.file);
-        let head = Model::open(&head_file, &head_spec.sha256, manifest_path, threads)?;
+        let head = Model::open_either(&head_file, &head_spec.sha256, head_spec.endpoint.as_ref(), manifest_path, threads)?;
         let head_input = head.input_shape(&head_spec.input)?.to_vec();
         // D: the extractor's last dimension, else the head's (either may leave it free).
         let feature_size = [feature_shape.last(), head_input.last()].into_iter().flatten().copied().find(|&d| d > 0).ok_or_else(|| {

@@ -238,10 +238,15 @@ pub struct Snippet {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TemporalHead {
-    /// The head's ONNX file, relative to the manifest.
+    /// The head's ONNX file, relative to the manifest (empty for a served head).
+    #[serde(default)]
     pub file: String,
-    /// sha256 of that file (lower-case hex); checked at load.
+    /// sha256 of that file (lower-case hex); checked at load (empty for a served head).
+    #[serde(default)]
     pub sha256: String,
+    /// A server that runs the head instead of a file.
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
     /// Input tensor `[1, snippets, D]`.
     pub input: String,
     /// Output tensor with one score per snippet (`[1, snippets]` or `[1, snippets, 1]`).
@@ -492,6 +497,18 @@ impl ModelManifest {
                     if !(1..=high).contains(&value) {
                         return Err((vec![Key("decoder"), Key("snippet"), Key(field)], format!("must be 1 to {high}, got {value}")));
                     }
+                }
+                let here = |mut path: Vec<PathSegment>| {
+                    path.splice(0..0, [Key("decoder"), Key("head")]);
+                    path
+                };
+                match &head.endpoint {
+                    None if head.file.is_empty() => return Err((here(vec![Key("file")]), "the head needs a `file` or an `endpoint`".into())),
+                    None => {}
+                    Some(_) if !head.file.is_empty() || !head.sha256.is_empty() => {
+                        return Err((here(vec![Key("endpoint")]), "a served head has no `file` or `sha256`: give one or the other".into()))
+                    }
+                    Some(endpoint) => endpoint.validate().map_err(|(path, message)| (here(path), message))?,
                 }
                 if !(1..=1024).contains(&head.snippets) {
                     return Err((vec![Key("decoder"), Key("head"), Key("snippets")], format!("must be 1 to 1024, got {}", head.snippets)));

@@ -4,7 +4,7 @@
 //! talks to a [`Model`], never to a runtime directly, so the same tensor checks and decoding
 //! apply however the model is served.
 
-use crate::manifest::ModelManifest;
+use crate::manifest::{Endpoint, ModelManifest};
 use crate::runtime::environment;
 use crate::served::ServedModel;
 use crate::VisionError;
@@ -64,15 +64,20 @@ impl Model {
     /// # Errors
     /// As [`Model::open`], or, for an endpoint, as [`ServedModel::connect`].
     pub fn load(manifest: &ModelManifest, manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
-        match &manifest.endpoint {
-            None => Model::open(&manifest.model_path(manifest_path), &manifest.sha256, manifest_path, threads),
-            Some(endpoint) => {
-                let at = manifest_path.display().to_string();
-                let served = ServedModel::connect(endpoint, &at)?;
-                let (inputs, outputs) = (served.inputs.clone(), served.outputs.clone());
-                Ok(Model { backend: Backend::Served(Box::new(served)), sha256: manifest.source(), inputs, outputs, at })
-            }
-        }
+        Model::open_either(&manifest.model_path(manifest_path), &manifest.sha256, manifest.endpoint.as_ref(), manifest_path, threads)
+    }
+
+    /// The file `file` (hash checked), or the model at `endpoint` when there is one; `manifest`
+    /// names where either was declared.
+    ///
+    /// # Errors
+    /// As [`Model::open`], or, for an endpoint, as [`ServedModel::connect`].
+    pub fn open_either(file: &Path, sha256: &str, endpoint: Option<&Endpoint>, manifest: &Path, threads: usize) -> Result<Self, VisionError> {
+        let Some(endpoint) = endpoint else { return Model::open(file, sha256, manifest, threads) };
+        let at = manifest.display().to_string();
+        let served = ServedModel::connect(endpoint, &at)?;
+        let (inputs, outputs) = (served.inputs.clone(), served.outputs.clone());
+        Ok(Model { backend: Backend::Served(Box::new(served)), sha256: endpoint.source(), inputs, outputs, at })
     }
 
     /// Opens the ONNX file `file` after checking it against `sha256` (lower-case hex).
