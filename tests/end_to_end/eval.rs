@@ -124,7 +124,7 @@ fn a_suite_sharded_as_a_slurm_job_array_merges_into_the_verdict_of_one_eval() {
     let cluster = SlurmCluster::start(&dir.join("slurm"));
     std::fs::create_dir_all(&array).unwrap();
     let submitted = Command::new("sbatch")
-        .args(["--parsable", "--wait", "--array=0-1"])
+        .args(["--parsable", "--array=0-1"])
         .arg(format!("--output={}/task-%a.log", array.display()))
         .arg(root().join("tools/slurm/eval-array.sbatch"))
         .args(["tests/fixtures/mini-suite.ron", array.to_str().unwrap()])
@@ -136,6 +136,18 @@ fn a_suite_sharded_as_a_slurm_job_array_merges_into_the_verdict_of_one_eval() {
         .unwrap();
     let logs = || (0..2).map(|i| std::fs::read_to_string(array.join(format!("task-{i}.log"))).unwrap_or_default()).collect::<Vec<_>>().join("\n");
     assert!(submitted.status.success(), "sbatch: {}{}\n{}", String::from_utf8_lossy(&submitted.stdout), String::from_utf8_lossy(&submitted.stderr), logs());
+    // Done when the queue no longer holds the job (`sbatch --wait` polls with growing pauses).
+    let job = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let queue = Command::new("squeue").args(["-h", "-j", &job]).env("SLURM_CONF", &cluster.conf).output().unwrap();
+        let gone = queue.status.success() || String::from_utf8_lossy(&queue.stderr).contains("Invalid job id");
+        if gone && queue.stdout.is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(600), "job {job} still queued after 10 min: {}", logs());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     drop(cluster);
     let shards: Vec<PathBuf> = (0..2).map(|i| array.join(format!("shard-{i}"))).collect();
     for (i, shard) in shards.iter().enumerate() {
