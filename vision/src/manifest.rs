@@ -437,14 +437,7 @@ impl ModelManifest {
                 }
             }
         }
-        match &self.endpoint {
-            None if self.file.is_empty() => return Err((vec![Key("file")], "a model needs a `file` or an `endpoint`".into())),
-            None => {}
-            Some(_) if !self.file.is_empty() || !self.sha256.is_empty() => {
-                return Err((vec![Key("endpoint")], "a served model has no `file` or `sha256` (its bytes are the server's): give one or the other".into()))
-            }
-            Some(endpoint) => endpoint.validate()?,
-        }
+        check_source(&self.file, &self.sha256, self.endpoint.as_ref())?;
         if self.input.resize == Resize::CentreCrop && self.task != Task::Anomaly {
             // A masker that never sees the frame's margins leaves the people there unmasked.
             return Err((vec![Key("input"), Key("resize")], "centre_crop cuts off the frame's margins: only an anomaly model may use it".into()));
@@ -498,18 +491,10 @@ impl ModelManifest {
                         return Err((vec![Key("decoder"), Key("snippet"), Key(field)], format!("must be 1 to {high}, got {value}")));
                     }
                 }
-                let here = |mut path: Vec<PathSegment>| {
+                check_source(&head.file, &head.sha256, head.endpoint.as_ref()).map_err(|(mut path, message)| {
                     path.splice(0..0, [Key("decoder"), Key("head")]);
-                    path
-                };
-                match &head.endpoint {
-                    None if head.file.is_empty() => return Err((here(vec![Key("file")]), "the head needs a `file` or an `endpoint`".into())),
-                    None => {}
-                    Some(_) if !head.file.is_empty() || !head.sha256.is_empty() => {
-                        return Err((here(vec![Key("endpoint")]), "a served head has no `file` or `sha256`: give one or the other".into()))
-                    }
-                    Some(endpoint) => endpoint.validate().map_err(|(path, message)| (here(path), message))?,
-                }
+                    (path, message)
+                })?;
                 if !(1..=1024).contains(&head.snippets) {
                     return Err((vec![Key("decoder"), Key("head"), Key("snippets")], format!("must be 1 to 1024, got {}", head.snippets)));
                 }
@@ -535,6 +520,20 @@ impl ModelManifest {
     /// Path of the ONNX file, given the manifest's own path.
     pub fn model_path(&self, manifest_path: &Path) -> PathBuf {
         manifest_path.parent().unwrap_or(Path::new(".")).join(&self.file)
+    }
+}
+
+/// A model (or a two-stage model's head) comes from exactly one of a file with its sha256 and an
+/// endpoint; errors name `file` or `endpoint` (and the endpoint's field).
+fn check_source(file: &str, sha256: &str, endpoint: Option<&Endpoint>) -> Result<(), (Vec<PathSegment>, String)> {
+    use PathSegment::Key;
+    match endpoint {
+        None if file.is_empty() => Err((vec![Key("file")], "a model needs a `file` or an `endpoint`".into())),
+        None => Ok(()),
+        Some(_) if !file.is_empty() || !sha256.is_empty() => {
+            Err((vec![Key("endpoint")], "a served model has no `file` or `sha256` (its bytes are the server's): give one or the other".into()))
+        }
+        Some(endpoint) => endpoint.validate(),
     }
 }
 
