@@ -411,15 +411,15 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
     summarize(&suite, options.out.as_path(), options.baseline.as_deref(), baseline.as_deref(), policy.as_ref())
 }
 
-/// The models a shard's runs used (masking and anomaly sources), the same for every run.
+/// The models a shard's runs used (masking and anomaly sources): every run of one eval uses the
+/// same, so the first run's `runs` table tells (none for a shard without runs).
 fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 2]>> {
-    let mut models = None;
-    for name in names {
-        let records = crowdtwin_reports::tables::read_all(&out.join(name)).map_err(anyhow::Error::msg)?;
-        let info = records.runs.first().context("a run without a `runs` record")?;
-        models = Some([info.masking_model_sha256.clone(), info.anomaly_model_sha256.clone()]);
-    }
-    Ok(models)
+    let Some(first) = names.first() else { return Ok(None) };
+    let runs = crowdtwin_reports::tables::read(&out.join(first).join("runs.parquet")).map_err(anyhow::Error::msg)?;
+    let value = |column: &str| -> anyhow::Result<String> {
+        Ok(runs.column(column)?.str()?.get(0).with_context(|| format!("run `{first}` has no {column}"))?.to_string())
+    };
+    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?]))
 }
 
 /// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and

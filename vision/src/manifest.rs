@@ -412,7 +412,7 @@ impl ModelManifest {
     pub fn load(path: &Path) -> Result<Self, VisionError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| VisionError::Manifest(format!("{}: cannot read the model manifest: {e}", path.display())))?;
-        if crate::vendor::is_pipeline(path) {
+        if crate::vendor::is_pipeline_text(&text) {
             return Err(VisionError::Manifest(format!(
                 "{}: a vendor pipeline (task: pipeline) masks and scores on its own; it goes in `run`/`eval --mask-model`, not where one model is expected",
                 path.display()

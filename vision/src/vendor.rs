@@ -81,12 +81,16 @@ fn half() -> f32 {
 
 /// Whether the manifest at `path` describes a vendor pipeline (`task: pipeline`) rather than a model.
 pub fn is_pipeline(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| is_pipeline_text(&text))
+}
+
+/// Whether manifest text describes a vendor pipeline (`task: pipeline`).
+pub fn is_pipeline_text(text: &str) -> bool {
     #[derive(Deserialize)]
     struct TaskOnly {
         task: Task,
     }
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    ron::Options::default().from_str::<TaskOnly>(&text).is_ok_and(|t| t.task == Task::Pipeline)
+    ron::Options::default().from_str::<TaskOnly>(text).is_ok_and(|t| t.task == Task::Pipeline)
 }
 
 impl PipelineManifest {
