@@ -5,7 +5,6 @@
 use crowdtwin_agents::crowd::CrowdModel;
 use crowdtwin_agents::population::generate_population;
 use crowdtwin_core::scenario::{CameraSpec, Scenario};
-use crowdtwin_core::site::SiteLayout;
 use crowdtwin_reports::images::{contact_sheet, png_bytes};
 use crowdtwin_sim::{SimOptions, Simulation};
 use std::path::Path;
@@ -16,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     let scenario_path = args.next().unwrap_or_else(|| "scenarios/plaza.ron".into());
     let out = args.next().unwrap_or_else(|| "activities.png".into());
     let mut scenario = Scenario::load(Path::new(&scenario_path))?;
-    let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+    let layout = Arc::new(crowdtwin_sites::load(&scenario).map_err(anyhow::Error::msg)?.layout);
     let plans = CrowdModel::new(&scenario, &generate_population(&scenario), layout).map_err(anyhow::Error::msg)?.incidents().to_vec();
     scenario.cameras = plans
         .iter()

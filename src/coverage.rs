@@ -111,10 +111,10 @@ pub fn write_run_coverage(dir: &Path, scenario: &Scenario) -> anyhow::Result<()>
 /// Seconds to score `views` candidate views on a 200 m × 200 m site (the scenario's site grown
 /// to it), with the walkable cells and the view-cells seen.
 pub fn bench_coverage(base: &Scenario, views: usize) -> anyhow::Result<(f64, usize, usize)> {
-    let mut site = base.site.clone();
+    let mut site = base.site.template().cloned().ok_or_else(|| anyhow::anyhow!("the coverage benchmark grows the template's plaza: give it a `template(…)` scenario"))?;
     let margin = site.street_width_m + site.pavement_width_m;
     site.plaza_size_m = (200.0 - 2.0 * margin, 200.0 - 2.0 * margin);
-    let layout = SiteLayout::generate(&site, base.seed);
+    let layout = SiteLayout::template(&site, base.seed);
     let grid = Grid::of_site(&layout, 0.5);
     let occluders = Occluders::from_layout(&layout);
     let mut candidates = placement::auto_candidates(&layout, &base.cameras[0], 8.0);

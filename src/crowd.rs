@@ -21,7 +21,7 @@ pub fn plan_incidents(scenario: &Scenario) -> anyhow::Result<Vec<crowdtwin_agent
 /// deterministic crowd a run renders.
 pub fn staged_crowd(scenario: &Scenario) -> anyhow::Result<CrowdModel> {
     let persons = generate_population(scenario);
-    let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+    let layout = Arc::new(crowdtwin_sites::load(scenario).map_err(|e| anyhow::anyhow!("site: {e}"))?.layout);
     CrowdModel::new(scenario, &persons, layout).map_err(|e| anyhow::anyhow!("cannot stage the scenario: {e}"))
 }
 
@@ -64,10 +64,11 @@ pub fn crowd_steps_per_second(base: &Scenario, count: u32, ticks: u64) -> anyhow
     scenario.population.count = count;
     scenario.incidents.clear();
     let side = (count as f32 / 0.25).sqrt().max(40.0);
-    scenario.site.plaza_size_m = (side * 1.15, side / 1.15);
+    let site = scenario.site.template_mut().ok_or_else(|| anyhow::anyhow!("the crowd benchmark grows the template's plaza: give it a `template(…)` scenario"))?;
+    site.plaza_size_m = (side * 1.15, side / 1.15);
     scenario.duration_s = scenario.duration_s.max(ticks as f32 / scenario.tick_hz as f32 + 1.0);
     let persons = generate_population(&scenario);
-    let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+    let layout = Arc::new(SiteLayout::template(scenario.site.template().expect("template"), scenario.seed));
     let started = Instant::now();
     let mut crowd = CrowdModel::new(&scenario, &persons, layout).map_err(|e| anyhow::anyhow!(e))?;
     crowd.step(); // the first tick plans everybody's first route

@@ -176,10 +176,14 @@ enum Command {
         #[arg(long, default_value = "policies/default.ron")]
         policy: PathBuf,
     },
-    /// Check a scenario file and print what it describes.
+    /// Check a scenario file and print what it describes: for an imported site, what was
+    /// imported (counts per kind) and every repair; and write the site's top-down map (PNG).
     Check {
         /// Scenario file (RON).
         scenario: PathBuf,
+        /// Where to write the site map (default: `<scenario name>.site.png` here).
+        #[arg(long)]
+        map: Option<PathBuf>,
     },
     /// Validate the pedestrian model: measure the corridor fundamental diagram, print it against
     /// Weidmann (1993) and plot it as SVG.
@@ -396,8 +400,9 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             println!("access log intact: {entries} entries, last hash {last}");
             Ok(())
         }
-        Command::Check { scenario } => {
+        Command::Check { scenario, map } => {
             let s = crowdtwin::scenario::load_scenario(&scenario, None, None)?;
+            crowdtwin::scenario::check_site(&s, &scenario, map.as_deref())?;
             println!(
                 "{}: scenario `{}`, {} persons, {} camera(s), {} s at {} ticks/s ({} ticks)",
                 scenario.display(),

@@ -142,6 +142,9 @@ impl Setup {
     fn load(options: &RunOptions) -> anyhow::Result<(Setup, Models)> {
         let mut scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
         apply_variant(&mut scenario, &options.variant, &options.scenario)?;
+        // The site is read here too, so a bad map fails before any model loads; its origin
+        // (a GeoJSON file's own, when the scenario gives none) is the sun's latitude.
+        let latitude = crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", options.scenario.display()))?.layout.origin.map(|o| o.lat_deg);
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
         let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
         let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
@@ -188,7 +191,7 @@ impl Setup {
             detector_tiles: format!("{}x{}", scenario.masking.tiles.0, scenario.masking.tiles.1),
             miss_threshold: decimal(scenario.evaluation.miss_threshold),
             min_visible_px: scenario.evaluation.min_visible_px,
-            light: scenario.light_condition().to_string(),
+            light: scenario.light_condition_at(latitude).to_string(),
             weather: scenario.conditions.weather_name().to_string(),
         };
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();

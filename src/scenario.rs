@@ -57,3 +57,44 @@ pub fn apply_variant(scenario: &mut Scenario, variant: &Variant, path: &Path) ->
     }
     scenario.check().map_err(|(field, message)| anyhow::anyhow!("{}: with the suite's changes, field `{field}`: {message}", path.display()))
 }
+
+/// `crowdtwin check`'s site part: lays the site out, prints what an import found (counts per
+/// kind, repairs grouped by kind with the elements they name) and writes the top-down map.
+///
+/// # Errors
+/// The site cannot be loaded, or the map cannot be written.
+pub fn check_site(scenario: &Scenario, path: &Path, map: Option<&Path>) -> anyhow::Result<()> {
+    let site = crowdtwin_sites::load(scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", path.display()))?;
+    let layout = &site.layout;
+    let [x0, z0, x1, z1] = layout.extent();
+    let place = layout.name.as_deref().unwrap_or("the template plaza");
+    println!("site: {place}, {:.0} m × {:.0} m", x1 - x0, z1 - z0);
+    if let Some(origin) = layout.origin {
+        println!("  local origin at {:.6}° N, {:.6}° E (x east, z south, metres)", origin.lat_deg, origin.lon_deg);
+    }
+    if let Some(credit) = &layout.attribution {
+        println!("  map data {credit}");
+    }
+    if !site.counts.is_empty() {
+        let counts: Vec<String> = site.counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        println!("  imported: {}", counts.join(", "));
+    }
+    if !site.warnings.is_empty() {
+        let mut grouped: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+        for w in &site.warnings {
+            grouped.entry(w.message.as_str()).or_default().push(w.source.as_str());
+        }
+        println!("  {} repair(s) or skip(s):", site.warnings.len());
+        for (message, sources) in grouped {
+            let shown: Vec<&str> = sources.iter().take(8).copied().collect();
+            let more = if sources.len() > 8 { format!(" and {} more", sources.len() - 8) } else { String::new() };
+            println!("    {}{more}: {message}", shown.join(", "));
+        }
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "site".into());
+    let out = map.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from(format!("{stem}.site.png")));
+    let png = crowdtwin_reports::site_map::site_png(layout, 1200).map_err(anyhow::Error::msg)?;
+    crowdtwin_reports::output::write_atomic(&out, &png).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+    println!("  map: {}", out.display());
+    Ok(())
+}

@@ -18,7 +18,7 @@ use crate::vehicles::{Car, Traffic};
 use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::rng::{Purpose, StreamRng};
 use crowdtwin_core::scenario::{Flow, Groups, Scenario};
-use crowdtwin_core::site::SiteLayout;
+use crowdtwin_core::site::{Ground, SiteLayout};
 use crowdtwin_core::taxonomy::{AgeGroup, MobilityAid};
 use std::f32::consts::{PI, TAU};
 use std::sync::Arc;
@@ -196,10 +196,35 @@ impl Walls for SiteWalls<'_> {
                 out.push((away / distance, distance));
             }
         }
-        let [hx, hz] = layout.walkable_half;
-        for (distance, normal) in [(p.x + hx, Vec2::X), (hx - p.x, Vec2::NEG_X), (p.y + hz, Vec2::Y), (hz - p.y, Vec2::NEG_Y)] {
-            if distance < range {
-                out.push((normal, distance.max(0.0)));
+        match &layout.ground {
+            Ground::Template(t) => {
+                let [hx, hz] = t.walkable_half;
+                for (distance, normal) in [(p.x + hx, Vec2::X), (hx - p.x, Vec2::NEG_X), (p.y + hz, Vec2::Y), (hz - p.y, Vec2::NEG_Y)] {
+                    if distance < range {
+                        out.push((normal, distance.max(0.0)));
+                    }
+                }
+            }
+            // An imported site's edge is wherever the raster stops being walkable (façades, fences
+            // of unmapped land, grass): the nearest such cell in range is one wall.
+            Ground::Map(map) => {
+                let step = map.cell_m.max(0.2);
+                let reach = (range / step).ceil() as i32;
+                let mut nearest: Option<(f32, Vec2)> = None;
+                for j in -reach..=reach {
+                    for i in -reach..=reach {
+                        let q = p + Vec2::new(i as f32 * step, j as f32 * step);
+                        let d = q.distance(p);
+                        if d < range && !map.at(q.x, q.y).walkable() && nearest.is_none_or(|(best, _)| d < best) {
+                            nearest = Some((d, q));
+                        }
+                    }
+                }
+                if let Some((d, q)) = nearest
+                    && d > 1e-5
+                {
+                    out.push(((p - q) / d, (d - 0.5 * step).max(0.0)));
+                }
             }
         }
     }

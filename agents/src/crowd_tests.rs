@@ -50,7 +50,7 @@ fn scenario(seed: u64, count: u32, duration_s: f32) -> Scenario {
 
 fn model(scenario: &Scenario) -> CrowdModel {
     let persons = generate_population(scenario);
-    let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+    let layout = Arc::new(SiteLayout::template(scenario.site.template().expect("a template site"), scenario.seed));
     CrowdModel::new(scenario, &persons, layout).unwrap()
 }
 

@@ -132,6 +132,21 @@ fn facing(from: Vec2, to: Vec2) -> f32 {
     d.x.atan2(d.y)
 }
 
+/// A point where a group can gather (2 m clear, on foot) drawn uniformly from the site's extent,
+/// or from `area` (a polygon of local metres) when given: 200 draws at most.
+fn random_walkable_point(layout: &SiteLayout, area: Option<&[(f32, f32)]>, rng: &mut StreamRng) -> Option<Vec2> {
+    let ring: Option<Vec<[f32; 2]>> = area.map(|a| a.iter().map(|&(x, z)| [x, z]).collect());
+    let [x0, z0, x1, z1] = match &ring {
+        Some(r) => r.iter().fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |b, p| [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])]),
+        None => layout.extent(),
+    };
+    (0..200).find_map(|_| {
+        let p = Vec2::new(rng.range(x0, x1), rng.range(z0, z1));
+        let inside = ring.as_ref().is_none_or(|r| crowdtwin_core::site::point_in_ring(r, p.x, p.y));
+        (inside && layout.is_pedestrian_area(p.x, p.y, 2.0, false)).then_some(p)
+    })
+}
+
 fn benches(layout: &SiteLayout) -> Vec<(Vec2, Vec2)> {
     layout
         .obstacles
@@ -166,8 +181,9 @@ impl Director {
             let end_tick = (start_tick + ticks(duration, hz).max(1)).min(total.max(start_tick + 1));
             // The place.
             let (mut centre, zone) = match spec.place {
+                Place::Random if layout.template_ground().is_none() || scenario.area.is_some() => (random_walkable_point(layout, scenario.area.as_deref(), &mut rng).ok_or_else(|| at("found no walkable point for a `random` place (in `area`, when given) in 200 draws".into()))?, None),
                 Place::Random => {
-                    let plaza = Vec2::from(layout.plaza_half) * 0.7;
+                    let plaza = Vec2::from(layout.template_ground().expect("template").plaza_half) * 0.7;
                     let mut p = Vec2::new(rng.range(-plaza.x, plaza.x), rng.range(-plaza.y, plaza.y));
                     for _ in 0..50 {
                         if layout.is_pedestrian_area(p.x, p.y, 2.0, false) {
@@ -187,7 +203,10 @@ impl Director {
             // A collision happens on the lane beside the plaza edge nearest to the place.
             let mut collision = None;
             if kind == IncidentKind::VehicleCollision {
-                let half = Vec2::from(layout.plaza_half);
+                let Some(ground) = layout.template_ground() else {
+                    return Err(at("needs the template's street ring: cars do not drive on imported sites yet".into()));
+                };
+                let half = Vec2::from(ground.plaza_half);
                 let p = Vec2::new(centre.x.clamp(-half.x, half.x), centre.y.clamp(-half.y, half.y));
                 let (dx, dz) = (half.x - p.x.abs(), half.y - p.y.abs());
                 let (edge, outward) = if dx < dz {

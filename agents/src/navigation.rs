@@ -48,9 +48,10 @@ impl PartialOrd for Candidate {
 impl NavGrid {
     /// Rasterises the site's pedestrian area for a body of `clearance_m` radius.
     pub fn build(layout: &SiteLayout, cell_m: f32, clearance_m: f32, needs_ramps: bool) -> Self {
-        let origin = Vec2::new(-layout.walkable_half[0], -layout.walkable_half[1]);
-        let columns = (2.0 * layout.walkable_half[0] / cell_m).ceil() as usize;
-        let rows = (2.0 * layout.walkable_half[1] / cell_m).ceil() as usize;
+        let [x0, z0, x1, z1] = layout.extent();
+        let origin = Vec2::new(x0, z0);
+        let columns = ((x1 - x0) / cell_m).ceil() as usize;
+        let rows = ((z1 - z0) / cell_m).ceil() as usize;
         let mut open = vec![false; columns * rows];
         for row in 0..rows {
             for column in 0..columns {
@@ -203,7 +204,7 @@ mod tests {
     use crowdtwin_core::site::example_site;
 
     fn layout() -> SiteLayout {
-        SiteLayout::generate(&example_site(), 3)
+        SiteLayout::template(&example_site(), 3)
     }
 
     #[test]

@@ -45,8 +45,23 @@ impl Physics {
     pub fn new(layout: &SiteLayout, dt: f32) -> Self {
         let mut world = PhysicsWorld::default();
         world.integration_parameters.dt = dt;
-        let half = Vector::new(layout.walkable_half[0] + 50.0, 0.5, layout.walkable_half[1] + 50.0);
-        world.insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, -0.5, 0.0)), ColliderBuilder::cuboid(half.x, half.y, half.z).friction(0.9));
+        let [x0, z0, x1, z1] = layout.extent();
+        let half = Vector::new(0.5 * (x1 - x0) + 50.0, 0.5, 0.5 * (z1 - z0) + 50.0);
+        let centre = Vector::new(0.5 * (x0 + x1), -0.5, 0.5 * (z0 + z1));
+        world.insert(RigidBodyBuilder::fixed().translation(centre), ColliderBuilder::cuboid(half.x, half.y, half.z).friction(0.9));
+        // Footprint walls as thin boxes along each edge: falls and dropped objects stop at them.
+        for footprint in &layout.footprints {
+            for (a, b) in footprint.edges() {
+                let (dx, dz) = (b[0] - a[0], b[1] - a[1]);
+                let length = (dx * dx + dz * dz).sqrt();
+                if length < 0.05 {
+                    continue;
+                }
+                let rotation = Quat::from_rotation_y(-dz.atan2(dx));
+                let pose = Pose::from_parts(Vector::new(0.5 * (a[0] + b[0]), 0.5 * footprint.height_m, 0.5 * (a[1] + b[1])), rapier3d::math::Rotation::from_array(rotation.to_array()));
+                world.insert(RigidBodyBuilder::fixed().pose(pose), ColliderBuilder::cuboid(0.5 * length, 0.5 * footprint.height_m, 0.1).friction(0.8));
+            }
+        }
         for obstacle in &layout.obstacles {
             let [sx, sy, sz] = obstacle.bounds.size();
             let [cx, cy, cz] = obstacle.bounds.centre();
@@ -128,7 +143,7 @@ mod tests {
     fn a_fall_ends_lying_on_the_ground_and_a_bag_comes_to_rest() {
         // No furniture: nothing in the way of the fall, the bag or the cars.
         let site = Site { benches: 0, transit_stop: false, trees: 0, ..example_site() };
-        let layout = SiteLayout::generate(&site, 1);
+        let layout = SiteLayout::template(&site, 1);
         let mut physics = Physics::new(&layout, 0.1);
         physics.start_fall(7, Vec2::new(1.0, 2.0), 0.3, 1.75, Vec2::new(1.0, 0.0), 1.2);
         physics.drop_object(0, Vec3::new(-2.0, 0.6, 0.0), 0.0, Vec3::new(0.2, 0.15, 0.08), Vec3::ZERO);

@@ -116,11 +116,16 @@ pub struct Traffic {
 const COLOURS: [[u8; 3]; 8] = [[200, 200, 205], [30, 30, 35], [150, 20, 25], [20, 50, 120], [120, 125, 130], [235, 235, 230], [40, 90, 60], [170, 140, 60]];
 
 impl Traffic {
-    /// Places `parked` cars along the pavement kerb and `moving` cars evenly on the lane.
+    /// Places `parked` cars along the pavement kerb and `moving` cars evenly on the lane. An
+    /// imported site has no lane yet (the scenario check refuses cars there): it gets no cars.
     pub fn new(layout: &SiteLayout, moving: u32, parked: u32, speed_kmh: f32, seed: u64) -> Self {
-        let street_width = layout.street_half[0] - layout.plaza_half[0];
-        let lane = Loop::new(Vec2::from(layout.plaza_half) + Vec2::splat(street_width * 0.3));
-        let kerb = Loop::new(Vec2::from(layout.street_half) - Vec2::splat(1.1));
+        let Some(ground) = layout.template_ground() else {
+            let lane = Loop::new(Vec2::ONE);
+            return Traffic { lane, cars: Vec::new(), cruise_mps: speed_kmh / 3.6, drives: Vec::new(), crossing_starts: vec![0.0; layout.crossings.len()] };
+        };
+        let street_width = ground.street_half[0] - ground.plaza_half[0];
+        let lane = Loop::new(Vec2::from(ground.plaza_half) + Vec2::splat(street_width * 0.3));
+        let kerb = Loop::new(Vec2::from(ground.street_half) - Vec2::splat(1.1));
         let mut rng = StreamRng::new(seed, 0, Purpose::Traffic);
         let mut cars = Vec::new();
         let spacing = lane.length / moving.max(1) as f32;
@@ -247,7 +252,7 @@ mod tests {
     fn cars_keep_their_distance_and_stop_for_a_crossing_in_use() {
         // No furniture: nothing in the way of the fall, the bag or the cars.
         let site = Site { benches: 0, transit_stop: false, trees: 0, ..example_site() };
-        let layout = SiteLayout::generate(&site, 1);
+        let layout = SiteLayout::template(&site, 1);
         let mut traffic = Traffic::new(&layout, 6, 4, 30.0, 1);
         assert_eq!(traffic.cars().iter().filter(|c| c.parked).count(), 4);
         for tick in 0..600 {

@@ -30,9 +30,23 @@ use std::path::{Path, PathBuf};
 /// Sun elevation and azimuth (radians) for a local solar time: a mid-latitude equinox day,
 /// rising in the east at 6 h, 55° high in the south at noon, setting in the west at 18 h.
 pub fn sun_angles(time_of_day_h: f32) -> (f32, f32) {
+    sun_angles_at(time_of_day_h, None)
+}
+
+/// Sun elevation and azimuth (radians) at a latitude (degrees north; `None`: the template's
+/// mid-latitude, 35° N) on an equinox day: the noon sun stands 90° − latitude above the
+/// southern horizon (the northern one south of the equator), so in Helsinki (60.2° N) at 29.8°.
+pub fn sun_angles_at(time_of_day_h: f32, latitude_deg: Option<f64>) -> (f32, f32) {
     let day_angle = (time_of_day_h - 6.0) / 12.0 * std::f32::consts::PI;
-    let elevation = 55f32.to_radians() * day_angle.sin();
-    let azimuth = std::f32::consts::FRAC_PI_2 + day_angle; // from north, clockwise: 90° = east
+    let noon = match latitude_deg {
+        None => 55f32.to_radians(),
+        Some(lat) => (90.0 - lat.abs() as f32).to_radians(),
+    };
+    let elevation = noon * day_angle.sin();
+    let azimuth = match latitude_deg {
+        Some(lat) if lat < 0.0 => std::f32::consts::FRAC_PI_2 - day_angle, // through the north
+        _ => std::f32::consts::FRAC_PI_2 + day_angle,                      // from north, clockwise: 90° = east
+    };
     (elevation, azimuth)
 }
 
@@ -43,7 +57,8 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> R
     let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => value,
         Err(err) => {
-            let field = err.path().to_string();
+            // An enum variant's fields show as `?` in the path: `site.?.bbox` reads `site.bbox`.
+            let field = err.path().to_string().replace(".?.", ".");
             let spanned = deserializer.span_error(err.into_inner());
             return Err(ScenarioError::from_ron(origin, spanned, field));
         }
@@ -90,8 +105,9 @@ pub struct Scenario {
     pub tick_hz: u32,
     /// Local solar time in hours (0–24), which places the sun.
     pub time_of_day_h: f32,
-    /// The procedural site.
-    pub site: Site,
+    /// The place: the procedural `template(…)` (a v1 file's bare `(…)` reads as one), or an
+    /// imported `osm(…)` or `geojson(…)` map.
+    pub site: SiteSpec,
     /// Who is there.
     pub population: Population,
     /// The virtual CCTV cameras.
@@ -123,6 +139,200 @@ pub struct Scenario {
     /// How camera coverage is scored: grid, head height, districts, private zones.
     #[serde(default)]
     pub placement: PlacementSettings,
+    /// Where `random` incident places are drawn: a polygon of local (x, z) metres (default:
+    /// anywhere walkable on the site; on the template, the middle of the plaza as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<Vec<(f32, f32)>>,
+    /// The folder the scenario was read from: an imported site's `file` is relative to it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Where a scenario takes place.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SiteSpec {
+    /// `template(…)`: the procedural plaza.
+    Template(Site),
+    /// `osm(file: "…", bbox: (lat0, lon0, lat1, lon1) | polygon: [(lat, lon), …])`: an
+    /// OpenStreetMap extract (PBF or OSM XML), cropped and projected to the local frame.
+    Osm(OsmSite),
+    /// `geojson(file: "…")`: a plan from CAD or GIS as GeoJSON features (WGS84 or local metres).
+    Geojson(GeoJsonSite),
+}
+
+/// An OpenStreetMap site.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OsmSite {
+    /// The extract, `.osm.pbf` or `.osm` (XML), relative to the scenario's folder.
+    pub file: PathBuf,
+    /// The crop as (south latitude, west longitude, north latitude, east longitude), degrees.
+    #[serde(default, deserialize_with = "bare_some")]
+    pub bbox: Option<(f64, f64, f64, f64)>,
+    /// The crop as a polygon of (latitude, longitude) degrees, instead of `bbox`.
+    #[serde(default, deserialize_with = "bare_some")]
+    pub polygon: Option<Vec<(f64, f64)>>,
+    /// WGS84 (latitude, longitude) of the local origin (default: the crop's centre).
+    #[serde(default, deserialize_with = "bare_some")]
+    pub origin: Option<(f64, f64)>,
+    /// The place's name in reports (default: the largest named square in the crop).
+    #[serde(default, deserialize_with = "bare_some")]
+    pub name: Option<String>,
+    /// Storey height for `building:levels`, metres.
+    #[serde(default = "default_storey_height")]
+    pub storey_height_m: f32,
+}
+
+/// A GeoJSON site.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GeoJsonSite {
+    /// The FeatureCollection, relative to the scenario's folder.
+    pub file: PathBuf,
+    /// Coordinates are `wgs84` (longitude, latitude; RFC 7946) or `local` (x east, y north metres).
+    #[serde(default)]
+    pub coordinates: GeoJsonCoordinates,
+    /// WGS84 (latitude, longitude) of the local origin: for `wgs84` files the default is the
+    /// features' centre; for `local` files it places the site on Earth (no geography without it).
+    #[serde(default, deserialize_with = "bare_some")]
+    pub origin: Option<(f64, f64)>,
+    /// The place's name in reports.
+    #[serde(default, deserialize_with = "bare_some")]
+    pub name: Option<String>,
+}
+
+/// How a GeoJSON site's coordinates are given.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoJsonCoordinates {
+    /// Longitude, latitude in degrees (RFC 7946).
+    #[default]
+    Wgs84,
+    /// Metres east (first) and north (second) of the origin, as CAD plans are drawn.
+    Local,
+}
+
+/// Reads an optional field written without `Some(…)` (`bbox: (…)`, `name: "…"`), as the
+/// site's own fields read best.
+fn bare_some<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Writes what [`bare_some`] reads (only called for `Some`, the field being skipped when `None`).
+fn bare<S: serde::Serializer, T: Serialize>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(inner) => inner.serialize(serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn default_storey_height() -> f32 {
+    3.0
+}
+
+thread_local! {
+    /// Set while re-reading a v1 file whose `site` is the bare template struct.
+    static BARE_TEMPLATE_SITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+const SITE_VARIANTS: &[&str] = &["template", "osm", "geojson"];
+
+impl<'de> Deserialize<'de> for SiteSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{EnumAccess, VariantAccess};
+        if BARE_TEMPLATE_SITE.with(|flag| flag.get()) {
+            return Site::deserialize(deserializer).map(SiteSpec::Template);
+        }
+        /// Reads a variant's fields with the inner struct's own derived reader (and its errors).
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the site's fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Template,
+            Osm,
+            Geojson,
+        }
+        struct Spec;
+        impl<'de> serde::de::Visitor<'de> for Spec {
+            type Value = SiteSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("template(…), osm(…) or geojson(…)")
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<SiteSpec, A::Error> {
+                let (kind, variant) = data.variant::<Kind>()?;
+                Ok(match kind {
+                    Kind::Template => SiteSpec::Template(variant.struct_variant(&[], Fields(Default::default()))?),
+                    Kind::Osm => SiteSpec::Osm(variant.struct_variant(&[], Fields(Default::default()))?),
+                    Kind::Geojson => SiteSpec::Geojson(variant.struct_variant(&[], Fields(Default::default()))?),
+                })
+            }
+        }
+        deserializer.deserialize_enum("SiteSpec", SITE_VARIANTS, Spec)
+    }
+}
+
+impl Serialize for SiteSpec {
+    /// The template is written as v1's bare struct (which every build reads); the imports as
+    /// `osm(…)` and `geojson(…)`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        match self {
+            SiteSpec::Template(site) => site.serialize(serializer),
+            SiteSpec::Osm(o) => {
+                let mut v = serializer.serialize_struct_variant("SiteSpec", 1, "osm", 6)?;
+                v.serialize_field("file", &o.file)?;
+                optional(&mut v, "bbox", &o.bbox)?;
+                optional(&mut v, "polygon", &o.polygon)?;
+                optional(&mut v, "origin", &o.origin)?;
+                optional(&mut v, "name", &o.name)?;
+                v.serialize_field("storey_height_m", &o.storey_height_m)?;
+                v.end()
+            }
+            SiteSpec::Geojson(g) => {
+                let mut v = serializer.serialize_struct_variant("SiteSpec", 2, "geojson", 4)?;
+                v.serialize_field("file", &g.file)?;
+                v.serialize_field("coordinates", &g.coordinates)?;
+                optional(&mut v, "origin", &g.origin)?;
+                optional(&mut v, "name", &g.name)?;
+                v.end()
+            }
+        }
+    }
+}
+
+/// A field read by [`bare_some`]: its value when set, left out when not.
+fn optional<V: serde::ser::SerializeStructVariant, T: Serialize>(v: &mut V, key: &'static str, value: &Option<T>) -> Result<(), V::Error> {
+    match value {
+        Some(inner) => v.serialize_field(key, inner),
+        None => v.skip_field(key),
+    }
+}
+
+impl SiteSpec {
+    /// The template's fields, when the site is the procedural plaza.
+    pub fn template(&self) -> Option<&Site> {
+        match self {
+            SiteSpec::Template(site) => Some(site),
+            _ => None,
+        }
+    }
+
+    /// The template's fields, mutable (tests and benches resize the plaza).
+    pub fn template_mut(&mut self) -> Option<&mut Site> {
+        match self {
+            SiteSpec::Template(site) => Some(site),
+            _ => None,
+        }
+    }
 }
 
 /// A procedural plaza: an open square, ringed by a street with pavements, ringed by buildings.
@@ -147,6 +357,10 @@ pub struct Site {
     /// Number of trees on the plaza.
     #[serde(default)]
     pub trees: u32,
+    /// WGS84 (latitude, longitude) of the plaza's centre, to give alerts and maps geography and
+    /// the sun its latitude (default: nowhere in particular, the sun of 35° N).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "bare_some", serialize_with = "bare")]
+    pub origin: Option<(f64, f64)>,
 }
 
 /// A side of the plaza.
@@ -705,7 +919,13 @@ impl Scenario {
     /// The light of the scenario's hour, by the sun's elevation: `day` (≥ 6°, street lights
     /// off under `auto`), `twilight` (−6° to 6°, civil twilight) or `night`.
     pub fn light_condition(&self) -> &'static str {
-        let (elevation, _) = sun_angles(self.time_of_day_h);
+        self.light_condition_at(self.latitude_deg())
+    }
+
+    /// [`Scenario::light_condition`] at a latitude (the laid-out site's, which may know more
+    /// than the scenario: a GeoJSON file's own coordinates).
+    pub fn light_condition_at(&self, latitude_deg: Option<f64>) -> &'static str {
+        let (elevation, _) = sun_angles_at(self.time_of_day_h, latitude_deg);
         if elevation >= 6f32.to_radians() {
             "day"
         } else if elevation >= -6f32.to_radians() {
@@ -722,9 +942,39 @@ impl Scenario {
         Self::parse(&text, path)
     }
 
-    /// Parses and validates scenario text; `origin` names the file in errors.
+    /// Parses and validates scenario text; `origin` names the file in errors and its folder is
+    /// where an imported site's file is looked for.
     pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
-        parse_checked(text, origin, Scenario::validate)
+        let mut scenario = match parse_checked(text, origin, Scenario::validate) {
+            // A v1 file's `site` is the template's bare `(…)`: read it again that way.
+            Err(first) if first.field() == Some("site") => {
+                BARE_TEMPLATE_SITE.with(|flag| flag.set(true));
+                let again = parse_checked(text, origin, Scenario::validate);
+                BARE_TEMPLATE_SITE.with(|flag| flag.set(false));
+                match again {
+                    Ok(scenario) => scenario,
+                    // Read as v1, the file got past `site`: its error is the one to show.
+                    Err(second) if second.field() != Some("site") => return Err(second),
+                    Err(_) => return Err(first),
+                }
+            }
+            other => other?,
+        };
+        scenario.base_dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(scenario)
+    }
+
+    /// The latitude the site declares (template `origin`, OpenStreetMap crop or origin, GeoJSON
+    /// origin), degrees; the sun follows it. `None` for a template without an origin.
+    pub fn latitude_deg(&self) -> Option<f64> {
+        match &self.site {
+            SiteSpec::Template(site) => site.origin.map(|o| o.0),
+            SiteSpec::Osm(osm) => osm.origin.map(|o| o.0).or_else(|| osm.bbox.map(|b| 0.5 * (b.0 + b.2))).or_else(|| {
+                let polygon = osm.polygon.as_ref()?;
+                Some(polygon.iter().map(|p| p.0).sum::<f64>() / polygon.len().max(1) as f64)
+            }),
+            SiteSpec::Geojson(g) => g.origin.map(|o| o.0),
+        }
     }
 
     /// The semantic checks, for a scenario changed after loading (e.g. by command-line
@@ -752,37 +1002,83 @@ impl Scenario {
         if !(0.0..=24.0).contains(&self.time_of_day_h) {
             return at(&[Key("time_of_day_h")], format!("must be between 0 and 24 hours, got {}", self.time_of_day_h));
         }
-        let site = &self.site;
-        if !(site.plaza_size_m.0 >= 10.0 && site.plaza_size_m.1 >= 10.0 && site.plaza_size_m.0 <= 1000.0 && site.plaza_size_m.1 <= 1000.0) {
-            return at(&[Key("site"), Key("plaza_size_m")], "each side must be 10 to 1000 m".into());
-        }
-        if !(0.0..=100.0).contains(&site.street_width_m) {
-            return at(&[Key("site"), Key("street_width_m")], format!("must be 0 to 100 m, got {}", site.street_width_m));
-        }
-        if !(0.0..=100.0).contains(&site.pavement_width_m) {
-            return at(&[Key("site"), Key("pavement_width_m")], format!("must be 0 to 100 m, got {}", site.pavement_width_m));
-        }
-        let (low, high) = site.building_height_m;
-        if !(low > 0.0 && low <= high && high <= 500.0) {
-            return at(&[Key("site"), Key("building_height_m")], "must be (min, max) with 0 < min <= max <= 500 m".into());
-        }
-        if site.benches > 1000 {
-            return at(&[Key("site"), Key("benches")], format!("at most 1000, got {}", site.benches));
-        }
-        if site.trees > 1000 {
-            return at(&[Key("site"), Key("trees")], format!("at most 1000, got {}", site.trees));
-        }
-        for (i, crossing) in site.crossings.iter().enumerate() {
-            let along = match crossing.side {
-                Side::North | Side::South => site.plaza_size_m.0,
-                Side::East | Side::West => site.plaza_size_m.1,
-            };
-            if !(crossing.width_m >= 1.0 && crossing.width_m <= along) {
-                return at(&[Key("site"), Key("crossings"), Index(i), Key("width_m")], format!("must be 1 m to the side's {along} m"));
+        match &self.site {
+            SiteSpec::Template(Site { origin: Some((lat, lon)), .. }) if !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0) => {
+                return at(&[Key("site"), Key("origin")], format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
             }
-            if !(crossing.offset_m.abs() + crossing.width_m * 0.5 <= along * 0.5) {
-                return at(&[Key("site"), Key("crossings"), Index(i), Key("offset_m")], "the crossing must lie along the plaza's side".into());
+            SiteSpec::Template(site) => {
+                if !(site.plaza_size_m.0 >= 10.0 && site.plaza_size_m.1 >= 10.0 && site.plaza_size_m.0 <= 1000.0 && site.plaza_size_m.1 <= 1000.0) {
+                    return at(&[Key("site"), Key("plaza_size_m")], "each side must be 10 to 1000 m".into());
+                }
+                if !(0.0..=100.0).contains(&site.street_width_m) {
+                    return at(&[Key("site"), Key("street_width_m")], format!("must be 0 to 100 m, got {}", site.street_width_m));
+                }
+                if !(0.0..=100.0).contains(&site.pavement_width_m) {
+                    return at(&[Key("site"), Key("pavement_width_m")], format!("must be 0 to 100 m, got {}", site.pavement_width_m));
+                }
+                let (low, high) = site.building_height_m;
+                if !(low > 0.0 && low <= high && high <= 500.0) {
+                    return at(&[Key("site"), Key("building_height_m")], "must be (min, max) with 0 < min <= max <= 500 m".into());
+                }
+                if site.benches > 1000 {
+                    return at(&[Key("site"), Key("benches")], format!("at most 1000, got {}", site.benches));
+                }
+                if site.trees > 1000 {
+                    return at(&[Key("site"), Key("trees")], format!("at most 1000, got {}", site.trees));
+                }
+                for (i, crossing) in site.crossings.iter().enumerate() {
+                    let along = match crossing.side {
+                        Side::North | Side::South => site.plaza_size_m.0,
+                        Side::East | Side::West => site.plaza_size_m.1,
+                    };
+                    if !(crossing.width_m >= 1.0 && crossing.width_m <= along) {
+                        return at(&[Key("site"), Key("crossings"), Index(i), Key("width_m")], format!("must be 1 m to the side's {along} m"));
+                    }
+                    if !(crossing.offset_m.abs() + crossing.width_m * 0.5 <= along * 0.5) {
+                        return at(&[Key("site"), Key("crossings"), Index(i), Key("offset_m")], "the crossing must lie along the plaza's side".into());
+                    }
+                }
             }
+            SiteSpec::Osm(osm) => {
+                let osm_at = |name: &'static str, message: String| at(&[Key("site"), Key(name)], message);
+                let valid = |lat: f64, lon: f64| lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0;
+                match (&osm.bbox, &osm.polygon) {
+                    (Some(_), Some(_)) | (None, None) => return osm_at("bbox", "give exactly one of `bbox` and `polygon`".into()),
+                    (Some((s0, w0, n1, e1)), None) => {
+                        if !(valid(*s0, *w0) && valid(*n1, *e1) && s0 < n1 && w0 < e1) {
+                            return osm_at("bbox", format!("must be (south, west, north, east) degrees with south < north and west < east, got ({s0}, {w0}, {n1}, {e1})"));
+                        }
+                        if (n1 - s0) > 0.1 || (e1 - w0) > 0.2 {
+                            return osm_at("bbox", "spans more than 0.1° of latitude or 0.2° of longitude (about 11 km): crop a district, not a region".into());
+                        }
+                    }
+                    (None, Some(polygon)) => {
+                        if polygon.len() < 3 || polygon.iter().any(|&(lat, lon)| !valid(lat, lon)) {
+                            return osm_at("polygon", "needs at least 3 finite (latitude, longitude) points".into());
+                        }
+                    }
+                }
+                if let Some((lat, lon)) = osm.origin
+                    && !valid(lat, lon)
+                {
+                    return osm_at("origin", format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
+                }
+                if !(osm.storey_height_m >= 2.0 && osm.storey_height_m <= 10.0) {
+                    return osm_at("storey_height_m", format!("must be 2 to 10 m, got {}", osm.storey_height_m));
+                }
+            }
+            SiteSpec::Geojson(g) => {
+                if let Some((lat, lon)) = g.origin
+                    && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0)
+                {
+                    return at(&[Key("site"), Key("origin")], format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
+                }
+            }
+        }
+        if let Some(area) = &self.area
+            && (area.len() < 3 || area.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()))
+        {
+            return at(&[Key("area")], "needs at least 3 finite (x, z) points".into());
         }
         if self.population.count > 100_000 {
             return at(&[Key("population"), Key("count")], "at most 100000 persons".into());
@@ -1243,6 +1539,53 @@ mod tests {
         assert_eq!(s.ticks_per_frame(&s.cameras[0]), 2);
         assert_eq!(s.render, RenderSettings::default());
         assert_eq!(s.population.mix.skin_tone_shares().len(), 10);
+    }
+
+    #[test]
+    fn sites_read_as_template_osm_or_geojson_and_a_v1_site_unchanged() {
+        let v1 = parse(GOOD).unwrap();
+        let tagged = parse(&GOOD.replace("site: (plaza_size_m", "site: template(plaza_size_m")).unwrap();
+        assert_eq!(v1, tagged, "`template(…)` is the v1 struct");
+        let osm = parse(&GOOD.replace(
+            "site: (plaza_size_m: (30.0, 20.0), street_width_m: 6.0, pavement_width_m: 3.0,\n           building_height_m: (8.0, 12.0), benches: 2, transit_stop: true)",
+            "site: osm(file: \"m.osm.pbf\", bbox: (60.16, 24.9, 60.18, 24.95), name: \"Square\")",
+        ))
+        .unwrap();
+        let SiteSpec::Osm(o) = &osm.site else { panic!("{:?}", osm.site) };
+        assert_eq!((o.bbox, o.name.as_deref(), o.storey_height_m), (Some((60.16, 24.9, 60.18, 24.95)), Some("Square"), 3.0));
+        assert_eq!(osm.latitude_deg(), Some(0.5 * (60.16 + 60.18)));
+        assert_eq!(osm.base_dir, Path::new(""));
+        // Written and read back, each form is the same scenario.
+        for s in [&v1, &osm] {
+            let text = ron::ser::to_string_pretty(s, ron::ser::PrettyConfig::default()).unwrap();
+            assert_eq!(&parse(&text).unwrap(), s, "{text}");
+        }
+        let geo = parse(&GOOD.replace(
+            "site: (plaza_size_m: (30.0, 20.0), street_width_m: 6.0, pavement_width_m: 3.0,\n           building_height_m: (8.0, 12.0), benches: 2, transit_stop: true)",
+            "site: geojson(file: \"plan.geojson\", coordinates: local, origin: (60.17, 24.94))",
+        ))
+        .unwrap();
+        assert!(matches!(&geo.site, SiteSpec::Geojson(g) if g.coordinates == GeoJsonCoordinates::Local && g.origin == Some((60.17, 24.94))));
+        // Errors inside an import name the field.
+        let bad = |site: &str| parse(&GOOD.replace("site: (plaza_size_m: (30.0, 20.0), street_width_m: 6.0, pavement_width_m: 3.0,\n           building_height_m: (8.0, 12.0), benches: 2, transit_stop: true)", site)).unwrap_err();
+        let err = bad("site: osm(file: \"m.osm\", bbox: (60.18, 24.9, 60.16, 24.95))");
+        assert_eq!(err.field(), Some("site.bbox"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\")");
+        assert!(err.field() == Some("site.bbox") && err.to_string().contains("exactly one of `bbox` and `polygon`"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\", bbox: (60.16, 24.9, 60.18, 24.95), storeys: 3)");
+        assert!(err.to_string().contains("storeys"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\", bbox: (NaN, 24.9, 60.18, 24.95))");
+        assert_eq!(err.field(), Some("site.bbox"), "{err}");
+        let err = bad("site: park(file: \"m.osm\")");
+        assert!(err.field() == Some("site") && err.to_string().contains("park"), "{err}");
+    }
+
+    #[test]
+    fn the_sun_follows_the_latitude() {
+        let (noon_35, _) = sun_angles_at(12.0, None);
+        let (noon_helsinki, _) = sun_angles_at(12.0, Some(60.17));
+        assert!((noon_35.to_degrees() - 55.0).abs() < 1e-3 && (noon_helsinki.to_degrees() - 29.83).abs() < 1e-2, "{noon_35} {noon_helsinki}");
+        assert_eq!(sun_angles(9.0), sun_angles_at(9.0, None));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub fn level_named(name: &str) -> Option<u8> {
 #[derive(Clone, Debug, Default)]
 pub struct Occluders {
     boxes: Vec<Aabb>,
+    /// Building prisms of imported sites: footprint ring (x, z), height and bounding box.
+    prisms: Vec<(Vec<[f32; 2]>, f32, Aabb)>,
     /// (centre, radii) of tree crowns.
     ellipsoids: Vec<([f32; 3], [f32; 3])>,
 }
@@ -55,12 +57,13 @@ impl Occluders {
                 _ => occluders.boxes.push(obstacle.bounds),
             }
         }
+        occluders.prisms = layout.footprints.iter().map(|f| (f.ring.clone(), f.height_m, f.bounds)).collect();
         occluders
     }
 
     /// Occluders from boxes alone (tests, and sites described another way).
     pub fn from_boxes(boxes: Vec<Aabb>) -> Self {
-        Occluders { boxes, ellipsoids: Vec::new() }
+        Occluders { boxes, prisms: Vec::new(), ellipsoids: Vec::new() }
     }
 
     /// Whether the segment from `from` to `to` is blocked. The first 0.3 m (a camera mounted
@@ -75,8 +78,39 @@ impl Occluders {
         }
         let (t0, t1) = (0.3 / length, 1.0 - 0.2 / length);
         let inside = |b: &Aabb| (0..3).all(|a| from[a] >= b.min[a] && from[a] <= b.max[a]);
-        self.boxes.iter().any(|b| !inside(b) && segment_hits_box(from, d, b, t0, t1)) || self.ellipsoids.iter().any(|&(c, r)| segment_hits_ellipsoid(from, d, c, r, t0, t1))
+        self.boxes.iter().any(|b| !inside(b) && segment_hits_box(from, d, b, t0, t1))
+            || self.ellipsoids.iter().any(|&(c, r)| segment_hits_ellipsoid(from, d, c, r, t0, t1))
+            || self.prisms.iter().any(|(ring, height, b)| segment_hits_box(from, d, b, t0, t1) && segment_hits_prism(from, d, ring, *height, t0, t1))
     }
+}
+
+/// Does `from + t·d`, t in [t0, t1], meet the prism of `ring` (x, z) from the ground to `height`?
+/// The part of the segment below the roof is tested in plan: an end inside the ring, or a
+/// crossing of one of its edges. A start inside the ring does not count (a façade mount).
+fn segment_hits_prism(from: [f32; 3], d: [f32; 3], ring: &[[f32; 2]], height: f32, t0: f32, t1: f32) -> bool {
+    let (mut low, mut high) = (t0, t1);
+    if d[1].abs() < 1e-9 {
+        if from[1] > height {
+            return false;
+        }
+    } else {
+        let t_roof = (height - from[1]) / d[1];
+        if d[1] > 0.0 { high = high.min(t_roof) } else { low = low.max(t_roof) }
+    }
+    if low > high {
+        return false;
+    }
+    let a = [from[0] + low * d[0], from[2] + low * d[2]];
+    let b = [from[0] + high * d[0], from[2] + high * d[2]];
+    if crowdtwin_core::site::point_in_ring(ring, b[0], b[1]) || low > t0 && crowdtwin_core::site::point_in_ring(ring, a[0], a[1]) {
+        return true;
+    }
+    let cross = |o: [f32; 2], p: [f32; 2], q: [f32; 2]| (p[0] - o[0]) * (q[1] - o[1]) - (p[1] - o[1]) * (q[0] - o[0]);
+    (0..ring.len()).any(|i| {
+        let (p, q) = (ring[i], ring[(i + 1) % ring.len()]);
+        let (d1, d2, d3, d4) = (cross(p, q, a), cross(p, q, b), cross(a, b, p), cross(a, b, q));
+        (d1 > 0.0) != (d2 > 0.0) && (d3 > 0.0) != (d4 > 0.0)
+    })
 }
 
 /// Slab test: does `from + t·d`, t in [t0, t1], meet the box?
@@ -172,9 +206,9 @@ impl Grid {
     /// The pedestrian area of `layout` (plaza, pavements, crossings — not the carriageway nor
     /// inside obstacles) in cells of `cell_m`.
     pub fn of_site(layout: &SiteLayout, cell_m: f32) -> Self {
-        let [hx, hz] = layout.walkable_half;
-        let size = ((2.0 * hx / cell_m).ceil() as usize, (2.0 * hz / cell_m).ceil() as usize);
-        let origin = [-hx, -hz];
+        let [x0, z0, x1, z1] = layout.extent();
+        let size = (((x1 - x0) / cell_m).ceil() as usize, ((z1 - z0) / cell_m).ceil() as usize);
+        let origin = [x0, z0];
         let mut grid = Grid { origin, cell_m, size, walkable: Vec::with_capacity(size.0 * size.1) };
         for index in 0..size.0 * size.1 {
             let [x, z] = grid.centre(index);
@@ -534,6 +568,10 @@ pub fn map_png(grid: &Grid, best: &[f32], footfall: &[f64], views: &[View], layo
         for obstacle in layout.obstacles.iter().filter(|o| o.kind == crowdtwin_core::site::ObstacleKind::Building) {
             let (a, b) = (to_px(obstacle.bounds.min[0], obstacle.bounds.min[2]), to_px(obstacle.bounds.max[0], obstacle.bounds.max[2]));
             root.draw(&Rectangle::new([a, b], RGBColor(190, 190, 190).filled())).map_err(|e| e.to_string())?;
+        }
+        for footprint in &layout.footprints {
+            let ring: Vec<(i32, i32)> = footprint.ring.iter().map(|p| to_px(p[0], p[1])).collect();
+            root.draw(&Polygon::new(ring, RGBColor(190, 190, 190).filled())).map_err(|e| e.to_string())?;
         }
         for (index, &walkable) in grid.walkable.iter().enumerate() {
             if !walkable {

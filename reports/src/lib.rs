@@ -17,6 +17,7 @@
 //! * [`placement`] — choosing cameras from candidates: greedy and an exact ILP (good_lp + microlp) with its gap.
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics.
 //! * [`output`] — atomic file writes.
+//! * [`site_map`] — the top-down map of a laid-out site (what an import made of a place).
 
 pub mod alerts;
 pub mod anomaly_html;
@@ -33,4 +34,5 @@ pub mod policy;
 pub mod privacy;
 pub mod records;
 pub mod regions;
+pub mod site_map;
 pub mod tables;

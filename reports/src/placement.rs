@@ -295,8 +295,10 @@ pub fn gap(goal: Goal, placement: &Placement, bound: f64) -> f64 {
 }
 
 /// Candidate views generated from the site: mount points every `spacing_m` on every building
-/// face that looks onto the pedestrian area (6 m up, 0.3 m out), facing out and ±40°; and
-/// poles (5 m) at the plaza's corners and edge midpoints facing eight ways; each at tilts of 15°
+/// face that looks onto the pedestrian area (6 m up, 0.3 m out), facing out and ±40° (box
+/// blocks and imported footprints alike); and poles (5 m) facing eight ways — on the template
+/// at the plaza's corners and edge midpoints, on an imported site at its street lamps (at most
+/// one per `spacing_m`); each at tilts of 15°
 /// and 30° and fields of view of 60° and 90°, with the template's sensor, render, fps and
 /// degradation (no privacy masks).
 pub fn auto_candidates(layout: &SiteLayout, template: &CameraSpec, spacing_m: f32) -> Vec<CameraSpec> {
@@ -321,9 +323,43 @@ pub fn auto_candidates(layout: &SiteLayout, template: &CameraSpec, spacing_m: f3
             }
         }
     }
-    let [px, pz] = layout.plaza_half;
-    for (x, z) in [(-px, -pz), (0.0, -pz), (px, -pz), (px, 0.0), (px, pz), (0.0, pz), (-px, pz), (-px, 0.0)] {
-        mounts.push(([x, 5.0, z], (0..8).map(|k| k as f32 * 45.0).collect()));
+    for footprint in &layout.footprints {
+        for (a, b) in footprint.edges() {
+            let (dx, dz) = (b[0] - a[0], b[1] - a[1]);
+            let length = (dx * dx + dz * dz).sqrt();
+            if length < 2.0 {
+                continue;
+            }
+            // Counter-clockwise seen from above in (x east, z south): outward is (−dz, dx)/length.
+            let (nx, nz) = (-dz / length, dx / length);
+            let yaw = nx.atan2(-nz).to_degrees();
+            let count = ((length / spacing_m).floor() as usize).max(1);
+            for k in 0..count {
+                let t = (k as f32 + 0.5) / count as f32;
+                let (x, z) = (a[0] + dx * t + nx * 0.3, a[1] + dz * t + nz * 0.3);
+                if layout.is_pedestrian_area(x + nx * 1.5, z + nz * 1.5, 0.0, false) {
+                    mounts.push(([x, 6.0f32.min(footprint.height_m - 0.5).max(3.0), z], vec![yaw - 40.0, yaw, yaw + 40.0]));
+                }
+            }
+        }
+    }
+    let eight_ways: Vec<f32> = (0..8).map(|k| k as f32 * 45.0).collect();
+    match layout.template_ground() {
+        Some(ground) => {
+            let [px, pz] = ground.plaza_half;
+            for (x, z) in [(-px, -pz), (0.0, -pz), (px, -pz), (px, 0.0), (px, pz), (0.0, pz), (-px, pz), (-px, 0.0)] {
+                mounts.push(([x, 5.0, z], eight_ways.clone()));
+            }
+        }
+        None => {
+            let mut poles: Vec<[f32; 2]> = Vec::new();
+            for lamp in &layout.lamps {
+                if poles.iter().all(|p| (p[0] - lamp[0]).hypot(p[1] - lamp[1]) >= spacing_m) {
+                    poles.push(*lamp);
+                    mounts.push(([lamp[0], 5.0, lamp[1]], eight_ways.clone()));
+                }
+            }
+        }
     }
     let mut candidates = Vec::new();
     for ([x, y, z], yaws) in mounts {

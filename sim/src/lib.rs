@@ -50,6 +50,9 @@ pub enum SimError {
     /// The rendered ground truth is not what the renderer should produce.
     #[error("invalid ground truth: {0}")]
     GroundTruth(String),
+    /// The site's map cannot be read or holds no walkable area.
+    #[error("site: {0}")]
+    Site(String),
     /// The scenario's incidents cannot be staged with its population and site.
     #[error("cannot stage the scenario: {0}")]
     Staging(String),
@@ -93,7 +96,7 @@ impl Simulation {
     pub fn new(scenario: &Scenario, options: &SimOptions) -> Result<Self, SimError> {
         let bodies = BodyLibrary::load(&assets_dir().join("humans")).map_err(SimError::Assets)?;
         let persons = generate_population(scenario);
-        let layout = Arc::new(SiteLayout::generate(&scenario.site, scenario.seed));
+        let layout = Arc::new(crowdtwin_sites::load(scenario).map_err(SimError::Site)?.layout);
         let crowd = CrowdModel::new(scenario, &persons, layout.clone()).map_err(SimError::Staging)?;
         let incidents = crowd.incidents().to_vec();
         let mut app = App::new();
@@ -117,7 +120,7 @@ impl Simulation {
                 seed: scenario.seed,
             })
             .insert_resource(cameras::CameraSpecs { cameras: scenario.cameras.clone(), render: scenario.render.clone() })
-            .insert_resource(weather::Atmosphere::new(scenario.time_of_day_h, &scenario.conditions))
+            .insert_resource(weather::Atmosphere::new(scenario.time_of_day_h, layout.origin.map(|o| o.lat_deg), &scenario.conditions))
             .insert_resource(weather::WeatherSite(layout.clone(), scenario.seed))
             .add_plugins((site::SitePlugin, cameras::CameraRigPlugin, weather::WeatherPlugin, AgentsPlugin));
         while app.plugins_state() == PluginsState::Adding {

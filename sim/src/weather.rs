@@ -36,9 +36,10 @@ pub struct Atmosphere {
 }
 
 impl Atmosphere {
-    /// The atmosphere at `time_of_day_h` under `conditions`.
-    pub fn new(time_of_day_h: f32, conditions: &Conditions) -> Self {
-        let (sun_elevation, _) = crate::site::sun_angles(time_of_day_h);
+    /// The atmosphere at `time_of_day_h` under `conditions`, at a latitude (degrees; `None`:
+    /// the template's 35° N).
+    pub fn new(time_of_day_h: f32, latitude_deg: Option<f64>, conditions: &Conditions) -> Self {
+        let (sun_elevation, _) = crowdtwin_core::scenario::sun_angles_at(time_of_day_h, latitude_deg);
         let daylight = sun_elevation.sin().max(0.0);
         let lights_on = match conditions.street_lights {
             StreetLights::Auto => sun_elevation < 6f32.to_radians(),
@@ -84,23 +85,7 @@ fn spawn_street_lights(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    let layout = &site.0;
-    let [sx, sz] = layout.street_half;
-    let [px, pz] = layout.plaza_half;
-    let mut posts: Vec<Vec2> = Vec::new();
-    let along = |from: Vec2, to: Vec2, posts: &mut Vec<Vec2>| {
-        let count = (from.distance(to) / 16.0).round().max(1.0) as usize;
-        for i in 0..count {
-            posts.push(from.lerp(to, (i as f32 + 0.5) / count as f32));
-        }
-    };
-    let corners = [Vec2::new(-sx, -sz), Vec2::new(sx, -sz), Vec2::new(sx, sz), Vec2::new(-sx, sz)];
-    for k in 0..4 {
-        along(corners[k], corners[(k + 1) % 4], &mut posts);
-    }
-    for (x, z) in [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)] {
-        posts.push(Vec2::new(x * px, z * pz));
-    }
+    let posts: Vec<Vec2> = site.0.lamps.iter().map(|&p| Vec2::from(p)).collect();
     let pole = meshes.add(Cuboid::new(0.14, 6.0, 0.14));
     let lamp = meshes.add(Cuboid::new(0.5, 0.18, 0.3));
     let metal = materials.add(StandardMaterial { base_color: Color::srgb(0.22, 0.23, 0.25), perceptual_roughness: 0.6, ..default() });
@@ -142,15 +127,16 @@ fn spawn_rain(
     if atmosphere.rain_mm_h <= 0.0 {
         return;
     }
-    let [hx, hz] = site.0.walkable_half;
-    let (hx, hz) = (hx + 10.0, hz + 10.0);
+    let [x0, z0, x1, z1] = site.0.extent();
+    let (cx, cz) = (0.5 * (x0 + x1), 0.5 * (z0 + z1));
+    let (hx, hz) = (0.5 * (x1 - x0) + 10.0, 0.5 * (z1 - z0) + 10.0);
     // About 0.012 visible streaks per m³ and mm/h, capped for the software renderer.
     let count = ((4.0 * hx * hz * RAIN_HEIGHT_M) * 0.012 * atmosphere.rain_mm_h).min(40_000.0) as usize;
     let mut rng = StreamRng::new(site.1, 0, Purpose::Weather);
     let (mut positions, mut indices) = (Vec::with_capacity(count * 8), Vec::with_capacity(count * 12));
     let (length, width) = (0.55, 0.012);
     for _ in 0..count {
-        let c = Vec3::new(rng.range(-hx, hx), rng.range(0.0, RAIN_HEIGHT_M), rng.range(-hz, hz));
+        let c = Vec3::new(cx + rng.range(-hx, hx), rng.range(0.0, RAIN_HEIGHT_M), cz + rng.range(-hz, hz));
         for (dx, dz) in [(width, 0.0), (0.0, width)] {
             let base = positions.len() as u32;
             positions.extend([
