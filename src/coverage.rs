@@ -76,6 +76,23 @@ pub struct Assessment {
     /// The map (PNG), not serialised.
     #[serde(skip)]
     pub map_png: Vec<u8>,
+    /// The same as GeoJSON (WGS84), when the site has an origin; not serialised.
+    #[serde(skip)]
+    pub map_geojson: Option<String>,
+}
+
+impl Assessment {
+    /// Writes the map as `<stem>.png` and, for a site on Earth, `<stem>.geojson` beside it.
+    ///
+    /// # Errors
+    /// A file that cannot be written.
+    pub fn write_maps(&self, dir: &Path, stem: &str) -> anyhow::Result<()> {
+        write_atomic(&dir.join(format!("{stem}.png")), &self.map_png).with_context(|| format!("writing {stem}.png"))?;
+        if let Some(geojson) = &self.map_geojson {
+            write_atomic(&dir.join(format!("{stem}.geojson")), geojson.as_bytes()).with_context(|| format!("writing {stem}.geojson"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Scores `cameras` on the site.
@@ -93,7 +110,8 @@ pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> 
     summary.private_views = coverage::private_views(&views, &site.occluders, &zones);
     let capture = coverage::incident_capture(&views, &site.occluders, settings.head_height_m, &site.tracks, scenario.dt() as f64, settings.capture_min_s as f64);
     let map_png = coverage::map_png(&site.grid, &best, &site.footfall, &views, &site.layout).map_err(anyhow::Error::msg)?;
-    Ok(Assessment { run: RunCoverage { coverage: summary, capture }, map_png })
+    let map_geojson = site.layout.origin.map(|origin| crowdtwin_reports::geography::coverage_geojson(&site.grid, &best, &site.footfall, &views, &origin));
+    Ok(Assessment { run: RunCoverage { coverage: summary, capture }, map_png, map_geojson })
 }
 
 /// The coverage section files of a run: `coverage.json` and `plots/coverage.png` in `dir`.
@@ -103,7 +121,7 @@ pub fn assess(scenario: &Scenario, site: &SiteModel, cameras: &[CameraSpec]) -> 
 pub fn write_run_coverage(dir: &Path, scenario: &Scenario) -> anyhow::Result<()> {
     let site = SiteModel::of(scenario)?;
     let assessment = assess(scenario, &site, &scenario.cameras)?;
-    write_atomic(&dir.join("plots").join("coverage.png"), &assessment.map_png).context("writing plots/coverage.png")?;
+    assessment.write_maps(&dir.join("plots"), "coverage")?;
     write_atomic(&dir.join("coverage.json"), serde_json::to_string_pretty(&assessment)?.as_bytes()).context("writing coverage.json")?;
     Ok(())
 }

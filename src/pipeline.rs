@@ -113,7 +113,7 @@ fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Pat
     let recorder = Recorder::new(scenario, source.persons(), source.incidents(), setup.run_record.clone());
     let storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
     let masking = MaskingStage::new(models.masker);
-    let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario);
+    let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario, setup.run_record.origin());
     let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
     recorder.record_alerts(anomaly.finish()?);
     recorder.score(scenario, setup.rule);
@@ -144,7 +144,8 @@ impl Setup {
         apply_variant(&mut scenario, &options.variant, &options.scenario)?;
         // The site is read here too, so a bad map fails before any model loads; its origin
         // (a GeoJSON file's own, when the scenario gives none) is the sun's latitude.
-        let latitude = crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", options.scenario.display()))?.layout.origin.map(|o| o.lat_deg);
+        let site = crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", options.scenario.display()))?.layout;
+        let latitude = site.origin.map(|o| o.lat_deg);
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
         let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
         let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
@@ -193,6 +194,10 @@ impl Setup {
             min_visible_px: scenario.evaluation.min_visible_px,
             light: scenario.light_condition_at(latitude).to_string(),
             weather: scenario.conditions.weather_name().to_string(),
+            site: site.name.clone().unwrap_or_else(|| "template".into()),
+            site_attribution: site.attribution.clone().unwrap_or_default(),
+            origin_lat_deg: site.origin.map(|o| o.lat_deg),
+            origin_lon_deg: site.origin.map(|o| o.lon_deg),
         };
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
         let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card } };

@@ -264,8 +264,8 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         candidates.len(),
     );
     write_atomic(&options.out.join("scenario.ron"), format!("{header}{ron}\n").as_bytes()).context("writing scenario.ron")?;
-    write_atomic(&options.out.join("coverage_before.png"), &outcome.before.map_png).context("writing coverage_before.png")?;
-    write_atomic(&options.out.join("coverage_after.png"), &outcome.after.map_png).context("writing coverage_after.png")?;
+    outcome.before.write_maps(&options.out, "coverage_before")?;
+    outcome.after.write_maps(&options.out, "coverage_after")?;
     let json = serde_json::json!({
         "scenario": options.scenario,
         "goal": match goal { Goal::Target(s) => serde_json::json!({"target_share": s}), Goal::Budget(n) => serde_json::json!({"budget": n}) },

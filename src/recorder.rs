@@ -260,6 +260,7 @@ impl Recorder {
     /// same way; and runs the privacy attackers on the crops kept in memory.
     pub fn score(&mut self, scenario: &Scenario, rule: AlertRule) {
         let cameras = crowdtwin_core::camera::render_models(scenario);
+        let origin = self.records.runs.first().and_then(|r| r.origin());
         let to_records = |alerts: &[Alert]| -> Vec<AlertRecord> {
             let mut sorted = alerts.to_vec();
             sorted.sort_by_key(|a| (a.camera, a.start_tick));
@@ -269,6 +270,7 @@ impl Recorder {
                 .map(|(index, alert)| {
                     let (id, model) = &cameras[alert.camera as usize];
                     let location = alert.location(model);
+                    let geo = location.zip(origin).map(|([x, z], o)| o.to_wgs84(x as f64, z as f64));
                     AlertRecord {
                         alert: index as u32,
                         camera: alert.camera,
@@ -285,8 +287,10 @@ impl Recorder {
                         roi_y1: alert.roi[3] as f64,
                         site_x_m: location.map(|l| l[0] as f64),
                         site_z_m: location.map(|l| l[1] as f64),
+                        latitude_deg: geo.map(|g| g.0),
+                        longitude_deg: geo.map(|g| g.1),
                         text: alert.text.to_string(),
-                        metadata_bytes: alert_metadata(alert, id, location).len() as u32 + 1,
+                        metadata_bytes: alert_metadata(alert, id, location, origin).len() as u32 + 1,
                         detected_incidents: Vec::new(),
                         flagged_activities: Vec::new(),
                         false_alert: true,

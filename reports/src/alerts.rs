@@ -500,6 +500,8 @@ mod tests {
             roi_y1: roi[3],
             site_x_m: None,
             site_z_m: None,
+            latitude_deg: None,
+            longitude_deg: None,
             text: String::new(),
             metadata_bytes: 200,
             detected_incidents: vec![],

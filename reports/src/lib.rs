@@ -11,6 +11,7 @@
 //! * [`tables`] — every record type written to and read from Parquet through one serde path (serde_arrow + polars).
 //! * [`charts`] — plotters bar charts (SVG).
 //! * [`images`] — PNG contact sheets (synthetic raw | ground-truth overlay | masked).
+//! * [`geography`] — coverage, blind spots, footfall and cameras as GeoJSON (WGS84).
 //! * [`html`] — the self-contained `report.html`.
 //! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
 //! * [`privacy`] — privacy leakage after masking: attribute-inference and re-identification attackers.
@@ -24,6 +25,7 @@ pub mod anomaly_html;
 pub mod bias;
 pub mod charts;
 pub mod coverage;
+pub mod geography;
 pub mod html;
 pub mod images;
 pub mod metrics;

@@ -142,7 +142,7 @@ mod tests {
         records.observations = vec![obs(0, 1, [0, 0, 10, 20]), obs(0, 2, [100, 0, 110, 20]), obs(2, 1, [0, 0, 10, 20]), obs(2, 2, [100, 0, 110, 20])];
         records.alerts = vec![AlertRecord {
             alert: 0, camera: 0, start_tick: 0, raised_tick: 0, end_tick: 2, start_s: 0.0, raised_s: 0.0, end_s: 0.2, confidence_pct: 90.0,
-            roi_x0: 0.0, roi_y0: 0.0, roi_x1: 40.0, roi_y1: 40.0, site_x_m: None, site_z_m: None, text: String::new(), metadata_bytes: 0,
+            roi_x0: 0.0, roi_y0: 0.0, roi_x1: 40.0, roi_y1: 40.0, site_x_m: None, site_z_m: None, latitude_deg: None, longitude_deg: None, text: String::new(), metadata_bytes: 0,
             detected_incidents: vec![], flagged_activities: vec![], false_alert: true,
         }];
         records.alert_regions = [0, 2].iter().map(|&tick| AlertRegionRecord { alert: 0, tick, camera: 0, region: 0, x0: 0.0, y0: 0.0, x1: 40.0, y1: 40.0, score: 0.9 }).collect();

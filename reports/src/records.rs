@@ -62,6 +62,21 @@ pub struct RunRecord {
     pub light: String,
     /// Weather: `clear`, `rain`, `fog` or `rain+fog`.
     pub weather: String,
+    /// The place: an imported site's name, `template` for the procedural plaza.
+    pub site: String,
+    /// The map data's licence credit (e.g. "© OpenStreetMap contributors (ODbL 1.0)"); empty for the template.
+    pub site_attribution: String,
+    /// WGS84 latitude of the site's local origin, degrees north (none: not placed on Earth).
+    pub origin_lat_deg: Option<f64>,
+    /// WGS84 longitude of the site's local origin, degrees east.
+    pub origin_lon_deg: Option<f64>,
+}
+
+impl RunRecord {
+    /// Where the run's site lies on Earth, when it does.
+    pub fn origin(&self) -> Option<crowdtwin_core::site::GeoOrigin> {
+        Some(crowdtwin_core::site::GeoOrigin { lat_deg: self.origin_lat_deg?, lon_deg: self.origin_lon_deg? })
+    }
 }
 
 /// One row of `cameras`.
@@ -327,6 +342,11 @@ pub struct AlertRecord {
     pub site_x_m: Option<f64>,
     /// Ground position south, metres.
     pub site_z_m: Option<f64>,
+    /// The ground position's WGS84 latitude, degrees (the alert's geolocation; none when the
+    /// site has no origin or the region lies above the horizon).
+    pub latitude_deg: Option<f64>,
+    /// Its longitude, degrees east.
+    pub longitude_deg: Option<f64>,
     /// The operator's text.
     pub text: String,
     /// Size of the alert's metadata record as the deployment stores and sends it, bytes.
@@ -560,5 +580,9 @@ pub(crate) fn test_run() -> RunRecord {
         min_visible_px: 1,
         light: "day".into(),
         weather: "clear".into(),
+        site: "template".into(),
+        site_attribution: String::new(),
+        origin_lat_deg: None,
+        origin_lon_deg: None,
     }
 }

@@ -445,6 +445,10 @@ mod tests {
             min_visible_px: 20,
             light: "night".into(),
             weather: "rain+fog".into(),
+            site: "Kaivopiha, Helsinki".into(),
+            site_attribution: "© OpenStreetMap contributors (ODbL 1.0)".into(),
+            origin_lat_deg: Some(60.1695841),
+            origin_lon_deg: None,
         };
         let demographics = Demographics {
             skin_tone: SkinTone::try_from(9).unwrap(),
@@ -506,6 +510,8 @@ mod tests {
                 roi_y1: 200.0,
                 site_x_m: Some(3.0),
                 site_z_m: Some(-4.5),
+                latitude_deg: Some(60.1695),
+                longitude_deg: None,
                 text: "potential safety incident — review footage".into(),
                 metadata_bytes: 210,
                 detected_incidents: vec![0],

@@ -6,6 +6,7 @@ use super::{Masked, Scored, Stage, TickInfo};
 use crowdtwin_core::camera::{render_models, CameraModel};
 use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::site::GeoOrigin;
 use crowdtwin_vision::alerts::{Alert, Alerter};
 use crowdtwin_vision::anomaly::AnomalyDetector;
 use crowdtwin_vision::deployment::{alert_metadata, Storage};
@@ -21,13 +22,15 @@ pub struct AnomalyStage {
     cameras: Vec<(String, CameraModel)>,
     /// Per camera with an open alert: the masked frame at its peak score so far (the operator's view).
     views: BTreeMap<u16, (f32, RgbaImage)>,
+    /// Where the site lies on Earth: alerts carry latitude and longitude.
+    origin: Option<GeoOrigin>,
 }
 
 impl AnomalyStage {
     /// A stage scoring with `detector` (or taking a vendor pipeline's scores), alerting with `alerter` and keeping frames and alert
     /// metadata in `storage`, for the cameras of `scenario`.
-    pub fn new(detector: Option<AnomalyDetector>, alerter: Alerter, storage: Storage, scenario: &Scenario) -> Self {
-        AnomalyStage { detector, alerter, storage, cameras: render_models(scenario), views: BTreeMap::new() }
+    pub fn new(detector: Option<AnomalyDetector>, alerter: Alerter, storage: Storage, scenario: &Scenario, origin: Option<GeoOrigin>) -> Self {
+        AnomalyStage { detector, alerter, storage, cameras: render_models(scenario), views: BTreeMap::new(), origin }
     }
 
     /// Closes the alerts still open after the last frame (stored like any other), each with
@@ -38,7 +41,7 @@ impl AnomalyStage {
     pub fn finish(mut self) -> anyhow::Result<Vec<(Alert, Option<RgbaImage>)>> {
         let mut last = Vec::new();
         for alert in self.alerter.finish() {
-            store_alert(&mut self.storage, &alert, &self.cameras)?;
+            store_alert(&mut self.storage, &alert, &self.cameras, self.origin)?;
             let view = self.views.remove(&alert.camera).map(|(_, view)| view);
             last.push((alert, view));
         }
@@ -67,7 +70,7 @@ impl Stage for AnomalyStage {
         }
         let mut alerts = Vec::new();
         if let Some(alert) = closed {
-            store_alert(&mut self.storage, &alert, &self.cameras)?;
+            store_alert(&mut self.storage, &alert, &self.cameras, self.origin)?;
             alerts.push((alert, self.views.remove(&camera).map(|(_, view)| view)));
         }
         if !self.alerter.is_open(camera) {
@@ -80,7 +83,7 @@ impl Stage for AnomalyStage {
 }
 
 /// Stores an alert's metadata (every retention mode keeps it).
-fn store_alert(storage: &mut Storage, alert: &Alert, cameras: &[(String, CameraModel)]) -> anyhow::Result<()> {
+fn store_alert(storage: &mut Storage, alert: &Alert, cameras: &[(String, CameraModel)], origin: Option<GeoOrigin>) -> anyhow::Result<()> {
     let (id, model) = &cameras[alert.camera as usize];
-    storage.store_alert(&alert_metadata(alert, id, alert.location(model))).map_err(anyhow::Error::msg)
+    storage.store_alert(&alert_metadata(alert, id, alert.location(model), origin)).map_err(anyhow::Error::msg)
 }

@@ -148,6 +148,10 @@ fn an_l_shaped_geojson_site_passes_the_crowd_coverage_and_candidate_checks() {
     assert!(placed.status.success(), "{}", String::from_utf8_lossy(&placed.stderr));
     let checked = crowdtwin(&["check", out.join("scenario.ron").to_str().unwrap(), "--map", out.join("map.png").to_str().unwrap()]);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    // The chosen cameras and their coverage as GeoJSON next to the PNG map.
+    let after: geojson::FeatureCollection = std::fs::read_to_string(out.join("coverage_after.geojson")).unwrap().parse().unwrap();
+    let cameras = after.features.iter().filter(|f| f.properties.as_ref().is_some_and(|p| p["layer"] == "camera")).count();
+    assert!((1..=2).contains(&cameras), "{cameras} cameras in coverage_after.geojson");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -174,22 +178,59 @@ fn check_prints_what_was_imported_and_writes_the_site_map() {
 }
 
 #[test]
-fn the_helsinki_square_renders_and_runs_the_same_at_every_depth() {
+fn the_helsinki_square_runs_the_same_at_every_depth_with_geography_in_its_outputs() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
-    let tables = |depth: &str| {
+    let run = |depth: &str| {
         let out = temp_dir(&format!("helsinki-{depth}"));
         let run = crowdtwin(&["run", "scenarios/helsinki-kaivopiha.ron", "--seconds", "1", "--depth", depth, "--quiet", "--out", out.to_str().unwrap()]);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-        let mut bytes = Vec::new();
-        for name in ["observations.parquet", "persons.parquet", "frames.parquet", "alerts.parquet", "region_scores.parquet"] {
-            bytes.push(std::fs::read(out.join(name)).unwrap());
-        }
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-        let _ = std::fs::remove_dir_all(&out);
-        (bytes, summary)
+        let bytes: Vec<Vec<u8>> = ["observations.parquet", "persons.parquet", "frames.parquet", "alerts.parquet", "region_scores.parquet", "runs.parquet"]
+            .iter()
+            .map(|name| std::fs::read(out.join(name)).unwrap())
+            .collect();
+        (out, bytes)
     };
-    let (a, summary) = tables("0");
-    let (b, _) = tables("2");
+    let (out, a) = run("0");
+    let (other, b) = run("2");
+    let _ = std::fs::remove_dir_all(&other);
     assert!(a == b, "tables differ between depths 0 and 2");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["person_frames"].as_u64().unwrap() > 50, "{summary}");
+    // The report names the place and credits OpenStreetMap.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Kaivopiha, Helsinki") && html.contains("© OpenStreetMap contributors"), "the report names neither the place nor the map's source");
+    // Geography, read by real consumers: the runs and alerts tables (pyarrow), the coverage
+    // map as GeoJSON (shapely builds every geometry; every position lies in the crop).
+    let code = r#"
+import json, sys
+import pyarrow.parquet as pq
+from shapely.geometry import shape
+out = sys.argv[1]
+run = pq.read_table(out + "/runs.parquet").to_pylist()[0]
+alerts = pq.read_table(out + "/alerts.parquet").to_pylist()
+fc = json.load(open(out + "/plots/coverage.geojson"))
+assert fc["type"] == "FeatureCollection"
+layers = {}
+for f in fc["features"]:
+    g = shape(f["geometry"])
+    assert g.is_valid, f["properties"]
+    minx, miny, maxx, maxy = g.bounds
+    assert 24.9380 <= minx and maxx <= 24.9430 and 60.1685 <= miny and maxy <= 60.1706, (f["properties"], g.bounds)
+    layers[f["properties"]["layer"]] = layers.get(f["properties"]["layer"], 0) + 1
+print(json.dumps({"site": run["site"], "lat": run["origin_lat_deg"], "lon": run["origin_lon_deg"], "layers": layers,
+                  "alerts": [[a["site_x_m"], a["site_z_m"], a["latitude_deg"], a["longitude_deg"]] for a in alerts]}))
+"#;
+    let reply: serde_json::Value = serde_json::from_str(&crowdtwin_core::python::run(code, &[out.to_str().unwrap()], "").unwrap()).unwrap();
+    assert_eq!(reply["site"], "Kaivopiha, Helsinki");
+    assert_eq!((reply["lat"].as_f64(), reply["lon"].as_f64()), (Some(60.1695841), Some(24.940563)));
+    let layers = &reply["layers"];
+    assert_eq!(layers["camera"], 3, "{layers}");
+    assert!(layers["coverage"].as_u64().unwrap() >= 2 && layers["blind_spot"] == 1 && layers["footfall"].as_u64().unwrap() > 10, "{layers}");
+    let origin = crowdtwin_core::site::GeoOrigin { lat_deg: 60.1695841, lon_deg: 24.940563 };
+    for alert in reply["alerts"].as_array().unwrap() {
+        let (Some(x), Some(z)) = (alert[0].as_f64(), alert[1].as_f64()) else { continue };
+        let (lat, lon) = origin.to_wgs84(x, z);
+        assert!((alert[2].as_f64().unwrap() - lat).abs() < 1e-9 && (alert[3].as_f64().unwrap() - lon).abs() < 1e-9, "{alert}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }

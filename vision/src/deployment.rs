@@ -15,6 +15,7 @@ use crate::alerts::Alert;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use crowdtwin_core::frame::RgbaImage;
+use crowdtwin_core::site::GeoOrigin;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,17 @@ pub const STORED_JPEG_QUALITY: u8 = 90;
 pub use crowdtwin_core::bandwidth::{camera_traffic, frame_bytes, CameraTraffic};
 
 /// An alert as the deployment keeps and sends it: time, camera, duration, confidence, region,
-/// site location and the neutral text — one JSON line.
-pub fn alert_metadata(alert: &Alert, camera_id: &str, location: Option<[f32; 2]>) -> String {
-    let location = location.map(|[x, z]| serde_json::json!({ "x_m": round2(x), "z_m": round2(z) }));
+/// site location (local metres, and WGS84 latitude/longitude when the site has an `origin`: the
+/// alert's geolocation) and the neutral text — one JSON line.
+pub fn alert_metadata(alert: &Alert, camera_id: &str, location: Option<[f32; 2]>, origin: Option<GeoOrigin>) -> String {
+    let location = location.map(|[x, z]| match origin {
+        // Seven decimals: about a centimetre, finer than the ground position itself.
+        Some(o) => {
+            let (lat, lon) = o.to_wgs84(x as f64, z as f64);
+            serde_json::json!({ "x_m": round2(x), "z_m": round2(z), "lat": round7(lat), "lon": round7(lon) })
+        }
+        None => serde_json::json!({ "x_m": round2(x), "z_m": round2(z) }),
+    });
     serde_json::json!({
         "camera": camera_id,
         "start_s": alert.start_s,
@@ -39,6 +48,10 @@ pub fn alert_metadata(alert: &Alert, camera_id: &str, location: Option<[f32; 2]>
         "text": alert.text,
     })
     .to_string()
+}
+
+fn round7(value: f64) -> f64 {
+    (value * 1e7).round() / 1e7
 }
 
 fn round2(value: f32) -> f64 {
