@@ -5,8 +5,10 @@ BIN := $(CARGO_TARGET_DIR)/release/crowdtwin
 # Mesa's Vulkan loader complains on headless machines without a runtime folder.
 XDG_RUNTIME_DIR ?= $(shell d=$${TMPDIR:-/tmp}/crowdtwin-xdg-runtime; mkdir -p -m 700 $$d; echo $$d)
 export XDG_RUNTIME_DIR
+# The demo runs a real place; the bench keeps the plaza so its figures stay comparable.
+DEMO_SCENARIO ?= scenarios/helsinki-kaivopiha.ron
+DEMO_OUT ?= out/$(basename $(notdir $(DEMO_SCENARIO)))
 SCENARIO ?= scenarios/plaza.ron
-OUT ?= out/plaza
 
 .PHONY: setup build demo test bench bench-peers clean
 
@@ -18,9 +20,9 @@ setup:
 build: setup
 	cargo build --release --locked
 
-## demo: run the default scenario and print where the report is
+## demo: run the demo scenario (Kaivopiha, Helsinki, from OpenStreetMap) and print where the report is
 demo: build
-	$(BIN) run $(SCENARIO) --out $(OUT)
+	$(BIN) run $(DEMO_SCENARIO) --out $(DEMO_OUT)
 
 ## test: every unit and end-to-end test
 test: setup

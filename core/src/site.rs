@@ -514,8 +514,7 @@ impl SiteLayout {
         if !self.is_walkable(x, z, radius) {
             return false;
         }
-        let diagonal = radius * std::f32::consts::FRAC_1_SQRT_2;
-        let edge = [(0.0, 0.0), (radius, 0.0), (-radius, 0.0), (0.0, radius), (0.0, -radius), (diagonal, diagonal), (-diagonal, diagonal), (diagonal, -diagonal), (-diagonal, -diagonal)];
+        let edge = body_edge(radius);
         match &self.ground {
             Ground::Template(_) => edge.iter().all(|&(dx, dz)| {
                 let (px, pz) = (x + dx, z + dz);
@@ -531,9 +530,7 @@ impl SiteLayout {
         match &self.ground {
             Ground::Template(t) => x.abs() <= t.walkable_half[0] - radius && z.abs() <= t.walkable_half[1] - radius && clear_of_obstacles(),
             Ground::Map(map) => {
-                let diagonal = radius * std::f32::consts::FRAC_1_SQRT_2;
-                let edge = [(0.0, 0.0), (radius, 0.0), (-radius, 0.0), (0.0, radius), (0.0, -radius), (diagonal, diagonal), (-diagonal, diagonal), (diagonal, -diagonal), (-diagonal, -diagonal)];
-                edge.iter().all(|&(dx, dz)| map.at(x + dx, z + dz).walkable()) && clear_of_obstacles()
+                body_edge(radius).iter().all(|&(dx, dz)| map.at(x + dx, z + dz).walkable()) && clear_of_obstacles()
             }
         }
     }
@@ -547,6 +544,12 @@ impl SiteLayout {
     pub fn to_wgs84(&self, x: f32, z: f32) -> Option<(f64, f64)> {
         self.origin.map(|o| o.to_wgs84(x as f64, z as f64))
     }
+}
+
+/// A body's centre and eight points round its edge, as offsets: where walkability is checked.
+fn body_edge(radius: f32) -> [(f32, f32); 9] {
+    let diagonal = radius * std::f32::consts::FRAC_1_SQRT_2;
+    [(0.0, 0.0), (radius, 0.0), (-radius, 0.0), (0.0, radius), (0.0, -radius), (diagonal, diagonal), (-diagonal, diagonal), (diagonal, -diagonal), (-diagonal, -diagonal)]
 }
 
 /// The template's lamp posts: every 16 m along the kerb of the pavement ring, and four on the plaza.

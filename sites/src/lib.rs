@@ -106,8 +106,12 @@ pub fn load_spec(spec: &SiteSpec, base_dir: &Path, seed: u64) -> Result<LoadedSi
 fn finish(features: Features, crop: &Polygon, origin: Option<GeoOrigin>, name: Option<String>, attribution: Option<String>, path: &Path) -> Result<LoadedSite, String> {
     let r = crop.bounding_rect().ok_or("empty crop")?;
     let layout = build::layout(&features, [r.min().x, r.min().y, r.max().x, r.max().y], origin, name, attribution);
-    if !layout.points_of_interest.iter().any(|p| layout.is_pedestrian_area(p.position[0], p.position[1], 0.3, false)) && features.walk_areas.is_empty() && features.walk_lines.is_empty() {
-        return Err(format!("{}: the crop holds no walkable area (squares, pedestrian areas, footways)", path.display()));
+    let walkable = match &layout.ground {
+        crowdtwin_core::site::Ground::Map(map) => map.cells.iter().any(|&c| crowdtwin_core::site::Surface::from_u8(c).pedestrian(false)),
+        crowdtwin_core::site::Ground::Template(_) => true,
+    };
+    if !walkable {
+        return Err(format!("{}: the crop holds no walkable area (squares, pedestrian areas, footways): is the box where the data is?", path.display()));
     }
     Ok(LoadedSite { layout, counts: features.counts(), warnings: features.warnings })
 }

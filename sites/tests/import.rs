@@ -186,5 +186,9 @@ fn geojson_l_site_imports_with_its_kinds_and_bad_files_name_feature_and_field() 
     std::fs::write(dir.join("broken.pbf"), [0u8, 0, 0, 9, 1, 2, 3]).unwrap();
     let err = load_spec(&osm("broken.pbf"), &dir, 1).unwrap_err();
     assert!(err.contains("broken.pbf") && err.contains("PBF"), "{err}");
+    // A crop where the data is not.
+    let elsewhere = SiteSpec::Osm(OsmSite { file: "small.osm".into(), bbox: Some((60.0, 24.0, 60.001, 24.002)), polygon: None, origin: None, name: None, storey_height_m: 3.0 });
+    let err = load_spec(&elsewhere, &fixtures(), 1).unwrap_err();
+    assert!(err.contains("small.osm") && err.contains("no walkable area"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
