@@ -15,7 +15,7 @@ use crate::scenario::Variant;
 use anyhow::Context;
 use crowdtwin_core::scenario::{parse_checked, PathSegment};
 use crowdtwin_reports::alerts::{anomaly_metrics, labelled_frames};
-use crowdtwin_reports::bias::{masking_bias, BiasOptions};
+use crowdtwin_reports::bias::{masking_bias, AttributeBias, BiasOptions};
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::policy::Policy;
 use crowdtwin_reports::records::RunRecords;
@@ -516,6 +516,10 @@ fn summarize(suite: &Suite, out: &Path, baseline_dir: Option<&Path>, baseline: O
         }));
         pooled.push((name, records));
     }
+    let pools = pool_runs(suite, &pooled, policy, &bootstrap);
+    for pool in &pools {
+        verdicts.extend(pool.verdicts.iter().map(|v| (pool.name.clone(), v.clone())));
+    }
     let comparisons = compare(&measurements, baseline, &suite.tolerance);
     let regressions = comparisons.iter().filter(|c| c.status == "regression").count();
     let policy_failures = verdicts.iter().filter(|(_, v)| v.outcome == "fail").count();
@@ -534,6 +538,7 @@ fn summarize(suite: &Suite, out: &Path, baseline_dir: Option<&Path>, baseline: O
         "skipped": skipped,
         "runs": runs,
         "conditions": by_condition(&pooled),
+        "pools": pools,
         "measurements": measurements,
         "comparisons": comparisons,
         "policy": policy.map(|p| serde_json::json!({
@@ -544,6 +549,164 @@ fn summarize(suite: &Suite, out: &Path, baseline_dir: Option<&Path>, baseline: O
     write_atomic(&out.join("junit.xml"), junit(&suite.name, &comparisons, &verdicts).as_bytes()).context("writing junit.xml")?;
     write_atomic(&out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes()).context("writing summary.json")?;
     Ok(EvalOutcome { passed, counts: (total, regressions + policy_failures, skipped), summary })
+}
+
+/// Runs of one scenario under one condition (light, weather), pooled: their persons judged
+/// together (another seed is another crowd, so each person is an independent cluster).
+#[derive(Clone, Debug, Serialize)]
+pub struct Pool {
+    /// `pool:<scenario>:<light>:<weather>`, its name in `junit.xml` and the verdicts.
+    pub name: String,
+    /// The scenario file, as the suite names it.
+    pub scenario: String,
+    /// Light of the runs.
+    pub light: String,
+    /// Weather of the runs.
+    pub weather: String,
+    /// The runs pooled (at least two).
+    pub runs: Vec<String>,
+    /// Persons with scored person-frames, over the runs.
+    pub persons: usize,
+    /// Pooled masking bias of everybody and of each grouping attribute, with intervals.
+    pub bias: Vec<AttributeBias>,
+    /// The policy's verdicts on the pool (they count in the gate like a run's).
+    pub verdicts: Vec<crowdtwin_reports::policy::Verdict>,
+}
+
+/// The suite's pools: runs sharing a scenario and a condition, two or more of them.
+fn pool_runs(suite: &Suite, runs: &[(String, RunRecords)], policy: Option<&Policy>, options: &BiasOptions) -> Vec<Pool> {
+    let mut keys: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, (_, records)) in runs.iter().enumerate() {
+        let Some(info) = records.runs.first() else { continue };
+        keys.entry((suite.runs[i].scenario.display().to_string(), info.light.clone(), info.weather.clone())).or_default().push(i);
+    }
+    keys.into_iter()
+        .filter(|(_, members)| members.len() >= 2)
+        .map(|((scenario, light, weather), members)| {
+            let judged: Vec<(&RunRecords, f64, u32)> = members
+                .iter()
+                .map(|&i| {
+                    let info = &runs[i].1.runs[0];
+                    (&runs[i].1, info.miss_threshold, info.min_visible_px)
+                })
+                .collect();
+            let outcomes: Vec<BTreeMap<u32, crowdtwin_reports::bias::PersonOutcome>> = judged.iter().map(|(r, t, f)| crowdtwin_reports::bias::person_outcomes(r, *t, *f)).collect();
+            let everybody: Vec<crowdtwin_reports::bias::PersonOutcome> = outcomes.iter().flat_map(|o| o.values().copied()).collect();
+            let mut bias = vec![crowdtwin_reports::bias::group_bias("everybody", &[("everybody".to_string(), everybody.clone())], options)];
+            let with_outcomes: Vec<(&RunRecords, &BTreeMap<u32, crowdtwin_reports::bias::PersonOutcome>)> = judged.iter().map(|(r, _, _)| *r).zip(outcomes.iter()).collect();
+            for attribute in crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES {
+                bias.push(crowdtwin_reports::bias::pooled_grouped_bias(&with_outcomes, &[attribute], options));
+            }
+            let verdicts = policy.map(|p| p.judge_pool(&judged).1).unwrap_or_default();
+            Pool {
+                name: format!("pool:{scenario}:{light}:{weather}"),
+                scenario,
+                light,
+                weather,
+                runs: members.iter().map(|&i| runs[i].0.clone()).collect(),
+                persons: everybody.len(),
+                bias,
+                verdicts,
+            }
+        })
+        .collect()
+}
+
+/// What a suite would give each pool, before it runs: `eval plan`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedPool {
+    /// The scenario file and the condition (`light`, `weather`) its runs share.
+    pub scenario: String,
+    /// Light of the runs (from the scenario's hour and latitude).
+    pub light: String,
+    /// Weather of the runs.
+    pub weather: String,
+    /// Runs (seeds) in the pool.
+    pub runs: usize,
+    /// The smallest group of any grouping attribute the population gives a run: `attribute=value`.
+    pub smallest_group: String,
+    /// Persons of that group in one run (the population's exact quota).
+    pub persons_per_run: usize,
+    /// Over the pool's runs.
+    pub persons: usize,
+    /// `95 %`, `80 %` or `short`: the power the pool reaches for the gap.
+    pub reaches: &'static str,
+    /// Runs (seeds) that would reach 80 % and 95 % power.
+    pub runs_for_80: Option<usize>,
+    /// Runs for 95 %.
+    pub runs_for_95: Option<usize>,
+}
+
+/// `eval plan`: the bias test's power against a `gap` from the validated synthetic model
+/// ([`crowdtwin_reports::power`]), and what each of the suite's pools reaches with the persons its
+/// population gives its smallest group — an upper bound, as persons never in view are not scored,
+/// and the model assumes 40 scored frames per person.
+///
+/// # Errors
+/// A bad suite or scenario, or a gap outside (0, 0.7].
+pub fn plan(suite_path: &Path, gap: f64, trials: u64) -> anyhow::Result<(crowdtwin_reports::power::Plan, Vec<PlannedPool>)> {
+    anyhow::ensure!(gap.is_finite() && gap > 0.0 && gap <= 0.7, "--gap must be a miss-rate gap in (0, 0.7], got {gap}");
+    anyhow::ensure!((10..=10_000).contains(&trials), "--trials must be 10 to 10 000, got {trials}");
+    let suite = Suite::load(suite_path)?;
+    let folder = suite_path.parent().unwrap_or(Path::new("."));
+    // The validated set-up: 400 replicates, groups of at least 20 judged.
+    let power = crowdtwin_reports::power::plan(gap, trials, &BiasOptions { resamples: 400, min_persons: 20, ..Default::default() });
+    let mut pools: BTreeMap<(String, String, String), (usize, String, usize)> = BTreeMap::new();
+    for (i, run) in suite.runs.iter().enumerate() {
+        let name = suite.run_name(i)?;
+        let path = folder.join(&run.scenario);
+        let mut scenario = crate::scenario::load_scenario(&path, run.seconds, run.seed)?;
+        crate::scenario::apply_variant(&mut scenario, &Variant { name: Some(name), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() }, &path)?;
+        let persons = crowdtwin_agents::population::generate_population(&scenario);
+        let mut smallest: Option<(usize, String)> = None;
+        for attribute in crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for p in &persons {
+                *counts.entry(p.demographics.value_of(attribute).unwrap_or_default()).or_default() += 1;
+            }
+            // An attribute with one value has no groups to compare.
+            if counts.len() < 2 {
+                continue;
+            }
+            for (value, n) in counts {
+                if smallest.as_ref().is_none_or(|(m, _)| n < *m) {
+                    smallest = Some((n, format!("{attribute}={value}")));
+                }
+            }
+        }
+        let (n, group) = smallest.unwrap_or((persons.len(), "everybody".into()));
+        let key = (run.scenario.display().to_string(), scenario.light_condition().to_string(), scenario.conditions.weather_name().to_string());
+        let entry = pools.entry(key).or_insert((0, group.clone(), n));
+        entry.0 += 1;
+        if n < entry.2 {
+            (entry.1, entry.2) = (group, n);
+        }
+    }
+    let runs_for = |needed: Option<usize>, per_run: usize| needed.map(|needed| needed.div_ceil(per_run.max(1)));
+    let planned = pools
+        .into_iter()
+        .map(|((scenario, light, weather), (runs, smallest_group, persons_per_run))| {
+            let persons = runs * persons_per_run;
+            let reaches = match (power.persons_for_95, power.persons_for_80) {
+                (Some(n95), _) if persons >= n95 => "95 %",
+                (_, Some(n80)) if persons >= n80 => "80 %",
+                _ => "short",
+            };
+            PlannedPool {
+                scenario,
+                light,
+                weather,
+                runs,
+                smallest_group,
+                persons_per_run,
+                persons,
+                reaches,
+                runs_for_80: runs_for(power.persons_for_80, persons_per_run),
+                runs_for_95: runs_for(power.persons_for_95, persons_per_run),
+            }
+        })
+        .collect();
+    Ok((power, planned))
 }
 
 /// A baseline eval's measurements.

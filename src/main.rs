@@ -238,6 +238,19 @@ enum Command {
 /// What `eval` does besides running a suite.
 #[derive(Subcommand)]
 enum EvalAction {
+    /// Before running: how many persons per group (and seeds) the bias test needs to flag a
+    /// miss-rate gap with 80 % and 95 % power, and whether each of the suite's pools has them.
+    Plan {
+        /// Suite file (RON).
+        #[arg(long)]
+        suite: PathBuf,
+        /// The gap to detect, as a share of frames (0.05: 5 points of miss rate).
+        #[arg(long, default_value_t = 0.05)]
+        gap: f64,
+        /// Planted experiments per size.
+        #[arg(long, default_value_t = 100)]
+        trials: u64,
+    },
     /// Combine the output folders of `eval --shard I/N` (all N, once each) into the summary,
     /// junit.xml and exit code one `eval` of the whole suite gives.
     Merge {
@@ -294,6 +307,25 @@ fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
 fn execute(cli: Cli) -> anyhow::Result<bool> {
     if let Command::Eval { action, suite, out, shard, baseline, policy, mask_model, ad_model, threads, quiet } = cli.command {
         let (outcome, out) = match action {
+            Some(EvalAction::Plan { suite, gap, trials }) => {
+                let (power, pools) = crowdtwin::eval::plan(&suite, gap, trials)?;
+                println!("power of the bias test against a {:.1}-point miss-rate gap ({} planted experiments per size; persons missing each of 40 frames with probability 0.30 ± 0.08, the other group 0.30 + gap):", gap * 100.0, power.trials);
+                println!("  {:>8}  {:>6}  {:>12}", "persons", "power", "false flags");
+                for p in &power.points {
+                    println!("  {:>8}  {:>5.0} %  {:>10.0} %", p.persons, p.power * 100.0, p.false_flags * 100.0);
+                }
+                let size = |n: Option<usize>| n.map_or("more than 3200".to_string(), |n| n.to_string());
+                println!("persons per group for 80 % power: {}; for 95 %: {}", size(power.persons_for_80), size(power.persons_for_95));
+                println!("the suite's pools (runs of one scenario and condition; persons its population gives the smallest group — an upper bound, persons never in view are not scored):");
+                for p in &pools {
+                    let runs = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
+                    println!(
+                        "  {} ({}, {}): {} run(s) × {} persons of {} = {} → {}; runs needed for 80 %: {}, for 95 %: {}",
+                        p.scenario, p.light, p.weather, p.runs, p.persons_per_run, p.smallest_group, p.persons, p.reaches, runs(p.runs_for_80), runs(p.runs_for_95)
+                    );
+                }
+                return Ok(true);
+            }
             Some(EvalAction::Merge { shards, out, baseline, policy }) => {
                 let policy = policy.map(|p| project_file(&p));
                 (crowdtwin::eval::merge(&shards, &out, baseline.as_deref(), policy.as_deref())?, out)

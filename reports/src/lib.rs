@@ -16,7 +16,8 @@
 //! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
 //! * [`privacy`] — privacy leakage after masking: attribute-inference and re-identification attackers.
 //! * [`placement`] — choosing cameras from candidates: greedy and an exact ILP (good_lp + microlp) with its gap.
-//! * [`policy`] — fairness policies (RON) judged on the bias statistics.
+//! * [`policy`] — fairness policies (RON) judged on the bias statistics, one run or a pool of runs.
+//! * [`power`] — the bias test's power against a planted gap: persons per group an audit needs.
 //! * [`output`] — atomic file writes.
 //! * [`site_map`] — the top-down map of a laid-out site (what an import made of a place).
 
@@ -33,6 +34,7 @@ pub mod outcomes;
 pub mod output;
 pub mod placement;
 pub mod policy;
+pub mod power;
 pub mod privacy;
 pub mod records;
 pub mod regions;

@@ -11,11 +11,12 @@
 //! (lines on everybody, `attributes: []`, need one). When the best judged group's rate is 0
 //! and another's is not, the ratio is unbounded and the line fails, saying so.
 
-use crate::bias::{masking_bias, AttributeBias, BiasOptions, GroupBias};
-use crate::outcomes::{outcome_bias, Outcome};
+use crate::bias::{AttributeBias, BiasOptions, GroupBias, PersonOutcome};
+use crate::outcomes::Outcome;
 use crate::records::RunRecords;
 use crowdtwin_core::scenario::{parse_checked, PathSegment, ScenarioError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What a rule limits: a rate per group, or its ratio or difference to the best group.
@@ -202,6 +203,19 @@ impl Policy {
     /// The bias statistics every masking rule needs (one per distinct attribute list) and the
     /// verdicts of every line. Alert rules need the run's alerts scored.
     pub fn judge(&self, records: &RunRecords, miss_threshold: f64, min_visible_px: u32) -> (Vec<AttributeBias>, Vec<Verdict>) {
+        self.judge_pool(&[(records, miss_threshold, min_visible_px)])
+    }
+
+    /// [`Policy::judge`] on the persons of several runs pooled (each run with its own miss
+    /// threshold and visibility floor): runs of one scenario and condition under different seeds
+    /// are different people, independent clusters for the bootstrap, so a pool of seeds judges
+    /// groups a single run is too small for.
+    pub fn judge_pool(&self, runs: &[(&RunRecords, f64, u32)]) -> (Vec<AttributeBias>, Vec<Verdict>) {
+        let masking: Vec<BTreeMap<u32, PersonOutcome>> = runs.iter().map(|(r, threshold, floor)| crate::bias::person_outcomes(r, *threshold, *floor)).collect();
+        let everybody_of_pool = |outcomes: &[BTreeMap<u32, PersonOutcome>]| {
+            let people: Vec<PersonOutcome> = outcomes.iter().flat_map(|o| o.values().copied()).collect();
+            crate::bias::group_bias("everybody", &[("everybody".to_string(), people)], &self.options())
+        };
         let mut computed: Vec<(Option<Outcome>, AttributeBias)> = Vec::new();
         let mut verdicts = Vec::new();
         for rule in &self.rules {
@@ -209,11 +223,15 @@ impl Policy {
             let key = if names.is_empty() { "everybody".to_string() } else { names.join(" × ") };
             let measure = rule.metric.parts().0;
             if !computed.iter().any(|(m, b)| *m == measure && b.attribute == key) {
-                let mut bias = match (measure, names.is_empty()) {
-                    (None, true) => everybody(records, miss_threshold, min_visible_px, &self.options()),
-                    (None, false) => masking_bias(records, &names, miss_threshold, min_visible_px, &self.options()),
-                    (Some(outcome), true) => everybody_of(records, outcome, &self.options()),
-                    (Some(outcome), false) => outcome_bias(records, outcome, &names, &self.options()).bias,
+                let outcomes = match measure {
+                    None => masking.clone(),
+                    Some(outcome) => runs.iter().map(|(r, _, _)| crate::outcomes::person_outcomes(r, outcome)).collect(),
+                };
+                let mut bias = if names.is_empty() {
+                    everybody_of_pool(&outcomes)
+                } else {
+                    let pooled: Vec<(&RunRecords, &BTreeMap<u32, PersonOutcome>)> = runs.iter().map(|(r, _, _)| *r).zip(outcomes.iter()).collect();
+                    crate::bias::pooled_grouped_bias(&pooled, &names, &self.options())
                 };
                 bias.attribute = key.clone();
                 computed.push((measure, bias));
@@ -231,11 +249,6 @@ pub fn everybody(records: &RunRecords, miss_threshold: f64, min_visible_px: u32,
     crate::bias::group_bias("everybody", &[("everybody".to_string(), outcomes.into_values().collect())], options)
 }
 
-/// An alert outcome of everybody as one group.
-fn everybody_of(records: &RunRecords, outcome: Outcome, options: &BiasOptions) -> AttributeBias {
-    let outcomes = crate::outcomes::person_outcomes(records, outcome);
-    crate::bias::group_bias("everybody", &[("everybody".to_string(), outcomes.into_values().collect())], options)
-}
 
 fn judge_rule(rule: &PolicyRule, key: &str, bias: &AttributeBias, min_persons: usize) -> Verdict {
     let (_, form) = rule.metric.parts();

@@ -173,3 +173,61 @@ fn a_suite_sharded_as_a_slurm_job_array_merges_into_the_verdict_of_one_eval() {
     assert!(code == 2 && text.contains("given twice"), "{code}: {text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn runs_of_one_scenario_and_condition_are_pooled_and_judged_together() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp_dir("eval-pool");
+    let output = crowdtwin(&["eval", "--suite", "tests/fixtures/seeds-suite.ron", "--quiet", "--policy", "policies/default.ron", "--out", out.to_str().unwrap()]);
+    let code = output.status.code().unwrap();
+    assert!(code == 0 || code == 1, "{}", String::from_utf8_lossy(&output.stderr));
+    let s = summary(&out);
+    let pools = s["pools"].as_array().unwrap();
+    assert_eq!(pools.len(), 1, "{pools:?}");
+    let pool = &pools[0];
+    assert_eq!(pool["runs"], serde_json::json!(["small-7", "small-8", "small-9"]));
+    assert_eq!((pool["light"].as_str(), pool["weather"].as_str()), (Some("day"), Some("clear")));
+    // Everybody's pooled group holds every run's persons, and its interval is narrower than a
+    // run's own on average (three times the persons, independent clusters).
+    let everybody = |m: &serde_json::Value| m["metric"] == "miss_rate" && m["group"] == "everybody";
+    let per_run: Vec<&serde_json::Value> = s["measurements"].as_array().unwrap().iter().filter(|m| everybody(m)).collect();
+    assert_eq!(per_run.len(), 3);
+    let persons: u64 = per_run.iter().map(|m| m["units"].as_u64().unwrap()).sum();
+    let pooled = &pool["bias"][0]["groups"][0];
+    assert_eq!(pool["bias"][0]["attribute"], "everybody");
+    assert_eq!(pooled["persons"].as_u64(), Some(persons));
+    assert_eq!(pool["persons"].as_u64(), Some(persons));
+    let width = |ci: &serde_json::Value| ci[1].as_f64().unwrap() - ci[0].as_f64().unwrap();
+    let pooled_width = width(&pooled["miss_rate_ci"]);
+    let widths: Vec<f64> = per_run.iter().map(|m| 2.0 * 1.959_964 * m["standard_error"].as_f64().unwrap()).collect();
+    let mean_width = widths.iter().sum::<f64>() / widths.len() as f64;
+    assert!(pooled_width < mean_width, "pooled interval {pooled_width} against the runs' {widths:?}");
+    // The policy judges the pool too, in the verdicts and in junit.xml.
+    let verdicts = s["policy"]["verdicts"].as_array().unwrap();
+    let pool_name = pool["name"].as_str().unwrap();
+    assert!(pool_name.starts_with("pool:small.ron:day:clear"), "{pool_name}");
+    assert_eq!(verdicts.iter().filter(|v| v["run"] == pool_name).count(), pool["verdicts"].as_array().unwrap().len());
+    assert!(!pool["verdicts"].as_array().unwrap().is_empty());
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(&format!("classname=\"{pool_name}.policy\"")), "{junit}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn eval_plan_reproduces_the_validated_power_and_sizes_the_suite() {
+    let output = crowdtwin(&["eval", "plan", "--suite", "tests/fixtures/seeds-suite.ron", "--gap", "0.05"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}{text}", String::from_utf8_lossy(&output.stderr));
+    // The README's validation: 200 persons per group flag a 5-point gap in 100 of 100 planted
+    // experiments, and no gap in 4 of 100.
+    let line = text.lines().find(|l| l.trim_start().starts_with("200 ")).unwrap_or_else(|| panic!("{text}"));
+    let numbers: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(numbers, vec![200.0, 100.0, 4.0], "{line}");
+    assert!(text.contains("for 80 % power: ") && text.contains("for 95 %: "), "{text}");
+    // Twelve persons a run: the small scenario's smallest group is far too small.
+    let pool = text.lines().find(|l| l.contains("small.ron (day, clear): 3 run(s)")).unwrap_or_else(|| panic!("{text}"));
+    assert!(pool.contains("→ short"), "{pool}");
+    let bad = crowdtwin(&["eval", "plan", "--suite", "tests/fixtures/seeds-suite.ron", "--gap", "NaN"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--gap"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
