@@ -193,6 +193,13 @@ pub fn bench(scenario_path: &Path, mask_model: &Path, refine_model: Option<&Path
             "| crowd model alone (routes, speed model, incidents; one core) | {count} agents, {ticks} ticks | {rate:.0} agent steps/s (set-up and first routes {setup_s:.1} s) |\n"
         ));
     }
+    let city = crate::project_file(Path::new("scenarios/helsinki-centre.ron"));
+    let (import_s, route_s, step_ms) = crate::crowd::city_benchmark(&city, 10_000, ticks)?;
+    table.push_str(&format!(
+        "| city scale: central Helsinki from OpenStreetMap (1.0 km × 1.7 km; one core) | import and lay out the map | {import_s:.1} s |\n\
+         | city scale | 10 000 agents: crowd set-up and first routes | {route_s:.1} s |\n\
+         | city scale | 10 000 agents, {ticks} ticks | {step_ms:.1} ms per tick |\n"
+    ));
     Ok(table)
 }
 

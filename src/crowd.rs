@@ -57,6 +57,33 @@ pub fn fundamental_diagram(out: &Path) -> anyhow::Result<String> {
     Ok(table)
 }
 
+/// City scale on an imported site (one core): seconds to import the map and lay it out, seconds
+/// to build the crowd of `count` persons (all present from the start) and plan everybody's first
+/// route, and milliseconds per tick to step them (mean over `ticks`).
+///
+/// # Errors
+/// The scenario or its map cannot be read, or the crowd cannot be staged.
+pub fn city_benchmark(path: &Path, count: u32, ticks: u64) -> anyhow::Result<(f64, f64, f64)> {
+    let mut scenario = crate::scenario::load_scenario(path, None, None)?;
+    scenario.population.count = count;
+    scenario.population.flow.present_at_start = 1.0;
+    scenario.incidents.clear();
+    scenario.duration_s = scenario.duration_s.max(ticks as f32 / scenario.tick_hz as f32 + 1.0);
+    let started = Instant::now();
+    let layout = Arc::new(crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", path.display()))?.layout);
+    let import_s = started.elapsed().as_secs_f64();
+    let persons = generate_population(&scenario);
+    let started = Instant::now();
+    let mut crowd = CrowdModel::new(&scenario, &persons, layout).map_err(|e| anyhow::anyhow!(e))?;
+    crowd.step(); // the first tick plans everybody's first route
+    let route_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..ticks {
+        crowd.step();
+    }
+    Ok((import_s, route_s, started.elapsed().as_secs_f64() * 1e3 / ticks.max(1) as f64))
+}
+
 /// Agent steps per second of the crowd model alone (one core) for `count` agents, on the
 /// scenario's site grown to keep about 0.25 persons per square metre of plaza.
 pub fn crowd_steps_per_second(base: &Scenario, count: u32, ticks: u64) -> anyhow::Result<(f64, f64)> {

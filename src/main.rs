@@ -181,7 +181,7 @@ enum Command {
     Check {
         /// Scenario file (RON).
         scenario: PathBuf,
-        /// Where to write the site map (default: `<scenario name>.site.png` here).
+        /// Where to write the site map (default: `out/<scenario name>.site.png`).
         #[arg(long)]
         map: Option<PathBuf>,
     },

@@ -91,9 +91,23 @@ pub fn check_site(scenario: &Scenario, path: &Path, map: Option<&Path>) -> anyho
             println!("    {}{more}: {message}", shown.join(", "));
         }
     }
+    // Each camera against the site: a mount inside a building or far off the map is a mistake.
+    for camera in &scenario.cameras {
+        let (x, y, z) = camera.position;
+        let building = layout.footprints.iter().find(|f| f.contains(x, z) && y < f.height_m).map(|f| f.source.clone()).or_else(|| {
+            layout.obstacles.iter().any(|o| o.kind == crowdtwin_core::site::ObstacleKind::Building && o.bounds.contains_ground(x, z, -0.05) && y < o.bounds.max[1]).then(|| "a building block".to_string())
+        });
+        let off = x < x0 - 50.0 || x > x1 + 50.0 || z < z0 - 50.0 || z > z1 + 50.0;
+        let note = match (building, off) {
+            (Some(b), _) => format!(" — warning: inside {b} (below its roof): its view starts inside walls"),
+            (None, true) => " — warning: more than 50 m off the site".to_string(),
+            (None, false) => String::new(),
+        };
+        println!("  camera `{}` at ({x:.1}, {y:.1}, {z:.1}) m, heading {:.0}°{note}", camera.id, camera.yaw_deg);
+    }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "site".into());
-    let out = map.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from(format!("{stem}.site.png")));
-    let png = crowdtwin_reports::site_map::site_png(layout, 1200).map_err(anyhow::Error::msg)?;
+    let out = map.map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from("out").join(format!("{stem}.site.png")));
+    let png = crowdtwin_reports::site_map::site_png(layout, &scenario.cameras, 1200).map_err(anyhow::Error::msg)?;
     crowdtwin_reports::output::write_atomic(&out, &png).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
     println!("  map: {}", out.display());
     Ok(())

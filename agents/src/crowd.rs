@@ -18,7 +18,7 @@ use crate::vehicles::{Car, Traffic};
 use bevy::math::{Quat, Vec2, Vec3};
 use crowdtwin_core::rng::{Purpose, StreamRng};
 use crowdtwin_core::scenario::{Flow, Groups, Scenario};
-use crowdtwin_core::site::{Ground, SiteLayout};
+use crowdtwin_core::site::{Ground, PointOfInterest, SiteLayout};
 use crowdtwin_core::taxonomy::{AgeGroup, MobilityAid};
 use std::f32::consts::{PI, TAU};
 use std::sync::Arc;
@@ -181,13 +181,18 @@ pub(crate) struct Agent {
     rng: StreamRng,
 }
 
+/// How far a person on an imported site goes for a point of interest, metres.
+pub const MAX_TRIP_M: f32 = 300.0;
+
 /// Obstacles and the site's outer boundary as walls for the speed model.
 struct SiteWalls<'a>(&'a SiteLayout);
 
 impl Walls for SiteWalls<'_> {
     fn near(&self, p: Vec2, range: f32, out: &mut Vec<WallContact>) {
         let layout = self.0;
-        for obstacle in &layout.obstacles {
+        // An imported site's furniture is in its raster: the scan below finds it.
+        let boxes: &[crowdtwin_core::site::Obstacle] = if layout.template_ground().is_some() { &layout.obstacles } else { &[] };
+        for obstacle in boxes {
             let b = &obstacle.bounds;
             let nearest = Vec2::new(p.x.clamp(b.min[0], b.max[0]), p.y.clamp(b.min[2], b.max[2]));
             let away = p - nearest;
@@ -441,7 +446,16 @@ impl CrowdModel {
         let layout = self.layout.clone();
         let nav = if self.agents[i].wheelchair { &self.nav_wheelchair } else { &self.nav_on_foot };
         let agent = &mut self.agents[i];
-        let pois = &layout.points_of_interest;
+        let all = &layout.points_of_interest;
+        // On an imported site people go to places within a walk (a city centre has thousands of
+        // them, kilometres apart); the template's plaza is small enough for all of them.
+        let near: Vec<PointOfInterest>;
+        let pois: &[PointOfInterest] = if layout.template_ground().is_some() {
+            all
+        } else {
+            near = all.iter().filter(|p| Vec2::from(p.position).distance(agent.position) <= MAX_TRIP_M).copied().collect();
+            if near.is_empty() { all } else { &near }
+        };
         let point = if pois.is_empty() || agent.rng.unit() < 0.15 {
             random_open(nav, &mut agent.rng)
         } else {

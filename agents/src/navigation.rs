@@ -4,11 +4,76 @@
 //! (off buildings and furniture, off the street except on crossings — on crossings with ramps
 //! only, for the wheelchair grid). Routes are A* over the eight-connected grid without cutting
 //! corners, then shortened by dropping waypoints that are in line of sight of each other.
+//! City-scale grids (millions of cells) stay affordable: the search's memory is reused between
+//! searches, and a goal in another connected component fails at once.
 
 use bevy::math::Vec2;
 use crowdtwin_core::site::SiteLayout;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+
+/// Labels the 4-connected components of the open cells (1, 2, …; 0 for closed). A* moves
+/// diagonally only past two open orthogonal cells, so its reachability is 4-connectivity.
+fn components(open: &[bool], columns: usize, rows: usize) -> Vec<u32> {
+    let mut label = vec![0u32; open.len()];
+    let mut next = 0u32;
+    let mut stack = Vec::new();
+    for seed in 0..open.len() {
+        if !open[seed] || label[seed] != 0 {
+            continue;
+        }
+        next += 1;
+        label[seed] = next;
+        stack.push(seed);
+        while let Some(cell) = stack.pop() {
+            let (column, row) = (cell % columns, cell / columns);
+            let neighbours = [
+                (column > 0).then(|| cell - 1),
+                (column + 1 < columns).then(|| cell + 1),
+                (row > 0).then(|| cell - columns),
+                (row + 1 < rows).then(|| cell + columns),
+            ];
+            for n in neighbours.into_iter().flatten() {
+                if open[n] && label[n] == 0 {
+                    label[n] = next;
+                    stack.push(n);
+                }
+            }
+        }
+    }
+    label
+}
+
+/// A* working memory, one per thread, grown to the largest grid searched: `seen[cell]` is the
+/// generation of the search that last touched `cost[cell]` and `came_from[cell]`.
+#[derive(Default)]
+struct Scratch {
+    cost: Vec<f32>,
+    came_from: Vec<usize>,
+    seen: Vec<u32>,
+    generation: u32,
+    frontier: BinaryHeap<Candidate>,
+}
+
+impl Scratch {
+    fn begin(&mut self, cells: usize) {
+        if self.seen.len() < cells {
+            self.cost.resize(cells, f32::INFINITY);
+            self.came_from.resize(cells, usize::MAX);
+            self.seen.resize(cells, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        self.frontier.clear();
+    }
+}
+
+thread_local! {
+    static SEARCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
 
 /// An occupancy grid over the site's walkable rectangle.
 #[derive(Clone, Debug)]
@@ -22,12 +87,18 @@ pub struct NavGrid {
     /// Cells along z.
     pub rows: usize,
     open: Vec<bool>,
+    /// Connected component of each open cell (0 for closed cells): a search between two
+    /// components fails at once instead of exploring the whole of one (on a city-scale site a
+    /// courtyard entrance would otherwise cost a search of millions of cells).
+    component: Vec<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
 struct Candidate {
     estimate: f32,
     cell: usize,
+    /// The cost to the cell when pushed: an entry whose cost has since been beaten is stale.
+    cost: f32,
 }
 
 impl Eq for Candidate {}
@@ -59,7 +130,8 @@ impl NavGrid {
                 open[row * columns + column] = layout.is_pedestrian_area(centre.x, centre.y, clearance_m, needs_ramps);
             }
         }
-        NavGrid { cell_m, origin, columns, rows, open }
+        let component = components(&open, columns, rows);
+        NavGrid { cell_m, origin, columns, rows, open, component }
     }
 
     /// The cell containing a point, if it lies on the grid.
@@ -126,18 +198,40 @@ impl NavGrid {
             return Some(vec![goal_point]); // most trips on an open plaza: no search needed
         }
         let (start, goal) = (self.cell_of(start_point)?, self.cell_of(goal_point)?);
-        let mut cost = vec![f32::INFINITY; self.open.len()];
-        let mut came_from = vec![usize::MAX; self.open.len()];
-        let mut frontier = BinaryHeap::new();
+        if self.component[start] != self.component[goal] {
+            return None;
+        }
+        SEARCH.with(|scratch| self.search(&mut scratch.borrow_mut(), start, goal, start_point, goal_point))
+    }
+
+    /// A* from `start` to `goal` in `scratch`'s buffers (reset lazily by generation, so a search
+    /// costs what it explores, not the grid's size: city-scale grids have millions of cells).
+    fn search(&self, scratch: &mut Scratch, start: usize, goal: usize, start_point: Vec2, goal_point: Vec2) -> Option<Vec<Vec2>> {
+        scratch.begin(self.open.len());
+        let Scratch { cost, came_from, seen, generation, frontier } = scratch;
+        let generation = *generation;
+        let cost_of = |cell: usize, cost: &mut Vec<f32>, seen: &mut Vec<u32>| {
+            if seen[cell] != generation {
+                seen[cell] = generation;
+                cost[cell] = f32::INFINITY;
+            }
+            cost[cell]
+        };
+        cost_of(start, cost, seen);
         cost[start] = 0.0;
-        frontier.push(Candidate { estimate: 0.0, cell: start });
+        frontier.push(Candidate { estimate: 0.0, cell: start, cost: 0.0 });
+        let goal_centre = self.centre(goal);
         let heuristic = |cell: usize| {
-            let d = (self.centre(cell) - self.centre(goal)).abs() / self.cell_m;
+            let d = (self.centre(cell) - goal_centre).abs() / self.cell_m;
             (d.x.max(d.y) + (std::f32::consts::SQRT_2 - 1.0) * d.x.min(d.y)) * self.cell_m
         };
-        while let Some(Candidate { cell, .. }) = frontier.pop() {
+        while let Some(Candidate { cell, cost: pushed, .. }) = frontier.pop() {
             if cell == goal {
                 break;
+            }
+            // A better path to the cell was expanded already: nothing here can improve on it.
+            if pushed > cost[cell] {
+                continue;
             }
             let (column, row) = ((cell % self.columns) as i64, (cell / self.columns) as i64);
             for (dc, dr) in [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)] {
@@ -158,14 +252,15 @@ impl NavGrid {
                 }
                 let step = if diagonal { std::f32::consts::SQRT_2 } else { 1.0 } * self.cell_m;
                 let new_cost = cost[cell] + step;
-                if new_cost < cost[next] {
+                if new_cost < cost_of(next, cost, seen) {
                     cost[next] = new_cost;
                     came_from[next] = cell;
-                    frontier.push(Candidate { estimate: new_cost + heuristic(next), cell: next });
+                    frontier.push(Candidate { estimate: new_cost + heuristic(next), cell: next, cost: new_cost });
                 }
             }
         }
-        if cost[goal].is_infinite() {
+        frontier.clear();
+        if cost_of(goal, cost, seen).is_infinite() {
             return None;
         }
         let mut cells = vec![goal];

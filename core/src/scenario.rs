@@ -1045,7 +1045,10 @@ impl Scenario {
                 match (&osm.bbox, &osm.polygon) {
                     (Some(_), Some(_)) | (None, None) => return osm_at("bbox", "give exactly one of `bbox` and `polygon`".into()),
                     (Some((s0, w0, n1, e1)), None) => {
-                        if !(valid(*s0, *w0) && valid(*n1, *e1) && s0 < n1 && w0 < e1) {
+                        if !(valid(*s0, *w0) && valid(*n1, *e1)) {
+                            return osm_at("bbox", format!("latitudes must be finite within ±85° and longitudes within ±180°, got ({s0}, {w0}, {n1}, {e1})"));
+                        }
+                        if !(s0 < n1 && w0 < e1) {
                             return osm_at("bbox", format!("must be (south, west, north, east) degrees with south < north and west < east, got ({s0}, {w0}, {n1}, {e1})"));
                         }
                         if (n1 - s0) > 0.1 || (e1 - w0) > 0.2 {
@@ -1058,10 +1061,20 @@ impl Scenario {
                         }
                     }
                 }
-                if let Some((lat, lon)) = osm.origin
-                    && !valid(lat, lon)
-                {
-                    return osm_at("origin", format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
+                if let Some((lat, lon)) = osm.origin {
+                    if !valid(lat, lon) {
+                        return osm_at("origin", format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
+                    }
+                    let points: Vec<(f64, f64)> = match (&osm.bbox, &osm.polygon) {
+                        (Some((s0, w0, n1, e1)), _) => vec![(*s0, *w0), (*n1, *e1)],
+                        (None, Some(p)) => p.clone(),
+                        (None, None) => Vec::new(),
+                    };
+                    let (lats, lons): (Vec<f64>, Vec<f64>) = points.into_iter().unzip();
+                    let within = |v: f64, of: &[f64]| v >= of.iter().copied().fold(f64::MAX, f64::min) - 0.02 && v <= of.iter().copied().fold(f64::MIN, f64::max) + 0.02;
+                    if !(within(lat, &lats) && within(lon, &lons)) {
+                        return osm_at("origin", format!("({lat}, {lon}) lies outside the crop (by more than 0.02°): give a point in or near it"));
+                    }
                 }
                 if !(osm.storey_height_m >= 2.0 && osm.storey_height_m <= 10.0) {
                     return osm_at("storey_height_m", format!("must be 2 to 10 m, got {}", osm.storey_height_m));
@@ -1073,6 +1086,16 @@ impl Scenario {
                 {
                     return at(&[Key("site"), Key("origin")], format!("must be finite (latitude, longitude) degrees, got ({lat}, {lon})"));
                 }
+            }
+        }
+        if !matches!(self.site, SiteSpec::Template(_)) {
+            // Cars drive the template's street ring; they do not follow imported carriageways yet.
+            let refuse = |field: &'static str, n: u32| at(&[Key("traffic"), Key(field)], format!("{n} cars, but cars drive only on the template's street ring, not on an imported site's carriageways yet: set 0"));
+            if self.traffic.moving_cars > 0 {
+                return refuse("moving_cars", self.traffic.moving_cars);
+            }
+            if self.traffic.parked_cars > 0 {
+                return refuse("parked_cars", self.traffic.parked_cars);
             }
         }
         if let Some(area) = &self.area
@@ -1576,6 +1599,12 @@ mod tests {
         assert!(err.to_string().contains("storeys"), "{err}");
         let err = bad("site: osm(file: \"m.osm\", bbox: (NaN, 24.9, 60.18, 24.95))");
         assert_eq!(err.field(), Some("site.bbox"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\", bbox: (89.0, 24.9, 91.0, 24.95))");
+        assert!(err.field() == Some("site.bbox") && err.to_string().contains("±85°"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\", bbox: (60.16, 24.9, 60.18, 24.95), origin: (10.0, 10.0))");
+        assert!(err.field() == Some("site.origin") && err.to_string().contains("outside the crop"), "{err}");
+        let err = bad("site: osm(file: \"m.osm\", bbox: (60.16, 24.9, 60.18, 24.95)),\n    traffic: (moving_cars: 2)");
+        assert!(err.field() == Some("traffic.moving_cars") && err.to_string().contains("template's street ring"), "{err}");
         let err = bad("site: park(file: \"m.osm\")");
         assert!(err.field() == Some("site") && err.to_string().contains("park"), "{err}");
     }

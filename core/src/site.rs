@@ -124,6 +124,9 @@ pub enum Surface {
     Building = 6,
     /// Grass, parks and planted land: drawn, not walked.
     Green = 7,
+    /// Under a bench, a tree trunk or a shelter (imported sites paint their furniture into the
+    /// raster, so walkability never loops over thousands of objects).
+    Furniture = 8,
 }
 
 impl Surface {
@@ -151,6 +154,7 @@ impl Surface {
             5 => Surface::Steps,
             6 => Surface::Building,
             7 => Surface::Green,
+            8 => Surface::Furniture,
             _ => Surface::Off,
         }
     }
@@ -524,14 +528,14 @@ impl SiteLayout {
         }
     }
 
-    /// Whether a person of the given radius can stand at (x, z).
+    /// Whether a person of the given radius can stand at (x, z). On an imported site the
+    /// furniture is in the raster, so the body's edge probes find it.
     pub fn is_walkable(&self, x: f32, z: f32, radius: f32) -> bool {
-        let clear_of_obstacles = || !self.obstacles.iter().any(|o| o.bounds.contains_ground(x, z, radius));
         match &self.ground {
-            Ground::Template(t) => x.abs() <= t.walkable_half[0] - radius && z.abs() <= t.walkable_half[1] - radius && clear_of_obstacles(),
-            Ground::Map(map) => {
-                body_edge(radius).iter().all(|&(dx, dz)| map.at(x + dx, z + dz).walkable()) && clear_of_obstacles()
+            Ground::Template(t) => {
+                x.abs() <= t.walkable_half[0] - radius && z.abs() <= t.walkable_half[1] - radius && !self.obstacles.iter().any(|o| o.bounds.contains_ground(x, z, radius))
             }
+            Ground::Map(map) => body_edge(radius).iter().all(|&(dx, dz)| map.at(x + dx, z + dz).walkable()),
         }
     }
 

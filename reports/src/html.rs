@@ -512,7 +512,13 @@ They show how the masking model behaves on these renders; they do not by themsel
     // An imported place is named, and its map data credited as its licence requires.
     if run.site != "template" {
         let origin = run.origin().map(|o| format!(" (local origin {:.6}° N, {:.6}° E)", o.lat_deg, o.lon_deg)).unwrap_or_default();
-        let credit = if run.site_attribution.is_empty() { String::new() } else { format!(" Map data {}.", escape(&run.site_attribution)) };
+        let credit = if run.site_attribution.is_empty() {
+            String::new()
+        } else if run.site_attribution.contains("OpenStreetMap") {
+            format!(" Map data {} — <a href=\"https://www.openstreetmap.org/copyright\">openstreetmap.org/copyright</a>.", escape(&run.site_attribution))
+        } else {
+            format!(" Map data {}.", escape(&run.site_attribution))
+        };
         let _ = write!(html, "<p>Site: <b>{}</b>{origin}, imported from a map.{credit}</p>", escape(&run.site));
     }
 

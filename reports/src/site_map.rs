@@ -2,6 +2,7 @@
 //! lamps, crossings and points of interest, as a PNG (plotters' bitmap backend), so a planner
 //! can see what an import made of their place before simulating it.
 
+use crowdtwin_core::scenario::CameraSpec;
 use crowdtwin_core::site::{ObstacleKind, PoiKind, SiteLayout, Surface};
 
 /// sRGB colour of each surface on the map.
@@ -15,16 +16,18 @@ pub fn surface_colour(surface: Surface) -> [u8; 3] {
         Surface::Steps => [214, 150, 90],
         Surface::Building => [170, 160, 150],
         Surface::Green => [170, 210, 150],
+        Surface::Furniture => [250, 226, 170],
     }
 }
 
 /// The map, at most `max_px` pixels on its longer side: each pixel coloured by the surface at
 /// its centre, building footprints outlined, trees (green), benches (brown), shelters (blue),
-/// lamps (yellow), entrances (red) and open spots (black) marked. North is up.
+/// lamps (yellow), entrances (red crosses), open spots people gather at (black crosses), and each
+/// camera a black triangle with its heading drawn 20 m out. North is up.
 ///
 /// # Errors
 /// Drawing or PNG encoding failed.
-pub fn site_png(layout: &SiteLayout, max_px: u32) -> Result<Vec<u8>, String> {
+pub fn site_png(layout: &SiteLayout, cameras: &[CameraSpec], max_px: u32) -> Result<Vec<u8>, String> {
     use plotters::prelude::*;
     let [x0, z0, x1, z1] = layout.extent();
     let scale = max_px as f32 / (x1 - x0).max(z1 - z0).max(1.0);
@@ -71,6 +74,13 @@ pub fn site_png(layout: &SiteLayout, max_px: u32) -> Result<Vec<u8>, String> {
                 PoiKind::TransitStop => RGBColor(60, 110, 200),
             };
             root.draw(&Cross::new(px(poi.position[0], poi.position[1]), 3, colour.stroke_width(1))).map_err(fail)?;
+        }
+        for camera in cameras {
+            let (x, _, z) = camera.position;
+            let yaw = camera.yaw_deg.to_radians();
+            let ahead = (x + 20.0 * yaw.sin(), z - 20.0 * yaw.cos());
+            root.draw(&PathElement::new(vec![px(x, z), px(ahead.0, ahead.1)], BLACK.stroke_width(2))).map_err(fail)?;
+            root.draw(&TriangleMarker::new(px(x, z), 7, BLACK.filled())).map_err(fail)?;
         }
         root.present().map_err(|e| e.to_string())?;
     }

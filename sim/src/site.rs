@@ -201,6 +201,7 @@ fn surface_rgb(surface: Surface) -> [u8; 3] {
         Surface::Steps => [140, 130, 118],
         Surface::Building => [96, 90, 84],
         Surface::Green => [88, 110, 70],
+        Surface::Furniture => [176, 164, 146],
     }
 }
 

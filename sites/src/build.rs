@@ -10,7 +10,7 @@ use geo::{Area, Buffer, Centroid, Coord, LineString, MultiPolygon, Polygon, Tria
 const MAX_CELLS: f64 = 30e6;
 
 /// Builds the layout of imported `features` inside `extent` (x0, z0, x1, z1 local metres).
-pub fn layout(features: &Features, extent: [f64; 4], origin: Option<GeoOrigin>, name: Option<String>, attribution: Option<String>) -> SiteLayout {
+pub fn layout(features: &Features, extent: [f64; 4], origin: Option<GeoOrigin>, name: Option<String>, attribution: Option<String>, warnings: &mut Vec<crate::features::Warning>) -> SiteLayout {
     let area = (extent[2] - extent[0]) * (extent[3] - extent[1]);
     let cell_m = 0.1f64.max((area / MAX_CELLS).sqrt());
     let size = (((extent[2] - extent[0]) / cell_m).ceil() as usize, ((extent[3] - extent[1]) / cell_m).ceil() as usize);
@@ -58,6 +58,10 @@ pub fn layout(features: &Features, extent: [f64; 4], origin: Option<GeoOrigin>, 
         }
     }
     for point in &features.crossing_points {
+        if !features.carriageways.iter().any(|road| road.line.0.windows(2).any(|w| segment_distance(point.at, w[0], w[1]) <= 0.5 * road.width_m + 0.5)) {
+            warnings.push(crate::features::Warning { source: point.source.clone(), message: "crossing not on a carriageway: left out".into() });
+            continue;
+        }
         let surface = if point.ramps { Surface::CrossingRamps } else { Surface::Crossing };
         // A crossing node sits on the road's centre line: a zebra 4 m wide across the road.
         let along = road_direction(features, point.at);
@@ -80,7 +84,6 @@ pub fn layout(features: &Features, extent: [f64; 4], origin: Option<GeoOrigin>, 
         footprint.roof = roof.triangle_indices.chunks_exact(3).map(|t| [t[0] as u32, t[1] as u32, t[2] as u32]).collect();
         footprints.push(footprint);
     }
-    let ground = GroundMap { origin: [raster.origin[0] as f32, raster.origin[1] as f32], cell_m: cell_m as f32, size, cells: raster.cells };
     let at = |c: Coord| [c.x as f32, c.y as f32];
 
     let mut obstacles = Vec::new();
@@ -101,6 +104,13 @@ pub fn layout(features: &Features, extent: [f64; 4], origin: Option<GeoOrigin>, 
         }
         pois.push(PointOfInterest { kind: PoiKind::TransitStop, position: [x, z + 1.2] });
     }
+    // Furniture into the raster too, so walkability never loops over thousands of objects.
+    for obstacle in &obstacles {
+        let [x0, _, z0] = obstacle.bounds.min.map(f64::from);
+        let [x1, _, z1] = obstacle.bounds.max.map(f64::from);
+        raster.fill(&geo::Rect::new(Coord { x: x0, y: z0 }, Coord { x: x1, y: z1 }).to_polygon(), |s| (s != Surface::Building).then_some(Surface::Furniture));
+    }
+    let ground = GroundMap { origin: [raster.origin[0] as f32, raster.origin[1] as f32], cell_m: cell_m as f32, size, cells: raster.cells };
     let mut layout = SiteLayout {
         ground: Ground::Map(ground),
         obstacles,

@@ -374,6 +374,15 @@ pub fn from_osm(data: &OsmData, origin: &GeoOrigin, crop: &Polygon, storey_heigh
             f.entrances.push(at);
         }
     }
+    // Repairs of elements that never reach the crop are not the site's: keep those that do.
+    let inside = |node: &i64| coords.get(node).is_some_and(|c| crop.contains(&Point::from(*c)));
+    let mut touching: std::collections::BTreeSet<String> = data.ways.iter().filter(|(_, w)| w.refs.iter().any(inside)).map(|(id, _)| format!("way/{id}")).collect();
+    for (id, relation) in &data.relations {
+        if relation.members.iter().any(|m| (m.kind == "way" && touching.contains(&format!("way/{}", m.id))) || (m.kind == "node" && inside(&m.id))) {
+            touching.insert(format!("relation/{id}"));
+        }
+    }
+    f.warnings.retain(|w| !(w.source.starts_with("way/") || w.source.starts_with("relation/")) || touching.contains(&w.source));
     f
 }
 

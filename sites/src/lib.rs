@@ -103,9 +103,28 @@ pub fn load_spec(spec: &SiteSpec, base_dir: &Path, seed: u64) -> Result<LoadedSi
     }
 }
 
+/// The largest side of a site, metres: a district, not a region (and a GeoJSON plan in metres
+/// read as degrees would otherwise ask for a grid of the Earth's size).
+pub const MAX_SIDE_M: f64 = 12_000.0;
+
 fn finish(features: Features, crop: &Polygon, origin: Option<GeoOrigin>, name: Option<String>, attribution: Option<String>, path: &Path) -> Result<LoadedSite, String> {
     let r = crop.bounding_rect().ok_or("empty crop")?;
-    let layout = build::layout(&features, [r.min().x, r.min().y, r.max().x, r.max().y], origin, name, attribution);
+    let (width, height) = (r.max().x - r.min().x, r.max().y - r.min().y);
+    if !(width <= MAX_SIDE_M && height <= MAX_SIDE_M) {
+        return Err(format!(
+            "{}: the site spans {width:.0} m × {height:.0} m, more than {MAX_SIDE_M:.0} m a side (a district, not a region){}",
+            path.display(),
+            if attribution.is_none() { "; are its coordinates metres? then say `coordinates: local`" } else { "" }
+        ));
+    }
+    if let Some(o) = origin {
+        let (cx, cz) = (0.5 * (r.min().x + r.max().x), 0.5 * (r.min().y + r.max().y));
+        if cx.hypot(cz) > 20_000.0 {
+            return Err(format!("{}: the origin ({:.6}, {:.6}) lies {:.0} km from the site's centre: give an origin in or near the site", path.display(), o.lat_deg, o.lon_deg, cx.hypot(cz) / 1000.0));
+        }
+    }
+    let mut warnings = features.warnings.clone();
+    let layout = build::layout(&features, [r.min().x, r.min().y, r.max().x, r.max().y], origin, name, attribution, &mut warnings);
     let walkable = match &layout.ground {
         crowdtwin_core::site::Ground::Map(map) => map.cells.iter().any(|&c| crowdtwin_core::site::Surface::from_u8(c).pedestrian(false)),
         crowdtwin_core::site::Ground::Template(_) => true,
@@ -113,7 +132,7 @@ fn finish(features: Features, crop: &Polygon, origin: Option<GeoOrigin>, name: O
     if !walkable {
         return Err(format!("{}: the crop holds no walkable area (squares, pedestrian areas, footways): is the box where the data is?", path.display()));
     }
-    Ok(LoadedSite { layout, counts: features.counts(), warnings: features.warnings })
+    Ok(LoadedSite { layout, counts: features.counts(), warnings })
 }
 
 fn largest_square(features: &Features) -> Option<String> {

@@ -192,3 +192,17 @@ fn geojson_l_site_imports_with_its_kinds_and_bad_files_name_feature_and_field() 
     assert!(err.contains("small.osm") && err.contains("no walkable area"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The real crop shipped beside the scenario's extract: ways cut at its edge lose node locations,
+/// and the importer keeps what is there, naming each.
+#[test]
+fn a_real_crop_cut_at_its_edge_is_repaired_with_warnings_naming_the_ways() {
+    let spec = SiteSpec::Osm(OsmSite { file: "helsinki-kaivopiha.osm.pbf".into(), bbox: Some((60.168866, 24.938582, 60.170302, 24.942544)), polygon: None, origin: None, name: None, storey_height_m: 3.0 });
+    let site = load_spec(&spec, &root().join("assets/sites"), 1).unwrap();
+    let cut = site.warnings.iter().filter(|w| w.message.contains("node locations missing (cut at the extract's edge)")).count();
+    assert!(cut >= 10, "{cut} ways cut at the edge: {:#?}", site.warnings);
+    assert!(site.warnings.iter().all(|w| w.source.starts_with("way/") || w.source.starts_with("relation/") || w.source.starts_with("node/")));
+    assert_eq!(site.layout.name.as_deref(), Some("Ylioppilasaukio").or(site.layout.name.as_deref()));
+    assert!(site.counts["buildings"] >= 10 && site.counts["trees"] == 16, "{:?}", site.counts);
+}
+

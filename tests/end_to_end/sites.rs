@@ -47,7 +47,7 @@ fn walk(scenario: &Scenario, ticks: u64) -> (Vec<f32>, usize) {
 #[test]
 fn the_shipped_square_imports_within_5_percent_of_its_osm_polygon() {
     let python = crowdtwin_core::python::interpreter().unwrap();
-    let file = root().join("assets/sites/helsinki-kaivopiha.osm.pbf");
+    let file = root().join("assets/sites/helsinki-centre.osm.pbf");
     let out = std::process::Command::new(python).arg(root().join("tools/osm/reference_area.py")).arg(&file).arg("122595203").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -170,8 +170,9 @@ fn check_prints_what_was_imported_and_writes_the_site_map() {
     let text = String::from_utf8_lossy(&checked.stdout);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
     assert!(text.contains("Kaivopiha, Helsinki") && text.contains("© OpenStreetMap contributors"), "{text}");
-    assert!(text.contains("12 buildings") && text.contains("16 trees"), "{text}");
-    assert!(text.contains("node locations missing (cut at the extract's edge)") && text.contains("way/"), "{text}");
+    assert!(text.contains("15 buildings") && text.contains("16 trees"), "{text}");
+    assert!(text.contains("footway without width: 2 m") && text.contains("way/"), "{text}");
+    assert!(text.contains("camera `south-east` at (-10.5, 6.0, 46.0) m") && !text.contains("warning"), "{text}");
     let png = crowdtwin_reports::images::decode_png(&std::fs::read(&map).unwrap()).unwrap();
     assert!(png.width >= 1000 && png.height >= 700, "{}x{}", png.width, png.height);
     let _ = std::fs::remove_dir_all(&out);
