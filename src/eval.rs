@@ -782,7 +782,7 @@ pub fn junit(suite: &str, comparisons: &[Comparison], verdicts: &[(String, crowd
         }
         for v in judged {
             let _ = write!(out, "    <testcase classname=\"{}.policy\" name=\"{}\">", xml(run), xml(&v.rule));
-            let detail = format!("{}: worst group {}, value {}", v.outcome, v.worst_group.as_deref().unwrap_or("—"), v.value.map_or("—".into(), |x| format!("{x:.4}")));
+            let detail = format!("{}: {} (worst group {}, value {})", v.outcome, v.reason, v.worst_group.as_deref().unwrap_or("—"), v.value.map_or("—".into(), |x| format!("{x:.4}")));
             match v.outcome {
                 "fail" => {
                     let _ = write!(out, "<failure message=\"{}\"/>", xml(&detail));

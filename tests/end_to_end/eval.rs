@@ -210,6 +210,9 @@ fn runs_of_one_scenario_and_condition_are_pooled_and_judged_together() {
     assert!(!pool["verdicts"].as_array().unwrap().is_empty());
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(junit.contains(&format!("classname=\"{pool_name}.policy\"")), "{junit}");
+    // An inconclusive line says why, not only that it is.
+    let skipped = junit.lines().find(|l| l.contains("<skipped message=\"inconclusive: ")).unwrap_or_else(|| panic!("{junit}"));
+    assert!(skipped.contains("persons") || skipped.contains("group"), "{skipped}");
     std::fs::remove_dir_all(&out).unwrap();
 }
 
