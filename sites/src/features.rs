@@ -172,6 +172,7 @@ fn below_ground(tags: &Tags) -> bool {
 }
 
 /// What a closed way or multipolygon relation is, as an area.
+#[derive(Clone, Copy)]
 enum AreaKind {
     Building(f64),
     Walk,
@@ -341,7 +342,7 @@ pub fn from_osm(data: &OsmData, origin: &GeoOrigin, crop: &Polygon, storey_heigh
         let holes: Vec<LineString> = inner.into_iter().map(LineString::from).collect();
         for ring in outer {
             let polygons = repaired(Polygon::new(LineString::from(ring), holes.clone()), &source, &mut f);
-            add_area(&mut f, match &kind { AreaKind::Building(h) => AreaKind::Building(*h), AreaKind::Walk => AreaKind::Walk, AreaKind::Carriageway => AreaKind::Carriageway, AreaKind::Green => AreaKind::Green }, polygons, &crop_multi, &source, &relation.tags);
+            add_area(&mut f, kind, polygons, &crop_multi, &source, &relation.tags);
         }
     }
 
