@@ -111,7 +111,9 @@ pub fn write_report(
     summary["bandwidth"] = serde_json::to_value(&bandwidth)?;
     summary["deployment"] = serde_json::json!({
         "modality": run.modality, "retention": run.retention, "bits_per_pixel": run.bits_per_pixel,
+        "retention_days": { "raw": run.retention_raw_days, "masked": run.retention_masked_days, "alerts": run.retention_alert_days },
     });
+    summary["retention_projection"] = serde_json::to_value(crowdtwin_reports::retention::project(records))?;
     let alert_views = records
         .alerts
         .iter()

@@ -29,4 +29,4 @@ pub mod taxonomy;
 
 /// Version of the schema of every Parquet table and `summary.json` this build writes (the
 /// README's schema changelog says what each version changed; at most one bump per landed change).
-pub const RECORDS_SCHEMA_VERSION: u32 = 5;
+pub const RECORDS_SCHEMA_VERSION: u32 = 6;

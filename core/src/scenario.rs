@@ -850,11 +850,34 @@ pub struct DeploymentSettings {
     /// Bitrate model of a compressed video stream, bits per pixel per frame at the sensor
     /// resolution (H.264 at good quality is about 0.1).
     pub bits_per_pixel: f32,
+    /// How long each stored kind is kept before deletion, days.
+    pub retention_days: RetentionPeriods,
 }
 
 impl Default for DeploymentSettings {
     fn default() -> Self {
-        Self { modality: Modality::Central, retention: 2, bits_per_pixel: 0.1 }
+        Self { modality: Modality::Central, retention: 2, bits_per_pixel: 0.1, retention_days: RetentionPeriods::default() }
+    }
+}
+
+/// Retention periods per stored kind, in days (0 to 3650): what a recorder keeps before it
+/// deletes. Which kinds exist at all is the retention mode's to say; these say for how long. The
+/// defaults, 28 days of raw and 30 days of masked footage and of alert records, are the periods
+/// the design issue cites for Hong Kong — an example, not legal advice: set them per jurisdiction.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionPeriods {
+    /// Raw footage (kept, encrypted, in mode 1 only).
+    pub raw: f32,
+    /// Masked footage (modes 1 and 2).
+    pub masked: f32,
+    /// Alert records (every mode).
+    pub alerts: f32,
+}
+
+impl Default for RetentionPeriods {
+    fn default() -> Self {
+        Self { raw: 28.0, masked: 30.0, alerts: 30.0 }
     }
 }
 
@@ -1224,6 +1247,11 @@ impl Scenario {
         }
         if !(1..=3).contains(&self.deployment.retention) {
             return at(&[Key("deployment"), Key("retention")], format!("must be 1, 2 or 3, got {}", self.deployment.retention));
+        }
+        for (field, days) in [("raw", self.deployment.retention_days.raw), ("masked", self.deployment.retention_days.masked), ("alerts", self.deployment.retention_days.alerts)] {
+            if !(0.0..=3650.0).contains(&days) {
+                return at(&[Key("deployment"), Key("retention_days"), Key(field)], format!("must be 0 to 3650 days, got {days}"));
+            }
         }
         if !(0.001..=24.0).contains(&self.deployment.bits_per_pixel) {
             return at(&[Key("deployment"), Key("bits_per_pixel")], format!("must be 0.001 to 24, got {}", self.deployment.bits_per_pixel));
@@ -1684,6 +1712,9 @@ mod tests {
             ("yaw_deg: 0.0", "yaw_deg: NaN", "cameras[0].yaw_deg"),
             ("duration_s: 2.0", "duration_s: 0.01", "duration_s"),
             ("count: 5", "count: 5), evaluation: (min_visible_px: 0", "evaluation.min_visible_px"),
+            ("count: 5", "count: 5), deployment: (retention_days: (raw: NaN)", "deployment.retention_days.raw"),
+            ("count: 5", "count: 5), deployment: (retention_days: (alerts: -1.0)", "deployment.retention_days.alerts"),
+            ("count: 5", "count: 5), deployment: (retention_days: (masked: inf)", "deployment.retention_days.masked"),
         ] {
             let err = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
             assert_eq!(err.field(), Some(field), "{to}: {err}");

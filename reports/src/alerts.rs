@@ -464,50 +464,12 @@ mod tests {
         records
     }
 
-    /// Camera 0 at 5 fps.
     fn camera() -> CameraRecord {
-        CameraRecord {
-            index: 0,
-            id: "c".into(),
-            x_m: 0.0,
-            y_m: 0.0,
-            z_m: 0.0,
-            yaw_deg: 0.0,
-            pitch_deg: 0.0,
-            hfov_deg: 60.0,
-            sensor_width: 1920,
-            sensor_height: 1080,
-            render_width: 640,
-            render_height: 360,
-            fps: 5,
-        }
+        test_camera()
     }
 
     fn alert(start_s: f64, end_s: f64, roi: [f64; 4]) -> AlertRecord {
-        AlertRecord {
-            alert: 0,
-            camera: 0,
-            start_tick: (start_s * 10.0) as u64,
-            end_tick: (end_s * 10.0) as u64,
-            start_s,
-            raised_s: start_s,
-            raised_tick: (start_s * 10.0) as u64,
-            end_s,
-            confidence_pct: 80.0,
-            roi_x0: roi[0],
-            roi_y0: roi[1],
-            roi_x1: roi[2],
-            roi_y1: roi[3],
-            site_x_m: None,
-            site_z_m: None,
-            latitude_deg: None,
-            longitude_deg: None,
-            text: String::new(),
-            metadata_bytes: 200,
-            detected_incidents: vec![],
-            flagged_activities: vec![],
-            false_alert: false,
-        }
+        test_alert(start_s, end_s, roi)
     }
 
     /// Frames every 2 ticks (5 fps) on camera 0 from tick 0 to 198, each with a 16×9 grid

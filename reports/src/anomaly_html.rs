@@ -14,6 +14,7 @@ fn share(value: Option<f64>) -> String {
 
 fn bytes(value: f64) -> String {
     match value {
+        v if v >= 1e12 => format!("{:.2} TB", v / 1e12),
         v if v >= 1e9 => format!("{:.2} GB", v / 1e9),
         v if v >= 1e6 => format!("{:.1} MB", v / 1e6),
         v if v >= 1e3 => format!("{:.1} kB", v / 1e3),
@@ -347,6 +348,38 @@ pub fn deployment_section(input: &ReportInput, bandwidth: &[CameraBandwidth]) ->
             bytes(b.raw_bytes_per_hour),
             bytes(b.masked_bytes_per_hour),
             bytes(b.metadata_bytes_per_hour)
+        );
+    }
+    html.push_str("</table>");
+    if let Some(projection) = crate::retention::project(input.records) {
+        html.push_str(&retention_table(&projection));
+    }
+    html
+}
+
+/// Retention in time: every modality × mode projected over the run's retention periods.
+fn retention_table(p: &crate::retention::RetentionProjection) -> String {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<h3>Retention in time</h3><p>Kept for <b>{} days</b> (raw footage, mode 1 only), <b>{} days</b> (masked footage, modes 1–2) and          <b>{} days</b> (alert records). Projected for the {} cameras recording around the clock at their frame rates, by the bitrate          model; alert records and the share of frames in alerts are this run's, scaled to a day. <i>Held</i> is what lies on disk once          the deployment has run for its retention periods; <i>raw exposure</i> is the camera-days of raw video kept at any time. The          run's own deployment is in bold.</p><table><tr><th>modality</th><th>mode</th><th>raw held</th><th>masked held</th>         <th>alert records held</th><th>total held</th><th>raw exposure (camera-days)</th><th>raw kept on</th>         <th>raw off camera per day</th><th>masked off camera per day</th></tr>",
+        p.raw_days, p.masked_days, p.alert_days, p.cameras
+    );
+    for r in &p.rows {
+        let (open, close) = if r.this_run { ("<b>", "</b>") } else { ("", "") };
+        let _ = write!(
+            html,
+            "<tr><td>{open}{}{close}</td><td>{open}{}{close}</td><td>{}</td><td>{}</td><td>{}</td><td>{open}{}{close}</td><td>{open}{}{close}</td>             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.modality),
+            r.mode,
+            bytes(r.raw_stored_bytes),
+            bytes(r.masked_stored_bytes),
+            bytes(r.alert_stored_bytes),
+            bytes(r.total_stored_bytes),
+            r.raw_camera_days,
+            if r.raw_kept_at.is_empty() { "—" } else { r.raw_kept_at },
+            bytes(r.raw_off_camera_bytes_per_day),
+            bytes(r.masked_off_camera_bytes_per_day)
         );
     }
     html.push_str("</table>");

@@ -19,6 +19,7 @@
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics, one run or a pool of runs.
 //! * [`power`] — the bias test's power against a planted gap: persons per group an audit needs.
 //! * [`output`] — atomic file writes.
+//! * [`retention`] — retention in time: storage held and raw-footage exposure over the retention periods, per modality and mode.
 //! * [`site_map`] — the top-down map of a laid-out site (what an import made of a place).
 
 pub mod alerts;
@@ -38,5 +39,6 @@ pub mod power;
 pub mod privacy;
 pub mod records;
 pub mod regions;
+pub mod retention;
 pub mod site_map;
 pub mod tables;

@@ -38,6 +38,12 @@ pub struct RunRecord {
     pub retention: u8,
     /// Bitrate model of the video streams, bits per pixel per frame at sensor resolution.
     pub bits_per_pixel: f64,
+    /// Days raw footage is kept (retention mode 1 only).
+    pub retention_raw_days: f64,
+    /// Days masked footage is kept (modes 1 and 2).
+    pub retention_masked_days: f64,
+    /// Days alert records are kept (every mode).
+    pub retention_alert_days: f64,
     /// Anomaly model name.
     pub anomaly_model: String,
     /// sha256 of the anomaly model file (a two-stage model: the extractor's and the head's, joined by `+`).
@@ -568,6 +574,9 @@ pub(crate) fn test_run() -> RunRecord {
         modality: "central".into(),
         retention: 2,
         bits_per_pixel: 0.1,
+        retention_raw_days: 28.0,
+        retention_masked_days: 30.0,
+        retention_alert_days: 30.0,
         anomaly_model: String::new(),
         anomaly_model_sha256: String::new(),
         alert_threshold: 0.5,
@@ -584,5 +593,54 @@ pub(crate) fn test_run() -> RunRecord {
         site_attribution: String::new(),
         origin_lat_deg: None,
         origin_lon_deg: None,
+    }
+}
+
+/// Camera 0 (`c`) at 5 fps, 1920×1080 sensor rendered at 640×360.
+#[cfg(test)]
+pub(crate) fn test_camera() -> CameraRecord {
+    CameraRecord {
+        index: 0,
+        id: "c".into(),
+        x_m: 0.0,
+        y_m: 0.0,
+        z_m: 0.0,
+        yaw_deg: 0.0,
+        pitch_deg: 0.0,
+        hfov_deg: 60.0,
+        sensor_width: 1920,
+        sensor_height: 1080,
+        render_width: 640,
+        render_height: 360,
+        fps: 5,
+    }
+}
+
+/// Alert 0 on camera 0 from `start_s` to `end_s` (10 ticks per second), 200 bytes of metadata.
+#[cfg(test)]
+pub(crate) fn test_alert(start_s: f64, end_s: f64, roi: [f64; 4]) -> AlertRecord {
+    AlertRecord {
+        alert: 0,
+        camera: 0,
+        start_tick: (start_s * 10.0) as u64,
+        end_tick: (end_s * 10.0) as u64,
+        start_s,
+        raised_s: start_s,
+        raised_tick: (start_s * 10.0) as u64,
+        end_s,
+        confidence_pct: 80.0,
+        roi_x0: roi[0],
+        roi_y0: roi[1],
+        roi_x1: roi[2],
+        roi_y1: roi[3],
+        site_x_m: None,
+        site_z_m: None,
+        latitude_deg: None,
+        longitude_deg: None,
+        text: String::new(),
+        metadata_bytes: 200,
+        detected_incidents: vec![],
+        flagged_activities: vec![],
+        false_alert: false,
     }
 }

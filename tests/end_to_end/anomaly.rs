@@ -259,13 +259,25 @@ fn retention_modes_keep_only_what_they_allow_and_modalities_account_for_their_by
     std::fs::create_dir_all(&keys).unwrap();
     let key_path = keys.join("key");
     StorageKey::generate(&key_path).unwrap();
-    let scenario = deployment_scenario(&dir.join("s1"), "(modality: hybrid, retention: 1)");
+    let scenario = deployment_scenario(&dir.join("s1"), "(modality: hybrid, retention: 1, retention_days: (raw: 7.0, masked: 14.0, alerts: 90.0))");
     let out = dir.join("mode1");
     let error = run_deployment(scenario.clone(), &out, None).unwrap_err().to_string();
     assert!(error.contains("--key-file"), "{error}");
     let summary = run_deployment(scenario.clone(), &out, Some(key_path.clone())).unwrap();
     assert_eq!(summary["raw_bytes_off_camera"].as_f64(), Some(0.0));
     assert!((summary["masked_bytes_sent"].as_f64().unwrap() - 10.0 * frame_bytes).abs() < 1e-6);
+    // Retention in time: the run's own pairing first, held bytes = bytes a day × the period.
+    let projection = &summary["retention_projection"];
+    assert_eq!(projection["rows"].as_array().map(Vec::len), Some(9), "{projection}");
+    let own = &projection["rows"][0];
+    assert_eq!((own["this_run"].as_bool(), own["modality"].as_str(), own["mode"].as_u64()), (Some(true), Some("hybrid"), Some(1)), "{own}");
+    let fps = crowdtwin_core::scenario::Scenario::load(&scenario).unwrap().cameras[0].fps as f64;
+    let day = frame_bytes * fps * 86_400.0;
+    assert!((own["raw_stored_bytes"].as_f64().unwrap() - 7.0 * day).abs() < 1.0, "{own}");
+    assert!((own["masked_stored_bytes"].as_f64().unwrap() - 14.0 * day).abs() < 1.0, "{own}");
+    assert_eq!((own["raw_camera_days"].as_f64(), own["raw_kept_at"].as_str()), (Some(7.0), Some("camera")), "{own}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Retention in time") && report.contains("<b>7 days</b>"), "the report projects the periods");
     let root_dir = out.join("deployment");
     let sealed: Vec<PathBuf> = files_under(&root_dir.join("raw"));
     assert_eq!(sealed.len(), 10);
