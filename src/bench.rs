@@ -75,6 +75,7 @@ fn pipeline_overlap(scenario_path: &Path, mask_model: &Path, ad_model: &Path, se
             policy: None,
             depth,
             variant: Default::default(),
+            cap_webhook: None,
         };
         let started = Instant::now();
         let summary = crate::pipeline::run(&options, |_, _| {})?.summary;

@@ -391,6 +391,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             policy: options.policy.clone(),
             depth: 1,
             variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() },
+            cap_webhook: None,
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
         names.push(name);

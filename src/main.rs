@@ -60,6 +60,10 @@ enum Command {
         /// Pipeline depth k: tick t+1 is simulated once tick t−k is recorded (results are the same for every k).
         #[arg(long, default_value_t = 1)]
         depth: usize,
+        /// POST each alert's CAP 1.2 message to this http:// endpoint as the alert closes
+        /// (checked reachable before the run; every message is also kept in deployment/cap/).
+        #[arg(long, value_name = "URL")]
+        cap_webhook: Option<String>,
     },
     /// Run a suite of scenarios, compare with a baseline and write junit.xml + summary.json;
     /// exits 1 on a regression (or a policy failure), 2 on an error.
@@ -375,7 +379,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth } => {
+        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -390,6 +394,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 policy: Some(project_file(&policy)),
                 depth,
                 variant: Default::default(),
+                cap_webhook,
             };
             let bar = progress_bar(quiet)?;
             let outcome = pipeline::run(&options, |done, total| {
@@ -413,6 +418,17 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 summary["ad_frame_auc"].as_f64().map_or("n/a".into(), |a| format!("{a:.3}"))
             );
             println!("report: {}", outcome.out.join("report.html").display());
+            if let Some(delivery) = &outcome.cap_delivery {
+                println!("CAP webhook {}: {} of {} messages delivered", delivery.url, delivery.delivered, delivery.delivered + delivery.failed);
+                anyhow::ensure!(
+                    delivery.failed == 0,
+                    "{} CAP messages were not delivered to {} (the run's outputs are complete; every message is in {}):\n  {}",
+                    delivery.failed,
+                    delivery.url,
+                    outcome.out.join("deployment/cap").display(),
+                    delivery.errors.join("\n  ")
+                );
+            }
             Ok(())
         }
         Command::Keygen { path } => {

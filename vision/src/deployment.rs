@@ -7,7 +7,7 @@
 //! * mode 1 — masked frames, and raw frames **encrypted** (XChaCha20-Poly1305, key from a file
 //!   outside the run) for warrant access, with a hash-chained access log of every write and read;
 //! * mode 2 — masked frames only (raw frames are dropped right after masking);
-//! * mode 3 — alert metadata only (time and neutral text).
+//! * mode 3 — alert metadata only (time and neutral text), as JSON lines and as CAP 1.2 messages.
 //!
 //! Frames are stored as JPEG (quality 90), as a recorder would.
 
@@ -243,6 +243,13 @@ impl Storage {
         writeln!(file, "{metadata}").map_err(|e| format!("{}: {e}", path.display()))?;
         self.bytes_written += metadata.len() as u64 + 1;
         Ok(())
+    }
+
+    /// Keeps an alert's CAP 1.2 message as `cap/<identifier>.xml` (every mode: it holds what
+    /// the alert record holds, no pixels).
+    pub fn store_cap(&mut self, identifier: &str, xml: &str) -> Result<(), String> {
+        let path = self.root.join("cap").join(format!("{identifier}.xml"));
+        self.write(&path, xml.as_bytes())
     }
 
     fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -12,10 +12,12 @@
 //! * [`styles`] — the masking styles LA3D compares: size-adaptive blur and pixelation, edge maps.
 //! * [`anomaly`] — AD: a clip or two-stage (extractor + temporal head) model scoring each camera's masked frames.
 //! * [`alerts`] — threshold, hysteresis and minimum duration turn scores into neutral alerts.
+//! * [`cap`] — alerts as OASIS CAP 1.2 messages, and their delivery to a webhook.
 //! * [`deployment`] — modality (what leaves the camera) and retention (what is kept), enforced.
 
 pub mod alerts;
 pub mod anomaly;
+pub mod cap;
 pub mod deployment;
 pub mod detector;
 pub mod manifest;
