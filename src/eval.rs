@@ -334,6 +334,8 @@ pub struct EvalOptions {
     pub baseline: Option<PathBuf>,
     /// Fairness policy judged on every run (its failures fail the gate).
     pub policy: Option<PathBuf>,
+    /// What may be flagged, for every run (`None`: the default profile).
+    pub profile: Option<PathBuf>,
     /// Masking model manifest.
     pub mask_model: PathBuf,
     /// Anomaly model manifest.
@@ -368,6 +370,9 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
     // Checked before any run: a day of compute must not end in a bad baseline or policy.
     let baseline = options.baseline.as_deref().map(read_baseline).transpose()?;
     let policy = options.policy.as_deref().map(|p| Policy::load(p).map_err(anyhow::Error::msg)).transpose()?;
+    if let Some(profile) = &options.profile {
+        crowdtwin_reports::profile::Profile::load(profile).map_err(anyhow::Error::msg)?;
+    }
     if let Some((i, n)) = options.shard {
         anyhow::ensure!(n >= 1 && i < n, "--shard {i}/{n}: the shard index must be below the shard count");
     }
@@ -392,6 +397,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             depth: 1,
             variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() },
             cap_webhook: None,
+            profile: options.profile.clone(),
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
         names.push(name);
@@ -414,13 +420,13 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
 
 /// The models a shard's runs used (masking and anomaly sources): every run of one eval uses the
 /// same, so the first run's `runs` table tells (none for a shard without runs).
-fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 2]>> {
+fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 3]>> {
     let Some(first) = names.first() else { return Ok(None) };
     let runs = crowdtwin_reports::tables::read(&out.join(first).join("runs.parquet")).map_err(anyhow::Error::msg)?;
     let value = |column: &str| -> anyhow::Result<String> {
         Ok(runs.column(column)?.str()?.get(0).with_context(|| format!("run `{first}` has no {column}"))?.to_string())
     };
-    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?]))
+    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?, value("profile")?]))
 }
 
 /// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and

@@ -64,6 +64,9 @@ enum Command {
         /// (checked reachable before the run; every message is also kept in deployment/cap/).
         #[arg(long, value_name = "URL")]
         cap_webhook: Option<String>,
+        /// What may be flagged: each event kind an incident, protected or out of scope (RON).
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]
+        profile: PathBuf,
     },
     /// Run a suite of scenarios, compare with a baseline and write junit.xml + summary.json;
     /// exits 1 on a regression (or a policy failure), 2 on an error.
@@ -87,6 +90,9 @@ enum Command {
         /// Fairness policy judged on every run; its failures fail the gate.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// What may be flagged, for every run (default profiles/unicri.ron).
+        #[arg(long)]
+        profile: Option<PathBuf>,
         /// Masking model manifest.
         #[arg(long, default_value = "models/nanodet.ron")]
         mask_model: PathBuf,
@@ -179,6 +185,10 @@ enum Command {
         /// Fairness policy (RON) to judge the run by.
         #[arg(long, default_value = "policies/default.ron")]
         policy: PathBuf,
+        /// Class the run's events by this profile instead (its alerts and operating points are
+        /// rescored and the tables that depend on it rewritten).
+        #[arg(long)]
+        profile: Option<PathBuf>,
     },
     /// Check a scenario file and print what it describes: for an imported site, what was
     /// imported (counts per kind) and every repair; and write the site's top-down map (PNG).
@@ -309,7 +319,7 @@ fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
 
 /// Runs a command; `Ok(false)` when it ran but its verdict is a failure (`eval`).
 fn execute(cli: Cli) -> anyhow::Result<bool> {
-    if let Command::Eval { action, suite, out, shard, baseline, policy, mask_model, ad_model, threads, quiet } = cli.command {
+    if let Command::Eval { action, suite, out, shard, baseline, policy, profile, mask_model, ad_model, threads, quiet } = cli.command {
         let (outcome, out) = match action {
             Some(EvalAction::Plan { suite, gap, trials }) => {
                 let (power, pools) = crowdtwin::eval::plan(&suite, gap, trials)?;
@@ -342,6 +352,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
                     out: out.clone(),
                     baseline,
                     policy: policy.map(|p| project_file(&p)),
+                    profile: profile.map(|p| project_file(&p)),
                     mask_model: project_file(&mask_model),
                     ad_model: project_file(&ad_model),
                     threads,
@@ -379,7 +390,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook } => {
+        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -395,6 +406,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 depth,
                 variant: Default::default(),
                 cap_webhook,
+                profile: Some(project_file(&profile)),
             };
             let bar = progress_bar(quiet)?;
             let outcome = pipeline::run(&options, |done, total| {
@@ -488,9 +500,15 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             println!("{frames} masked frames, {positives} labelled anomalous: {}", options.out.display());
             Ok(())
         }
-        Command::Report { dir, policy } => {
-            let summary = crowdtwin::report::rebuild_report(&dir, &project_file(&policy))?;
-            println!("{} frames, {} scored person-frames, policy `{}`", summary["frames"], summary["person_frames"], summary["policy"]["name"].as_str().unwrap_or(""));
+        Command::Report { dir, policy, profile } => {
+            let summary = crowdtwin::report::rebuild_report(&dir, &project_file(&policy), profile.map(|p| project_file(&p)).as_deref())?;
+            println!(
+                "{} frames, {} scored person-frames, policy `{}`, profile `{}`",
+                summary["frames"],
+                summary["person_frames"],
+                summary["policy"]["name"].as_str().unwrap_or(""),
+                summary["profile"].as_str().unwrap_or("")
+            );
             println!("report: {}", dir.join("report.html").display());
             Ok(())
         }

@@ -12,6 +12,7 @@ use crate::stages::lockstep;
 use anyhow::Context;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::policy::Policy;
+use crowdtwin_reports::profile::Profile;
 use crowdtwin_reports::records::{decimal, RunRecord};
 use crowdtwin_vision::alerts::{AlertRule, Alerter};
 use crowdtwin_vision::anomaly::AnomalyDetector;
@@ -55,6 +56,8 @@ pub struct RunOptions {
     pub variant: crate::scenario::Variant,
     /// An `http://` endpoint each alert's CAP 1.2 message is POSTed to as it closes.
     pub cap_webhook: Option<String>,
+    /// What may be flagged (`None`: `profiles/unicri.ron`).
+    pub profile: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -77,9 +80,13 @@ impl RunOptions {
             depth: 1,
             variant: Default::default(),
             cap_webhook: None,
+            profile: None,
         }
     }
 }
+
+/// The profile runs, reports and evals class events by unless told otherwise.
+pub const DEFAULT_PROFILE: &str = "profiles/unicri.ron";
 
 /// What a run produced.
 #[derive(Debug)]
@@ -128,7 +135,7 @@ fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Pat
     let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
     let (last, delivery) = anomaly.finish()?;
     recorder.record_alerts(last);
-    recorder.score(scenario, setup.rule);
+    recorder.score(scenario, setup.rule, &setup.profile);
     Ok((recorder, delivery))
 }
 
@@ -143,6 +150,8 @@ struct Setup {
     model: ModelTexts,
     /// Sender, status and clock of the alerts' CAP messages.
     cap: CapContext,
+    /// What may be flagged.
+    profile: Profile,
 }
 
 /// The models, loaded and checked; the stages own them during the run.
@@ -169,6 +178,7 @@ impl Setup {
         let webhook = options.cap_webhook.as_deref().map(Webhook::connect).transpose().map_err(anyhow::Error::msg)?;
         let policy_path = options.policy.clone().unwrap_or_else(|| crate::project_file(Path::new("policies/default.ron")));
         let policy = Policy::load(&policy_path).map_err(anyhow::Error::msg)?;
+        let profile = Profile::load(&options.profile.clone().unwrap_or_else(|| crate::project_file(Path::new(DEFAULT_PROFILE)))).map_err(anyhow::Error::msg)?;
         let refiner = options.refine_model.as_deref().map(|path| SilhouetteModel::load(path, options.threads)).transpose()?;
         let refine_model = refiner.as_ref().map(|r| (r.manifest.name.clone(), r.sha256.clone())).unwrap_or_default();
         let (masking, masked_by) = load_masking(options, &scenario, refiner)?;
@@ -208,6 +218,7 @@ impl Setup {
             retention_alert_days: decimal(scenario.deployment.retention_days.alerts),
             anomaly_model,
             anomaly_model_sha256: anomaly_source,
+            profile: profile.name.clone(),
             alert_threshold: decimal(rule.threshold),
             alert_release_ratio: decimal(rule.release_ratio),
             alert_min_duration_s: decimal(scenario.alerts.min_duration_s),
@@ -224,7 +235,7 @@ impl Setup {
             origin_lon_deg: site.origin.map(|o| o.lon_deg),
         };
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap };
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap, profile };
         Ok((setup, Models { masker: masking, anomaly, webhook }))
     }
 }

@@ -9,6 +9,7 @@ use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::images::ground_truth_overlay;
 use crowdtwin_reports::regions::alert_regions;
 use crowdtwin_reports::privacy::{attacked_attributes, crop_features, privacy_leakage, CropSample};
+use crowdtwin_reports::profile::Profile;
 use crowdtwin_reports::records::*;
 use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_vision::alerts::{alerts_over, Alert, AlertRule};
@@ -85,7 +86,7 @@ impl Recorder {
             .map(|plan| IncidentRecord {
                 incident: plan.index,
                 kind: plan.kind.name().to_string(),
-                protected: plan.protected,
+                protected: plan.protected, out_of_scope: false,
                 start_tick: plan.start_tick,
                 end_tick: plan.end_tick,
                 persons: plan.participants.clone(),
@@ -255,10 +256,10 @@ pub const SWEEP_THRESHOLDS: [f32; 19] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 
 
 impl Recorder {
     /// After the last frame: turns the raised alerts into records, finds each one's regions in
-    /// each of its frames and scores them against the staged events; replays the alerting
+    /// each of its frames and scores them against the staged events as `profile` classes them; replays the alerting
     /// `rule` over the sweep's thresholds on the recorded scores and scores those alerts the
     /// same way; and runs the privacy attackers on the crops kept in memory.
-    pub fn score(&mut self, scenario: &Scenario, rule: AlertRule) {
+    pub fn score(&mut self, scenario: &Scenario, rule: AlertRule, profile: &Profile) {
         let cameras = crowdtwin_core::camera::render_models(scenario);
         let origin = self.records.runs.first().and_then(|r| r.origin());
         let to_records = |alerts: &[Alert]| -> Vec<AlertRecord> {
@@ -292,7 +293,7 @@ impl Recorder {
                         text: alert.text.to_string(),
                         metadata_bytes: alert_metadata(alert, id, location, origin).len() as u32 + 1,
                         detected_incidents: Vec::new(),
-                        flagged_activities: Vec::new(),
+                        flagged_activities: Vec::new(), disproportionate_events: Vec::new(),
                         false_alert: true,
                     }
                 })
@@ -300,22 +301,83 @@ impl Recorder {
         };
         self.records.alerts = to_records(&self.alerts);
         self.records.alert_regions = alert_regions(&self.records, &self.records.alerts, rule.threshold as f64);
-        crowdtwin_reports::alerts::apply_outcome(&mut self.records);
-        let mut thresholds: Vec<f32> = SWEEP_THRESHOLDS.to_vec();
-        if !thresholds.iter().any(|t| (t - rule.threshold).abs() < 1e-6) {
-            thresholds.push(rule.threshold);
-            thresholds.sort_by(f32::total_cmp);
-        }
-        self.records.operating_points = thresholds
-            .iter()
-            .map(|&threshold| {
-                let replayed = to_records(&alerts_over(AlertRule { threshold, ..rule }, &self.history));
-                let regions = alert_regions(&self.records, &replayed, threshold as f64);
-                let chosen = (threshold - rule.threshold).abs() < 1e-6;
-                crowdtwin_reports::alerts::operating_point(&self.records, &replayed, &regions, decimal(threshold), chosen)
-            })
-            .collect();
+        profile.apply(&mut self.records);
+        self.records.operating_points = operating_points(&self.records, rule, &self.history);
         let attributes = attacked_attributes(&self.records.persons);
         self.records.privacy = privacy_leakage(&self.privacy_samples, &attributes, scenario.seed);
     }
+}
+
+/// The alerting `rule` replayed at each sweep threshold (and the rule's own) on the recorded
+/// scores, each threshold's alerts scored against the staged events as the records class them
+/// — exactly as the run's own alerts are scored.
+pub fn operating_points(records: &RunRecords, rule: AlertRule, history: &ScoreHistory) -> Vec<OperatingPointRecord> {
+    let mut thresholds: Vec<f32> = SWEEP_THRESHOLDS.to_vec();
+    if !thresholds.iter().any(|t| (t - rule.threshold).abs() < 1e-6) {
+        thresholds.push(rule.threshold);
+        thresholds.sort_by(f32::total_cmp);
+    }
+    thresholds
+        .iter()
+        .map(|&threshold| {
+            // Scoring needs only when each alert was open: no place, text or size.
+            let replayed: Vec<AlertRecord> = alerts_over(AlertRule { threshold, ..rule }, history).iter().enumerate().map(|(i, a)| timing_record(i as u32, a)).collect();
+            let regions = alert_regions(records, &replayed, threshold as f64);
+            let chosen = (threshold - rule.threshold).abs() < 1e-6;
+            crowdtwin_reports::alerts::operating_point(records, &replayed, &regions, decimal(threshold), chosen)
+        })
+        .collect()
+}
+
+/// An alert's record with its timing only (what scoring reads).
+fn timing_record(index: u32, alert: &Alert) -> AlertRecord {
+    AlertRecord {
+        alert: index,
+        camera: alert.camera,
+        start_tick: alert.start_tick,
+        raised_tick: alert.raised_tick,
+        end_tick: alert.end_tick,
+        start_s: alert.start_s,
+        raised_s: alert.raised_s,
+        end_s: alert.end_s,
+        confidence_pct: alert.confidence_pct,
+        roi_x0: 0.0,
+        roi_y0: 0.0,
+        roi_x1: 0.0,
+        roi_y1: 0.0,
+        site_x_m: None,
+        site_z_m: None,
+        latitude_deg: None,
+        longitude_deg: None,
+        text: String::new(),
+        metadata_bytes: 0,
+        detected_incidents: Vec::new(),
+        flagged_activities: Vec::new(),
+        disproportionate_events: Vec::new(),
+        false_alert: true,
+    }
+}
+
+/// The scores a run recorded, as the sweep replays them: per camera, each frame's tick, time,
+/// render size and anomaly output, from the `frames`, `region_scores` and `cameras` tables
+/// (what `crowdtwin report --profile` rescores a stored run with).
+pub fn history_from_records(records: &RunRecords) -> ScoreHistory {
+    let sizes: BTreeMap<u16, (u32, u32)> = records.cameras.iter().map(|c| (c.index, (c.render_width, c.render_height))).collect();
+    let grids: BTreeMap<(u16, u64), &RegionScoresRecord> = records.region_scores.iter().map(|g| ((g.camera, g.tick), g)).collect();
+    let mut history = ScoreHistory::new();
+    for frame in &records.frames {
+        let grid = grids.get(&(frame.camera, frame.tick));
+        let output = AnomalyOutput {
+            score: frame.ad_score as f32,
+            regions: grid.map(|g| g.scores.iter().map(|&s| s as f32).collect()).unwrap_or_default(),
+            grid: grid.map_or((0, 0), |g| (g.columns as usize, g.rows as usize)),
+            latency_ms: 0.0,
+        };
+        let size = sizes.get(&frame.camera).copied().unwrap_or((1, 1));
+        history.entry(frame.camera).or_default().push((frame.tick, frame.time_s, size, output));
+    }
+    for frames in history.values_mut() {
+        frames.sort_by_key(|f| f.0);
+    }
+    history
 }

@@ -160,15 +160,30 @@ fn view_caption(records: &crowdtwin_reports::records::RunRecords, alert: &AlertR
 }
 
 /// Rebuilds `report.html` and `summary.json` of a run folder from its tables, contact sheets
-/// and `model.json`, without simulating anything (e.g. under another policy).
+/// and `model.json`, without simulating anything (e.g. under another policy). With a
+/// `profile`, the run's events are classed anew, its alerts and operating points rescored from
+/// the recorded scores (the alerting rule replayed) and the profile-dependent tables
+/// (`runs`, `incidents`, `alerts`, `operating_points`) rewritten to match.
 ///
 /// # Errors
-/// A folder that is not a run, a bad policy, or tables of another schema version or shape
-/// (naming file, column and both versions).
-pub fn rebuild_report(dir: &Path, policy: &Path) -> anyhow::Result<serde_json::Value> {
+/// A folder that is not a run, a bad policy or profile, or tables of another schema version or
+/// shape (naming file, column and both versions).
+pub fn rebuild_report(dir: &Path, policy: &Path, profile: Option<&Path>) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(is_run(dir), "{} is not a crowdtwin run (no summary.json and runs.parquet)", dir.display());
     let policy = Policy::load(policy).map_err(anyhow::Error::msg)?;
-    let records = crowdtwin_reports::tables::read_all(dir).map_err(anyhow::Error::msg)?;
+    let profile = profile.map(|p| crowdtwin_reports::profile::Profile::load(p).map_err(anyhow::Error::msg)).transpose()?;
+    let mut records = crowdtwin_reports::tables::read_all(dir).map_err(anyhow::Error::msg)?;
+    if let Some(profile) = profile {
+        let run = records.runs.first().context("the run has no `runs` record")?;
+        let rule = crowdtwin_vision::alerts::AlertRule {
+            threshold: run.alert_threshold as f32,
+            release_ratio: run.alert_release_ratio as f32,
+            min_duration_s: run.alert_min_duration_s,
+        };
+        profile.apply(&mut records);
+        records.operating_points = crate::recorder::operating_points(&records, rule, &crate::recorder::history_from_records(&records));
+        crowdtwin_reports::tables::write_all(&records, dir).map_err(anyhow::Error::msg)?;
+    }
     let mut sheets = Vec::new();
     for camera in &records.cameras {
         let path = dir.join("plots").join(format!("contact_{}.png", camera.id));

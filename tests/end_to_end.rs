@@ -252,7 +252,7 @@ fn the_same_seed_gives_identical_tables_and_a_complete_output() {
     }
     // `crowdtwin report DIR` rebuilds the same report and summary from the tables alone.
     let (report, summary_file) = (std::fs::read(a.join("report.html")).unwrap(), std::fs::read(a.join("summary.json")).unwrap());
-    crowdtwin::report::rebuild_report(&a, &root().join("policies/default.ron")).unwrap();
+    crowdtwin::report::rebuild_report(&a, &root().join("policies/default.ron"), None).unwrap();
     assert!(std::fs::read(a.join("report.html")).unwrap() == report, "the rebuilt report differs");
     assert!(std::fs::read(a.join("summary.json")).unwrap() == summary_file, "the rebuilt summary differs");
     let observations = |dir: &Path| std::fs::read(dir.join("observations.parquet")).unwrap();

@@ -3,7 +3,7 @@
 use crate::crowd::{Activity, CrowdModel};
 use crate::pedestrians::{corridor_speed, weidmann_speed, SpeedModel};
 use crate::population::generate_population;
-use crowdtwin_core::incident::IncidentKind;
+use crowdtwin_core::incident::{IncidentKind, Pairing};
 use crowdtwin_core::scenario::{Carried, Scenario};
 use crowdtwin_core::site::{ObstacleKind, SiteLayout};
 use crowdtwin_core::taxonomy::{AgeGroup, MobilityAid};
@@ -34,7 +34,9 @@ fn scenario(seed: u64, count: u32, duration_s: f32) -> Scenario {
         (kind: vandalism, start_s: 9.0, duration_s: (5.0, 7.0)),
         (kind: assembly, start_s: 7.0, duration_s: (8.0, 10.0), participants: Some((6, 8))),
         (kind: prayer, start_s: 6.0, duration_s: (10.0, 12.0)),
-        (kind: hug, start_s: 5.0, duration_s: (3.0, 5.0)),
+        (kind: hug, start_s: 5.0, duration_s: (3.0, 5.0), pairing: same),
+        (kind: hug, start_s: 9.0, duration_s: (3.0, 5.0), pairing: mixed),
+        (kind: bag_snatch, start_s: 7.0, duration_s: (5.0, 6.0), pairing: mixed, place: point(0.0, 8.0)),
         (kind: children_playing, start_s: 4.0, duration_s: (8.0, 10.0)),
         (kind: sitting_on_bench, start_s: 5.0, duration_s: (8.0, 10.0)),
         (kind: lying_on_bench, start_s: 6.0, duration_s: (8.0, 10.0)),
@@ -85,6 +87,14 @@ fn incidents_start_and_end_on_their_scheduled_ticks_and_are_performed() {
         let duration = (plan.end_tick - plan.start_tick) as f32 / 10.0;
         assert!(duration >= spec.duration_s.0 - 0.051 && duration <= spec.duration_s.1 + 0.051, "{:?}: {duration} s", plan.kind);
         assert_eq!(plan.protected, spec.kind.is_protected());
+        if spec.pairing != Pairing::Any {
+            let people = generate_population(&scenario);
+            let gender = |k: usize| people[plan.participants[k] as usize].demographics.gender_presentation;
+            assert_eq!(gender(0) == gender(1), spec.pairing == Pairing::Same, "{:?} pair", spec.pairing);
+        }
+        if spec.kind == IncidentKind::BagSnatch {
+            assert_eq!(generate_population(&scenario)[plan.participants[0] as usize].carried, Carried::Bag, "the victim carries a bag");
+        }
         let (low, high) = spec.participant_range();
         assert!((low as usize..=high as usize).contains(&plan.participants.len()));
         for &person in &plan.participants {
@@ -133,6 +143,7 @@ fn incidents_start_and_end_on_their_scheduled_ticks_and_are_performed() {
     assert!(did(IncidentKind::SittingOnBench, Activity::Sitting));
     assert!(did(IncidentKind::LyingOnBench, Activity::LyingOnBench));
     assert!(did(IncidentKind::Busking, Activity::Busking));
+    assert!(did(IncidentKind::BagSnatch, Activity::Running) && did(IncidentKind::BagSnatch, Activity::Striking), "the snatcher runs up, grabs and runs: {:?}", seen.get(&IncidentKind::BagSnatch));
     assert!(bag_on_ground, "the abandoned bag lies on the ground while the incident lasts");
     assert!(struck && did(IncidentKind::VehicleCollision, Activity::Fallen), "the car reaches the person crossing at the start tick, who falls");
 }

@@ -16,8 +16,9 @@ use crate::physics::{BodyKey, Physics};
 use crate::vehicles::Traffic;
 use crate::population::PersonSpec;
 use bevy::math::{Quat, Vec2, Vec3};
-use crowdtwin_core::incident::{IncidentKind, Place};
+use crowdtwin_core::incident::{IncidentKind, Pairing, Place};
 use crowdtwin_core::rng::{Purpose, StreamRng};
+use crowdtwin_core::scenario::Carried;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_core::site::{ObstacleKind, SiteLayout};
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
@@ -250,13 +251,30 @@ impl Director {
                 .map(|p| (StreamRng::new(scenario.seed ^ (index as u64 + 1).wrapping_mul(0x9e37_79b9), p.id as u64, Purpose::Incident).next_u64(), p.id))
                 .collect();
             eligible.sort();
+            // A bag snatch's victim (the first participant) carries a bag when anybody eligible does.
+            if kind == IncidentKind::BagSnatch
+                && let Some(at) = eligible.iter().position(|&(_, id)| persons[id as usize].carried == Carried::Bag)
+            {
+                let victim = eligible.remove(at);
+                eligible.insert(0, victim);
+            }
             if eligible.len() < count {
                 return Err(at(format!(
                     "needs {count} participants that `who` admits and no other incident uses; the population has {}",
                     eligible.len()
                 )));
             }
-            let participants: Vec<u32> = eligible.iter().take(count).map(|&(_, id)| id).collect();
+            let mut participants: Vec<u32> = eligible.iter().take(count).map(|&(_, id)| id).collect();
+            if spec.pairing != Pairing::Any {
+                // The first drawn, then the first after them whose presentation the pairing asks for.
+                let gender = |id: u32| persons[id as usize].demographics.gender_presentation;
+                let first = participants[0];
+                let wanted = |id: u32| (gender(id) == gender(first)) == (spec.pairing == Pairing::Same);
+                let Some(&(_, second)) = eligible.iter().skip(1).find(|&&(_, id)| wanted(id)) else {
+                    return Err(at(format!("needs a {:?} pair that `who` admits and no other incident uses; the population has none", spec.pairing).to_lowercase()));
+                };
+                participants = vec![first, second];
+            }
             for &p in &participants {
                 taken[p as usize] = true;
             }
@@ -275,6 +293,15 @@ impl Director {
                         marks.push(mark);
                         facings.push(facing(mark, centre));
                     }
+                }
+                IncidentKind::BagSnatch => {
+                    // The victim on the spot, the snatcher some metres behind them.
+                    let axis = Vec2::from_angle(common);
+                    marks.push(centre);
+                    facings.push(common);
+                    let behind = centre - axis * rng.range(5.0, 8.0);
+                    marks.push(behind);
+                    facings.push(facing(behind, centre));
                 }
                 IncidentKind::Hug => {
                     let axis = Vec2::from_angle(common);
@@ -620,6 +647,41 @@ impl Director {
                     }
                 }
                 IncidentKind::AbandonedObject => {}
+                IncidentKind::BagSnatch => {
+                    let victim = agents[plan.participants[0] as usize].position;
+                    let snatcher = agents[plan.participants[1] as usize].position;
+                    let state = &mut self.marks[p][1];
+                    // The grab: the tick the snatcher reaches the victim, then 0.6 s of it.
+                    if state.until == 0 && victim.distance(snatcher) < 0.7 {
+                        state.until = tick + ticks(0.6, hz);
+                    }
+                    let grabbed = state.until;
+                    if k == 1 {
+                        order = if grabbed == 0 {
+                            Order { cohort, moving: Activity::Running, ..Order::go(victim, free * (1.8 + 0.6 * intensity)) }
+                        } else if tick < grabbed {
+                            let face = facing(position, victim);
+                            Order { pinned: Some(position), face: Some(face), still: Activity::Striking, action_phase: TAU * 2.0 * t, cohort, ..Order::stand() }
+                        } else {
+                            if state.goal.is_none() {
+                                let away = (position - mark).normalize_or(Vec2::from_angle(phase0));
+                                let goal = position + away.rotate(Vec2::from_angle(draw - 0.5)) * (15.0 + 10.0 * draw);
+                                state.goal = Some(nav.nearest_open(goal).unwrap_or(goal));
+                            }
+                            Order { cohort, moving: Activity::Running, ..Order::go(state.goal.unwrap(), 3.5 + 2.0 * intensity) }
+                        };
+                    } else {
+                        let chase_until = grabbed + ticks(1.0 + 1.5 * draw, hz);
+                        order = if grabbed == 0 || tick < grabbed + ticks(0.3 + delay, hz) {
+                            // Walking on, unaware; then startled.
+                            Order { pinned: Some(position), face: Some(plan.facings[0]), still: Activity::Standing, cohort, ..Order::stand() }
+                        } else if tick < chase_until {
+                            Order { cohort, moving: Activity::Running, ..Order::go(snatcher, 2.0 + 1.0 * intensity) }
+                        } else {
+                            Order { face: Some(facing(position, snatcher)), cohort, ..Order::stand() }
+                        };
+                    }
+                }
                 IncidentKind::Loitering => {
                     let zone = plan.zone.unwrap();
                     let state = &mut self.marks[p][k];

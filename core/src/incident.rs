@@ -27,6 +27,9 @@ pub enum IncidentKind {
     Vandalism,
     /// A person crossing the street away from a crossing is hit by a car and falls.
     VehicleCollision,
+    /// Theft: a person runs up behind another, grabs at their bag and runs off; the victim
+    /// stops and turns after them. Petty crime: out of scope in the default profile.
+    BagSnatch,
     /// Protected: a peaceful assembly, some holding placards.
     Assembly,
     /// Protected: group prayer in kneeling rows.
@@ -47,7 +50,7 @@ pub enum IncidentKind {
 
 impl IncidentKind {
     /// Every kind, incidents first.
-    pub const ALL: [IncidentKind; 15] = [
+    pub const ALL: [IncidentKind; 16] = [
         IncidentKind::Fight,
         IncidentKind::Collapse,
         IncidentKind::AbandonedObject,
@@ -55,6 +58,7 @@ impl IncidentKind {
         IncidentKind::Dispersal,
         IncidentKind::Vandalism,
         IncidentKind::VehicleCollision,
+        IncidentKind::BagSnatch,
         IncidentKind::Assembly,
         IncidentKind::Prayer,
         IncidentKind::Hug,
@@ -76,6 +80,7 @@ impl IncidentKind {
                 | IncidentKind::Dispersal
                 | IncidentKind::Vandalism
                 | IncidentKind::VehicleCollision
+                | IncidentKind::BagSnatch
         )
     }
 
@@ -89,6 +94,7 @@ impl IncidentKind {
             IncidentKind::Dispersal => "dispersal",
             IncidentKind::Vandalism => "vandalism",
             IncidentKind::VehicleCollision => "vehicle_collision",
+            IncidentKind::BagSnatch => "bag_snatch",
             IncidentKind::Assembly => "assembly",
             IncidentKind::Prayer => "prayer",
             IncidentKind::Hug => "hug",
@@ -104,7 +110,7 @@ impl IncidentKind {
     pub fn participant_limits(self) -> ((u32, u32), (u32, u32)) {
         match self {
             IncidentKind::Fight => ((2, 4), (2, 4)),
-            IncidentKind::Hug => ((2, 2), (2, 2)),
+            IncidentKind::Hug | IncidentKind::BagSnatch => ((2, 2), (2, 2)),
             IncidentKind::Collapse
             | IncidentKind::AbandonedObject
             | IncidentKind::Loitering
@@ -135,6 +141,7 @@ impl IncidentKind {
             | IncidentKind::VehicleCollision
             | IncidentKind::Prayer
             | IncidentKind::Hug
+            | IncidentKind::BagSnatch
             | IncidentKind::Collapse
             | IncidentKind::LyingOnBench
             | IncidentKind::SittingOnBench
@@ -142,6 +149,19 @@ impl IncidentKind {
             IncidentKind::AbandonedObject | IncidentKind::Loitering | IncidentKind::Assembly => Who::default(),
         }
     }
+}
+
+/// The gender presentations of a two-person event's pair.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Pairing {
+    /// Whoever the draw gives.
+    #[default]
+    Any,
+    /// Both present the same gender.
+    Same,
+    /// One feminine, one masculine.
+    Mixed,
 }
 
 /// Where it happens.
@@ -219,6 +239,10 @@ pub struct IncidentSpec {
     /// (the owner puts it down this long before `start_s`).
     #[serde(default = "default_abandon_after")]
     pub abandon_after_s: f32,
+    /// Two-person events only: a `same`- or `mixed`-gender pair (default `any`), so the same
+    /// embrace can be staged by both and scored side by side.
+    #[serde(default)]
+    pub pairing: Pairing,
 }
 
 fn default_intensity() -> (f32, f32) {
@@ -276,6 +300,9 @@ impl IncidentSpec {
             Place::Zone(x0, z0, x1, z1) if x0 < x1 && z0 < z1 && [x0, z0, x1, z1].iter().all(|v| v.is_finite()) => {}
             _ => return Err(("place", "a point must be finite; a zone is (x0, z0, x1, z1) with x0 < x1 and z0 < z1".into())),
         }
+        if self.pairing != Pairing::Any && self.participant_range() != (2, 2) {
+            return Err(("pairing", format!("`same` and `mixed` pair two persons; this {} has {:?} participants", self.kind.name(), self.participant_range())));
+        }
         if let Some(who) = &self.who
             && who.mobility_aid.contains(&MobilityAid::Wheelchair)
             && self.kind.default_who().mobility_aid == vec![MobilityAid::None]
@@ -310,10 +337,13 @@ mod tests {
             who: None,
             intensity: default_intensity(),
             abandon_after_s: default_abandon_after(),
+            pairing: Pairing::Mixed,
         };
         assert_eq!(spec.validate(10.0).unwrap_err().0, "participants");
         let late = IncidentSpec { participants: None, start_s: 12.0, ..spec.clone() };
         assert_eq!(late.validate(10.0).unwrap_err().0, "start_s");
-        assert!(IncidentSpec { participants: None, ..spec }.validate(10.0).is_ok());
+        assert!(IncidentSpec { participants: None, ..spec.clone() }.validate(10.0).is_ok());
+        let fight = IncidentSpec { kind: IncidentKind::Fight, participants: Some((2, 4)), ..spec };
+        assert_eq!(fight.validate(10.0).unwrap_err().0, "pairing", "a pairing needs exactly two");
     }
 }

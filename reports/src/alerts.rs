@@ -17,6 +17,7 @@
 //! model's regions at every threshold without the alerting rule.
 
 use crate::records::{AlertRecord, AlertRegionRecord, RunRecords};
+use crate::profile::EventClass;
 use crate::regions::{area, detection_curves, intersection, iou, DetectionCurves};
 use crowdtwin_core::bandwidth::{camera_traffic, frame_bytes};
 use crowdtwin_core::scenario::Modality;
@@ -59,6 +60,12 @@ pub struct AnomalyMetrics {
     pub protected_flagged: usize,
     /// flagged ÷ visible protected activities.
     pub protected_flag_rate: Option<f64>,
+    /// Out-of-scope events (the profile's: an alert on them is disproportionate) visible to some camera.
+    pub out_of_scope_visible: usize,
+    /// Of which alerted on by the β criterion of flagging.
+    pub out_of_scope_alerted: usize,
+    /// Alerts whose regions covered an out-of-scope event in some frame: disproportionate alerts.
+    pub disproportionate_alerts: usize,
     /// Per kind of incident or protected activity: visible, and how many were detected or flagged.
     pub by_kind: Vec<KindOutcome>,
     /// The model's regions scored at every threshold: RBDC and TBDC with their areas.
@@ -72,21 +79,23 @@ pub struct KindOutcome {
     pub kind: String,
     /// A protected activity (it must not be flagged).
     pub protected: bool,
+    /// Its class under the run's profile: `incident`, `protected` or `out_of_scope`.
+    pub class: &'static str,
     /// Staged events of this kind visible to some camera.
     pub visible: usize,
-    /// Of which detected (an incident) or flagged (a protected activity).
+    /// Of which detected (an incident), flagged (a protected activity) or alerted on (out of scope).
     pub alerted: usize,
 }
 
-/// Each frame's (AD score, positive?): positive when an incident — not a protected activity —
-/// shows at least `min_visible_px` pixels on that camera in that frame.
+/// Each frame's (AD score, positive?): positive when an incident — not a protected or
+/// out-of-scope event — shows at least `min_visible_px` pixels on that camera in that frame.
 pub fn labelled_frames(records: &RunRecords) -> Vec<(f64, bool)> {
     let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
-    let protected = protected_by_incident(records);
+    let classes = class_by_incident(records);
     let positive: BTreeSet<(u64, u16)> = records
         .incident_frames
         .iter()
-        .filter(|f| f.visible_px >= min_px && !protected.get(&f.incident).copied().unwrap_or(true))
+        .filter(|f| f.visible_px >= min_px && classes.get(&f.incident) == Some(&EventClass::Incident))
         .map(|f| (f.tick, f.camera))
         .collect();
     records.frames.iter().map(|f| (f.ad_score, positive.contains(&(f.tick, f.camera)))).collect()
@@ -150,6 +159,8 @@ pub struct AlertOutcome {
     pub detected: Vec<Vec<u32>>,
     /// Per alert: the protected activities it flagged in some frame.
     pub flagged: Vec<Vec<u32>>,
+    /// Per alert: the out-of-scope events it covered in some frame (it is disproportionate).
+    pub disproportionate: Vec<Vec<u32>>,
     /// Events detected (incidents) or flagged (protected activities) by the β criterion, with
     /// the seconds from their start to the first such alert being raised (0 when it was
     /// already raised).
@@ -160,10 +171,10 @@ pub struct AlertOutcome {
 
 /// Scores `alerts` with their `regions` against the staged events, by the run's α and β.
 pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[AlertRegionRecord]) -> AlertOutcome {
-    let none = || AlertOutcome { detected: vec![Vec::new(); alerts.len()], flagged: vec![Vec::new(); alerts.len()], ..Default::default() };
+    let none = || AlertOutcome { detected: vec![Vec::new(); alerts.len()], flagged: vec![Vec::new(); alerts.len()], disproportionate: vec![Vec::new(); alerts.len()], ..Default::default() };
     let Some(run) = records.runs.first() else { return none() };
     let (tick_hz, min_px, alpha, beta) = (run.tick_hz.max(1) as f64, run.min_visible_px, run.region_iou, run.track_share);
-    let protected = protected_by_incident(records);
+    let classes = class_by_incident(records);
     let position: BTreeMap<u32, usize> = alerts.iter().enumerate().map(|(i, a)| (a.alert, i)).collect();
     let mut by_frame: BTreeMap<(u64, u16), Vec<(usize, [f64; 4])>> = BTreeMap::new();
     for region in regions {
@@ -173,18 +184,25 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     }
     let mut detected: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); alerts.len()];
     let mut flagged: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); alerts.len()];
+    let mut disproportionate: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); alerts.len()];
     // Per (event, camera): visible frames, frames hit.
     let mut tracks: BTreeMap<(u32, u16), (usize, usize)> = BTreeMap::new();
     for frame in records.incident_frames.iter().filter(|f| f.visible_px >= min_px) {
         let Some(b) = frame.visible_box() else { continue };
         let b = b.map(|v| v as f64);
-        let guarded = protected.get(&frame.incident).copied().unwrap_or(true);
+        let class = classes.get(&frame.incident).copied().unwrap_or(EventClass::Protected);
         let mut hit = false;
         for &(i, region) in by_frame.get(&(frame.tick, frame.camera)).into_iter().flatten() {
-            let matches = if guarded { intersection(region, b) >= 0.5 * area(b) } else { iou(region, b) >= alpha };
+            // An incident must be found (IoU ≥ α); any other event is hit once a region covers it.
+            let matches = if class == EventClass::Incident { iou(region, b) >= alpha } else { intersection(region, b) >= 0.5 * area(b) };
             if matches {
                 hit = true;
-                if guarded { &mut flagged[i] } else { &mut detected[i] }.insert(frame.incident);
+                match class {
+                    EventClass::Incident => &mut detected[i],
+                    EventClass::Protected => &mut flagged[i],
+                    EventClass::OutOfScope => &mut disproportionate[i],
+                }
+                .insert(frame.incident);
             }
         }
         let track = tracks.entry((frame.incident, frame.camera)).or_default();
@@ -195,11 +213,18 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     for (&(event, _), &(visible, hit)) in &tracks {
         if hit >= crate::regions::needed(visible, beta) {
             let start = records.incidents.iter().find(|i| i.incident == event).map_or(0.0, |i| i.start_tick as f64 / tick_hz);
-            let guarded = protected.get(&event).copied().unwrap_or(true);
+            let class = classes.get(&event).copied().unwrap_or(EventClass::Protected);
             let first = alerts
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| if guarded { &flagged[*i] } else { &detected[*i] }.contains(&event))
+                .filter(|(i, _)| {
+                    match class {
+                        EventClass::Incident => &detected[*i],
+                        EventClass::Protected => &flagged[*i],
+                        EventClass::OutOfScope => &disproportionate[*i],
+                    }
+                    .contains(&event)
+                })
                 .map(|(_, a)| (a.raised_s - start).max(0.0))
                 .fold(f64::INFINITY, f64::min);
             hits.insert(event, first);
@@ -208,6 +233,7 @@ pub fn evaluate_alerts(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     AlertOutcome {
         detected: detected.into_iter().map(|s| s.into_iter().collect()).collect(),
         flagged: flagged.into_iter().map(|s| s.into_iter().collect()).collect(),
+        disproportionate: disproportionate.into_iter().map(|s| s.into_iter().collect()).collect(),
         hits,
         alert_time_share: alert_time_share(records, alerts),
     }
@@ -223,10 +249,11 @@ pub fn alert_time_share(records: &RunRecords, alerts: &[AlertRecord]) -> f64 {
 /// incident's detection and time to alert, from the run's `alert_regions` ([`evaluate_alerts`]).
 pub fn apply_outcome(records: &mut RunRecords) {
     let outcome = evaluate_alerts(records, &records.alerts, &records.alert_regions);
-    for (alert, (detected, flagged)) in records.alerts.iter_mut().zip(outcome.detected.into_iter().zip(outcome.flagged)) {
+    for (alert, ((detected, flagged), disproportionate)) in records.alerts.iter_mut().zip(outcome.detected.into_iter().zip(outcome.flagged).zip(outcome.disproportionate)) {
         alert.false_alert = detected.is_empty();
         alert.detected_incidents = detected;
         alert.flagged_activities = flagged;
+        alert.disproportionate_events = disproportionate;
     }
     for incident in &mut records.incidents {
         incident.time_to_alert_s = outcome.hits.get(&incident.incident).copied();
@@ -253,18 +280,19 @@ pub fn camera_hours(records: &RunRecords) -> f64 {
 pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
     let labelled = labelled_frames(records);
     let visible = visible_incidents(records);
-    let real: Vec<_> = records.incidents.iter().filter(|i| !i.protected && visible.contains(&i.incident)).collect();
-    let guarded: Vec<_> = records.incidents.iter().filter(|i| i.protected && visible.contains(&i.incident)).collect();
+    let of = |class: EventClass| -> Vec<_> { records.incidents.iter().filter(|i| i.class() == class && visible.contains(&i.incident)).collect() };
+    let (real, guarded, out_of_scope) = (of(EventClass::Incident), of(EventClass::Protected), of(EventClass::OutOfScope));
     let detected = real.iter().filter(|i| i.detected).count();
     let times: Vec<f64> = real.iter().filter_map(|i| i.time_to_alert_s).collect();
     let hours = camera_hours(records);
     let false_alerts = records.alerts.iter().filter(|a| a.false_alert).count();
     let (alpha, beta) = records.runs.first().map_or((0.1, 0.1), |r| (r.region_iou, r.track_share));
-    let mut by_kind: BTreeMap<(bool, &str), KindOutcome> = BTreeMap::new();
+    let mut by_kind: BTreeMap<(EventClass, &str), KindOutcome> = BTreeMap::new();
     for incident in records.incidents.iter().filter(|i| visible.contains(&i.incident)) {
-        let outcome = by_kind.entry((incident.protected, &incident.kind)).or_insert_with(|| KindOutcome {
+        let outcome = by_kind.entry((incident.class(), &incident.kind)).or_insert_with(|| KindOutcome {
             kind: incident.kind.clone(),
             protected: incident.protected,
+            class: incident.class().name(),
             visible: 0,
             alerted: 0,
         });
@@ -288,6 +316,9 @@ pub fn anomaly_metrics(records: &RunRecords) -> AnomalyMetrics {
         protected_visible: guarded.len(),
         protected_flagged: guarded.iter().filter(|i| i.detected).count(),
         protected_flag_rate: (!guarded.is_empty()).then(|| guarded.iter().filter(|i| i.detected).count() as f64 / guarded.len() as f64),
+        out_of_scope_visible: out_of_scope.len(),
+        out_of_scope_alerted: out_of_scope.iter().filter(|i| i.detected).count(),
+        disproportionate_alerts: records.alerts.iter().filter(|a| !a.disproportionate_events.is_empty()).count(),
         by_kind: by_kind.into_values().collect(),
         detection: detection_curves(records, alpha, beta),
     }
@@ -300,8 +331,8 @@ pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], regions: &[
     let outcome = evaluate_alerts(records, alerts, regions);
     let false_alerts = outcome.detected.iter().filter(|d| d.is_empty()).count();
     let visible = visible_incidents(records);
-    let share_hit = |guarded: bool| {
-        let events: Vec<u32> = records.incidents.iter().filter(|i| i.protected == guarded && visible.contains(&i.incident)).map(|i| i.incident).collect();
+    let share_hit = |class: EventClass| {
+        let events: Vec<u32> = records.incidents.iter().filter(|i| i.class() == class && visible.contains(&i.incident)).map(|i| i.incident).collect();
         (!events.is_empty()).then(|| events.iter().filter(|i| outcome.hits.contains_key(i)).count() as f64 / events.len() as f64)
     };
     let hours = camera_hours(records);
@@ -310,17 +341,17 @@ pub fn operating_point(records: &RunRecords, alerts: &[AlertRecord], regions: &[
         alerts: alerts.len() as u32,
         false_alerts: false_alerts as u32,
         false_alerts_per_hour: if hours > 0.0 { false_alerts as f64 / hours } else { 0.0 },
-        incident_recall: share_hit(false),
-        protected_flag_rate: share_hit(true),
+        incident_recall: share_hit(EventClass::Incident),
+        protected_flag_rate: share_hit(EventClass::Protected),
         alert_time_share: outcome.alert_time_share,
         chosen,
     }
 }
 
-/// Whether each staged event is a protected activity (an event missing from `incidents`
-/// counts as protected: it is never ground truth for detection).
-pub(crate) fn protected_by_incident(records: &RunRecords) -> BTreeMap<u32, bool> {
-    records.incidents.iter().map(|i| (i.incident, i.protected)).collect()
+/// Each staged event's class under the run's profile (callers count an event missing from
+/// `incidents` as protected: it is never ground truth for detection).
+pub(crate) fn class_by_incident(records: &RunRecords) -> BTreeMap<u32, EventClass> {
+    records.incidents.iter().map(|i| (i.incident, i.class())).collect()
 }
 
 /// Area under the ROC curve of (score, positive?) pairs: the probability that a random
@@ -447,6 +478,7 @@ mod tests {
                 incident: id,
                 kind: if protected { "hug".into() } else { "fight".into() },
                 protected,
+                out_of_scope: false,
                 start_tick: start,
                 end_tick: end,
                 persons: vec![],

@@ -59,7 +59,10 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
          <tr><td>alerts raised / false</td><td>{} / {}</td></tr>\
          <tr><td>camera-time under an open alert</td><td>{}</td></tr>\
          <tr><td>false alerts per camera-hour</td><td>{} ({:.3} camera-hours observed)</td></tr>\
-         <tr><td>protected activities flagged</td><td>{} ({} of {})</td></tr></table>",
+         <tr><td>protected activities flagged</td><td>{} ({} of {})</td></tr>\
+         <tr><td>disproportionate alerts (covering an out-of-scope event) · out-of-scope events alerted on</td><td>{} · {} of {}</td></tr></table>\
+         <p>Events are classed by the profile <b>{}</b>: incidents should alert, protected activities must not, and an alert on an \
+         out-of-scope event (e.g. petty theft) is disproportionate — it counts as a negative and on its own line above.</p>",
         escape(&run.anomaly_model),
         run.anomaly_model_sha256,
         metrics.positive_frames,
@@ -86,7 +89,11 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         metrics.camera_hours,
         share(metrics.protected_flag_rate),
         metrics.protected_flagged,
-        metrics.protected_visible
+        metrics.protected_visible,
+        metrics.disproportionate_alerts,
+        metrics.out_of_scope_alerted,
+        metrics.out_of_scope_visible,
+        escape(&run.profile)
     );
     if metrics.alert_time_share >= 0.5 {
         let _ = write!(
@@ -100,13 +107,17 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
     }
 
     if !metrics.by_kind.is_empty() {
-        html.push_str("<h3>By kind of event</h3><table><tr><th>kind</th><th></th><th>visible</th><th>detected / flagged</th></tr>");
+        html.push_str("<h3>By kind of event</h3><table><tr><th>kind</th><th></th><th>visible</th><th>detected / flagged / alerted on</th></tr>");
         for kind in &metrics.by_kind {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&kind.kind.replace('_', " ")),
-                if kind.protected { "protected activity — must not be flagged" } else { "incident" },
+                match kind.class {
+                    "protected" => "protected activity — must not be flagged",
+                    "out_of_scope" => "out of scope — an alert is disproportionate",
+                    _ => "incident",
+                },
                 kind.visible,
                 kind.alerted
             );
@@ -165,6 +176,7 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
             let name = |id: &u32| records.incidents.iter().find(|i| i.incident == *id).map_or(format!("#{id}"), |i| format!("#{} {}", i.incident, i.kind.replace('_', " ")));
             let mut parts: Vec<String> = alert.detected_incidents.iter().map(name).collect();
             parts.extend(alert.flagged_activities.iter().map(|id| format!("{} — protected, flagged", name(id))));
+            parts.extend(alert.disproportionate_events.iter().map(|id| format!("{} — out of scope: disproportionate", name(id))));
             if alert.false_alert {
                 parts.push("no incident: a false alert".to_string());
             }

@@ -166,7 +166,7 @@ fn events_section(records: &RunRecords) -> String {
     }
     let tick_hz = records.runs.first().map_or(1, |r| r.tick_hz).max(1) as f64;
     let mut html = String::from(
-        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>protected</th><th>from–to (s)</th><th>participants</th><th>detected / flagged</th><th>time to alert</th>",
+        "<h2>Staged events</h2><p>Incidents should raise an alert; <b>protected</b> activities (lawful assembly, prayer, a hug,          children playing, resting, busking, religious dress) must not; an alert on an <b>out-of-scope</b> event (petty theft) is          disproportionate — as the run's profile classes them. Each camera column gives the share of that camera's frames          during the event in which some participant (or the event's object) is visible.</p><table><tr><th>#</th><th>event</th>         <th>class</th><th>from–to (s)</th><th>participants</th><th>detected / flagged</th><th>time to alert</th>",
     );
     for camera in &records.cameras {
         let _ = write!(html, "<th>{}</th>", escape(&camera.id));
@@ -178,13 +178,14 @@ fn events_section(records: &RunRecords) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td><td>{}</td><td>{}</td>",
             incident.incident,
             escape(&incident.kind.replace('_', " ")),
-            if incident.protected { "yes" } else { "no" },
+            incident.class().name().replace('_', " "),
             incident.start_tick as f64 / tick_hz,
             incident.end_tick as f64 / tick_hz,
             incident.persons.len(),
-            match (incident.detected, incident.protected) {
-                (true, true) => "flagged — must not be",
-                (true, false) => "yes",
+            match (incident.detected, incident.class()) {
+                (true, crate::profile::EventClass::Protected) => "flagged — must not be",
+                (true, crate::profile::EventClass::OutOfScope) => "alerted on — disproportionate",
+                (true, crate::profile::EventClass::Incident) => "yes",
                 (false, _) => "no",
             },
             incident.time_to_alert_s.map_or("—".into(), |t| format!("{t:.1} s"))

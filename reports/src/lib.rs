@@ -16,6 +16,7 @@
 //! * [`anomaly_html`] — its anomaly, alerting and deployment sections.
 //! * [`privacy`] — privacy leakage after masking: attribute-inference and re-identification attackers.
 //! * [`placement`] — choosing cameras from candidates: greedy and an exact ILP (good_lp + microlp) with its gap.
+//! * [`profile`] — what may be flagged: each event kind an incident, protected or out of scope, per jurisdiction.
 //! * [`policy`] — fairness policies (RON) judged on the bias statistics, one run or a pool of runs.
 //! * [`power`] — the bias test's power against a planted gap: persons per group an audit needs.
 //! * [`output`] — atomic file writes.
@@ -37,6 +38,7 @@ pub mod placement;
 pub mod policy;
 pub mod power;
 pub mod privacy;
+pub mod profile;
 pub mod records;
 pub mod regions;
 pub mod retention;

@@ -182,8 +182,9 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
     };
     let screen_exposed = exposed(|f| (f.screen_px, f.screen_exposed_px));
     let plate_exposed = exposed(|f| (f.plate_px, f.plate_exposed_px));
-    let incidents = records.incidents.iter().filter(|i| !i.protected).count();
-    let protected = records.incidents.iter().filter(|i| i.protected).count();
+    let count = |class| records.incidents.iter().filter(|i| i.class() == class).count();
+    use crate::profile::EventClass;
+    let (incidents, protected, out_of_scope) = (count(EventClass::Incident), count(EventClass::Protected), count(EventClass::OutOfScope));
     serde_json::json!({
         "schema_version": crowdtwin_core::RECORDS_SCHEMA_VERSION,
         "scenario": run.map(|r| r.scenario.clone()),
@@ -200,6 +201,8 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         "plate_exposed_fraction": plate_exposed,
         "incidents": incidents,
         "protected_activities": protected,
+        "out_of_scope_events": out_of_scope,
+        "profile": run.map(|r| r.profile.clone()),
         "miss_rate_by_group": by_group,
         "miss_rate_by_height_px": metrics.by_height.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "miss_rate_by_pixels_per_metre": metrics.by_density.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),

@@ -54,8 +54,9 @@ pub fn person_outcomes(records: &RunRecords, outcome: Outcome) -> BTreeMap<u32, 
     match outcome {
         Outcome::IncidentMissRate | Outcome::ProtectedFlagRate => {
             let guarded = outcome == Outcome::ProtectedFlagRate;
+            let class = if guarded { crate::profile::EventClass::Protected } else { crate::profile::EventClass::Incident };
             let visible = crate::alerts::visible_incidents(records);
-            for incident in records.incidents.iter().filter(|i| i.protected == guarded && visible.contains(&i.incident)) {
+            for incident in records.incidents.iter().filter(|i| i.class() == class && visible.contains(&i.incident)) {
                 // Incidents count against a participant when missed; protected activities when flagged.
                 let against = if guarded { incident.detected } else { !incident.detected };
                 for &person in &incident.persons {
@@ -143,7 +144,7 @@ mod tests {
         records.alerts = vec![AlertRecord {
             alert: 0, camera: 0, start_tick: 0, raised_tick: 0, end_tick: 2, start_s: 0.0, raised_s: 0.0, end_s: 0.2, confidence_pct: 90.0,
             roi_x0: 0.0, roi_y0: 0.0, roi_x1: 40.0, roi_y1: 40.0, site_x_m: None, site_z_m: None, latitude_deg: None, longitude_deg: None, text: String::new(), metadata_bytes: 0,
-            detected_incidents: vec![], flagged_activities: vec![], false_alert: true,
+            detected_incidents: vec![], flagged_activities: vec![], disproportionate_events: Vec::new(), false_alert: true,
         }];
         records.alert_regions = [0, 2].iter().map(|&tick| AlertRegionRecord { alert: 0, tick, camera: 0, region: 0, x0: 0.0, y0: 0.0, x1: 40.0, y1: 40.0, score: 0.9 }).collect();
         let suspicion = person_outcomes(&records, Outcome::SuspicionRate);
@@ -153,8 +154,8 @@ mod tests {
         assert_eq!((rate("child"), rate("adult")), (Some(1.0), Some(0.0)));
         // An undetected fight with both as participants counts against both; a flagged hug only for its pair.
         records.incidents = vec![
-            IncidentRecord { incident: 0, kind: "fight".into(), protected: false, start_tick: 0, end_tick: 4, persons: vec![1, 2], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: false, time_to_alert_s: None },
-            IncidentRecord { incident: 1, kind: "hug".into(), protected: true, start_tick: 0, end_tick: 4, persons: vec![1], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: true, time_to_alert_s: Some(0.0) },
+            IncidentRecord { incident: 0, kind: "fight".into(), protected: false, out_of_scope: false, start_tick: 0, end_tick: 4, persons: vec![1, 2], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: false, time_to_alert_s: None },
+            IncidentRecord { incident: 1, kind: "hug".into(), protected: true, out_of_scope: false, start_tick: 0, end_tick: 4, persons: vec![1], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: true, time_to_alert_s: Some(0.0) },
         ];
         records.incident_frames = vec![IncidentFrameRecord::new(0, 0, 0, 100, 100, Some([0, 0, 20, 20])), IncidentFrameRecord::new(0, 0, 1, 100, 100, Some([0, 0, 20, 20]))];
         let missed = person_outcomes(&records, Outcome::IncidentMissRate);

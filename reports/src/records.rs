@@ -48,6 +48,8 @@ pub struct RunRecord {
     pub anomaly_model: String,
     /// sha256 of the anomaly model file (a two-stage model: the extractor's and the head's, joined by `+`).
     pub anomaly_model_sha256: String,
+    /// The profile that classed the events (what may be flagged).
+    pub profile: String,
     /// Alert threshold on the anomaly score.
     pub alert_threshold: f64,
     /// Hysteresis: an alert closes below threshold × this.
@@ -290,8 +292,10 @@ pub struct IncidentRecord {
     pub incident: u32,
     /// Kind (`fight`, `hug`, …).
     pub kind: String,
-    /// Whether it must not alert.
+    /// Whether it must not alert (its class under the run's profile is `protected`).
     pub protected: bool,
+    /// Whether an alert on it is disproportionate (class `out_of_scope`): neither.
+    pub out_of_scope: bool,
     /// First tick.
     pub start_tick: u64,
     /// First tick after it.
@@ -313,6 +317,18 @@ pub struct IncidentRecord {
     /// Seconds from its start to the first alert that detected (or flagged) it being raised
     /// (0 when that alert was already raised when it began).
     pub time_to_alert_s: Option<f64>,
+}
+
+impl IncidentRecord {
+    /// Its class under the run's profile.
+    pub fn class(&self) -> crate::profile::EventClass {
+        use crate::profile::EventClass;
+        match (self.protected, self.out_of_scope) {
+            (true, _) => EventClass::Protected,
+            (false, true) => EventClass::OutOfScope,
+            (false, false) => EventClass::Incident,
+        }
+    }
 }
 
 /// One row of `alerts`: an alert as raised, and what it detected or flagged.
@@ -363,6 +379,8 @@ pub struct AlertRecord {
     /// The protected activities it flagged: in some frame, one of its regions covers at least
     /// half of the activity's visible box.
     pub flagged_activities: Vec<u32>,
+    /// The out-of-scope events it covered (the flagging criterion): a disproportionate alert.
+    pub disproportionate_events: Vec<u32>,
     /// True when none of its frames detects a real incident.
     pub false_alert: bool,
 }
@@ -579,6 +597,7 @@ pub(crate) fn test_run() -> RunRecord {
         retention_alert_days: 30.0,
         anomaly_model: String::new(),
         anomaly_model_sha256: String::new(),
+        profile: "unicri".into(),
         alert_threshold: 0.5,
         alert_release_ratio: 0.8,
         alert_min_duration_s: 1.0,
@@ -641,6 +660,7 @@ pub(crate) fn test_alert(start_s: f64, end_s: f64, roi: [f64; 4]) -> AlertRecord
         metadata_bytes: 200,
         detected_incidents: vec![],
         flagged_activities: vec![],
+        disproportionate_events: vec![],
         false_alert: false,
     }
 }

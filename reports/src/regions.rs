@@ -19,7 +19,8 @@
 //! through every distinct cell score of the run (the model's own output, no hysteresis), and
 //! summarised by the area under the curve for 0–1 false positives per frame, as in the paper.
 
-use crate::alerts::protected_by_incident;
+use crate::alerts::class_by_incident;
+use crate::profile::EventClass;
 use crate::records::{AlertRecord, CameraRecord, RegionScoresRecord, RunRecords};
 use std::collections::BTreeMap;
 
@@ -195,11 +196,11 @@ struct Truth {
 /// each track's length.
 fn ground_truth(records: &RunRecords) -> (BTreeMap<(u64, u16), Vec<Truth>>, Vec<usize>) {
     let min_px = records.runs.first().map_or(1, |r| r.min_visible_px);
-    let protected = protected_by_incident(records);
+    let classes = class_by_incident(records);
     let mut tracks: BTreeMap<(u32, u16), usize> = BTreeMap::new();
     let mut lengths = Vec::new();
     let mut truth: BTreeMap<(u64, u16), Vec<Truth>> = BTreeMap::new();
-    for frame in records.incident_frames.iter().filter(|f| f.visible_px >= min_px && !protected.get(&f.incident).copied().unwrap_or(true)) {
+    for frame in records.incident_frames.iter().filter(|f| f.visible_px >= min_px && classes.get(&f.incident) == Some(&EventClass::Incident)) {
         let Some(b) = frame.visible_box() else { continue };
         let next = tracks.len();
         let track = *tracks.entry((frame.incident, frame.camera)).or_insert(next);
@@ -371,7 +372,7 @@ mod tests {
         let mut records = RunRecords::default();
         records.runs.push(test_run());
         records.cameras.push(CameraRecord { index: 0, id: "c".into(), x_m: 0.0, y_m: 0.0, z_m: 0.0, yaw_deg: 0.0, pitch_deg: 0.0, hfov_deg: 60.0, sensor_width: 40, sensor_height: 30, render_width: 40, render_height: 30, fps: 10 });
-        records.incidents.push(IncidentRecord { incident: 0, kind: "fight".into(), protected: false, start_tick: 0, end_tick: 5, persons: vec![], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: false, time_to_alert_s: None });
+        records.incidents.push(IncidentRecord { incident: 0, kind: "fight".into(), protected: false, out_of_scope: false, start_tick: 0, end_tick: 5, persons: vec![], objects: vec![], centre_x: 0.0, centre_z: 0.0, intensity: 1.0, detected: false, time_to_alert_s: None });
         records.incident_frames = (0..5).map(|t| IncidentFrameRecord::new(t, 0, 0, 100, 100, Some([0, 0, 10, 10]))).collect();
         records.region_scores = (0..10).map(|t| RegionScoresRecord { tick: t, camera: 0, columns: 4, rows: 3, scores: (0..12).map(|c| score(t, c)).collect() }).collect();
         detection_curves(&records, 0.1, 0.1)

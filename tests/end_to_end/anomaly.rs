@@ -601,3 +601,57 @@ fn with_zulu_sent_time(message: &str) -> String {
     let end = message[start..].find("</sent>").unwrap() + start;
     format!("{}{}Z{}", &message[..start], &message[start..end - 6], &message[end..])
 }
+
+#[test]
+fn a_profile_decides_what_may_be_flagged_and_a_stored_run_is_rescored_under_another() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("profile");
+    std::fs::create_dir_all(&dir).unwrap();
+    // small.ron with a bag snatch by a mixed pair in front of the camera, under the whole-frame alert.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let snatch = "(kind: bag_snatch, start_s: 0.2, duration_s: (1.4, 1.6), place: point(2.5, 3.5), pairing: mixed),\n    ],";
+    let scenario = dir.join("snatch.ron");
+    std::fs::write(&scenario, text.replacen("    ],\n)", &format!("        {snatch}\n)"), 1)).unwrap();
+    let out = dir.join("run");
+    let options = RunOptions { ad_model: constant_anomaly_model(&dir.join("model")), ..RunOptions::new(scenario, out.clone()) };
+    let summary = run(&options, |_, _| {}).unwrap().summary;
+    let anomaly = &summary["anomaly"];
+    assert_eq!(summary["profile"], "unicri");
+    // Petty theft is out of scope: not an incident to find, and the alert over it is disproportionate.
+    assert_eq!((anomaly["incidents_visible"].as_u64(), anomaly["out_of_scope_visible"].as_u64()), (Some(1), Some(1)), "{anomaly}");
+    assert_eq!((anomaly["out_of_scope_alerted"].as_u64(), anomaly["disproportionate_alerts"].as_u64()), (Some(1), Some(1)), "{anomaly}");
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    let snatch = records.incidents.iter().find(|i| i.kind == "bag_snatch").unwrap();
+    assert!(snatch.out_of_scope && !snatch.protected && snatch.detected, "{snatch:?}");
+    assert_eq!(records.alerts[0].disproportionate_events, vec![snatch.incident]);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("out of scope — an alert is disproportionate") && report.contains("alerted on — disproportionate"));
+
+    // The board of another jurisdiction classes theft as an incident: the stored run, rescored.
+    let files = ["runs", "incidents", "alerts", "operating_points"].map(|t| format!("{t}.parquet")).into_iter().chain(["summary.json".to_string(), "report.html".to_string()]);
+    let before: Vec<(String, Vec<u8>)> = files.map(|f| (f.clone(), std::fs::read(out.join(&f)).unwrap())).collect();
+    let strict = dir.join("strict.ron");
+    std::fs::write(&strict, std::fs::read_to_string(root().join("profiles/unicri.ron")).unwrap().replace("name: \"unicri\"", "name: \"strict\"").replace("bag_snatch: out_of_scope", "bag_snatch: incident")).unwrap();
+    let done = crowdtwin(&["report", out.to_str().unwrap(), "--profile", strict.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("profile `strict`"));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let anomaly = &summary["anomaly"];
+    assert_eq!((anomaly["incidents_visible"].as_u64(), anomaly["disproportionate_alerts"].as_u64(), anomaly["out_of_scope_visible"].as_u64()), (Some(2), Some(0), Some(0)), "{anomaly}");
+    let records = crowdtwin_reports::tables::read_all(&out).unwrap();
+    assert_eq!(records.runs[0].profile, "strict");
+    assert!(records.incidents.iter().all(|i| !i.out_of_scope));
+    assert_eq!(records.operating_points.iter().filter(|p| p.chosen).count(), 1);
+    // Back under the default profile: every table, the summary and the report as the run wrote them.
+    let done = crowdtwin(&["report", out.to_str().unwrap(), "--profile", "profiles/unicri.ron"]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    for (file, bytes) in &before {
+        assert!(&std::fs::read(out.join(file)).unwrap() == bytes, "{file} differs after rescoring under the run's own profile");
+    }
+    // A profile that leaves a kind out is refused, naming it.
+    let partial = dir.join("partial.ron");
+    std::fs::write(&partial, "(version: 1, name: \"partial\", events: {fight: incident})").unwrap();
+    let refused = crowdtwin(&["report", out.to_str().unwrap(), "--profile", partial.to_str().unwrap()]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("bag_snatch"), "{}", String::from_utf8_lossy(&refused.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
