@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use crowdtwin::{bench, pipeline, project_file};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -474,12 +474,16 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 s.total_ticks()
             );
             let plans = crowdtwin::crowd::plan_incidents(&s).map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
+            let profile = crowdtwin_reports::profile::Profile::load(&project_file(Path::new(crowdtwin::pipeline::DEFAULT_PROFILE))).map_err(anyhow::Error::msg)?;
             for plan in &plans {
                 println!(
                     "  incidents[{}]: {}{}, {:.1}–{:.1} s, {} participant(s) at ({:.1}, {:.1})",
                     plan.index,
                     plan.kind.name(),
-                    if plan.protected { " (protected)" } else { "" },
+                    match profile.class(plan.kind.name()) {
+                        crowdtwin_reports::profile::EventClass::Incident => String::new(),
+                        class => format!(" ({}, default profile)", class.name().replace('_', " ")),
+                    },
                     plan.start_tick as f32 / s.tick_hz as f32,
                     plan.end_tick as f32 / s.tick_hz as f32,
                     plan.participants.len(),

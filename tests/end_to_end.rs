@@ -676,3 +676,26 @@ fn a_masking_style_changes_what_is_shown_not_what_counts_as_exposed() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_protected_groups_scenario_stages_each_protected_activity_by_two_groups() {
+    use crowdtwin_core::incident::{IncidentKind, Pairing};
+    let scenario = Scenario::load(&root().join("scenarios/protected-groups.ron")).unwrap();
+    let plans = crowdtwin::crowd::plan_incidents(&scenario).unwrap();
+    let people = crowdtwin_agents::population::generate_population(&scenario);
+    for kind in IncidentKind::ALL.into_iter().filter(|k| k.is_protected()) {
+        let stagings: Vec<_> = plans.iter().filter(|p| p.kind == kind).collect();
+        assert_eq!(stagings.len(), 2, "{kind:?} staged twice");
+        let specs: Vec<_> = stagings.iter().map(|p| &scenario.incidents[p.index as usize]).collect();
+        assert_ne!((&specs[0].who, specs[0].pairing), (&specs[1].who, specs[1].pairing), "{kind:?}: by two different groups");
+        for (plan, spec) in stagings.iter().zip(&specs) {
+            let demographics: Vec<_> = plan.participants.iter().map(|&p| &people[p as usize].demographics).collect();
+            assert!(demographics.iter().all(|d| spec.who().admits(d)), "{kind:?}: {demographics:?}");
+            if spec.pairing != Pairing::Any {
+                let same = demographics[0].gender_presentation == demographics[1].gender_presentation;
+                assert_eq!(same, spec.pairing == Pairing::Same, "{kind:?} {:?}", spec.pairing);
+            }
+        }
+    }
+    assert!(plans.iter().any(|p| p.kind == IncidentKind::BagSnatch), "petty theft alongside");
+}
