@@ -259,3 +259,90 @@ pub fn bench_peers(scenario_path: &Path, mask_model: &Path, frames: u64, threads
         peer_s / ours_s
     ))
 }
+
+/// Densities of the crowd comparison, persons per square metre.
+pub const PEER_DENSITIES: [f32; 5] = [0.5, 1.0, 2.0, 3.0, 4.0];
+
+/// The crowd model against JuPedSim's collision-free speed model (the same published model,
+/// Tordeux, Chraibi and Seyfried 2016, in JuPedSim's C++ core; `tools/peers/corridor_jupedsim.py`)
+/// on the same open corridor, with the same agents at the same start positions, the same
+/// parameters and time step: each density's mean speed in the measuring section side by side with
+/// Weidmann's (1993), and the agent steps per second of each (one core each: JuPedSim steps on
+/// one thread). `densities` each run `warm_up_s` + `measure_s`. Returns the two tables as Markdown.
+///
+/// # Errors
+/// The Python environment or JuPedSim fails.
+pub fn bench_crowd_peer(densities: &[f32], warm_up_s: f32, measure_s: f32) -> anyhow::Result<String> {
+    use crowdtwin_agents::pedestrians::{weidmann_speed, CorridorRun, SpeedModel};
+    let model = SpeedModel::default();
+    // Open at both ends (JuPedSim has no periodic boundary); measured away from them.
+    let corridor = CorridorRun { periodic: false, measure_from_m: 10.0, measure_to_m: 20.0, warm_up_s, measure_s, ..CorridorRun::default() };
+    let mut ours = Vec::new();
+    let mut runs = Vec::new();
+    for (i, &density) in densities.iter().enumerate() {
+        let positions = corridor.positions(density, 1 + i as u64);
+        ours.push(corridor.run(&model, &positions));
+        runs.push(serde_json::json!({ "density_per_m2": density, "positions": positions.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>() }));
+    }
+    let config = serde_json::json!({
+        "length_m": corridor.length_m, "width_m": corridor.width_m, "dt_s": corridor.dt_s,
+        "warm_up_s": corridor.warm_up_s, "measure_s": corridor.measure_s,
+        "measure_from_m": corridor.measure_from_m, "measure_to_m": corridor.measure_to_m,
+        "model": {
+            "time_gap_s": model.time_gap_s, "repulsion": model.repulsion, "repulsion_range_m": model.repulsion_range_m,
+            "wall_repulsion": model.wall_repulsion, "wall_range_m": model.wall_range_m,
+            "free_speed_mps": corridor.free_speed_mps, "radius_m": corridor.radius_m,
+        },
+        "densities": runs,
+    });
+    let python = crowdtwin_core::python::interpreter().map_err(anyhow::Error::msg)?;
+    let mut child = std::process::Command::new(python)
+        .arg(crate::project_file(Path::new("tools/peers/corridor_jupedsim.py")))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(&mut child.stdin.take().expect("piped"), config.to_string().as_bytes())?;
+    let output = child.wait_with_output()?;
+    anyhow::ensure!(output.status.success(), "the JuPedSim peer failed: {}", String::from_utf8_lossy(&output.stderr));
+    let peer: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let theirs = peer["runs"].as_array().cloned().unwrap_or_default();
+    anyhow::ensure!(theirs.len() == ours.len(), "the JuPedSim peer measured {} densities of {}", theirs.len(), ours.len());
+    let mut table = format!(
+        "| density (persons/m²) | agents | crowdtwin (m/s) | JuPedSim {} (m/s) | Weidmann 1993 (m/s) |\n|---|---|---|---|---|\n",
+        peer["jupedsim"].as_str().unwrap_or("?")
+    );
+    for ((&density, mine), other) in densities.iter().zip(&ours).zip(&theirs) {
+        let _ = std::fmt::Write::write_fmt(
+            &mut table,
+            format_args!(
+                "| {density} | {} | {:.2} | {:.2} | {:.2} |\n",
+                other["agents"],
+                mine.mean_speed_mps,
+                other["mean_speed_mps"].as_f64().unwrap_or(f64::NAN),
+                weidmann_speed(density)
+            ),
+        );
+    }
+    let ours_rate = ours.iter().map(|r| r.agent_steps as f64).sum::<f64>() / ours.iter().map(|r| r.seconds).sum::<f64>();
+    let peer_steps: f64 = theirs.iter().filter_map(|r| r["agent_steps"].as_f64()).sum();
+    // JuPedSim's own stepping only: its Python-side bookkeeping (measuring, wrapping) is ours to carry.
+    let peer_rate = peer_steps / theirs.iter().filter_map(|r| r["iterate_seconds"].as_f64()).sum::<f64>();
+    let agents: f64 = theirs.iter().filter_map(|r| r["agents"].as_f64()).sum();
+    let _ = std::fmt::Write::write_fmt(
+        &mut table,
+        format_args!(
+            "\n| stage | crowdtwin | peer | ratio |\n|---|---|---|---|\n\
+             | crowd: collision-free speed model, open {} m × {} m corridor, {} densities ({agents} agents in all), dt {} s, {} s each, one core | {:.0} agent steps/s (Rust) | {:.0} agent steps/s (JuPedSim's C++ core: `Simulation.iterate` alone) | ×{:.2} |\n",
+            corridor.length_m,
+            corridor.width_m,
+            densities.len(),
+            corridor.dt_s,
+            corridor.warm_up_s + corridor.measure_s,
+            ours_rate,
+            peer_rate,
+            ours_rate / peer_rate
+        ),
+    );
+    Ok(table)
+}

@@ -246,6 +246,9 @@ enum Command {
         /// ONNX Runtime threads, the same on both sides.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Simulated seconds per density of the crowd comparison (half warm-up, half measured).
+        #[arg(long, default_value_t = 40.0)]
+        crowd_seconds: f32,
     },
 }
 
@@ -572,8 +575,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             println!("{}", bench::bench(&scenario, &project_file(&mask_model), Some(&refine_model), served.as_deref(), &project_file(&ad_model), ticks, threads)?);
             Ok(())
         }
-        Command::BenchPeers { scenario, frames, mask_model, threads } => {
+        Command::BenchPeers { scenario, frames, mask_model, threads, crowd_seconds } => {
+            anyhow::ensure!(crowd_seconds.is_finite() && (1.0..=3600.0).contains(&crowd_seconds), "--crowd-seconds must be 1 to 3600, got {crowd_seconds}");
             println!("{}", bench::bench_peers(&scenario, &project_file(&mask_model), frames, threads)?);
+            println!("{}", bench::bench_crowd_peer(&bench::PEER_DENSITIES, crowd_seconds / 2.0, crowd_seconds / 2.0)?);
             Ok(())
         }
     }

@@ -639,11 +639,25 @@ fn a_yolo_seg_export_runs_and_evaluates_from_its_manifest_alone() {
 fn bench_peers_times_a_python_masking_loop_that_paints_the_same_pixels() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     // The command refuses to print a ratio unless both sides painted the same pixels (±2 %).
-    let out = crowdtwin(&["bench-peers", "tests/fixtures/small.ron", "--frames", "6", "--threads", "1"]);
+    let out = crowdtwin(&["bench-peers", "tests/fixtures/small.ron", "--frames", "6", "--threads", "1", "--crowd-seconds", "16"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}{stdout}", String::from_utf8_lossy(&out.stderr));
     let row = stdout.lines().find(|l| l.starts_with("| masking")).expect("a masking row");
     assert!(row.contains("6 frames") && row.contains("1 ONNX Runtime thread(s)") && row.contains("| ×"), "{row}");
+    // The crowd model and JuPedSim run the same published model on the same corridor and agents:
+    // their speeds agree at every density (a second implementation checks ours).
+    let speeds: Vec<Vec<f64>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.split('|').nth(1).is_some_and(|c| c.trim().parse::<f64>().is_ok()))
+        .map(|l| l.split('|').filter_map(|c| c.trim().parse::<f64>().ok()).collect())
+        .collect();
+    assert_eq!(speeds.len(), 5, "five densities: {stdout}");
+    for row in &speeds {
+        let (density, ours, jupedsim) = (row[0], row[2], row[3]);
+        assert!((ours - jupedsim).abs() <= 0.15, "at {density} persons/m² crowdtwin walks {ours} m/s, JuPedSim {jupedsim} m/s");
+    }
+    let crowd = stdout.lines().find(|l| l.starts_with("| crowd")).expect("a crowd row");
+    assert!(crowd.contains("agent steps/s") && crowd.contains("| ×"), "{crowd}");
 }
 
 #[test]

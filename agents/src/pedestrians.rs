@@ -216,63 +216,150 @@ pub fn corridor_speed(model: &SpeedModel, density_per_m2: f32, length_m: f32, wi
 
 /// [`corridor_speed`] with bodies of the given radius.
 pub fn corridor_speed_with_radius(model: &SpeedModel, density_per_m2: f32, length_m: f32, width_m: f32, seed: u64, radius: f32) -> DiagramPoint {
-    use crowdtwin_core::rng::{Purpose, StreamRng};
-    let count = (density_per_m2 * length_m * width_m).round() as usize;
-    let mut rng = StreamRng::new(seed, count as u64, Purpose::Navigation);
-    let mut walkers: Vec<Walker> = Vec::with_capacity(count);
-    // Random sequential placement; at high densities start from a jittered lattice instead.
-    let spacing = (length_m * width_m / count.max(1) as f32).sqrt();
-    let columns = (length_m / spacing).floor().max(1.0) as usize;
-    for i in 0..count {
-        let mut position = None;
-        for _ in 0..200 {
-            let p = Vec2::new(rng.range(0.0, length_m), rng.range(radius, width_m - radius));
-            if walkers.iter().all(|w| periodic_distance(w.position, p, length_m) >= 2.0 * radius) {
-                position = Some(p);
-                break;
-            }
-        }
-        let p = position.unwrap_or_else(|| {
-            let (c, r) = (i % columns, i / columns);
-            Vec2::new((c as f32 + 0.5) * spacing, ((r as f32 + 0.5) * spacing).min(width_m - radius))
-        });
-        // Weidmann's free speed for everybody: in a single file nobody can overtake, so a spread
-        // of free speeds would measure the slowest walkers, not the speed–density relation.
-        let free_speed = 1.34;
-        walkers.push(Walker { position: p, radius, free_speed, desired: Vec2::X, present: true, cohort: 0 });
-    }
-    let walls = Corridor { width_m };
-    let dt = 0.05;
-    let mut grid = NeighbourGrid::default();
-    let (warm_up_s, measure_s) = (20.0, 20.0);
-    let mut travelled = 0.0f64;
-    let steps = ((warm_up_s + measure_s) / dt) as usize;
-    let mut ghosts = Vec::new();
-    for step in 0..steps {
-        // Periodic boundary: copies of the people near either end stand beyond the other.
-        ghosts.clear();
-        ghosts.extend_from_slice(&walkers);
-        for w in &walkers {
-            if w.position.x < 2.0 {
-                ghosts.push(Walker { position: w.position + Vec2::new(length_m, 0.0), ..*w });
-            }
-            if w.position.x > length_m - 2.0 {
-                ghosts.push(Walker { position: w.position - Vec2::new(length_m, 0.0), ..*w });
-            }
-        }
-        grid.rebuild(&ghosts, model.interaction_radius_m);
-        let velocity = velocities(model, &ghosts, &grid, &walls);
-        for (walker, v) in walkers.iter_mut().zip(&velocity) {
-            walker.position += *v * dt;
-            walker.position.x = walker.position.x.rem_euclid(length_m);
-            walker.position.y = walker.position.y.clamp(0.01, width_m - 0.01);
-            if step as f32 * dt >= warm_up_s {
-                travelled += (v.x * dt) as f64;
-            }
+    let corridor = CorridorRun { length_m, width_m, radius_m: radius, periodic: true, measure_from_m: 0.0, measure_to_m: length_m, ..CorridorRun::default() };
+    let positions = corridor.positions(density_per_m2, seed);
+    DiagramPoint { density_per_m2, mean_speed_mps: corridor.run(model, &positions).mean_speed_mps }
+}
+
+/// A corridor experiment: `length_m` × `width_m`, walls along both sides, everybody walking
+/// towards +x at `free_speed_mps`; an agent past the far end comes back at the near end. With
+/// `periodic`, people near either end also see those near the other (a ring); without, the
+/// corridor is open at both ends (as a simulator without periodic boundaries must run it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CorridorRun {
+    /// Length, metres.
+    pub length_m: f32,
+    /// Width, metres.
+    pub width_m: f32,
+    /// Body radius, metres.
+    pub radius_m: f32,
+    /// Everybody's free speed, m/s (Weidmann's 1.34: in a single file nobody can overtake, so a
+    /// spread of free speeds would measure the slowest walkers, not the speed–density relation).
+    pub free_speed_mps: f32,
+    /// Time step, seconds.
+    pub dt_s: f32,
+    /// Seconds simulated before measuring.
+    pub warm_up_s: f32,
+    /// Seconds measured.
+    pub measure_s: f32,
+    /// Whether the ends see each other.
+    pub periodic: bool,
+    /// The measuring section along x, metres: steps that start inside it are counted.
+    pub measure_from_m: f32,
+    /// Its end, metres.
+    pub measure_to_m: f32,
+}
+
+impl Default for CorridorRun {
+    fn default() -> Self {
+        CorridorRun {
+            length_m: 30.0,
+            width_m: 4.0,
+            radius_m: ADULT_RADIUS_M,
+            free_speed_mps: 1.34,
+            dt_s: 0.05,
+            warm_up_s: 20.0,
+            measure_s: 20.0,
+            periodic: true,
+            measure_from_m: 0.0,
+            measure_to_m: 30.0,
         }
     }
-    let mean_speed = travelled / (count.max(1) as f64 * measure_s as f64);
-    DiagramPoint { density_per_m2, mean_speed_mps: mean_speed as f32 }
+}
+
+/// What a corridor experiment measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CorridorResult {
+    /// Distance walked along x in the measuring section ÷ (agent-steps spent in it × dt), m/s.
+    pub mean_speed_mps: f32,
+    /// Agents × steps simulated.
+    pub agent_steps: u64,
+    /// Wall-clock seconds of the stepping loop.
+    pub seconds: f64,
+}
+
+impl CorridorRun {
+    /// Start positions for `density_per_m2`: random sequential placement without overlap (a
+    /// jittered lattice where that fails, at high densities), seeded.
+    pub fn positions(&self, density_per_m2: f32, seed: u64) -> Vec<Vec2> {
+        use crowdtwin_core::rng::{Purpose, StreamRng};
+        let (length_m, width_m, radius) = (self.length_m, self.width_m, self.radius_m);
+        let count = (density_per_m2 * length_m * width_m).round() as usize;
+        let mut rng = StreamRng::new(seed, count as u64, Purpose::Navigation);
+        let spacing = (length_m * width_m / count.max(1) as f32).sqrt();
+        let columns = (length_m / spacing).floor().max(1.0) as usize;
+        let mut placed: Vec<Vec2> = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut position = None;
+            for _ in 0..200 {
+                let p = Vec2::new(rng.range(0.0, length_m), rng.range(radius, width_m - radius));
+                if placed.iter().all(|&q| periodic_distance(q, p, length_m) >= 2.0 * radius) {
+                    position = Some(p);
+                    break;
+                }
+            }
+            placed.push(position.unwrap_or_else(|| {
+                let (c, r) = (i % columns, i / columns);
+                Vec2::new((c as f32 + 0.5) * spacing, ((r as f32 + 0.5) * spacing).min(width_m - radius))
+            }));
+        }
+        placed
+    }
+
+    /// Simulates the agents starting at `positions` with `model` and measures their speed.
+    pub fn run(&self, model: &SpeedModel, positions: &[Vec2]) -> CorridorResult {
+        let (length_m, width_m, dt) = (self.length_m, self.width_m, self.dt_s);
+        let mut walkers: Vec<Walker> =
+            positions.iter().map(|&position| Walker { position, radius: self.radius_m, free_speed: self.free_speed_mps, desired: Vec2::X, present: true, cohort: 0 }).collect();
+        let walls = Corridor { width_m };
+        let mut grid = NeighbourGrid::default();
+        let (mut travelled, mut samples) = (0.0f64, 0u64);
+        let steps = ((self.warm_up_s + self.measure_s) / dt).round() as usize;
+        let warm_steps = (self.warm_up_s / dt).round() as usize;
+        let mut ghosts = Vec::new();
+        let started = std::time::Instant::now();
+        for step in 0..steps {
+            ghosts.clear();
+            ghosts.extend_from_slice(&walkers);
+            if self.periodic {
+                // Copies of the people near either end stand beyond the other.
+                for w in &walkers {
+                    if w.position.x < 2.0 {
+                        ghosts.push(Walker { position: w.position + Vec2::new(length_m, 0.0), ..*w });
+                    }
+                    if w.position.x > length_m - 2.0 {
+                        ghosts.push(Walker { position: w.position - Vec2::new(length_m, 0.0), ..*w });
+                    }
+                }
+            }
+            grid.rebuild(&ghosts, model.interaction_radius_m);
+            let velocity = velocities(model, &ghosts, &grid, &walls);
+            for (walker, v) in walkers.iter_mut().zip(&velocity) {
+                let from = walker.position.x;
+                walker.position += *v * dt;
+                walker.position.y = walker.position.y.clamp(0.01, width_m - 0.01);
+                if step >= warm_steps && (self.measure_from_m..self.measure_to_m).contains(&from) {
+                    travelled += (v.x * dt) as f64;
+                    samples += 1;
+                }
+            }
+            for i in 0..walkers.len() {
+                let position = walkers[i].position;
+                if position.x < length_m {
+                    continue;
+                }
+                let back = Vec2::new(position.x - length_m, position.y);
+                // Open: back at the near end only once nobody stands there (as JuPedSim requires).
+                let free = self.periodic || walkers.iter().enumerate().all(|(j, w)| j == i || w.position.distance(back) >= 2.0 * self.radius_m);
+                if free {
+                    walkers[i].position = back;
+                }
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let mean_speed_mps = if samples > 0 { (travelled / (samples as f64 * dt as f64)) as f32 } else { 0.0 };
+        CorridorResult { mean_speed_mps, agent_steps: (walkers.len() * steps) as u64, seconds }
+    }
 }
 
 fn periodic_distance(a: Vec2, b: Vec2, length: f32) -> f32 {
