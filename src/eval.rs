@@ -395,7 +395,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             log: false,
             policy: options.policy.clone(),
             depth: 1,
-            variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() },
+            variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone(), ..Variant::default() },
             cap_webhook: None,
             profile: options.profile.clone(),
         };
@@ -663,7 +663,7 @@ pub fn plan(suite_path: &Path, gap: f64, trials: u64) -> anyhow::Result<(crowdtw
         let name = suite.run_name(i)?;
         let path = folder.join(&run.scenario);
         let mut scenario = crate::scenario::load_scenario(&path, run.seconds, run.seed)?;
-        crate::scenario::apply_variant(&mut scenario, &Variant { name: Some(name), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() }, &path)?;
+        crate::scenario::apply_variant(&mut scenario, &Variant { name: Some(name), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone(), ..Variant::default() }, &path)?;
         let persons = crowdtwin_agents::population::generate_population(&scenario);
         let mut smallest: Option<(usize, String)> = None;
         for attribute in crowdtwin_core::taxonomy::GROUPING_ATTRIBUTES {

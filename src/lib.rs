@@ -5,6 +5,7 @@
 //! recording ([`stages`]), then the run's files ([`report`]).
 
 pub mod bench;
+pub mod compare;
 pub mod coverage;
 pub mod crowd;
 pub mod dataset;

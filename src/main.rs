@@ -68,6 +68,22 @@ enum Command {
         #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]
         profile: PathBuf,
     },
+    /// Privacy against performance: run the scenario once per masking style (and unmasked,
+    /// evaluation only) with the same seed and models, and tabulate anomaly detection, the
+    /// attackers and the masker's misses per style.
+    Compare {
+        #[command(flatten)]
+        simulated: Simulated,
+        /// Anomaly model manifest (AD).
+        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        ad_model: PathBuf,
+        /// Styles to run, comma-separated.
+        #[arg(long, default_value = "none,solid,blur,pixelate,edges")]
+        styles: String,
+        /// What may be flagged.
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]
+        profile: PathBuf,
+    },
     /// Run a suite of scenarios, compare with a baseline and write junit.xml + summary.json;
     /// exits 1 on a regression (or a policy failure), 2 on an error.
     Eval {
@@ -131,6 +147,13 @@ enum Command {
         /// Run the exact solver only up to this many candidates (beyond: greedy + LP bound).
         #[arg(long, default_value_t = 2000)]
         exact_max: usize,
+        /// Also write the integer program as MPS to this file (any MIP solver can check it).
+        #[arg(long, value_name = "FILE")]
+        mps: Option<PathBuf>,
+        /// Also solve the program with HiGHS (the Python environment's highspy), within this many
+        /// seconds, and print greedy, microlp and HiGHS side by side.
+        #[arg(long, value_name = "SECONDS")]
+        highs: Option<f64>,
         /// Branch-and-bound nodes the exact solver may explore (deterministic budget).
         #[arg(long, default_value_t = 100)]
         nodes: u64,
@@ -446,6 +469,28 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Compare { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, ad_model, styles, profile } => {
+            let styles = crowdtwin::compare::parse_styles(&styles).map_err(anyhow::Error::msg)?;
+            let base = pipeline::RunOptions {
+                seconds,
+                seed,
+                mask_model: project_file(&mask_model),
+                ad_model: project_file(&ad_model),
+                threads,
+                profile: Some(project_file(&profile)),
+                ..pipeline::RunOptions::new(scenario, out.clone())
+            };
+            let bar = progress_bar(quiet)?;
+            let comparison = crowdtwin::compare::compare(&base, &out, &styles, |style, done, total| {
+                bar.set_message(style.to_string());
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            print!("{}", crowdtwin::compare::markdown(&comparison));
+            println!("written: {} and {}", out.join("compare.md").display(), out.join("compare.json").display());
+            Ok(())
+        }
         Command::Keygen { path } => {
             crowdtwin_vision::deployment::StorageKey::generate(&path).map_err(anyhow::Error::msg)?;
             println!("key written to {} (readable by you only); keep it outside every output folder", path.display());
@@ -525,7 +570,8 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { .. } => unreachable!("handled by `execute`"),
-        Command::Place { scenario, candidates, target, out, budget, equity, footfall, exact_max, nodes } => {
+        Command::Place { scenario, candidates, target, out, budget, equity, footfall, exact_max, nodes, mps, highs } => {
+            anyhow::ensure!(highs.is_none_or(|s| s.is_finite() && s > 0.0), "--highs takes a positive number of seconds");
             let options = crowdtwin::place::PlaceOptions {
                 scenario,
                 candidates: if candidates == "auto" { crowdtwin::place::Candidates::Auto } else { crowdtwin::place::Candidates::File(PathBuf::from(candidates)) },
@@ -536,6 +582,8 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 exact_max_candidates: exact_max,
                 node_limit: nodes,
                 out: out.clone(),
+                mps,
+                highs_seconds: highs,
             };
             let o = crowdtwin::place::place(&options)?;
             let share = |a: &crowdtwin::coverage::Assessment, level: &str| a.run.coverage.area_share.get(level).copied().unwrap_or(0.0) * 100.0;
@@ -559,6 +607,19 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 if o.proven_optimal { ", proven optimal" } else { "" },
                 o.equity_gap
             );
+            if let Some(h) = &o.highs {
+                use crowdtwin_reports::placement::{gap, Goal};
+                let goal = options.budget.map_or(Goal::Target(options.target.1), Goal::Budget);
+                let cell = |p: Option<&crowdtwin_reports::placement::Placement>| p.map_or("none found".to_string(), |p| format!("{} cameras, {:.2} %", p.chosen.len(), p.share * 100.0));
+                let gap_of = |p: Option<&crowdtwin_reports::placement::Placement>| p.zip(o.bound).map_or("—".to_string(), |(p, b)| format!("{:.1} %", gap(goal, p, b) * 100.0));
+                let bound = |b: Option<f64>| b.map_or("—".to_string(), |b| format!("{b:.3}"));
+                println!("| solver | placement | its proven bound | gap to the best bound ({}) | seconds |\n|---|---|---|---|---|", bound(o.bound));
+                println!("| greedy | {} | — | {} | {:.3} |", cell(Some(&o.greedy)), gap_of(Some(&o.greedy)), o.seconds[1]);
+                if o.exact_ran {
+                    println!("| microlp ({} nodes) | {} | {} | {} | {:.2} |", options.node_limit, cell(o.exact.as_ref()), bound(o.exact_bound), gap_of(o.exact.as_ref()), o.seconds[2]);
+                }
+                println!("| HiGHS {} ({}) | {} | {} | {} | {:.2} |", h.version, h.status, cell(h.placement.as_ref()), bound(Some(h.bound)), gap_of(h.placement.as_ref()), h.seconds);
+            }
             println!(
                 "observe coverage of the walkable area: before {:.1} % ({} cameras), after {:.1} % ({} cameras)",
                 share(&o.before, "observe"),

@@ -41,6 +41,64 @@ pub struct PlaceOptions {
     pub node_limit: u64,
     /// Output folder.
     pub out: PathBuf,
+    /// Also write the integer program as MPS here (any solver can check it).
+    pub mps: Option<PathBuf>,
+    /// Also solve the program with HiGHS (Python `highspy`), within this many seconds.
+    pub highs_seconds: Option<f64>,
+}
+
+/// HiGHS's answer to the same program (`tools/placement/highs.py` on the MPS file).
+#[derive(Clone, Debug, Serialize)]
+pub struct HighsOutcome {
+    /// HiGHS's version.
+    pub version: String,
+    /// Its model status (`Optimal`, `Time limit reached`, …).
+    pub status: String,
+    /// Its placement, scored like the others (none when it found no feasible one).
+    pub placement: Option<Placement>,
+    /// Its proven bound: cameras (target) or share (budget).
+    pub bound: f64,
+    /// Its relative gap between placement and bound, as HiGHS states it.
+    pub gap: Option<f64>,
+    /// Seconds HiGHS ran.
+    pub seconds: f64,
+    /// Whether it proved its placement optimal.
+    pub optimal: bool,
+}
+
+/// Solves `mps` (the program of `instance` and `goal`) with HiGHS in the project's Python
+/// environment within `seconds`, starting from the placement `start` (empty: none).
+fn solve_with_highs(mps: &Path, instance: &Instance, goal: Goal, seconds: f64, start: &[usize]) -> anyhow::Result<HighsOutcome> {
+    let python = crowdtwin_core::python::interpreter().map_err(anyhow::Error::msg)?;
+    let output = std::process::Command::new(python)
+        .arg(crate::project_file(Path::new("tools/placement/highs.py")))
+        .arg(mps)
+        .args(["--time-limit", &seconds.to_string(), "--threads", "1"])
+        .args(if start.is_empty() { Vec::new() } else { vec!["--start".to_string(), start.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")] })
+        .output()?;
+    anyhow::ensure!(output.status.success(), "HiGHS failed on {}: {}", mps.display(), String::from_utf8_lossy(&output.stderr));
+    // HiGHS prints its banner on standard output first: the answer is the last line.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer: serde_json::Value = serde_json::from_str(stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default())
+        .with_context(|| format!("HiGHS's answer on {}: {stdout}", mps.display()))?;
+    let scale = match goal {
+        Goal::Target(_) => 1.0,
+        Goal::Budget(_) => 1.0 / instance.total.max(1e-12),
+    };
+    let placement = answer["chosen"].as_array().map(|c| placement::placement(instance, c.iter().filter_map(|v| v.as_u64()).map(|v| v as usize).collect(), goal));
+    let status = answer["status"].as_str().unwrap_or_default().to_string();
+    // HiGHS may stop at its time limit after its own bound already met its incumbent (it rounds
+    // the bound up to whole cameras only when it reports): that answer is proven optimal too.
+    let closed = placement.is_some() && answer["gap"].as_f64().is_some_and(|g| g <= 1e-6);
+    Ok(HighsOutcome {
+        version: answer["highs"].as_str().unwrap_or_default().to_string(),
+        optimal: status == "Optimal" || closed,
+        status,
+        placement,
+        bound: answer["bound"].as_f64().unwrap_or(f64::NAN) * scale,
+        gap: answer["gap"].as_f64(),
+        seconds: answer["seconds"].as_f64().unwrap_or(f64::NAN),
+    })
 }
 
 /// Reads a RON list of candidate camera specs; each passes the checks a scenario's camera does
@@ -81,6 +139,8 @@ pub struct PlaceOutcome {
     pub elements: usize,
     /// The greedy's placement and its gap to the best bound known.
     pub greedy: Placement,
+    /// HiGHS's answer to the same program, when asked (`--highs`).
+    pub highs: Option<HighsOutcome>,
     /// The greedy's gap to the best bound (see `placement::gap`).
     pub greedy_gap: f64,
     /// Whether the exact solver ran (at most `--exact-max` candidates).
@@ -89,6 +149,8 @@ pub struct PlaceOutcome {
     pub exact: Option<Placement>,
     /// The LP relaxation's bound.
     pub lp_bound: Option<f64>,
+    /// The bound microlp's branch and bound proved (at least the LP bound).
+    pub exact_bound: Option<f64>,
     /// The best proven bound (the optimum when proven optimal): the gaps are measured against it.
     pub bound: Option<f64>,
     /// The exact solver's gap to the best bound (0 when its answer is proven optimal).
@@ -169,9 +231,41 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         Err(error) => anyhow::bail!("{error}"),
     };
     let exact_s = started.elapsed().as_secs_f64();
+    let mps = (options.mps.is_some() || options.highs_seconds.is_some()).then(|| placement::write_mps(&instance, goal, options.equity));
+    if let (Some(path), Some(text)) = (&options.mps, &mps) {
+        write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let highs = match (options.highs_seconds, &mps) {
+        (Some(seconds), Some(text)) => {
+            let path = match &options.mps {
+                Some(path) => path.clone(),
+                None => {
+                    let path = std::env::temp_dir().join(format!("crowdtwin-placement-{}.mps", std::process::id()));
+                    std::fs::write(&path, text)?;
+                    path
+                }
+            };
+            // Warm-started like microlp: with the best placement known so far that meets the goal.
+            let known = exact.as_ref().and_then(|e| e.placement.clone()).filter(|p| p.meets_goal).or(Some(greedy.clone()).filter(|g| g.meets_goal));
+            let answer = solve_with_highs(&path, &instance, goal, seconds, known.map(|p| p.chosen).unwrap_or_default().as_slice());
+            if options.mps.is_none() {
+                let _ = std::fs::remove_file(&path);
+            }
+            Some(answer?)
+        }
+        _ => None,
+    };
     let bound = match &exact {
         Some(e) => Some(e.bound),
         None => placement::lp_bound(&instance, goal, options.equity).ok(),
+    };
+    // The tightest proven bound of either solver.
+    let bound = match (bound, highs.as_ref().map(|h| h.bound).filter(|b| b.is_finite())) {
+        (Some(b), Some(h)) => Some(match goal {
+            Goal::Target(_) => b.max(h),
+            Goal::Budget(_) => b.min(h),
+        }),
+        (b, h) => b.or(h),
     };
     let lp_bound = exact.as_ref().map(|e| e.lp_bound).or(bound);
     let exact_placement = exact.as_ref().and_then(|e| e.placement.clone());
@@ -192,6 +286,12 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
             options.exact_max_candidates
         ),
         _ => anyhow::bail!("the greedy placement breaks the equity limit and the exact solver found none within {} nodes (raise --nodes)", options.node_limit),
+    };
+    // HiGHS's placement is written when it keeps the limits and beats the others.
+    let highs_placement = highs.as_ref().and_then(|h| h.placement.clone()).filter(|h| h.meets_goal && options.equity.is_none_or(|g| instance.equity_gap(&h.chosen) <= g + 1e-9));
+    let (written, chosen_by) = match highs_placement {
+        Some(h) if (match goal { Goal::Target(_) => h.chosen.len() < written.chosen.len(), Goal::Budget(_) => h.share > written.share + 1e-12 }) => (h, "highs"),
+        _ => (written, chosen_by),
     };
     // The program's y equal the coverage under an equity limit, so this holds; checked anyway,
     // since a placement that breaks the limit must never be written as if it kept it.
@@ -226,14 +326,18 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
         elements: instance.weights.len(),
         greedy_gap,
         // Proven when the solver says so, or when the written placement meets the bound.
-        proven_optimal: (exact.as_ref().is_some_and(|e| e.optimal) && chosen_by == "exact") || bound.is_some_and(|b| placement::gap(goal, &written, b) <= 1e-9),
+        proven_optimal: (exact.as_ref().is_some_and(|e| e.optimal) && chosen_by == "exact")
+            || (highs.as_ref().is_some_and(|h| h.optimal) && chosen_by == "highs")
+            || bound.is_some_and(|b| placement::gap(goal, &written, b) <= 1e-9),
         exact_gap,
         chosen_by: chosen_by.to_string(),
         equity_gap: instance.equity_gap(&written.chosen),
         greedy,
+        highs,
         exact_ran: run_exact,
         exact: exact_placement,
         lp_bound,
+        exact_bound: exact.as_ref().map(|e| e.bound),
         bound,
         seconds: [coverage_s, greedy_s, exact_s],
         before,
@@ -299,7 +403,7 @@ fn placement_html(options: &PlaceOptions, placed: &Scenario, o: &PlaceOutcome, g
          when a camera's line of sight to a head above it is clear. Crowds hiding each other, weather and light are not in it; run the placed \
          scenario (<code>crowdtwin run scenario.ron</code>) to measure those.</p><h2>What was asked and found</h2><table>\
          <tr><td>goal</td><td>{}</td></tr><tr><td>candidate views</td><td>{} ({} merged elements)</td></tr>\
-         <tr><td>greedy</td><td>{}</td></tr><tr><td>exact (integer program, good_lp + microlp)</td><td>{}</td></tr>\
+         <tr><td>greedy</td><td>{}</td></tr><tr><td>exact (integer program, good_lp + microlp)</td><td>{}</td></tr>{}\
          <tr><td>best proven bound</td><td>{}</td></tr><tr><td>greedy's gap to the bound</td><td>{}</td></tr>\
          <tr><td>written</td><td>the {} placement{}</td></tr><tr><td>district equity gap (limit)</td><td>{:.3} ({})</td></tr>\
          <tr><td>seconds: scoring candidates, greedy, exact</td><td>{:.2}, {:.3}, {:.2}</td></tr></table>",
@@ -308,6 +412,14 @@ fn placement_html(options: &PlaceOptions, placed: &Scenario, o: &PlaceOutcome, g
         o.elements,
         placement_cell(Some(&o.greedy)),
         placement_cell(o.exact.as_ref()),
+        o.highs.as_ref().map_or(String::new(), |h| format!(
+            "<tr><td>HiGHS {} (the same program, as MPS)</td><td>{} — {}, bound {:.3}, {:.2} s</td></tr>",
+            escape(&h.version),
+            placement_cell(h.placement.as_ref()),
+            escape(&h.status),
+            h.bound,
+            h.seconds
+        )),
         o.bound.map_or("—".into(), |b| format!("{b:.3}")),
         if o.greedy_gap.is_finite() { percent_with(Some(o.greedy_gap), 1) } else { "—".into() },
         o.chosen_by,

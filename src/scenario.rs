@@ -15,6 +15,10 @@ pub struct Variant {
     pub time_of_day_h: Option<f32>,
     /// Weather and street lights.
     pub conditions: Option<Conditions>,
+    /// How persons are masked (`crowdtwin compare` runs every style).
+    pub masking_style: Option<crowdtwin_core::scenario::MaskStyle>,
+    /// Retention mode (`compare`'s unmasked baseline keeps nothing: mode 3).
+    pub retention: Option<u8>,
 }
 
 /// Loads a scenario and applies command-line overrides.
@@ -54,6 +58,12 @@ pub fn apply_variant(scenario: &mut Scenario, variant: &Variant, path: &Path) ->
     }
     if let Some(conditions) = &variant.conditions {
         scenario.conditions = conditions.clone();
+    }
+    if let Some(style) = variant.masking_style {
+        scenario.masking.style = style;
+    }
+    if let Some(mode) = variant.retention {
+        scenario.deployment.retention = mode;
     }
     scenario.check().map_err(|(field, message)| anyhow::anyhow!("{}: with the suite's changes, field `{field}`: {message}", path.display()))
 }

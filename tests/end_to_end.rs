@@ -713,3 +713,44 @@ fn the_protected_groups_scenario_stages_each_protected_activity_by_two_groups() 
     }
     assert!(plans.iter().any(|p| p.kind == IncidentKind::BagSnatch), "petty theft alongside");
 }
+
+#[test]
+fn compare_runs_each_style_and_the_unmasked_baseline_stores_nothing() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("compare");
+    let out = dir.join("compare");
+    let output = crowdtwin(&["compare", "tests/fixtures/small.ron", "--out", out.to_str().unwrap(), "--styles", "none,solid,blur", "--seconds", "1", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}{stdout}", String::from_utf8_lossy(&output.stderr));
+    let comparison: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    let rows = comparison["rows"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["style"].as_str().unwrap()).collect::<Vec<_>>(), ["none", "solid", "blur"]);
+    // The same seed: the same persons and frames in every run, so only the masking differs.
+    let persons = |style: &str| std::fs::read(out.join(style).join("persons.parquet")).unwrap();
+    assert_eq!(persons("none"), persons("solid"));
+    assert!(rows[0]["miss_rate"].is_null() && rows[1]["miss_rate"].is_number(), "{rows:?}");
+    for row in rows {
+        // One camera: no re-identification across cameras, the attribute attackers only.
+        assert!(row["attacks"].as_array().is_some_and(|a| a.iter().any(|x| x["attack"] == "attribute_inference:age_group")), "{row}");
+    }
+    // Unmasked frames are evaluation only: that run's deployment kept no frame.
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("none/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["deployment"]["retention"], 3);
+    assert!(!out.join("none/deployment/masked").exists() && !out.join("none/deployment/raw").exists());
+    assert!(out.join("solid/deployment/masked").exists(), "the masked runs keep their masked frames (mode 2)");
+    // The unmasked run's attackers saw raw frames: its masked view equals its unmasked one.
+    let privacy = crowdtwin_reports::tables::read_all(&out.join("none")).unwrap().privacy;
+    for p in privacy.iter().filter(|p| p.view == "masked") {
+        let raw = privacy.iter().find(|q| q.view == "unmasked" && q.attack == p.attack && q.target == p.target && q.metric == p.metric).unwrap();
+        assert_eq!(p.value, raw.value, "{p:?}");
+    }
+    let table = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(table.contains("none (unmasked, evaluation only)") && table.lines().count() == 5 && stdout.contains("| blur |"), "{table}");
+    // A scenario asking for unmasked frames in a deployment that stores them is refused.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let bad = dir.join("unmasked.ron");
+    std::fs::write(&bad, text.replace("population: (count: 12),", "population: (count: 12), masking: (style: none),")).unwrap();
+    let refused = crowdtwin(&["check", bad.to_str().unwrap()]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("masking.style"), "{}", String::from_utf8_lossy(&refused.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}

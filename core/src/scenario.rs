@@ -793,6 +793,10 @@ pub enum MaskStyle {
     Pixelate,
     /// The region's Canny edge map (white edges on black).
     Edges,
+    /// Nothing painted: the frame passes unmasked (the detector still runs, so its misses are
+    /// measured). Evaluation only — the baseline of `crowdtwin compare` —, allowed with
+    /// `deployment.retention: 3` alone, so that no unmasked frame is ever stored.
+    None,
 }
 
 /// How results are scored.
@@ -1328,6 +1332,12 @@ impl Scenario {
             if !(0.0..=3650.0).contains(&days) {
                 return at(&[Key("deployment"), Key("retention_days"), Key(field)], format!("must be 0 to 3650 days, got {days}"));
             }
+        }
+        if self.masking.style == MaskStyle::None && self.deployment.retention != 3 {
+            return at(
+                &[Key("masking"), Key("style")],
+                format!("`none` leaves frames unmasked: evaluation only, with `deployment.retention: 3` (nothing stored), not retention {}", self.deployment.retention),
+            );
         }
         let cap = &self.deployment.cap;
         if cap.sender.is_empty() || cap.sender.chars().any(|c| c.is_whitespace() || matches!(c, ',' | '<' | '&')) {

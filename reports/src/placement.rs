@@ -118,7 +118,9 @@ pub struct Placement {
     pub meets_goal: bool,
 }
 
-fn placement(instance: &Instance, mut chosen: Vec<usize>, goal: Goal) -> Placement {
+/// The placement of the candidates `chosen`: their covered share and whether it meets `goal`
+/// (what any solver's answer is scored by).
+pub fn placement(instance: &Instance, mut chosen: Vec<usize>, goal: Goal) -> Placement {
     chosen.sort_unstable();
     let share = if instance.total > 0.0 { instance.covered(&chosen) / instance.total } else { 0.0 };
     let meets_goal = match goal {
@@ -273,6 +275,101 @@ pub fn exact(instance: &Instance, goal: Goal, equity: Option<f64>, node_limit: u
         Goal::Budget(_) => if bound.is_nan() { lp_bound } else { bound.min(lp_bound) },
     };
     Ok(Exact { placement, lp_bound, bound, optimal })
+}
+
+/// The integer program [`exact`] solves, in free MPS format, so that any solver can check it
+/// (HiGHS, CBC, Gurobi, CPLEX read it): binary `x<c>` per candidate (between the INTORG/INTEND
+/// markers, and `BV` bounded), `y<e>` in [0, 1] per merged element; rows `cover<e>`
+/// (y − Σ x ≤ 0), `target` (Σ w·y ≥ share × total weight) or `budget` (Σ x ≤ n), and with
+/// `equity` the rows `exact<e>_<c>` (y − x ≥ 0) and `equity<a>_<b>` (share(a) − share(b) ≤ gap).
+/// The objective `cameras` (minimised, target) or `covered` (maximised, budget: the covered
+/// weight; ÷ the total weight is the share). Numbers are written with Rust's shortest exact
+/// decimal form, so the file holds the very program solved here.
+pub fn write_mps(instance: &Instance, goal: Goal, equity: Option<f64>) -> String {
+    use std::fmt::Write;
+    let (objective, sense) = match goal {
+        Goal::Target(_) => ("cameras", "MIN"),
+        Goal::Budget(_) => ("covered", "MAX"),
+    };
+    let mut covering: Vec<Vec<usize>> = vec![Vec::new(); instance.weights.len()];
+    for (c, elements) in instance.covers.iter().enumerate() {
+        elements.iter().for_each(|&e| covering[e].push(c));
+    }
+    let live: Vec<usize> = (0..instance.district_totals.len()).filter(|&d| instance.district_totals[d] > 0.0).collect();
+    let pairs: Vec<(usize, usize)> = live.iter().flat_map(|&a| live.iter().filter(move |&&b| b != a).map(move |&b| (a, b))).collect();
+    let mut mps = format!("NAME crowdtwin-placement\nOBJSENSE\n    {sense}\nROWS\n N  {objective}\n");
+    for e in 0..instance.weights.len() {
+        let _ = writeln!(mps, " L  cover{e}");
+    }
+    mps.push_str(match goal {
+        Goal::Target(_) => " G  target\n",
+        Goal::Budget(_) => " L  budget\n",
+    });
+    if equity.is_some() {
+        for (e, candidates) in covering.iter().enumerate() {
+            for &c in candidates {
+                let _ = writeln!(mps, " G  exact{e}_{c}");
+            }
+        }
+        for (a, b) in &pairs {
+            let _ = writeln!(mps, " L  equity{a}_{b}");
+        }
+    }
+    mps.push_str("COLUMNS\n    MARKER  'MARKER'  'INTORG'\n");
+    for (c, elements) in instance.covers.iter().enumerate() {
+        match goal {
+            Goal::Target(_) => { let _ = writeln!(mps, "    x{c}  cameras  1"); }
+            Goal::Budget(_) => { let _ = writeln!(mps, "    x{c}  budget  1"); }
+        }
+        for &e in elements {
+            let _ = writeln!(mps, "    x{c}  cover{e}  -1");
+            if equity.is_some() {
+                let _ = writeln!(mps, "    x{c}  exact{e}_{c}  -1");
+            }
+        }
+    }
+    mps.push_str("    MARKER  'MARKER'  'INTEND'\n");
+    for (e, &w) in instance.weights.iter().enumerate() {
+        let _ = writeln!(mps, "    y{e}  cover{e}  1");
+        match goal {
+            Goal::Target(_) => { let _ = writeln!(mps, "    y{e}  target  {w}"); }
+            Goal::Budget(_) => { let _ = writeln!(mps, "    y{e}  covered  {w}"); }
+        }
+        if equity.is_some() {
+            for &c in &covering[e] {
+                let _ = writeln!(mps, "    y{e}  exact{e}_{c}  1");
+            }
+            if let Some(d) = instance.districts[e].filter(|d| instance.district_totals[*d] > 0.0) {
+                let share = w / instance.district_totals[d];
+                for (a, b) in &pairs {
+                    if *a == d {
+                        let _ = writeln!(mps, "    y{e}  equity{a}_{b}  {share}");
+                    } else if *b == d {
+                        let _ = writeln!(mps, "    y{e}  equity{a}_{b}  {}", -share);
+                    }
+                }
+            }
+        }
+    }
+    mps.push_str("RHS\n");
+    match goal {
+        Goal::Target(target) => { let _ = writeln!(mps, "    RHS  target  {}", target * instance.total); }
+        Goal::Budget(n) => { let _ = writeln!(mps, "    RHS  budget  {n}"); }
+    }
+    if let Some(gap) = equity {
+        for (a, b) in &pairs {
+            let _ = writeln!(mps, "    RHS  equity{a}_{b}  {gap}");
+        }
+    }
+    mps.push_str("BOUNDS\n");
+    for c in 0..instance.covers.len() {
+        let _ = writeln!(mps, " BV BND  x{c}");
+    }
+    for e in 0..instance.weights.len() {
+        let _ = writeln!(mps, " UP BND  y{e}  1");
+    }
+    mps.push_str("ENDATA\n");
+    mps
 }
 
 /// How far a placement may be from the optimum: for a target, (cameras − bound) ÷ bound with

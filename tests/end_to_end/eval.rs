@@ -83,7 +83,7 @@ fn every_shipped_suite_loads_and_its_runs_are_valid_scenarios() {
         for (i, run) in suite.runs.iter().enumerate() {
             let scenario_path = path.parent().unwrap().join(&run.scenario);
             let mut scenario = crowdtwin::scenario::load_scenario(&scenario_path, run.seconds, run.seed).unwrap();
-            let variant = crowdtwin::scenario::Variant { name: Some(suite.run_name(i).unwrap()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone() };
+            let variant = crowdtwin::scenario::Variant { name: Some(suite.run_name(i).unwrap()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone(), ..Default::default() };
             crowdtwin::scenario::apply_variant(&mut scenario, &variant, &scenario_path).unwrap();
         }
         checked += 1;

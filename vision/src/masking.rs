@@ -125,7 +125,12 @@ impl Masker {
             render_region(frame, &mut masked, region, self.style, self.colour);
             region.mark(&mut mask, frame.width);
         }
-        paint_into(&mut masked, &solid, self.colour);
+        if self.style == MaskStyle::None {
+            // Evaluation only: the detector's mask is kept (its misses are measured), nothing is painted.
+            masked = frame.clone();
+        } else {
+            paint_into(&mut masked, &solid, self.colour);
+        }
         Ok(MaskOutput { masked, mask, detections, refined, silhouette_runs, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
     }
 }

@@ -62,6 +62,8 @@ pub fn render_region(frame: &RgbaImage, out: &mut RgbaImage, region: &RegionMask
     let crop = RgbImage::from_fn(w, h, |x, y| Rgb(frame.rgb(x0 + x, y0 + y)));
     let styled: Option<RgbImage> = match style {
         MaskStyle::Solid => None,
+        // Unmasked: the region keeps its raw pixels.
+        MaskStyle::None => Some(crop.clone()),
         MaskStyle::Blur => {
             let r = adaptive_factor(region.pixels.iter().filter(|p| **p).count(), (frame.width * frame.height) as usize);
             let (kx, ky) = (blur_kernel(r, w), blur_kernel(r, h));
