@@ -1,6 +1,7 @@
 //! `crowdtwin bench`: throughput of each stage on this machine, printed as a table.
 
 use crate::scenario::load_scenario;
+use anyhow::Context;
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_sim::{SimOptions, Simulation, StepTimings};
@@ -301,11 +302,12 @@ pub fn bench_crowd_peer(densities: &[f32], warm_up_s: f32, measure_s: f32) -> an
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .context("starting tools/peers/corridor_jupedsim.py")?;
     std::io::Write::write_all(&mut child.stdin.take().expect("piped"), config.to_string().as_bytes())?;
     let output = child.wait_with_output()?;
     anyhow::ensure!(output.status.success(), "the JuPedSim peer failed: {}", String::from_utf8_lossy(&output.stderr));
-    let peer: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let peer: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading tools/peers/corridor_jupedsim.py's answer")?;
     let theirs = peer["runs"].as_array().cloned().unwrap_or_default();
     anyhow::ensure!(theirs.len() == ours.len(), "the JuPedSim peer measured {} densities of {}", theirs.len(), ours.len());
     let mut table = format!(

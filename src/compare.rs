@@ -85,6 +85,13 @@ pub struct Comparison {
 /// No styles; a run that fails (named).
 pub fn compare(base: &RunOptions, out: &Path, styles: &[MaskStyle], mut progress: impl FnMut(&str, u64, u64)) -> anyhow::Result<Comparison> {
     anyhow::ensure!(!styles.is_empty(), "compare: name at least one style");
+    // Checked before the first run, not after it: mode 1 needs a key compare does not take.
+    let scenario = crate::scenario::load_scenario(&base.scenario, base.seconds, base.seed)?;
+    anyhow::ensure!(
+        scenario.deployment.retention != 1,
+        "{}: compare keeps no raw frames: give a scenario with `deployment.retention` 2 or 3 (it has 1)",
+        base.scenario.display()
+    );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut rows = Vec::new();
     for &style in styles {

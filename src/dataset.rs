@@ -79,6 +79,10 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
     let detector = Detector::load(&options.mask_model, options.threads)?;
     let model = (detector.manifest.name.clone(), detector.sha256.clone());
+    anyhow::ensure!(
+        scenario.masking.style != crowdtwin_core::scenario::MaskStyle::None,
+        "masking.style `none` leaves frames unmasked: a dataset of masked frames cannot be made from it"
+    );
     let mut masker = Masker::for_scenario(detector, None, &scenario.masking);
     let mut sim = Simulation::new(&scenario, &SimOptions { log: false })?;
     let plans = sim.incidents().to_vec();

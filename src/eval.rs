@@ -426,7 +426,7 @@ fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 3]>
     let value = |column: &str| -> anyhow::Result<String> {
         Ok(runs.column(column)?.str()?.get(0).with_context(|| format!("run `{first}` has no {column}"))?.to_string())
     };
-    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?, value("profile")?]))
+    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?, value("profile_sha256")?]))
 }
 
 /// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and

@@ -219,6 +219,7 @@ impl Setup {
             anomaly_model,
             anomaly_model_sha256: anomaly_source,
             profile: profile.name.clone(),
+            profile_sha256: profile.sha256.clone(),
             alert_threshold: decimal(rule.threshold),
             alert_release_ratio: decimal(rule.release_ratio),
             alert_min_duration_s: decimal(scenario.alerts.min_duration_s),
@@ -234,6 +235,8 @@ impl Setup {
             origin_lat_deg: site.origin.map(|o| o.lat_deg),
             origin_lon_deg: site.origin.map(|o| o.lon_deg),
         };
+        // CAP identifiers carry a key of everything that makes this run this run.
+        let cap = cap.with_run_key(&serde_json::to_string(&(&run_record, &scenario.masking, &scenario.deployment))?);
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
         let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap, profile };
         Ok((setup, Models { masker: masking, anomaly, webhook }))

@@ -75,7 +75,8 @@ fn solve_with_highs(mps: &Path, instance: &Instance, goal: Goal, seconds: f64, s
         .arg(mps)
         .args(["--time-limit", &seconds.to_string(), "--threads", "1"])
         .args(if start.is_empty() { Vec::new() } else { vec!["--start".to_string(), start.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")] })
-        .output()?;
+        .output()
+        .with_context(|| format!("starting tools/placement/highs.py on {}", mps.display()))?;
     anyhow::ensure!(output.status.success(), "HiGHS failed on {}: {}", mps.display(), String::from_utf8_lossy(&output.stderr));
     // HiGHS prints its banner on standard output first: the answer is the last line.
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -241,7 +242,7 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
                 Some(path) => path.clone(),
                 None => {
                     let path = std::env::temp_dir().join(format!("crowdtwin-placement-{}.mps", std::process::id()));
-                    std::fs::write(&path, text)?;
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
                     path
                 }
             };

@@ -39,6 +39,9 @@ pub struct Recorder {
     pub sheets: BTreeMap<u16, Vec<Vec<RgbaImage>>>,
     sheet_ticks: Vec<u64>,
     raw_sheets: bool,
+    /// Masking style `none` (evaluation only): nothing is painted, so nothing counts as masked,
+    /// and no frame is kept for contact sheets or operator views — they would be raw frames.
+    unmasked: bool,
     /// Every frame's anomaly output, for the operating-point sweep.
     pub history: ScoreHistory,
     /// Alerts as raised, in the order they closed.
@@ -103,6 +106,7 @@ impl Recorder {
             sheets: BTreeMap::new(),
             sheet_ticks,
             raw_sheets: scenario.evaluation.raw_contact_sheets,
+            unmasked: scenario.masking.style == crowdtwin_core::scenario::MaskStyle::None,
             history: BTreeMap::new(),
             alerts: Vec::new(),
             alert_views: Vec::new(),
@@ -119,7 +123,7 @@ impl Recorder {
     /// Keeps alerts as they close, with the operator's view of the first few.
     pub fn record_alerts(&mut self, closed: Vec<(Alert, Option<RgbaImage>)>) {
         for (alert, view) in closed {
-            if let Some(view) = view.filter(|_| self.alert_views.len() < ALERT_VIEWS) {
+            if let Some(view) = view.filter(|_| self.alert_views.len() < ALERT_VIEWS && !self.unmasked) {
                 self.alert_views.push((alert.clone(), view));
             }
             self.alerts.push(alert);
@@ -139,7 +143,7 @@ impl Recorder {
         let privacy_masks = &self.privacy_masks[camera as usize];
         for (index, (&id, &painted)) in frame.id_mask.ids.iter().zip(&masked.mask).enumerate() {
             let truth = GroundTruthId::decode(id);
-            let painted = painted || (!privacy_masks.is_empty() && {
+            let painted = (painted && !self.unmasked) || (!privacy_masks.is_empty() && {
                 let (x, y) = (index as u32 % width, index as u32 / width);
                 privacy_masks.iter().any(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3])
             });
@@ -226,8 +230,8 @@ impl Recorder {
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord::new(tick, camera, incident.incident, incident.visible_px, incident.unoccluded_px, incident.visible_box));
         }
-        let rows = self.sheets.entry(camera).or_default();
-        if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
+        let rows = if self.unmasked { &mut Vec::new() } else { self.sheets.entry(camera).or_default() };
+        if !self.unmasked && rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
             rows.push(if self.raw_sheets {
                 vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]
             } else {

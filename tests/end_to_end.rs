@@ -738,6 +738,11 @@ fn compare_runs_each_style_and_the_unmasked_baseline_stores_nothing() {
     assert_eq!(summary["deployment"]["retention"], 3);
     assert!(!out.join("none/deployment/masked").exists() && !out.join("none/deployment/raw").exists());
     assert!(out.join("solid/deployment/masked").exists(), "the masked runs keep their masked frames (mode 2)");
+    // … nor any picture: no contact sheet, no operator view (they would show raw frames).
+    let pictures: Vec<_> = std::fs::read_dir(out.join("none/plots")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("contact_") || n.starts_with("alert_")).collect();
+    assert!(pictures.is_empty(), "{pictures:?}");
+    // Nothing painted: everybody is exposed.
+    assert!(summary["miss_rate"].as_f64().is_some_and(|m| m > 0.99), "{}", summary["miss_rate"]);
     // The unmasked run's attackers saw raw frames: its masked view equals its unmasked one.
     let privacy = crowdtwin_reports::tables::read_all(&out.join("none")).unwrap().privacy;
     for p in privacy.iter().filter(|p| p.view == "masked") {

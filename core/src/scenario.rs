@@ -922,7 +922,7 @@ impl CapSettings {
         };
         let bad = || format!("`{text}` is not a UTC offset `+hh:mm` or `-hh:mm` between -14:00 and +14:00");
         let bytes = text.as_bytes();
-        if bytes.len() != 6 || !matches!(bytes[0], b'+' | b'-') || bytes[3] != b':' {
+        if bytes.len() != 6 || !matches!(bytes[0], b'+' | b'-') || bytes[3] != b':' || ![1, 2, 4, 5].iter().all(|&i| bytes[i].is_ascii_digit()) {
             return Err(bad());
         }
         let (hours, minutes): (i32, i32) = (text[1..3].parse().map_err(|_| bad())?, text[4..6].parse().map_err(|_| bad())?);
@@ -1813,6 +1813,7 @@ mod tests {
             ("count: 5", "count: 5), deployment: (retention_days: (masked: inf)", "deployment.retention_days.masked"),
             ("count: 5", "count: 5), deployment: (cap: (date: \"2026-02-30\")", "deployment.cap.date"),
             ("count: 5", "count: 5), deployment: (cap: (utc_offset: Some(\"+2:00\"))", "deployment.cap.utc_offset"),
+            ("count: 5", "count: 5), deployment: (cap: (utc_offset: Some(\"+-1:00\"))", "deployment.cap.utc_offset"),
             ("count: 5", "count: 5), deployment: (cap: (sender: \"ops desk\")", "deployment.cap.sender"),
         ] {
             let err = parse(&GOOD.replacen(from, to, 1)).unwrap_err();

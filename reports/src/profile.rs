@@ -50,6 +50,9 @@ pub struct Profile {
     pub name: String,
     /// Every event kind and its class.
     pub events: BTreeMap<IncidentKind, EventClass>,
+    /// sha256 of the profile file (set by [`Profile::load`]): two profiles of one name differ here.
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 impl Profile {
@@ -60,7 +63,10 @@ impl Profile {
     /// kind left out (each missing kind named: a profile declares every one).
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the profile: {e}", path.display()))?;
-        parse_checked(&text, path, Profile::validate).map_err(|e: ScenarioError| e.to_string())
+        let mut profile: Profile = parse_checked(&text, path, Profile::validate).map_err(|e: ScenarioError| e.to_string())?;
+        use sha2::{Digest, Sha256};
+        profile.sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(profile)
     }
 
     fn validate(&self) -> Result<(), (Vec<PathSegment>, String)> {
@@ -94,6 +100,7 @@ impl Profile {
         }
         if let Some(run) = records.runs.first_mut() {
             run.profile = self.name.clone();
+            run.profile_sha256 = self.sha256.clone();
         }
         crate::alerts::apply_outcome(records);
     }

@@ -50,6 +50,8 @@ pub struct RunRecord {
     pub anomaly_model_sha256: String,
     /// The profile that classed the events (what may be flagged).
     pub profile: String,
+    /// sha256 of its file.
+    pub profile_sha256: String,
     /// Alert threshold on the anomaly score.
     pub alert_threshold: f64,
     /// Hysteresis: an alert closes below threshold × this.
@@ -598,6 +600,7 @@ pub(crate) fn test_run() -> RunRecord {
         anomaly_model: String::new(),
         anomaly_model_sha256: String::new(),
         profile: "unicri".into(),
+        profile_sha256: String::new(),
         alert_threshold: 0.5,
         alert_release_ratio: 0.8,
         alert_min_duration_s: 1.0,

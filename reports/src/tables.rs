@@ -439,6 +439,7 @@ mod tests {
             anomaly_model: "mil".into(),
             anomaly_model_sha256: "ef".repeat(32),
             profile: "unicri".into(),
+            profile_sha256: "0f".into(),
             alert_threshold: 0.55,
             alert_release_ratio: 0.8,
             alert_min_duration_s: 1.0,

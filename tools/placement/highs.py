@@ -12,6 +12,7 @@ see HiGHS's own log on standard output). The relative gap is asked to be 1e-6 (H
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -53,17 +54,19 @@ def main() -> int:
     names = [h.getColName(i)[1] for i in range(lp.num_col_)]
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     chosen = [int(n[1:]) for n, v in zip(names, solution.col_value) if n.startswith("x") and v > 0.5] if has_solution else None
+    finite = lambda v: v if v is not None and math.isfinite(v) else None  # JSON has no Infinity
     json.dump(
         {
             "highs": h.version(),
             "status": model_status,
-            "objective": info.objective_function_value if has_solution else None,
-            "bound": info.mip_dual_bound,
-            "gap": info.mip_gap if has_solution else None,
+            "objective": finite(info.objective_function_value) if has_solution else None,
+            "bound": finite(info.mip_dual_bound),
+            "gap": finite(info.mip_gap) if has_solution else None,
             "seconds": seconds,
             "chosen": chosen,
         },
         sys.stdout,
+        allow_nan=False,
     )
     return 0
 

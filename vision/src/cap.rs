@@ -17,6 +17,9 @@ use quick_xml::Writer;
 /// The CAP 1.2 XML namespace.
 pub const CAP_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.2";
 
+/// Seconds after an alert closes during which its message stays current for review (`expires`).
+pub const REVIEW_WINDOW_S: f64 = 3600.0;
+
 /// The MIME type CAP messages are POSTed with (IANA, RFC 7303 style for CAP).
 pub const CAP_MEDIA_TYPE: &str = "application/common-alerting-protocol+xml";
 
@@ -28,7 +31,8 @@ pub struct CapContext {
     status: &'static str,
     /// The instant of the run's second 0.
     start: DateTime<FixedOffset>,
-    /// `<scenario>-<seed>`, made safe for identifiers.
+    /// `<scenario>-<seed>-<key>`, made safe for identifiers: the key tells runs of the same
+    /// scenario and seed with other models, styles or settings apart.
     run: String,
     /// The place, for `areaDesc` and `senderName`.
     site: String,
@@ -48,6 +52,17 @@ impl CapContext {
         let start = local.and_local_timezone(offset).single().ok_or("a fixed offset has one local time")?;
         let safe = |text: &str| text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect::<String>();
         Ok(Self { sender: settings.sender.clone(), status: settings.status.cap_value(), start, run: format!("{}-{seed}", safe(scenario)), site: site.into() })
+    }
+
+    /// Adds the first 8 hex digits of the sha256 of `run_description` (e.g. the run's record as
+    /// JSON) to the identifiers, so that messages of two different runs never share one (CAP
+    /// wants an identifier unique to its sender); the same run repeated gives the same ones.
+    pub fn with_run_key(mut self, run_description: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(run_description.as_bytes());
+        let key: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        self.run = format!("{}-{key}", self.run);
+        self
     }
 
     /// The instant of the run's second `t`, as CAP writes it (`2026-03-20T10:00:05+01:40`).
@@ -78,8 +93,8 @@ pub fn certainty(confidence_pct: f64) -> &'static str {
     }
 }
 
-/// The message's identifier: `crowdtwin-<scenario>-<seed>-<camera>-<tick raised>`, unique in a
-/// run (one alert per camera is open at a time).
+/// The message's identifier: `crowdtwin-<scenario>-<seed>[-<run key>]-<camera>-<tick raised>`,
+/// unique in a run (one alert per camera is open at a time) and, with the run key, across runs.
 pub fn identifier(context: &CapContext, camera_id: &str, alert: &Alert) -> String {
     let camera: String = camera_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     format!("crowdtwin-{}-{camera}-{}", context.run, alert.raised_tick)
@@ -102,7 +117,8 @@ pub fn message(context: &CapContext, alert: &Alert, camera_id: &str, circle: Opt
     w.write_event(Event::Start(BytesStart::new("alert").with_attributes([("xmlns", CAP_NAMESPACE)]))).expect("in memory");
     text(&mut w, "identifier", &id);
     text(&mut w, "sender", &context.sender);
-    text(&mut w, "sent", &context.time(alert.raised_s));
+    // Written, and sent, when the alert closes (its confidence and region are final then).
+    text(&mut w, "sent", &context.time(alert.end_s));
     text(&mut w, "status", context.status);
     text(&mut w, "msgType", "Alert");
     text(&mut w, "source", "crowdtwin simulated deployment");
@@ -116,17 +132,19 @@ pub fn message(context: &CapContext, alert: &Alert, camera_id: &str, circle: Opt
     text(&mut w, "urgency", "Immediate");
     text(&mut w, "severity", "Unknown");
     text(&mut w, "certainty", certainty(alert.confidence_pct));
+    text(&mut w, "effective", &context.time(alert.raised_s));
     text(&mut w, "onset", &context.time(alert.start_s));
-    text(&mut w, "expires", &context.time(alert.end_s.max(alert.raised_s)));
+    text(&mut w, "expires", &context.time(alert.end_s + REVIEW_WINDOW_S));
     text(&mut w, "senderName", &format!("crowdtwin — {}", context.site));
     text(&mut w, "headline", alert.text);
     text(
         &mut w,
         "description",
         &format!(
-            "{}. Camera {camera_id}: the anomaly score stayed at or above the alert threshold from {} to {} (peak confidence {:.0} %).",
+            "{}. Camera {camera_id}: the anomaly score reached the alert threshold at {}, the alert was raised at {} and closed at {} (peak confidence {:.0} %).",
             capitalised(alert.text),
             context.time(alert.start_s),
+            context.time(alert.raised_s),
             context.time(alert.end_s),
             alert.confidence_pct
         ),
@@ -245,7 +263,11 @@ mod tests {
         let context = CapContext::new(&CapSettings::default(), 12.0, Some(25.0), "my scenario", 3, "Kaivopiha").unwrap();
         let (id, xml) = message(&context, &alert(), "north gate", Some(CapCircle { lat_deg: 60.1699, lon_deg: 24.9384, radius_km: 0.0234 }));
         assert_eq!(id, "crowdtwin-my_scenario-3-north_gate-30");
-        let order = ["<identifier>", "<sender>", "<sent>2026-03-20T12:00:03+01:40</sent>", "<status>Test</status>", "<msgType>Alert</msgType>", "<scope>Restricted</scope>", "<info>", "<category>Safety</category>", "<urgency>", "<severity>", "<certainty>Likely</certainty>", "<onset>2026-03-20T12:00:02+01:40", "<expires>2026-03-20T12:00:10+01:40", "<headline>", "<parameter>", "<area>", "<areaDesc>", "<circle>60.169900,24.938400 0.023</circle>"];
+        let keyed = context.clone().with_run_key("{\"masking_model\":\"a\"}");
+        let other = context.clone().with_run_key("{\"masking_model\":\"b\"}");
+        let (a, b) = (identifier(&keyed, "c", &alert()), identifier(&other, "c", &alert()));
+        assert!(a != b && a.len() == "crowdtwin-my_scenario-3-12345678-c-30".len(), "{a} {b}");
+        let order = ["<identifier>", "<sender>", "<sent>2026-03-20T12:00:10+01:40</sent>", "<status>Test</status>", "<msgType>Alert</msgType>", "<scope>Restricted</scope>", "<info>", "<category>Safety</category>", "<urgency>", "<severity>", "<certainty>Likely</certainty>", "<effective>2026-03-20T12:00:03+01:40", "<onset>2026-03-20T12:00:02+01:40", "<expires>2026-03-20T13:00:10+01:40", "<headline>", "<parameter>", "<area>", "<areaDesc>", "<circle>60.169900,24.938400 0.023</circle>"];
         let mut at = 0;
         for tag in order {
             let found = xml[at..].find(tag).unwrap_or_else(|| panic!("{tag} missing or out of order in\n{xml}"));
