@@ -230,13 +230,15 @@ impl Recorder {
         for incident in &frame.incidents {
             self.records.incident_frames.push(IncidentFrameRecord::new(tick, camera, incident.incident, incident.visible_px, incident.unoccluded_px, incident.visible_box));
         }
-        let rows = if self.unmasked { &mut Vec::new() } else { self.sheets.entry(camera).or_default() };
-        if !self.unmasked && rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
-            rows.push(if self.raw_sheets {
-                vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]
-            } else {
-                vec![ground_truth_overlay(&masked.masked, &frame.id_mask), masked.masked.clone()]
-            });
+        if !self.unmasked {
+            let rows = self.sheets.entry(camera).or_default();
+            if rows.len() < self.sheet_ticks.len() && tick >= self.sheet_ticks[rows.len()] {
+                rows.push(if self.raw_sheets {
+                    vec![frame.rgba.clone(), ground_truth_overlay(&frame.rgba, &frame.id_mask), masked.masked.clone()]
+                } else {
+                    vec![ground_truth_overlay(&masked.masked, &frame.id_mask), masked.masked.clone()]
+                });
+            }
         }
         let record_ms = started.elapsed().as_secs_f64() * 1e3;
         self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms, ad_ms: anomaly.latency_ms, record_ms });
