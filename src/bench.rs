@@ -78,6 +78,7 @@ fn pipeline_overlap(scenario_path: &Path, mask_model: &Path, ad_model: &Path, se
             variant: Default::default(),
             cap_webhook: None,
             profile: None,
+            frames: None,
         };
         let started = Instant::now();
         let summary = crate::pipeline::run(&options, |_, _| {})?.summary;

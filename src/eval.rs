@@ -10,6 +10,7 @@
 //! case per run × metric × group (and per policy line with `--policy`); the command exits 1
 //! on any regression or policy failure.
 
+use crate::frames::{FrameStore, RenderOptions};
 use crate::pipeline::{self, RunOptions};
 use crate::scenario::Variant;
 use anyhow::Context;
@@ -76,6 +77,10 @@ pub struct SuiteRun {
     /// Weather and street lights instead of the scenario's.
     #[serde(default)]
     pub conditions: Option<crowdtwin_core::scenario::Conditions>,
+    /// A frame store (`crowdtwin render`), relative to the suite file, to replay instead of
+    /// simulating: its render-relevant sections, seed and duration must be this run's.
+    #[serde(default)]
+    pub frames: Option<PathBuf>,
 }
 
 impl Suite {
@@ -345,6 +350,9 @@ pub struct EvalOptions {
     /// `(i, n)`: run only shard `i` of `n` — the suite's runs whose index modulo `n` is `i` —
     /// and write `shard.json` instead of a verdict ([`merge`] gives the verdict).
     pub shard: Option<(usize, usize)>,
+    /// Frame stores kept here, one per render key: a run without its own `frames` is rendered
+    /// into one once, and every later eval with the same key replays it (`None`: simulate live).
+    pub frames_cache: Option<PathBuf>,
 }
 
 /// What the gate decided.
@@ -355,6 +363,29 @@ pub struct EvalOutcome {
     pub counts: (usize, usize, usize),
     /// The summary written (a shard's: its `shard.json`).
     pub summary: serde_json::Value,
+}
+
+/// The store of `render`'s scenario in `cache` (`cache/KEY16`): reused when one with its key is
+/// there, else rendered into it (a concurrent shard that rendered it first wins).
+///
+/// # Errors
+/// A bad scenario, a render error.
+pub fn cached_store(cache: &Path, render: &RenderOptions, progress: impl FnMut(u64, u64)) -> anyhow::Result<PathBuf> {
+    let mut scenario = crate::scenario::load_scenario(&render.scenario, render.seconds, render.seed)?;
+    crate::scenario::apply_variant(&mut scenario, &render.variant, &render.scenario)?;
+    let key = crate::frames::render_key(&crate::frames::render_sections(&scenario)?, &crate::frames::assets_sha256()?);
+    let dir = cache.join(&key[..16]);
+    if FrameStore::open(&dir).is_ok_and(|store| store.manifest.key == key) {
+        eprintln!("reusing the frame store {} (key {})", dir.display(), &key[..16]);
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
+    let rendered = crate::frames::render(&RenderOptions { out: dir.clone(), ..render.clone() }, progress);
+    match rendered {
+        Ok(_) => Ok(dir),
+        Err(_) if FrameStore::open(&dir).is_ok_and(|store| store.manifest.key == key) => Ok(dir),
+        Err(error) => Err(error),
+    }
 }
 
 /// The file a shard writes beside its run folders.
@@ -382,8 +413,18 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
     let mut names = Vec::new();
     for (i, run) in suite.runs.iter().enumerate().filter(|(i, _)| mine(*i)) {
         let name = suite.run_name(i)?;
+        let variant = Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone(), ..Variant::default() };
+        let scenario = folder.join(&run.scenario);
+        let frames = match (&run.frames, &options.frames_cache) {
+            (Some(store), _) => Some(folder.join(store)),
+            (None, Some(cache)) => {
+                let render = RenderOptions { scenario: scenario.clone(), out: PathBuf::new(), seconds: run.seconds, seed: run.seed, variant: variant.clone(), log: false };
+                Some(cached_store(cache, &render, |done, total| progress(&format!("{name} (render)"), done, total)).with_context(|| format!("suite run `{name}`: its frame store"))?)
+            }
+            (None, None) => None,
+        };
         let run_options = RunOptions {
-            scenario: folder.join(&run.scenario),
+            scenario,
             out: options.out.join(&name),
             seconds: run.seconds,
             seed: run.seed,
@@ -395,9 +436,10 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             log: false,
             policy: options.policy.clone(),
             depth: 1,
-            variant: Variant { name: Some(name.clone()), time_of_day_h: run.time_of_day_h, conditions: run.conditions.clone(), ..Variant::default() },
+            variant,
             cap_webhook: None,
             profile: options.profile.clone(),
+            frames,
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
         names.push(name);

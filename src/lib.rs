@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod crowd;
 pub mod dataset;
 pub mod eval;
+pub mod frames;
 pub mod output;
 pub mod pipeline;
 pub mod place;

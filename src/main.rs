@@ -1,5 +1,6 @@
 //! The `crowdtwin` command line: a thin layer over the library.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use crowdtwin::{bench, pipeline, project_file};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,8 +18,14 @@ struct Cli {
 /// model and ONNX Runtime's threads.
 #[derive(clap::Args)]
 struct Simulated {
-    /// Scenario file (RON).
-    scenario: PathBuf,
+    /// Scenario file (RON); with `--frames`, optional (default: the store's own copy) and only
+    /// its non-render sections may differ from the store's.
+    #[arg(required_unless_present = "frames")]
+    scenario: Option<PathBuf>,
+    /// Replay this frame store (`crowdtwin render`) instead of simulating: no renderer runs,
+    /// the store's seed and duration apply.
+    #[arg(long, value_name = "FRAMES")]
+    frames: Option<PathBuf>,
     /// Output folder; replaced as a whole when the run completes.
     #[arg(long)]
     out: PathBuf,
@@ -67,6 +74,24 @@ enum Command {
         /// What may be flagged: each event kind an incident, protected or out of scope (RON).
         #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]
         profile: PathBuf,
+    },
+    /// Record a scenario's frames and ground truth once into a frame store, to replay through
+    /// any models with `run --frames` (no model runs; nothing but synthetic frames is kept).
+    Render {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// The store folder; replaced as a whole when complete (only a store or an empty folder).
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulate this many seconds instead of the scenario's duration.
+        #[arg(long)]
+        seconds: Option<f32>,
+        /// Use this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Privacy against performance: run the scenario once per masking style (and unmasked,
     /// evaluation only) with the same seed and models, and tabulate anomaly detection, the
@@ -117,6 +142,10 @@ enum Command {
         ad_model: PathBuf,
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Keep frame stores here, one per render key: each run is rendered once and replayed
+        /// by every later eval with the same key (new models, masking or alert settings).
+        #[arg(long, value_name = "DIR")]
+        frames_cache: Option<PathBuf>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -322,6 +351,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenario, overrides and suite variant of a run: with `--frames`, the store's (the
+/// scenario by default its own copy), and `--seconds`/`--seed` refused since the store fixes them.
+fn replayed(scenario: Option<PathBuf>, frames: Option<&Path>, seconds: Option<f32>, seed: Option<u64>) -> anyhow::Result<(PathBuf, Option<f32>, Option<u64>, crowdtwin::scenario::Variant)> {
+    let Some(frames) = frames else {
+        return Ok((scenario.context("give the scenario")?, seconds, seed, Default::default()));
+    };
+    let store = crowdtwin::frames::FrameStore::open(frames)?;
+    let own = |value: Option<String>| value.unwrap_or_else(|| "the scenario's own".into());
+    anyhow::ensure!(
+        seconds.is_none() && seed.is_none(),
+        "--seconds and --seed are fixed by the frame store {} (rendered with seed {}, seconds {}): render another store to change them",
+        frames.display(),
+        own(store.manifest.seed.map(|s| s.to_string())),
+        own(store.manifest.seconds.map(|s| s.to_string()))
+    );
+    let manifest = store.manifest.clone();
+    Ok((scenario.unwrap_or_else(|| store.scenario_copy()), manifest.seconds, manifest.seed, manifest.variant))
+}
+
 /// Mesa's Vulkan loader prints an alarming "XDG_RUNTIME_DIR is invalid" on headless machines;
 /// give it a private runtime folder when the session has none.
 fn quiet_headless_vulkan() {
@@ -345,7 +393,7 @@ fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
 
 /// Runs a command; `Ok(false)` when it ran but its verdict is a failure (`eval`).
 fn execute(cli: Cli) -> anyhow::Result<bool> {
-    if let Command::Eval { action, suite, out, shard, baseline, policy, profile, mask_model, ad_model, threads, quiet } = cli.command {
+    if let Command::Eval { action, suite, out, shard, baseline, policy, profile, mask_model, ad_model, threads, frames_cache, quiet } = cli.command {
         let (outcome, out) = match action {
             Some(EvalAction::Plan { suite, gap, trials }) => {
                 let (power, pools) = crowdtwin::eval::plan(&suite, gap, trials)?;
@@ -383,6 +431,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
                     ad_model: project_file(&ad_model),
                     threads,
                     shard,
+                    frames_cache,
                 };
                 let bar = progress_bar(quiet)?;
                 let outcome = crowdtwin::eval::eval(&options, |run, done, total| {
@@ -416,7 +465,8 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
+        Command::Run { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
+            let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let options = pipeline::RunOptions {
                 scenario,
                 out,
@@ -430,9 +480,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 log: true,
                 policy: Some(project_file(&policy)),
                 depth,
-                variant: Default::default(),
+                variant,
                 cap_webhook,
                 profile: Some(project_file(&profile)),
+                frames,
             };
             let bar = progress_bar(quiet)?;
             let outcome = pipeline::run(&options, |done, total| {
@@ -469,11 +520,25 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Compare { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, ad_model, styles, profile } => {
+        Command::Render { scenario, out, seconds, seed, quiet } => {
+            let options = crowdtwin::frames::RenderOptions { scenario, out, seconds, seed, variant: Default::default(), log: true };
+            let bar = progress_bar(quiet)?;
+            let manifest = crowdtwin::frames::render(&options, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!("{} frames of {} ticks in {} (key {})", manifest.frames, manifest.ticks, options.out.display(), &manifest.key[..16]);
+            Ok(())
+        }
+        Command::Compare { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, ad_model, styles, profile } => {
             let styles = crowdtwin::compare::parse_styles(&styles).map_err(anyhow::Error::msg)?;
+            let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let base = pipeline::RunOptions {
                 seconds,
                 seed,
+                variant,
+                frames,
                 mask_model: project_file(&mask_model),
                 ad_model: project_file(&ad_model),
                 threads,
@@ -541,7 +606,9 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Dataset { simulated: Simulated { scenario, out, seconds, seed, mask_model, threads, quiet }, size } => {
+        Command::Dataset { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, size } => {
+            anyhow::ensure!(frames.is_none(), "dataset renders its own frames: --frames does not apply");
+            let scenario = scenario.context("give the scenario")?;
             let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads };
             let bar = progress_bar(quiet)?;
             let (frames, positives) = crowdtwin::dataset::export(&options, |done, total| {

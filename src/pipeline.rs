@@ -8,7 +8,8 @@ use crate::scenario::{apply_variant, load_scenario};
 use crate::stages::anomaly::{AlertOut, AnomalyStage, CapDelivery};
 use crate::stages::masking::{Masking, MaskingStage};
 use crate::stages::source::SimulationSource;
-use crate::stages::lockstep;
+use crate::stages::{lockstep, FrameSource};
+use crate::frames::FrameStore;
 use anyhow::Context;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_reports::policy::Policy;
@@ -58,6 +59,9 @@ pub struct RunOptions {
     pub cap_webhook: Option<String>,
     /// What may be flagged (`None`: `profiles/unicri.ron`).
     pub profile: Option<PathBuf>,
+    /// Replay this frame store instead of simulating (`scenario` must share its render-relevant
+    /// sections, and `seconds`, `seed` and the variant its overrides: see [`FrameStore::adopt`]).
+    pub frames: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -81,6 +85,7 @@ impl RunOptions {
             variant: Default::default(),
             cap_webhook: None,
             profile: None,
+            frames: None,
         }
     }
 }
@@ -126,13 +131,16 @@ pub fn run(options: &RunOptions, progress: impl FnMut(u64, u64)) -> anyhow::Resu
 /// The frame's path, source to recording, over every tick; then the end-of-run scoring.
 fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Path, progress: impl FnMut(u64, u64)) -> anyhow::Result<(Recorder, Option<CapDelivery>)> {
     let scenario = &setup.scenario;
-    let mut source = SimulationSource::new(scenario, options.log)?;
-    let recorder = Recorder::new(scenario, source.persons(), source.incidents(), setup.run_record.clone());
+    let mut source: Box<dyn FrameSource> = match &setup.store {
+        Some(store) => Box::new(store.source(scenario)?),
+        None => Box::new(SimulationSource::new(scenario, options.log)?),
+    };
+    let recorder = Recorder::new(scenario, source.staged(), setup.run_record.clone());
     let storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
     let masking = MaskingStage::new(models.masker);
     let out = AlertOut::new(setup.run_record.origin(), setup.cap.clone(), models.webhook);
     let anomaly = AnomalyStage::new(models.anomaly, Alerter::new(setup.rule), storage, scenario, out);
-    let (_, anomaly, mut recorder) = lockstep(&mut source, options.depth, (masking, anomaly, recorder), progress)?;
+    let (_, anomaly, mut recorder) = lockstep(source.as_mut(), options.depth, (masking, anomaly, recorder), progress)?;
     let (last, delivery) = anomaly.finish()?;
     recorder.record_alerts(last);
     recorder.score(scenario, setup.rule, &setup.profile);
@@ -152,6 +160,8 @@ struct Setup {
     cap: CapContext,
     /// What may be flagged.
     profile: Profile,
+    /// The frame store replayed instead of the simulation.
+    store: Option<FrameStore>,
 }
 
 /// The models, loaded and checked; the stages own them during the run.
@@ -165,8 +175,12 @@ struct Models {
 
 impl Setup {
     fn load(options: &RunOptions) -> anyhow::Result<(Setup, Models)> {
+        let store = options.frames.as_deref().map(FrameStore::open).transpose()?;
         let mut scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
         apply_variant(&mut scenario, &options.variant, &options.scenario)?;
+        if let Some(store) = &store {
+            store.adopt(&mut scenario, &options.scenario)?; // before any model loads
+        }
         // The site is read here too, so a bad map fails before any model loads; its origin
         // (a GeoJSON file's own, when the scenario gives none) is the sun's latitude.
         let site = crowdtwin_sites::load(&scenario).map_err(|e| anyhow::anyhow!("{}: site: {e}", options.scenario.display()))?.layout;
@@ -238,7 +252,7 @@ impl Setup {
         // CAP identifiers carry a key of everything that makes this run this run.
         let cap = cap.with_run_key(&serde_json::to_string(&(&run_record, &scenario.masking, &scenario.deployment))?);
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap, profile };
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap, profile, store };
         Ok((setup, Models { masker: masking, anomaly, webhook }))
     }
 }

@@ -1,8 +1,6 @@
 //! Scores each masked frame against its ground truth and accumulates the run's records.
 
-use crate::stages::{Scored, Stage, TickInfo};
-use crowdtwin_agents::incidents::IncidentPlan;
-use crowdtwin_agents::population::PersonSpec;
+use crate::stages::{Scored, Stage, Staged, TickInfo};
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::ids::GroundTruthId;
 use crowdtwin_core::scenario::Scenario;
@@ -58,8 +56,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for a run of `scenario` with these persons and run metadata.
-    pub fn new(scenario: &Scenario, persons: &[PersonSpec], incidents: &[IncidentPlan], run: RunRecord) -> Self {
+    /// A recorder for a run of `scenario` with these staged persons and incidents and run metadata.
+    pub fn new(scenario: &Scenario, staged: Staged, run: RunRecord) -> Self {
         let cameras = scenario
             .cameras
             .iter()
@@ -80,27 +78,10 @@ impl Recorder {
                 fps: c.fps,
             })
             .collect();
-        let persons = persons.iter().map(|p| PersonRecord::new(p.id, p.demographics, p.height_m as f64)).collect();
         // Three moments per camera for the contact sheet: at 20 %, 50 % and 80 % of the run.
         let total = scenario.total_ticks();
         let sheet_ticks = [0.2, 0.5, 0.8].iter().map(|f| (total as f64 * f) as u64).collect();
-        let incidents = incidents
-            .iter()
-            .map(|plan| IncidentRecord {
-                incident: plan.index,
-                kind: plan.kind.name().to_string(),
-                protected: plan.protected, out_of_scope: false,
-                start_tick: plan.start_tick,
-                end_tick: plan.end_tick,
-                persons: plan.participants.clone(),
-                objects: plan.objects.clone(),
-                centre_x: plan.centre.x as f64,
-                centre_z: plan.centre.y as f64,
-                intensity: plan.intensity as f64,
-                detected: false,
-                time_to_alert_s: None,
-            })
-            .collect();
+        let Staged { persons, incidents } = staged;
         Recorder {
             records: RunRecords { runs: vec![run], cameras, persons, incidents, ..Default::default() },
             sheets: BTreeMap::new(),
@@ -115,7 +96,7 @@ impl Recorder {
             privacy_masks: scenario
                 .cameras
                 .iter()
-                .map(|c| c.privacy_masks.iter().map(|&r| crowdtwin_sim::privacy_mask_px(r, c.render_resolution.0, c.render_resolution.1)).collect())
+                .map(|c| c.privacy_masks.iter().map(|&r| crowdtwin_core::sensor::privacy_mask_px(r, c.render_resolution.0, c.render_resolution.1)).collect())
                 .collect(),
         }
     }

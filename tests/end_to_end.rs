@@ -496,6 +496,9 @@ mod anomaly;
 #[path = "end_to_end/eval.rs"]
 mod eval;
 
+#[path = "end_to_end/frames.rs"]
+mod frames;
+
 #[path = "end_to_end/placement.rs"]
 mod placement;
 

@@ -24,9 +24,16 @@ pub mod paths;
 pub mod python;
 pub mod rng;
 pub mod scenario;
+pub mod sensor;
 pub mod site;
 pub mod taxonomy;
 
 /// Version of the schema of every Parquet table and `summary.json` this build writes (the
 /// README's schema changelog says what each version changed; at most one bump per landed change).
 pub const RECORDS_SCHEMA_VERSION: u32 = 6;
+
+/// The lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -9,12 +9,10 @@
 //! * [`readback`] — GPU → CPU copies.
 //! * [`ground_truth`] — id-mask decoding and the CPU rasteriser for unoccluded silhouettes.
 //! * [`weather`] — sky, exposure, street lights, fog and rain.
-//! * [`sensor`] — per-camera degradations after rendering (resolution, blur, noise, JPEG).
 
 pub mod cameras;
 pub mod ground_truth;
 pub mod readback;
-pub mod sensor;
 pub mod site;
 pub mod weather;
 
@@ -33,6 +31,7 @@ use crowdtwin_agents::{AgentsPlugin, Crowd, ObjectPart, PersonPart, RasterMesh, 
 use crowdtwin_core::camera::CameraModel;
 use crowdtwin_core::frame::{Frame, FrameKey, RgbaImage};
 use crowdtwin_core::scenario::Scenario;
+use crowdtwin_core::sensor::camera_output;
 use crowdtwin_core::site::SiteLayout;
 use ground_truth::{decode_id_mask, incidents_in_frame, persons_in_frame, IncidentCast, PersonGeometry, Rasteriser};
 use std::collections::BTreeMap;
@@ -306,8 +305,25 @@ impl Simulation {
         by_object.into_values().collect()
     }
 
-    /// Simulates the next tick and returns the frames of every camera due on it, in camera order.
+    /// Simulates the next tick and returns the frames of every camera due on it, in camera
+    /// order, as they leave the cameras (privacy masks and degradations applied).
     pub fn step(&mut self) -> Result<Vec<Frame>, SimError> {
+        let frames = self.step_rendered()?;
+        let scenario = self.scenario.clone();
+        frames
+            .into_iter()
+            .map(|mut frame| {
+                let index = frame.key.camera;
+                frame.rgba = camera_output(frame.rgba, &scenario.cameras[index as usize], scenario.seed, frame.key.tick, index).map_err(SimError::Render)?;
+                Ok(frame)
+            })
+            .collect()
+    }
+
+    /// Simulates the next tick and returns the frames of every camera due on it, in camera
+    /// order, as rendered: before the camera's privacy masks and degradations (what a frame
+    /// store keeps, so that those stay editable without a new render).
+    pub fn step_rendered(&mut self) -> Result<Vec<Frame>, SimError> {
         let tick = self.tick;
         let due: Vec<bool> = (0..self.scenario.cameras.len()).map(|i| self.is_due(i, tick)).collect();
         self.app.world_mut().insert_resource(SimClock { tick, dt: self.scenario.dt() });
@@ -345,18 +361,7 @@ impl Simulation {
             let persons = persons_in_frame(&mut self.rasteriser, &self.render_models[index], &self.sensor_models[index], &people, &id_mask);
             let incidents = incidents_in_frame(&mut self.rasteriser, &self.render_models[index], &casts, &people, &objects, &id_mask);
             self.timings.ground_truth_ms += started.elapsed().as_secs_f64() * 1e3;
-            let mut rgba = RgbaImage { width, height, pixels: colour };
-            // The camera's own privacy masks: blacked out before the frame leaves the camera.
-            for &rect in &self.scenario.cameras[index].privacy_masks {
-                let [x0, y0, x1, y1] = privacy_mask_px(rect, width, height);
-                for y in y0..y1 {
-                    rgba.pixels[((y * width + x0) * 4) as usize..((y * width + x1) * 4) as usize].chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[0, 0, 0, 255]));
-                }
-            }
-            let degradation = &self.scenario.cameras[index].degradation;
-            if !degradation.is_none() {
-                rgba = sensor::degrade(&rgba, degradation, self.scenario.seed, tick, index as u16).map_err(SimError::Render)?;
-            }
+            let rgba = RgbaImage { width, height, pixels: colour };
             frames.push(Frame {
                 key: FrameKey { tick, camera: index as u16 },
                 time_s: tick as f64 / self.scenario.tick_hz as f64,
@@ -368,12 +373,4 @@ impl Simulation {
         }
         Ok(frames)
     }
-}
-
-/// A privacy mask (fractions u0, v0, u1, v1 of the frame) as pixel bounds [x0, y0, x1, y1)
-/// of a `width` × `height` frame.
-pub fn privacy_mask_px(rect: (f32, f32, f32, f32), width: u32, height: u32) -> [u32; 4] {
-    let (u0, v0, u1, v1) = rect;
-    let at = |f: f32, size: u32| ((f.clamp(0.0, 1.0) * size as f32).round() as u32).min(size);
-    [at(u0, width), at(v0, height), at(u1, width), at(v1, height)]
 }

@@ -1,6 +1,7 @@
 //! The stages of a frame's path and the lockstep that joins them.
 //!
-//! A [`FrameSource`] gives each tick's frames (the Bevy simulation today, [`source`]); each
+//! A [`FrameSource`] gives each tick's frames (the Bevy simulation, [`source`], or a frame
+//! store's replay, [`crate::frames`]); each
 //! [`Stage`] runs on its own thread and turns every frame of a tick into its output, in tick
 //! order: masking ([`masking`]), anomaly + alerts + deployment storage ([`anomaly`]), and
 //! recording (the [`crate::recorder::Recorder`]). [`lockstep`] joins them with bounded channels
@@ -13,7 +14,10 @@ pub mod masking;
 pub mod source;
 
 use crossbeam::channel::{bounded, Receiver, Sender};
+use crowdtwin_agents::incidents::IncidentPlan;
+use crowdtwin_agents::population::PersonSpec;
 use crowdtwin_core::frame::{Frame, RgbaImage};
+use crowdtwin_reports::records::{IncidentRecord, PersonRecord};
 use crowdtwin_vision::alerts::Alert;
 use crowdtwin_vision::anomaly::AnomalyOutput;
 use crowdtwin_vision::masking::MaskOutput;
@@ -27,6 +31,43 @@ pub trait FrameSource {
     /// # Errors
     /// The source's own (a render error, a store that cannot be read).
     fn next_tick(&mut self) -> anyhow::Result<Vec<Frame>>;
+    /// Who and what the run stages (exact ground truth, known before the first tick).
+    fn staged(&self) -> Staged;
+}
+
+/// The persons and incidents of a run as its records: what the recorder scores against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Staged {
+    /// Every simulated person, by id.
+    pub persons: Vec<PersonRecord>,
+    /// Every staged incident or protected activity, by index (not yet scored: `detected` false).
+    pub incidents: Vec<IncidentRecord>,
+}
+
+impl Staged {
+    /// The records of a simulation's persons and incident plans.
+    pub fn new(persons: &[PersonSpec], plans: &[IncidentPlan]) -> Staged {
+        let persons = persons.iter().map(|p| PersonRecord::new(p.id, p.demographics, p.height_m as f64)).collect();
+        let incidents = plans
+            .iter()
+            .map(|plan| IncidentRecord {
+                incident: plan.index,
+                kind: plan.kind.name().to_string(),
+                protected: plan.protected,
+                out_of_scope: false,
+                start_tick: plan.start_tick,
+                end_tick: plan.end_tick,
+                persons: plan.participants.clone(),
+                objects: plan.objects.clone(),
+                centre_x: plan.centre.x as f64,
+                centre_z: plan.centre.y as f64,
+                intensity: plan.intensity as f64,
+                detected: false,
+                time_to_alert_s: None,
+            })
+            .collect();
+        Staged { persons, incidents }
+    }
 }
 
 /// What a stage is told about the tick a frame belongs to.

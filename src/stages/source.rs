@@ -1,9 +1,7 @@
 //! Frame sources: the Bevy simulation (each tick simulated, every due camera rendered and read
 //! back with its ground truth).
 
-use super::FrameSource;
-use crowdtwin_agents::incidents::IncidentPlan;
-use crowdtwin_agents::population::PersonSpec;
+use super::{FrameSource, Staged};
 use crowdtwin_core::frame::Frame;
 use crowdtwin_core::scenario::Scenario;
 use crowdtwin_sim::{SimOptions, Simulation};
@@ -22,16 +20,6 @@ impl SimulationSource {
     pub fn new(scenario: &Scenario, log: bool) -> anyhow::Result<Self> {
         Ok(SimulationSource { sim: Simulation::new(scenario, &SimOptions { log })?, ticks: scenario.total_ticks() })
     }
-
-    /// The persons of the run, with their attributes (ground truth).
-    pub fn persons(&self) -> &[PersonSpec] {
-        self.sim.persons()
-    }
-
-    /// The staged incidents and protected activities (ground truth).
-    pub fn incidents(&self) -> &[IncidentPlan] {
-        self.sim.incidents()
-    }
 }
 
 impl FrameSource for SimulationSource {
@@ -41,5 +29,9 @@ impl FrameSource for SimulationSource {
 
     fn next_tick(&mut self) -> anyhow::Result<Vec<Frame>> {
         Ok(self.sim.step()?) // simulate the tick, render due cameras, read back, ground truth
+    }
+
+    fn staged(&self) -> Staged {
+        Staged::new(self.sim.persons(), self.sim.incidents())
     }
 }

@@ -1,10 +1,39 @@
-//! What a real camera does to the image after the optics: lower resolution, motion blur,
-//! sensor noise and JPEG compression (a scenario's per-camera `degradation`). Applied to the
-//! rendered frame before the pipeline sees it; the ground truth is untouched.
+//! What a real camera does to the image after the optics: its own privacy masks, then lower
+//! resolution, motion blur, sensor noise and JPEG compression (a scenario's per-camera
+//! `privacy_masks` and `degradation`). Applied to the rendered frame before the pipeline sees
+//! it — by the live simulation and by a frame store's replay alike, so both give the same
+//! bytes; the ground truth is untouched.
 
-use crowdtwin_core::frame::RgbaImage;
-use crowdtwin_core::rng::{Purpose, StreamRng};
-use crowdtwin_core::scenario::Degradation;
+use crate::frame::RgbaImage;
+use crate::rng::{Purpose, StreamRng};
+use crate::scenario::{CameraSpec, Degradation};
+
+/// The frame as it leaves camera `index` (spec `camera`) on `tick` of a run seeded `seed`: the
+/// camera's privacy masks blacked out, then its degradations applied.
+///
+/// # Errors
+/// A JPEG round trip that fails (see [`degrade`]).
+pub fn camera_output(mut rgba: RgbaImage, camera: &CameraSpec, seed: u64, tick: u64, index: u16) -> Result<RgbaImage, String> {
+    let width = rgba.width;
+    for &rect in &camera.privacy_masks {
+        let [x0, y0, x1, y1] = privacy_mask_px(rect, width, rgba.height);
+        for y in y0..y1 {
+            rgba.pixels[((y * width + x0) * 4) as usize..((y * width + x1) * 4) as usize].chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[0, 0, 0, 255]));
+        }
+    }
+    if camera.degradation.is_none() {
+        return Ok(rgba);
+    }
+    degrade(&rgba, &camera.degradation, seed, tick, index)
+}
+
+/// A privacy mask (fractions u0, v0, u1, v1 of the frame) as pixel bounds [x0, y0, x1, y1)
+/// of a `width` × `height` frame.
+pub fn privacy_mask_px(rect: (f32, f32, f32, f32), width: u32, height: u32) -> [u32; 4] {
+    let (u0, v0, u1, v1) = rect;
+    let at = |f: f32, size: u32| ((f.clamp(0.0, 1.0) * size as f32).round() as u32).min(size);
+    [at(u0, width), at(v0, height), at(u1, width), at(v1, height)]
+}
 
 /// Applies every degradation in order: resolution, blur, noise, compression. Deterministic:
 /// the noise is drawn from the stream keyed by (seed, tick × 65536 + camera).
