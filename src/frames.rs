@@ -88,6 +88,9 @@ pub struct StoreManifest {
     pub frames: u64,
     /// The crowdtwin version that rendered it.
     pub crowdtwin_version: String,
+    /// Frames per second of the render loop (simulate, render, read back, ground truth, write):
+    /// a measurement of the machine that rendered it, not part of the key.
+    pub render_fps: f64,
 }
 
 /// The sha256 of each render-relevant section of `scenario` (after overrides): seed, duration
@@ -342,6 +345,7 @@ pub fn render(options: &RenderOptions, mut progress: impl FnMut(u64, u64)) -> an
         ticks: scenario.total_ticks(),
         frames: 0,
         crowdtwin_version: env!("CARGO_PKG_VERSION").into(),
+        render_fps: 0.0,
     };
     let staging = fresh_staging(&options.out)?;
     let written = write_store(&staging, &scenario, &text, manifest, options.log, &mut progress);
@@ -358,6 +362,7 @@ fn write_store(dir: &Path, scenario: &Scenario, text: &[u8], mut manifest: Store
     let mut sim = crowdtwin_sim::Simulation::new(scenario, &crowdtwin_sim::SimOptions { log })?;
     let staged = Staged::new(sim.persons(), sim.incidents());
     let (mut frames, mut persons, mut incidents) = (Vec::new(), Vec::new(), Vec::new());
+    let started = std::time::Instant::now(); // after the warm-up: the loop alone is timed
     for tick in 0..manifest.ticks {
         for frame in sim.step_rendered()? {
             let FrameKey { tick, camera } = frame.key;
@@ -389,6 +394,7 @@ fn write_store(dir: &Path, scenario: &Scenario, text: &[u8], mut manifest: Store
         }
         progress(tick + 1, manifest.ticks);
     }
+    manifest.render_fps = frames.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
     let text_error = |e: String| anyhow::anyhow!("{}: {e}", dir.display());
     tables::write(dir, &frames, None).map_err(text_error)?;
     tables::write(dir, &persons, None).map_err(text_error)?;

@@ -528,7 +528,14 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 bar.set_position(done);
             })?;
             bar.finish_and_clear();
-            println!("{} frames of {} ticks in {} (key {})", manifest.frames, manifest.ticks, options.out.display(), &manifest.key[..16]);
+            println!(
+                "{} frames of {} ticks in {} (key {}), rendered at {:.2} frames/s",
+                manifest.frames,
+                manifest.ticks,
+                options.out.display(),
+                &manifest.key[..16],
+                manifest.render_fps
+            );
             Ok(())
         }
         Command::Compare { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, ad_model, styles, profile } => {
