@@ -366,10 +366,11 @@ pub struct EvalOutcome {
 }
 
 /// The store of `render`'s scenario in `cache` (`cache/KEY16`): reused when one with its key is
-/// there, else rendered into it (a concurrent shard that rendered it first wins).
+/// there, else rendered into it (of two shards rendering it at once, the first to finish wins);
+/// a folder of that name that is no such store is replaced.
 ///
 /// # Errors
-/// A bad scenario, a render error.
+/// A bad scenario, a render error, a store that cannot be moved into place.
 pub fn cached_store(cache: &Path, render: &RenderOptions, progress: impl FnMut(u64, u64)) -> anyhow::Result<PathBuf> {
     let mut scenario = crate::scenario::load_scenario(&render.scenario, render.seconds, render.seed)?;
     crate::scenario::apply_variant(&mut scenario, &render.variant, &render.scenario)?;
@@ -380,12 +381,29 @@ pub fn cached_store(cache: &Path, render: &RenderOptions, progress: impl FnMut(u
         return Ok(dir);
     }
     std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
-    let rendered = crate::frames::render(&RenderOptions { out: dir.clone(), ..render.clone() }, progress);
-    match rendered {
-        Ok(_) => Ok(dir),
-        Err(_) if FrameStore::open(&dir).is_ok_and(|store| store.manifest.key == key) => Ok(dir),
-        Err(error) => Err(error),
+    // Rendered under a name of this process's own (shards of a job array may share the cache
+    // across nodes), then renamed into place: a shard replaying the store never sees another
+    // replace it, and a rename onto a store already there (another shard was first) fails,
+    // leaving that one.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let own = cache.join(format!(".{}.{}.{}.{nanos}", &key[..16], host.trim(), std::process::id()));
+    crate::frames::render(&RenderOptions { out: own.clone(), ..render.clone() }, progress)?;
+    if dir.exists() && FrameStore::open(&dir).map_or(true, |store| store.manifest.key != key) {
+        // Not a store this build can replay (a crash, a hand edit): moved aside, then removed.
+        let stale = cache.join(format!(".{}.stale.{nanos}", &key[..16]));
+        eprintln!("replacing {}: not a frame store of key {}", dir.display(), &key[..16]);
+        if std::fs::rename(&dir, &stale).is_ok() {
+            let _ = std::fs::remove_dir_all(&stale);
+        }
     }
+    if let Err(error) = std::fs::rename(&own, &dir) {
+        let _ = std::fs::remove_dir_all(&own);
+        if !FrameStore::open(&dir).is_ok_and(|store| store.manifest.key == key) {
+            return Err(error).with_context(|| format!("moving the new frame store into {}", dir.display()));
+        }
+    }
+    Ok(dir)
 }
 
 /// The file a shard writes beside its run folders.

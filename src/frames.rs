@@ -42,7 +42,7 @@ pub const FORMAT: &str = "crowdtwin-frames";
 pub const VERSION: u32 = 1;
 /// What the simulation gives for the same render-relevant sections; raised whenever a change
 /// of the renderer, the crowd or the ground truth gives other frames, so old stores are refused.
-pub const SIM_OUTPUT_FORMAT: u32 = 1;
+pub const SIM_OUTPUT_FORMAT: u32 = 2;
 /// The manifest's file name.
 pub const MANIFEST: &str = "store.json";
 /// The scenario file's copy inside a store.
@@ -106,13 +106,16 @@ pub fn render_sections(scenario: &Scenario) -> anyhow::Result<BTreeMap<String, S
         SiteSpec::Geojson(site) => Some(&site.file),
         _ => None,
     };
-    let site_file_sha256 = match site_file {
-        Some(file) => {
-            let path = scenario.base_dir.join(file);
-            Some(sha256_hex(&std::fs::read(&path).with_context(|| format!("reading the site file {}", path.display()))?))
+    // The map's contents, not where it lies: a scenario in another folder naming the same map
+    // renders the same frames.
+    let mut site = serde_json::to_value(&scenario.site)?;
+    if let Some(file) = site_file {
+        let path = scenario.base_dir.join(file);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading the site file {}", path.display()))?;
+        if let Some(field) = site.as_object_mut().and_then(|o| o.values_mut().next()).and_then(|v| v.get_mut("file")) {
+            *field = serde_json::json!(sha256_hex(&bytes));
         }
-        None => None,
-    };
+    }
     let cameras: Vec<_> =
         scenario.cameras.iter().map(|c| (c.position, c.yaw_deg, c.pitch_deg, c.hfov_deg, c.sensor_resolution, c.render_resolution, c.fps)).collect();
     let mut sections = BTreeMap::new();
@@ -122,7 +125,7 @@ pub fn render_sections(scenario: &Scenario) -> anyhow::Result<BTreeMap<String, S
     add("seed", serde_json::json!(scenario.seed));
     add("duration", serde_json::json!([scenario.duration_s, scenario.tick_hz]));
     add("time_of_day_h", serde_json::json!(scenario.time_of_day_h));
-    add("site", serde_json::json!([serde_json::to_value(&scenario.site)?, site_file_sha256]));
+    add("site", site);
     add("population", serde_json::to_value(&scenario.population)?);
     add("cameras", serde_json::to_value(cameras)?);
     add("render", serde_json::to_value(&scenario.render)?);
@@ -133,9 +136,18 @@ pub fn render_sections(scenario: &Scenario) -> anyhow::Result<BTreeMap<String, S
     Ok(sections)
 }
 
-/// The store key: sha256 of the sections, [`SIM_OUTPUT_FORMAT`] and the assets' sha256.
+/// The store key: sha256 of the sections, the store layout [`VERSION`], [`SIM_OUTPUT_FORMAT`],
+/// the records schema of its tables and the assets' sha256 — so a store this build cannot
+/// replay never carries the key of one it can.
 pub fn render_key(sections: &BTreeMap<String, String>, assets_sha256: &str) -> String {
-    let keyed = serde_json::json!({ "format": FORMAT, "sim_output_format": SIM_OUTPUT_FORMAT, "assets": assets_sha256, "sections": sections });
+    let keyed = serde_json::json!({
+        "format": FORMAT,
+        "version": VERSION,
+        "sim_output_format": SIM_OUTPUT_FORMAT,
+        "records_schema": crowdtwin_core::RECORDS_SCHEMA_VERSION,
+        "assets": assets_sha256,
+        "sections": sections,
+    });
     sha256_hex(keyed.to_string().as_bytes())
 }
 
@@ -337,7 +349,7 @@ pub fn render(options: &RenderOptions, mut progress: impl FnMut(u64, u64)) -> an
         key: render_key(&sections, &assets),
         sections,
         assets_sha256: assets,
-        scenario_origin: std::path::absolute(&options.scenario)?,
+        scenario_origin: std::path::absolute(&options.scenario).with_context(|| format!("{}: no absolute path", options.scenario.display()))?,
         scenario_sha256: sha256_hex(&text),
         seconds: options.seconds,
         seed: options.seed,
@@ -368,9 +380,12 @@ fn write_store(dir: &Path, scenario: &Scenario, text: &[u8], mut manifest: Store
             let FrameKey { tick, camera } = frame.key;
             let stem = format!("c{camera:03}/{tick:08}");
             let (colour, ids) = (format!("{stem}.png"), format!("{stem}.ids.png"));
-            std::fs::create_dir_all(dir.join(format!("c{camera:03}")))?;
-            std::fs::write(dir.join(&colour), png_bytes(&frame.rgba).map_err(anyhow::Error::msg)?)?;
-            std::fs::write(dir.join(&ids), png_bytes(&id_mask_image(&frame.id_mask)).map_err(anyhow::Error::msg)?)?;
+            let folder = dir.join(format!("c{camera:03}"));
+            std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+            for (file, image) in [(&colour, &frame.rgba), (&ids, &id_mask_image(&frame.id_mask))] {
+                let path = dir.join(file);
+                std::fs::write(&path, png_bytes(image).map_err(anyhow::Error::msg)?).with_context(|| format!("writing {}", path.display()))?;
+            }
             persons.extend(frame.persons.iter().map(|p| StoredPerson {
                 tick,
                 camera,
@@ -401,9 +416,9 @@ fn write_store(dir: &Path, scenario: &Scenario, text: &[u8], mut manifest: Store
     tables::write(dir, &incidents, None).map_err(text_error)?;
     tables::write(dir, &staged.persons, None).map_err(text_error)?;
     tables::write(dir, &staged.incidents.iter().map(StagedIncident::from_record).collect::<Vec<_>>(), None).map_err(text_error)?;
-    write_atomic(&dir.join(SCENARIO_COPY), text)?;
+    write_atomic(&dir.join(SCENARIO_COPY), text).with_context(|| format!("writing {}", dir.join(SCENARIO_COPY).display()))?;
     manifest.frames = frames.len() as u64;
-    write_atomic(&dir.join(MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    write_atomic(&dir.join(MANIFEST), serde_json::to_string_pretty(&manifest)?.as_bytes()).with_context(|| format!("writing {}", dir.join(MANIFEST).display()))?;
     Ok(manifest)
 }
 
@@ -467,7 +482,9 @@ impl FrameStore {
     /// # Errors
     /// Each render-relevant section that differs, by name, or assets that changed since.
     pub fn adopt(&self, scenario: &mut Scenario, path: &Path) -> anyhow::Result<()> {
-        if path == self.scenario_copy() {
+        let same_file = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().ok() == Some(a));
+        if same_file(path, &self.scenario_copy()) {
+            // An imported site's file is read where the scenario it was rendered from found it.
             scenario.base_dir = self.manifest.scenario_origin.parent().map(Path::to_path_buf).unwrap_or_default();
         }
         let sections = render_sections(scenario)?;

@@ -742,15 +742,33 @@ pub enum StreetLights {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RenderSettings {
-    /// Multisample anti-aliasing of the colour frame: 1 (off) or 4. The id mask never uses MSAA.
+    /// Multisample anti-aliasing of the colour frame: 1 (off, the default) or 4. The id mask
+    /// never uses MSAA.
     pub msaa: u32,
     /// Whether the sun casts shadows.
     pub shadows: bool,
+    /// How shadow edges are filtered: `hardware2x2` (the default: one 2×2 comparison sample,
+    /// cheaper on a software renderer) or `gaussian` (Bevy's soft, many-tap filter).
+    pub shadow_filter: ShadowFilter,
+}
+
+/// How shadow-map lookups are filtered (Bevy's `ShadowFilteringMethod`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowFilter {
+    /// Bevy's default: a Gaussian-weighted multi-tap filter, soft edges.
+    Gaussian,
+    /// One hardware 2×2 percentage-closer sample: harder edges, fewest texture reads.
+    #[default]
+    #[serde(rename = "hardware2x2")]
+    Hardware2x2,
 }
 
 impl Default for RenderSettings {
     fn default() -> Self {
-        Self { msaa: 4, shadows: true }
+        // MSAA off and the 2×2 shadow filter: measured to leave the plaza's miss rate within noise
+        // at about twice the frames/s of MSAA 4 with the Gaussian filter (README "Cheaper frames").
+        Self { msaa: 1, shadows: true, shadow_filter: ShadowFilter::default() }
     }
 }
 

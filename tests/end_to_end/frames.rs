@@ -102,7 +102,8 @@ fn a_replayed_frame_store_gives_the_live_run_byte_for_byte_with_any_masker() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("fixed by the frame store"));
     // So are a store of another version and one of another simulation output format.
     let manifest_text = std::fs::read_to_string(store.join("store.json")).unwrap();
-    for (field, value) in [("\"version\": 1", "\"version\": 99"), ("\"sim_output_format\": 1", "\"sim_output_format\": 0")] {
+    let sim_output = format!("\"sim_output_format\": {}", crowdtwin::frames::SIM_OUTPUT_FORMAT);
+    for (field, value) in [("\"version\": 1", "\"version\": 99"), (sim_output.as_str(), "\"sim_output_format\": 0")] {
         assert!(manifest_text.contains(field));
         std::fs::write(store.join("store.json"), manifest_text.replace(field, value)).unwrap();
         let refused = crowdtwin(&["run", "--frames", &s(&store), "--out", &s(&dir.join("never")), "--quiet"]);
@@ -166,5 +167,35 @@ fn eval_renders_each_run_once_into_its_cache_and_replays_it_as_a_live_eval_score
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("section differs: seed"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_store_of_an_imported_site_replays_from_its_own_copy_and_from_a_scenario_elsewhere() {
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("frame-store-site");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let store = dir.join("store");
+    let output = crowdtwin(&["render", "tests/fixtures/l_site.ron", "--seconds", "1", "--out", &s(&store), "--quiet"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (live, replay, elsewhere) = (dir.join("live"), dir.join("replay"), dir.join("elsewhere"));
+    run_with(&["tests/fixtures/l_site.ron", "--seconds", "1", "--out", &s(&live)]);
+    // The store's copy names the map relative to the original scenario: read from there.
+    run_with(&["--frames", &s(&store), "--out", &s(&replay)]);
+    assert_same_run(&live, &replay, "imported site, the store's scenario");
+    // The same map named from another folder is the same site (its contents are keyed, not its path).
+    let moved = dir.join("moved");
+    std::fs::create_dir_all(moved.join("maps")).unwrap();
+    std::fs::copy(root().join("tests/fixtures/osm/l_site.geojson"), moved.join("maps/l.geojson")).unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/l_site.ron")).unwrap().replace("osm/l_site.geojson", "maps/l.geojson");
+    std::fs::write(moved.join("l.ron"), text).unwrap();
+    let output = crowdtwin(&["run", &s(&moved.join("l.ron")), "--frames", &s(&store), "--out", &s(&elsewhere), "--quiet"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // An edited map is another site.
+    std::fs::write(moved.join("maps/l.geojson"), std::fs::read_to_string(moved.join("maps/l.geojson")).unwrap().replacen("40", "41", 1)).unwrap();
+    let refused = crowdtwin(&["run", &s(&moved.join("l.ron")), "--frames", &s(&store), "--out", &s(&dir.join("never")), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("section differs: site"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
