@@ -1,4 +1,5 @@
-//! `crowdtwin dataset`: exports the *masked* frames of a simulated run with their labels, to
+//! `crowdtwin dataset`: exports the *masked* frames of a simulated run — or of a frame store's
+//! replay, so that many datasets (other maskers, sizes) cost one render — with their labels, to
 //! train and test anomaly models. Raw frames are never written: an AD model only ever sees
 //! what the masker left.
 //!
@@ -6,11 +7,13 @@
 //! pipeline's own filter), `labels.parquet` (one row per frame) and `dataset.json` (scenario,
 //! seed, masking model, size).
 
-use crate::scenario::load_scenario;
+use crate::frames::FrameStore;
+use crate::scenario::{apply_variant, load_scenario, Variant};
+use crate::stages::source::SimulationSource;
+use crate::stages::FrameSource;
 use crowdtwin_reports::images::png_bytes;
 use crowdtwin_reports::output::write_atomic;
 use crowdtwin_reports::tables::Table;
-use crowdtwin_sim::{SimOptions, Simulation};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::masking::Masker;
 use crowdtwin_vision::preprocess::resize;
@@ -34,6 +37,10 @@ pub struct DatasetOptions {
     pub size: (u32, u32),
     /// ONNX Runtime threads.
     pub threads: usize,
+    /// Replay this frame store instead of simulating (see [`FrameStore::adopt`]).
+    pub frames: Option<PathBuf>,
+    /// The store's variant (name, hour, weather) when replaying one.
+    pub variant: Variant,
 }
 
 /// One labelled frame: a row of `labels.parquet`.
@@ -76,7 +83,12 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     }
     let (width, height) = options.size;
     anyhow::ensure!((16..=4096).contains(&width) && (16..=4096).contains(&height), "--size {width}x{height} must be 16 to 4096 pixels a side");
-    let scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    let store = options.frames.as_deref().map(FrameStore::open).transpose()?;
+    let mut scenario = load_scenario(&options.scenario, options.seconds, options.seed)?;
+    apply_variant(&mut scenario, &options.variant, &options.scenario)?;
+    if let Some(store) = &store {
+        store.adopt(&mut scenario, &options.scenario)?;
+    }
     let detector = Detector::load(&options.mask_model, options.threads)?;
     let model = (detector.manifest.name.clone(), detector.sha256.clone());
     anyhow::ensure!(
@@ -84,8 +96,11 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
         "masking.style `none` leaves frames unmasked: a dataset of masked frames cannot be made from it"
     );
     let mut masker = Masker::for_scenario(detector, None, &scenario.masking);
-    let mut sim = Simulation::new(&scenario, &SimOptions { log: false })?;
-    let plans = sim.incidents().to_vec();
+    let mut source: Box<dyn FrameSource> = match &store {
+        Some(store) => Box::new(store.source(&scenario)?),
+        None => Box::new(SimulationSource::new(&scenario, false)?),
+    };
+    let plans = source.staged().incidents;
 
     let staging = out.with_file_name(format!(".{}.partial", name.unwrap_or("dataset")));
     if staging.exists() {
@@ -94,7 +109,7 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     let total = scenario.total_ticks();
     let mut labels = Vec::new();
     for tick in 0..total {
-        for frame in sim.step()? {
+        for frame in source.next_tick()? {
             let masked = masker.mask(&frame.rgba)?; // the AD model's only input
             let camera = &scenario.cameras[frame.key.camera as usize];
             let file = format!("frames/{}/{:07}.png", camera.id, frame.key.tick);
@@ -105,14 +120,14 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
                 .incidents
                 .iter()
                 .filter(|i| i.visible_px >= scenario.evaluation.min_visible_px)
-                .filter_map(|i| plans.iter().find(|p| p.index == i.incident).map(|plan| (plan, i)))
+                .filter_map(|i| plans.iter().find(|p| p.incident == i.incident).map(|plan| (plan, i)))
                 .collect();
             let alarming: Vec<_> = seen.iter().filter(|(plan, _)| !plan.protected).collect();
             let incident_box = alarming.iter().filter_map(|(_, i)| i.visible_box).fold(None, |acc: Option<[f64; 4]>, b| {
                 let b = [b[0] as f64 * sx, b[1] as f64 * sy, b[2] as f64 * sx, b[3] as f64 * sy];
                 Some(acc.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]))
             });
-            let mut kinds: Vec<&str> = seen.iter().map(|(plan, _)| plan.kind.name()).collect();
+            let mut kinds: Vec<&str> = seen.iter().map(|(plan, _)| plan.kind.as_str()).collect();
             kinds.dedup();
             let corner = |k: usize| incident_box.map(|b| b[k]);
             labels.push(Label {

@@ -187,8 +187,8 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         nodes: u64,
     },
-    /// Export the masked frames of a simulated run with per-frame anomaly labels, to train and
-    /// test anomaly models (raw frames are never written).
+    /// Export the masked frames of a simulated run (or of a frame store's replay, `--frames`)
+    /// with per-frame anomaly labels, to train and test anomaly models (raw frames are never written).
     Dataset {
         #[command(flatten)]
         simulated: Simulated,
@@ -614,9 +614,8 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dataset { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, size } => {
-            anyhow::ensure!(frames.is_none(), "dataset renders its own frames: --frames does not apply");
-            let scenario = scenario.context("give the scenario")?;
-            let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads };
+            let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
+            let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads, frames, variant };
             let bar = progress_bar(quiet)?;
             let (frames, positives) = crowdtwin::dataset::export(&options, |done, total| {
                 bar.set_length(total);

@@ -73,6 +73,14 @@ fn a_replayed_frame_store_gives_the_live_run_byte_for_byte_with_any_masker() {
     run_with(&["tests/fixtures/small.ron", "--frames", &s(&store), "--out", &s(&replay_named)]);
     assert_same_run(&live, &replay, "default masker, the store's scenario");
     assert_same_run(&live, &replay_named, "default masker, the scenario named");
+    // A training dataset of masked frames from the store is the live one.
+    let (data_live, data_replay) = (dir.join("data-live"), dir.join("data-replay"));
+    for args in [vec!["tests/fixtures/small.ron".to_string(), "--out".into(), s(&data_live)], vec!["--frames".into(), s(&store), "--out".into(), s(&data_replay)]] {
+        let output = crowdtwin(&[&["dataset", "--size", "96x54", "--quiet"], &args.iter().map(String::as_str).collect::<Vec<_>>()[..]].concat());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(files(&data_live), files(&data_replay), "dataset from the store and live: the same files");
+    assert_eq!(files(&data_live).len(), 12, "10 masked frames, labels.parquet, dataset.json");
 
     // A second masking set-up (the silhouette refiner) and settings edited after the render —
     // privacy masks, sensor noise and JPEG, another mask style — give the live run with them.
