@@ -29,12 +29,8 @@ struct Simulated {
     /// Output folder; replaced as a whole when the run completes.
     #[arg(long)]
     out: PathBuf,
-    /// Simulate this many seconds instead of the scenario's duration.
-    #[arg(long)]
-    seconds: Option<f32>,
-    /// Use this seed instead of the scenario's.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Masking model manifest.
     #[arg(long, default_value = "models/nanodet.ron")]
     mask_model: PathBuf,
@@ -44,6 +40,17 @@ struct Simulated {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// The scenario's duration and seed, overridden from the command line.
+#[derive(clap::Args)]
+struct Overrides {
+    /// Simulate this many seconds instead of the scenario's duration.
+    #[arg(long)]
+    seconds: Option<f32>,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -83,12 +90,8 @@ enum Command {
         /// The store folder; replaced as a whole when complete (only a store or an empty folder).
         #[arg(long)]
         out: PathBuf,
-        /// Simulate this many seconds instead of the scenario's duration.
-        #[arg(long)]
-        seconds: Option<f32>,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        overrides: Overrides,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -465,7 +468,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
+        Command::Run { simulated: Simulated { scenario, frames, out, overrides: Overrides { seconds, seed }, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
             let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let options = pipeline::RunOptions {
                 scenario,
@@ -520,7 +523,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Render { scenario, out, seconds, seed, quiet } => {
+        Command::Render { scenario, out, overrides: Overrides { seconds, seed }, quiet } => {
             let options = crowdtwin::frames::RenderOptions { scenario, out, seconds, seed, variant: Default::default(), log: true };
             let bar = progress_bar(quiet)?;
             let manifest = crowdtwin::frames::render(&options, |done, total| {
@@ -538,7 +541,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Compare { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, ad_model, styles, profile } => {
+        Command::Compare { simulated: Simulated { scenario, frames, out, overrides: Overrides { seconds, seed }, mask_model, threads, quiet }, ad_model, styles, profile } => {
             let styles = crowdtwin::compare::parse_styles(&styles).map_err(anyhow::Error::msg)?;
             let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let base = pipeline::RunOptions {
@@ -613,7 +616,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Dataset { simulated: Simulated { scenario, frames, out, seconds, seed, mask_model, threads, quiet }, size } => {
+        Command::Dataset { simulated: Simulated { scenario, frames, out, overrides: Overrides { seconds, seed }, mask_model, threads, quiet }, size } => {
             let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let options = crowdtwin::dataset::DatasetOptions { scenario, out, seconds, seed, mask_model: project_file(&mask_model), size, threads, frames, variant };
             let bar = progress_bar(quiet)?;
