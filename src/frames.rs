@@ -89,7 +89,8 @@ pub struct StoreManifest {
     /// The crowdtwin version that rendered it.
     pub crowdtwin_version: String,
     /// Frames per second of the render loop (simulate, render, read back, ground truth, write):
-    /// a measurement of the machine that rendered it, not part of the key.
+    /// a measurement of the machine that rendered it, not part of the key (0 when not recorded).
+    #[serde(default)]
     pub render_fps: f64,
 }
 
