@@ -389,6 +389,7 @@ pub fn cached_store(cache: &Path, render: &RenderOptions, progress: impl FnMut(u
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let own = cache.join(format!(".{}.{}.{}.{nanos}", &key[..16], host.trim(), std::process::id()));
     crate::frames::render(&RenderOptions { out: own.clone(), ..render.clone() }, progress)?;
+    eprintln!("rendered the frame store {} (key {})", dir.display(), &key[..16]);
     if dir.exists() && FrameStore::open(&dir).map_or(true, |store| store.manifest.key != key) {
         // Not a store this build can replay (a crash, a hand edit): moved aside, then removed.
         let stale = cache.join(format!(".{}.stale.{nanos}", &key[..16]));

@@ -354,23 +354,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// The scenario, overrides and suite variant of a run: with `--frames`, the store's (the
-/// scenario by default its own copy), and `--seconds`/`--seed` refused since the store fixes them.
+/// The scenario, overrides and suite variant of a run. With `--frames`: the scenario by default
+/// the store's own copy, with the store's variant (hour, weather) and, unless given, its seed and
+/// duration; a named scenario is taken as written, so that a render-relevant difference from
+/// the store (its hour, another `--seed`) is refused by [`crowdtwin::frames::FrameStore::adopt`].
 fn replayed(scenario: Option<PathBuf>, frames: Option<&Path>, seconds: Option<f32>, seed: Option<u64>) -> anyhow::Result<(PathBuf, Option<f32>, Option<u64>, crowdtwin::scenario::Variant)> {
     let Some(frames) = frames else {
         return Ok((scenario.context("give the scenario")?, seconds, seed, Default::default()));
     };
     let store = crowdtwin::frames::FrameStore::open(frames)?;
-    let own = |value: Option<String>| value.unwrap_or_else(|| "the scenario's own".into());
-    anyhow::ensure!(
-        seconds.is_none() && seed.is_none(),
-        "--seconds and --seed are fixed by the frame store {} (rendered with seed {}, seconds {}): render another store to change them",
-        frames.display(),
-        own(store.manifest.seed.map(|s| s.to_string())),
-        own(store.manifest.seconds.map(|s| s.to_string()))
-    );
     let manifest = store.manifest.clone();
-    Ok((scenario.unwrap_or_else(|| store.scenario_copy()), manifest.seconds, manifest.seed, manifest.variant))
+    let (seconds, seed) = (seconds.or(manifest.seconds), seed.or(manifest.seed));
+    Ok(match scenario {
+        Some(scenario) => (scenario, seconds, seed, Default::default()),
+        None => (store.scenario_copy(), seconds, seed, manifest.variant),
+    })
 }
 
 /// Mesa's Vulkan loader prints an alarming "XDG_RUNTIME_DIR is invalid" on headless machines;

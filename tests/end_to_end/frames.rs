@@ -107,7 +107,7 @@ fn a_replayed_frame_store_gives_the_live_run_byte_for_byte_with_any_masker() {
     assert!(stderr.contains("sections differ: cameras, population"), "{stderr}");
     let refused = crowdtwin(&["run", "--frames", &s(&store), "--seed", "8", "--out", &s(&dir.join("never")), "--quiet"]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("fixed by the frame store"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("section differs: seed"), "{}", String::from_utf8_lossy(&refused.stderr));
     // So are a store of another version and one of another simulation output format.
     let manifest_text = std::fs::read_to_string(store.join("store.json")).unwrap();
     let sim_output = format!("\"sim_output_format\": {}", crowdtwin::frames::SIM_OUTPUT_FORMAT);
@@ -141,7 +141,7 @@ fn eval_renders_each_run_once_into_its_cache_and_replays_it_as_a_live_eval_score
     };
     eval(&live, &[]);
     let first = eval(&cached, &["--frames-cache", &s(&cache)]);
-    assert!(!first.contains("reusing"), "{first}");
+    assert!(!first.contains("reusing") && first.matches("rendered the frame store").count() == 2, "{first}");
     let stores: Vec<PathBuf> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(stores.len(), 2, "one store per render key: day, and fog at dusk");
     let written = |store: &PathBuf| std::fs::metadata(store.join("store.json")).unwrap().modified().unwrap();
@@ -170,6 +170,13 @@ fn eval_renders_each_run_once_into_its_cache_and_replays_it_as_a_live_eval_score
     let output = crowdtwin(&["eval", "--suite", &s(&suite), "--quiet", "--out", &s(&named)]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(read(&live, &format!("{name}/observations.parquet")) == read(&named, &format!("{name}/observations.parquet")));
+    // Named on the command line, a scenario is taken as written: the plain file against the
+    // store of fog at dusk is refused, naming the hour and the weather.
+    let dusk = stores.iter().find(|store| std::fs::read_to_string(store.join("store.json")).unwrap().contains("18.2")).unwrap();
+    let refused = crowdtwin(&["run", &scenario, "--frames", &s(dusk), "--out", &s(&dir.join("never")), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sections differ: conditions, time_of_day_h"), "{stderr}");
     write_suite("Some(9)");
     let output = crowdtwin(&["eval", "--suite", &s(&suite), "--quiet", "--out", &s(&dir.join("refused"))]);
     let stderr = String::from_utf8_lossy(&output.stderr);
