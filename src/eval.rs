@@ -242,7 +242,12 @@ pub fn measure(run: &str, records: &RunRecords, options: &BiasOptions) -> Vec<Me
     }
     // Privacy: what the attackers still get from masked frames.
     for p in records.privacy.iter().filter(|p| p.view == "masked") {
-        out.push(share(&format!("privacy_{}", p.metric.to_lowercase()), p.target.clone(), p.value, se_of(p.ci_low.zip(p.ci_high)), true, p.persons as usize, false));
+        // The simple attackers keep their metric names (baselines compare by them).
+        let metric = match p.attack.as_str() {
+            "attribute_trained" => format!("privacy_trained_{}", p.metric.to_lowercase()),
+            _ => format!("privacy_{}", p.metric.to_lowercase()),
+        };
+        out.push(share(&metric, p.target.clone(), p.value, se_of(p.ci_low.zip(p.ci_high)), true, p.persons as usize, false));
     }
     out
 }
@@ -343,6 +348,8 @@ pub struct EvalOptions {
     pub profile: Option<PathBuf>,
     /// Masking model manifest.
     pub mask_model: PathBuf,
+    /// Silhouette model refining every run's person boxes (`None`: boxes as detected).
+    pub refine_model: Option<PathBuf>,
     /// Anomaly model manifest.
     pub ad_model: PathBuf,
     /// ONNX Runtime threads.
@@ -448,7 +455,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             seconds: run.seconds,
             seed: run.seed,
             mask_model: options.mask_model.clone(),
-            refine_model: None,
+            refine_model: options.refine_model.clone(),
             ad_model: options.ad_model.clone(),
             key_file: None,
             threads: options.threads,
@@ -458,6 +465,7 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
             variant,
             cap_webhook: None,
             profile: options.profile.clone(),
+            attacker_model: None,
             frames,
         };
         pipeline::run(&run_options, |done, total| progress(&name, done, total)).with_context(|| format!("suite run `{name}`"))?;
@@ -481,13 +489,13 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
 
 /// The models a shard's runs used (masking and anomaly sources): every run of one eval uses the
 /// same, so the first run's `runs` table tells (none for a shard without runs).
-fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 3]>> {
+fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 4]>> {
     let Some(first) = names.first() else { return Ok(None) };
     let runs = crowdtwin_reports::tables::read(&out.join(first).join("runs.parquet")).map_err(anyhow::Error::msg)?;
     let value = |column: &str| -> anyhow::Result<String> {
         Ok(runs.column(column)?.str()?.get(0).with_context(|| format!("run `{first}` has no {column}"))?.to_string())
     };
-    Ok(Some([value("masking_model_sha256")?, value("anomaly_model_sha256")?, value("profile_sha256")?]))
+    Ok(Some([value("masking_model_sha256")?, value("refine_model_sha256")?, value("anomaly_model_sha256")?, value("profile_sha256")?]))
 }
 
 /// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and

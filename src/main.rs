@@ -81,6 +81,9 @@ enum Command {
         /// What may be flagged: each event kind an incident, protected or out of scope (RON).
         #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]
         profile: PathBuf,
+        /// The trained privacy attacker (an `attributes` model manifest).
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_ATTACKER)]
+        attacker_model: PathBuf,
     },
     /// Record a scenario's frames and ground truth once into a frame store, to replay through
     /// any models with `run --frames` (no model runs; nothing but synthetic frames is kept).
@@ -140,6 +143,10 @@ enum Command {
         /// Masking model manifest.
         #[arg(long, default_value = "models/nanodet.ron")]
         mask_model: PathBuf,
+        /// Refine every run's person boxes into silhouettes with this model (e.g.
+        /// models/pose_landmark_lite.ron): a second masking model for the same frames.
+        #[arg(long)]
+        refine_model: Option<PathBuf>,
         /// Anomaly model manifest (AD).
         #[arg(long, default_value = "models/anomaly_mil.ron")]
         ad_model: PathBuf,
@@ -394,7 +401,7 @@ fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
 
 /// Runs a command; `Ok(false)` when it ran but its verdict is a failure (`eval`).
 fn execute(cli: Cli) -> anyhow::Result<bool> {
-    if let Command::Eval { action, suite, out, shard, baseline, policy, profile, mask_model, ad_model, threads, frames_cache, quiet } = cli.command {
+    if let Command::Eval { action, suite, out, shard, baseline, policy, profile, mask_model, refine_model, ad_model, threads, frames_cache, quiet } = cli.command {
         let (outcome, out) = match action {
             Some(EvalAction::Plan { suite, gap, trials }) => {
                 let (power, pools) = crowdtwin::eval::plan(&suite, gap, trials)?;
@@ -429,6 +436,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
                     policy: policy.map(|p| project_file(&p)),
                     profile: profile.map(|p| project_file(&p)),
                     mask_model: project_file(&mask_model),
+                    refine_model: refine_model.map(|m| project_file(&m)),
                     ad_model: project_file(&ad_model),
                     threads,
                     shard,
@@ -466,7 +474,7 @@ fn execute(cli: Cli) -> anyhow::Result<bool> {
 
 fn execute_command(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { simulated: Simulated { scenario, frames, out, overrides: Overrides { seconds, seed }, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile } => {
+        Command::Run { simulated: Simulated { scenario, frames, out, overrides: Overrides { seconds, seed }, mask_model, threads, quiet }, refine_model, ad_model, key_file, policy, depth, cap_webhook, profile, attacker_model } => {
             let (scenario, seconds, seed, variant) = replayed(scenario, frames.as_deref(), seconds, seed)?;
             let options = pipeline::RunOptions {
                 scenario,
@@ -484,6 +492,7 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 variant,
                 cap_webhook,
                 profile: Some(project_file(&profile)),
+                attacker_model: Some(project_file(&attacker_model)),
                 frames,
             };
             let bar = progress_bar(quiet)?;

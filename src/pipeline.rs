@@ -24,6 +24,7 @@ use crowdtwin_vision::manifest::sha256_file;
 use crowdtwin_vision::masking::Masker;
 use crowdtwin_vision::vendor::{is_pipeline, VendorPipeline};
 use crowdtwin_vision::silhouette::SilhouetteModel;
+use crowdtwin_vision::attacker::AttributeAttacker;
 use std::path::{Path, PathBuf};
 
 /// What to run.
@@ -59,6 +60,8 @@ pub struct RunOptions {
     pub cap_webhook: Option<String>,
     /// What may be flagged (`None`: `profiles/unicri.ron`).
     pub profile: Option<PathBuf>,
+    /// The trained privacy attacker's manifest (`None`: `models/attribute_attacker.ron`).
+    pub attacker_model: Option<PathBuf>,
     /// Replay this frame store instead of simulating (`scenario` must share its render-relevant
     /// sections, and `seconds`, `seed` and the variant its overrides: see [`FrameStore::adopt`]).
     pub frames: Option<PathBuf>,
@@ -85,6 +88,7 @@ impl RunOptions {
             variant: Default::default(),
             cap_webhook: None,
             profile: None,
+            attacker_model: None,
             frames: None,
         }
     }
@@ -135,7 +139,7 @@ fn run_stages(setup: &Setup, models: Models, options: &RunOptions, staging: &Pat
         Some(store) => Box::new(store.source(scenario)?),
         None => Box::new(SimulationSource::new(scenario, options.log)?),
     };
-    let recorder = Recorder::new(scenario, source.staged(), setup.run_record.clone());
+    let recorder = Recorder::new(scenario, source.staged(), setup.run_record.clone(), models.attacker);
     let storage = Storage::new(&staging.join("deployment"), scenario.deployment.retention, setup.key.clone()).map_err(anyhow::Error::msg)?;
     let masking = MaskingStage::new(models.masker);
     let out = AlertOut::new(setup.run_record.origin(), setup.cap.clone(), models.webhook);
@@ -171,6 +175,8 @@ struct Models {
     anomaly: Option<AnomalyDetector>,
     /// The CAP webhook, connected.
     webhook: Option<Webhook>,
+    /// The trained privacy attacker.
+    attacker: Option<AttributeAttacker>,
 }
 
 impl Setup {
@@ -201,6 +207,7 @@ impl Setup {
             Some(_) => None,
             None => Some(AnomalyDetector::load(&options.ad_model, options.threads)?),
         };
+        let attacker = Some(load_attacker(options)?);
         let key = storage_key(&scenario, options)?;
         let default_threshold = masked_by.vendor_threshold.or(anomaly.as_ref().map(AnomalyDetector::default_threshold)).unwrap_or(0.5);
         let rule = AlertRule {
@@ -252,10 +259,31 @@ impl Setup {
         // CAP identifiers carry a key of everything that makes this run this run.
         let cap = cap.with_run_key(&serde_json::to_string(&(&run_record, &scenario.masking, &scenario.deployment))?);
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card }, cap, profile, store };
-        Ok((setup, Models { masker: masking, anomaly, webhook }))
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card, privacy_attacker: serde_json::Value::Null }, cap, profile, store };
+        Ok((setup, Models { masker: masking, anomaly, webhook, attacker }))
     }
 }
+
+/// The trained privacy attacker, its heads checked against the attributes the run's privacy
+/// table scores (names and classes, in order).
+fn load_attacker(options: &RunOptions) -> anyhow::Result<AttributeAttacker> {
+    let path = options.attacker_model.clone().unwrap_or_else(|| crate::project_file(Path::new(DEFAULT_ATTACKER)));
+    let attacker = AttributeAttacker::load(&path, 1)?;
+    for head in attacker.heads() {
+        let expected = crowdtwin_reports::privacy::attacked_classes(&head.attribute);
+        anyhow::ensure!(
+            !expected.is_empty() && head.classes == expected,
+            "{}: head `{}`: expected an attacked attribute (skin_tone_band, gender_presentation, age_group) with classes {expected:?}, the manifest gives {:?}",
+            path.display(),
+            head.attribute,
+            head.classes
+        );
+    }
+    Ok(attacker)
+}
+
+/// The trained privacy attacker every run scores unless told otherwise.
+pub const DEFAULT_ATTACKER: &str = "models/attribute_attacker.ron";
 
 /// What masks a run's frames, as its records name it.
 struct MaskedBy {

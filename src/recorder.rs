@@ -13,6 +13,7 @@ use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_vision::alerts::{alerts_over, Alert, AlertRule};
 use crowdtwin_vision::deployment::alert_metadata;
 use crowdtwin_vision::anomaly::AnomalyOutput;
+use crowdtwin_vision::attacker::AttributeAttacker;
 use crowdtwin_vision::masking::MaskOutput;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -53,11 +54,14 @@ pub struct Recorder {
     /// Crop descriptors of persons, unmasked and masked, for the privacy attackers (kept in
     /// memory only: the run writes the attackers' scores, never the crops).
     pub privacy_samples: Vec<CropSample>,
+    /// The trained attribute attacker, run on each crop as it is recorded (its inputs are too
+    /// large to keep for every crop until the end).
+    pub attacker: Option<AttributeAttacker>,
 }
 
 impl Recorder {
     /// A recorder for a run of `scenario` with these staged persons and incidents and run metadata.
-    pub fn new(scenario: &Scenario, staged: Staged, run: RunRecord) -> Self {
+    pub fn new(scenario: &Scenario, staged: Staged, run: RunRecord, attacker: Option<AttributeAttacker>) -> Self {
         let cameras = scenario
             .cameras
             .iter()
@@ -92,6 +96,7 @@ impl Recorder {
             alerts: Vec::new(),
             alert_views: Vec::new(),
             privacy_samples: Vec::new(),
+            attacker,
             render_per_sensor: scenario.cameras.iter().map(|c| c.render_resolution.0 as f32 / c.sensor_resolution.0 as f32).collect(),
             privacy_masks: scenario
                 .cameras
@@ -112,7 +117,10 @@ impl Recorder {
     }
 
     /// Scores one masked and anomaly-scored frame against its ground truth.
-    pub fn record(&mut self, frame: &Frame, masked: &MaskOutput, anomaly: &AnomalyOutput, simulate_ms: f64) {
+    ///
+    /// # Errors
+    /// The trained attacker's model fails.
+    pub fn record(&mut self, frame: &Frame, masked: &MaskOutput, anomaly: &AnomalyOutput, simulate_ms: f64) -> anyhow::Result<()> {
         let started = Instant::now();
         let (tick, camera) = (frame.key.tick, frame.key.camera);
         let mut exposed: BTreeMap<u32, u32> = BTreeMap::new();
@@ -156,15 +164,32 @@ impl Recorder {
         // Pixels per metre at the render resolution, where the crop is measured (the ground
         // truth gives it at the sensor's).
         let render_per_sensor = self.render_per_sensor[camera as usize];
-        for person in frame.persons.iter().filter(|p| p.visible_px >= PRIVACY_MIN_VISIBLE_PX) {
-            let Some(&bbox) = person_boxes.get(&person.person) else { continue };
-            let pixels_per_metre = person.pixels_per_metre * render_per_sensor;
+        let cropped: Vec<(u32, [u32; 4], f32)> = frame
+            .persons
+            .iter()
+            .filter(|p| p.visible_px >= PRIVACY_MIN_VISIBLE_PX)
+            .filter_map(|p| Some((p.person, *person_boxes.get(&p.person)?, p.pixels_per_metre * render_per_sensor)))
+            .collect();
+        let mut trained = match &mut self.attacker {
+            Some(attacker) if !cropped.is_empty() => {
+                let mut views = Vec::with_capacity(2);
+                for image in [&frame.rgba, &masked.masked] {
+                    let inputs: Vec<_> = cropped.iter().map(|&(_, bbox, ppm)| attacker.input(image, bbox, ppm)).collect();
+                    views.push(attacker.predict(&inputs).map_err(|e| anyhow::anyhow!("the trained privacy attacker: {e}"))?);
+                }
+                let masked = views.pop().unwrap_or_default();
+                views.pop().unwrap_or_default().into_iter().zip(masked).map(Some).collect()
+            }
+            _ => vec![None; cropped.len()],
+        };
+        for (&(person, bbox, pixels_per_metre), trained) in cropped.iter().zip(trained.drain(..)) {
             self.privacy_samples.push(CropSample {
-                person: person.person,
+                person,
                 camera,
                 tick,
                 unmasked: crop_features(&frame.rgba, bbox, pixels_per_metre),
                 masked: crop_features(&masked.masked, bbox, pixels_per_metre),
+                trained,
             });
         }
         for person in &frame.persons {
@@ -223,6 +248,7 @@ impl Recorder {
         }
         let record_ms = started.elapsed().as_secs_f64() * 1e3;
         self.records.timings.push(TimingRecord { tick, camera, simulate_ms, mask_ms: masked.latency_ms, ad_ms: anomaly.latency_ms, record_ms });
+        Ok(())
     }
 }
 
@@ -232,7 +258,7 @@ impl Stage for Recorder {
     const NAME: &'static str = "recording";
 
     fn process(&mut self, tick: TickInfo, scored: Scored) -> anyhow::Result<()> {
-        self.record(&scored.frame, &scored.mask, &scored.anomaly, tick.source_ms); // score against ground truth
+        self.record(&scored.frame, &scored.mask, &scored.anomaly, tick.source_ms)?; // score against ground truth
         self.record_alerts(scored.closed);
         Ok(())
     }
@@ -291,7 +317,8 @@ impl Recorder {
         profile.apply(&mut self.records);
         self.records.operating_points = operating_points(&self.records, rule, &self.history);
         let attributes = attacked_attributes(&self.records.persons);
-        self.records.privacy = privacy_leakage(&self.privacy_samples, &attributes, scenario.seed);
+        let trained: Vec<(String, Vec<String>)> = self.attacker.as_ref().map_or_else(Vec::new, |a| a.heads().iter().map(|h| (h.attribute.clone(), h.classes.clone())).collect());
+        self.records.privacy = privacy_leakage(&self.privacy_samples, &attributes, &trained, scenario.seed);
     }
 }
 

@@ -24,6 +24,8 @@ pub struct ModelTexts {
     pub licence: String,
     /// Its model card (Markdown).
     pub card: String,
+    /// The trained privacy attacker: `{"name", "sha256"}`, or null.
+    pub privacy_attacker: serde_json::Value,
 }
 
 /// Writes every file of a finished run into `dir` (the staging folder): tables, coverage,
@@ -51,10 +53,12 @@ pub fn write_run(dir: &Path, scenario: &Scenario, recorder: &Recorder, policy: &
         let path = dir.join("plots").join(format!("alert_{:03}.png", record.alert));
         write_atomic(&path, &png_bytes(&view).map_err(anyhow::Error::msg)?).with_context(|| format!("writing {}", path.display()))?;
     }
-    let texts = serde_json::json!({ "licence": model.licence, "card": model.card });
+    let attacker = recorder.attacker.as_ref().map_or(serde_json::Value::Null, |a| serde_json::json!({ "name": a.manifest.name, "sha256": a.sha256 }));
+    let model = ModelTexts { privacy_attacker: attacker, ..model.clone() };
+    let texts = serde_json::json!({ "licence": model.licence, "card": model.card, "privacy_attacker": model.privacy_attacker });
     let path = dir.join("model.json");
     write_atomic(&path, serde_json::to_string_pretty(&texts)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    write_report(dir, records, sheets, policy, model.clone())
+    write_report(dir, records, sheets, policy, model)
 }
 
 /// Scores the records (metrics, bias, policy verdicts, anomaly metrics, bandwidth) and writes
@@ -106,6 +110,7 @@ pub fn write_report(
     summary["metadata_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.metadata_bytes).sum::<f64>());
     summary["anomaly"] = serde_json::to_value(&anomaly)?;
     summary["privacy"] = serde_json::to_value(&records.privacy)?;
+    summary["privacy_attacker_model"] = model.privacy_attacker.clone();
     summary["light"] = serde_json::json!(run.light);
     summary["weather"] = serde_json::json!(run.weather);
     summary["bandwidth"] = serde_json::to_value(&bandwidth)?;
@@ -196,5 +201,5 @@ pub fn rebuild_report(dir: &Path, policy: &Path, profile: Option<&Path>) -> anyh
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_else(|| serde_json::json!({ "licence": "", "card": "" }));
     let text = |key: &str| model[key].as_str().unwrap_or_default().to_string();
-    write_report(dir, &records, sheets, &policy, ModelTexts { licence: text("licence"), card: text("card") })
+    write_report(dir, &records, sheets, &policy, ModelTexts { licence: text("licence"), card: text("card"), privacy_attacker: model["privacy_attacker"].clone() })
 }

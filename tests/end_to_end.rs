@@ -735,6 +735,7 @@ fn compare_runs_each_style_and_the_unmasked_baseline_stores_nothing() {
     for row in rows {
         // One camera: no re-identification across cameras, the attribute attackers only.
         assert!(row["attacks"].as_array().is_some_and(|a| a.iter().any(|x| x["attack"] == "attribute_inference:age_group")), "{row}");
+        assert!(row["attacks"].as_array().is_some_and(|a| a.iter().any(|x| x["attack"] == "attribute_trained:skin_tone_band")), "{row}");
     }
     // Unmasked frames are evaluation only: that run's deployment kept no frame.
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("none/summary.json")).unwrap()).unwrap();

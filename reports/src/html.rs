@@ -287,8 +287,11 @@ fn privacy_section(records: &RunRecords) -> String {
          persons guesses the skin tone (three bands), gender presentation and age group of the others (5-fold cross-validation by \
          person); <i>chance</i> is always answering the most common class. <b>Re-identification</b>: each person's crops on one camera are \
          matched against every person seen on the other cameras; rank-1 is the share whose nearest match is the same person, mAP the mean \
-         average precision; <i>chance</i> is a random ranking. Intervals: 95 %, bootstrap over persons. These are simple attackers: \
-         what they find is a lower bound on what a trained network could find.</p>",
+         average precision; <i>chance</i> is a random ranking. <b>Attribute trained</b>: a model trained beforehand on raw crops of \
+         other persons (gradient-boosted trees over the head's cells, a coarse view of the body and the height; other seeds' renders; \
+         <code>models/attribute_attacker.md</code>) guesses the same attributes from each crop; its <i>chance</i> is the best constant \
+         answer on the scored crops. Intervals: 95 %, bootstrap over persons. The simple attackers find a lower bound; the trained one \
+         reads raw frames well above chance, so it shows what masking takes away.</p>",
     );
     if records.privacy.is_empty() {
         html.push_str("<p class=\"note\">No attacker could be scored: too few persons were seen large enough (or on two cameras).</p>");
@@ -307,6 +310,11 @@ fn privacy_section(records: &RunRecords) -> String {
         // The gain: how much of the raw frames' advantage over chance masking removes — only
         // where the raw frames give the attacker an advantage beyond sampling noise.
         let gain = match (raw, masked) {
+            // Below chance on masked frames: the attacker is misled (trained on raw crops), which
+            // removes the whole advantage but is no guarantee against one retrained on masks.
+            (Some(r), Some(m)) if r.ci_low.is_some_and(|low| low > r.chance) && m.value < m.chance => {
+                "all of the advantage over chance removed (masked: below chance, the attacker is misled)".to_string()
+            }
             (Some(r), Some(m)) if r.ci_low.is_some_and(|low| low > r.chance) => {
                 format!("{:.0} % of the advantage over chance removed", 100.0 * (r.value - m.value) / (r.value - r.chance))
             }
@@ -325,9 +333,10 @@ fn privacy_section(records: &RunRecords) -> String {
             masked.or(raw).map_or(0, |r| r.persons),
             gain
         );
-        let short = match (target, metric) {
-            ("identity", metric) => format!("re-id {metric}"),
-            (target, _) => target.split('_').next().unwrap_or(target).to_string(),
+        let short = match (attack, target, metric) {
+            (_, "identity", metric) => format!("re-id {metric}"),
+            ("attribute_trained", target, _) => format!("trained {}", target.split('_').next().unwrap_or(target)),
+            (_, target, _) => target.split('_').next().unwrap_or(target).to_string(),
         };
         for (view, record) in [("raw", raw), ("mask", masked)] {
             if let Some(r) = record {
@@ -637,8 +646,9 @@ They show how the masking model behaves on these renders; they do not by themsel
         html,
         "<h2>Limitations</h2><ul><li>Synthetic people differ from real ones in shape, texture, motion and clothing; a detector trained \
          on photographs may find them harder or easier than real people.</li><li>{shapes}</li><li>Camera coverage is geometry: a cell counts as seen when the line of sight to a head \
-         above it is clear; people hiding each other, weather and light are not in it.</li><li>The privacy attackers are simple (a \
-         linear model, a colour descriptor): what they find is a lower bound on what a trained network could find.</li><li>Intervals cover sampling noise among the \
+         above it is clear; people hiding each other, weather and light are not in it.</li><li>The simple privacy attackers (a \
+         linear model, a colour descriptor) find a lower bound; the trained attacker learned from synthetic raw crops only, so a \
+         network trained on each masking style, or on real people, could find more.</li><li>Intervals cover sampling noise among the \
          simulated persons only, not the gap between synthetic and real people.</li><li>This report covers one scenario ({}) with one seed ({}): \
          it says nothing about other hours, weather, denser crowds or other camera placements.</li></ul></body></html>",
         escape(&run.scenario),

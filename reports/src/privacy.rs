@@ -19,8 +19,15 @@
 //!   cameras. Reported: rank-1 (the nearest is the same person) and mean average precision,
 //!   against the rank-1 of guessing at random.
 //!
-//! These are simple attackers: the leakage they find is a lower bound on what a trained
-//! deep model could find.
+//! * **Trained attribute inference** (`attribute_trained`, `models/attribute_attacker.ron`):
+//!   a model trained beforehand on raw crops of *other* persons (other seeds' renders) guesses
+//!   the same three attributes from each crop. Reported like attribute inference, but chance is
+//!   the best constant guess *on the scored crops themselves* (their most common class), so a
+//!   trained attacker that merely learned the training population's shares does not beat it.
+//!
+//! The simple attackers' leakage is a lower bound on what a trained deep model could find; the
+//! trained one shows what masking removes from an attacker that reads raw frames well above
+//! chance.
 
 use crate::records::{PersonRecord, PrivacyRecord};
 use crowdtwin_core::frame::RgbaImage;
@@ -96,6 +103,9 @@ pub struct CropSample {
     pub unmasked: Vec<f32>,
     /// Descriptor of the masked frame's crop.
     pub masked: Vec<f32>,
+    /// The trained attacker's guesses, a class per head, on the raw and on the masked crop
+    /// (`None`: the run has no trained attacker).
+    pub trained: Option<(Vec<usize>, Vec<usize>)>,
 }
 
 /// An attacker's score: value against chance, with an interval.
@@ -257,6 +267,12 @@ pub fn attribute_inference(crops: &[(u32, &[f32])], labels: &BTreeMap<u32, usize
             entry.2 += 1.0;
         }
     }
+    per_person_score(&per_person, seed)
+}
+
+/// An accuracy from each person's (hits, chance hits, crops): per crop, with the 95 % cluster
+/// bootstrap over persons. `None` without crops.
+fn per_person_score(per_person: &BTreeMap<u32, (f64, f64, f64)>, seed: u64) -> Option<AttackScore> {
     let samples: f64 = per_person.values().map(|v| v.2).sum();
     if samples == 0.0 {
         return None;
@@ -269,6 +285,28 @@ pub fn attribute_inference(crops: &[(u32, &[f32])], labels: &BTreeMap<u32, usize
         persons: per_person.len(),
         samples: samples as usize,
     })
+}
+
+/// A pre-trained attacker's guesses scored against the truth: `guesses` are (person, guessed
+/// class), `labels` each person's class out of `classes`. Chance is the most common true class
+/// among the guessed crops (the best constant answer); the interval is a 95 % cluster bootstrap
+/// over persons. `None` when no guessed person has a label.
+pub fn scored_guesses(guesses: &[(u32, usize)], labels: &BTreeMap<u32, usize>, classes: usize, seed: u64) -> Option<AttackScore> {
+    let scored: Vec<(u32, usize, usize)> = guesses.iter().filter_map(|&(p, g)| Some((p, g, *labels.get(&p)?))).collect();
+    if scored.is_empty() {
+        return None;
+    }
+    let mut counts = vec![0usize; classes];
+    scored.iter().for_each(|s| counts[s.2.min(classes - 1)] += 1);
+    let majority = (0..classes).fold(0, |best, k| if counts[k] > counts[best] { k } else { best });
+    let mut per_person: BTreeMap<u32, (f64, f64, f64)> = BTreeMap::new(); // hits, chance hits, crops
+    for &(person, guess, truth) in &scored {
+        let entry = per_person.entry(person).or_default();
+        entry.0 += f64::from(u8::from(guess == truth));
+        entry.1 += f64::from(u8::from(majority == truth));
+        entry.2 += 1.0;
+    }
+    per_person_score(&per_person, seed)
 }
 
 /// Re-identification across cameras of tracklets (person, camera, mean descriptor): rank-1
@@ -368,11 +406,11 @@ pub fn skin_tone_band(monk: u8) -> usize {
 pub fn attacked_attributes(persons: &[PersonRecord]) -> Vec<(&'static str, Vec<String>, BTreeMap<u32, usize>)> {
     let mut attributes = vec![(
         "skin_tone_band",
-        vec!["light (Monk 1–3)".to_string(), "medium (4–7)".into(), "dark (8–10)".into()],
+        attacked_classes("skin_tone_band"),
         persons.iter().map(|p| (p.person, skin_tone_band(p.skin_tone))).collect(),
     )];
     for attribute in ["gender_presentation", "age_group"] {
-        let classes = crate::metrics::attribute_values(attribute);
+        let classes = attacked_classes(attribute);
         let labels = persons
             .iter()
             .filter_map(|p| {
@@ -385,9 +423,21 @@ pub fn attacked_attributes(persons: &[PersonRecord]) -> Vec<(&'static str, Vec<S
     attributes
 }
 
+/// The class names of an attacked attribute (`skin_tone_band`, `gender_presentation`,
+/// `age_group`), in the order attackers number them; empty for any other name.
+pub fn attacked_classes(attribute: &str) -> Vec<String> {
+    match attribute {
+        "skin_tone_band" => vec!["light (Monk 1–3)".to_string(), "medium (4–7)".into(), "dark (8–10)".into()],
+        "gender_presentation" | "age_group" => crate::metrics::attribute_values(attribute),
+        _ => Vec::new(),
+    }
+}
+
 /// Every attacker on both views: the `privacy` table's rows. `attributes` maps each attacked
-/// attribute to (its class names, each person's class), as [`attacked_attributes`] gives.
-pub fn privacy_leakage(samples: &[CropSample], attributes: &[(&str, Vec<String>, BTreeMap<u32, usize>)], seed: u64) -> Vec<PrivacyRecord> {
+/// attribute to (its class names, each person's class), as [`attacked_attributes`] gives;
+/// `trained` names the trained attacker's heads (attribute, classes) in the order of
+/// [`CropSample::trained`]'s guesses (empty: no trained attacker).
+pub fn privacy_leakage(samples: &[CropSample], attributes: &[(&str, Vec<String>, BTreeMap<u32, usize>)], trained: &[(String, Vec<String>)], seed: u64) -> Vec<PrivacyRecord> {
     let kept = thin(samples);
     let mut rows = Vec::new();
     let record = |attack: &str, target: &str, view: &str, metric: &str, score: AttackScore| PrivacyRecord {
@@ -410,6 +460,19 @@ pub fn privacy_leakage(samples: &[CropSample], attributes: &[(&str, Vec<String>,
         for (attribute, classes, labels) in attributes {
             if let Some(score) = attribute_inference(&crops, labels, classes.len(), seed) {
                 rows.push(record("attribute_inference", attribute, view, "accuracy", score));
+            }
+        }
+        for (head, (attribute, _)) in trained.iter().enumerate() {
+            let Some((_, classes, labels)) = attributes.iter().find(|a| a.0 == attribute) else { continue };
+            let guesses: Vec<(u32, usize)> = kept
+                .iter()
+                .filter_map(|s| {
+                    let (raw, masked) = s.trained.as_ref()?;
+                    Some((s.person, *(if pick { masked } else { raw }).get(head)?))
+                })
+                .collect();
+            if let Some(score) = scored_guesses(&guesses, labels, classes.len(), seed) {
+                rows.push(record("attribute_trained", attribute, view, "accuracy", score));
             }
         }
         let tracklets: Vec<(u32, u16, &[f32])> = kept.iter().map(|s| (s.person, s.camera, descriptor(s, pick))).collect();
@@ -515,9 +578,25 @@ mod tests {
     #[test]
     fn thinning_keeps_evenly_spaced_crops_per_tracklet() {
         let samples: Vec<CropSample> =
-            (0..30u64).map(|t| CropSample { person: 1, camera: 0, tick: t, unmasked: vec![], masked: vec![] }).collect();
+            (0..30u64).map(|t| CropSample { person: 1, camera: 0, tick: t, unmasked: vec![], masked: vec![], trained: None }).collect();
         let kept = thin(&samples);
         assert_eq!(kept.len(), MAX_CROPS_PER_TRACKLET);
         assert_eq!(kept.iter().map(|s| s.tick).collect::<Vec<_>>(), vec![0, 2, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27]);
+    }
+
+    #[test]
+    fn trained_guesses_are_scored_against_the_best_constant_answer() {
+        // 40 persons, 30 of class 0: a constant "0" scores 75 %.
+        let labels: BTreeMap<u32, usize> = (0..40).map(|p| (p, usize::from(p >= 30))).collect();
+        let constant: Vec<(u32, usize)> = (0..40).flat_map(|p| [(p, 0), (p, 0)]).collect();
+        let score = scored_guesses(&constant, &labels, 2, 1).unwrap();
+        assert_eq!((score.value, score.chance, score.persons, score.samples), (0.75, 0.75, 40, 80));
+        // Right on every person: 100 % against the same chance, the interval above it.
+        let right: Vec<(u32, usize)> = (0..40).map(|p| (p, labels[&p])).collect();
+        let score = scored_guesses(&right, &labels, 2, 1).unwrap();
+        assert_eq!((score.value, score.chance), (1.0, 0.75));
+        assert!(score.interval.unwrap().0 > 0.75);
+        // Persons without a label are not scored; none at all gives no score.
+        assert_eq!(scored_guesses(&[(99, 1)], &labels, 2, 1), None);
     }
 }

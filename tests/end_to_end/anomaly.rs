@@ -655,3 +655,39 @@ fn a_profile_decides_what_may_be_flagged_and_a_stored_run_is_rescored_under_anot
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("bag_snatch"), "{}", String::from_utf8_lossy(&refused.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_trained_attacker_reads_crops_as_it_was_trained_and_matches_the_python_reference() {
+    let reference = fixture_json("attacker/reference.json");
+    let mut attacker = crowdtwin_vision::attacker::AttributeAttacker::load(&root().join("models/attribute_attacker.ron"), 1).unwrap();
+    assert_eq!(reference["sha256"].as_str(), Some(attacker.sha256.as_str()), "the fixture was made with this model");
+    let frame = fixture_png("attacker/frame.png");
+    let persons = reference["persons"].as_array().unwrap();
+    assert!(persons.len() >= 3, "the fixture holds several persons");
+    let floats = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>();
+    let mut inputs = Vec::new();
+    for person in persons {
+        let bbox: Vec<u32> = person["bbox"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let input = attacker.input(&frame, [bbox[0], bbox[1], bbox[2], bbox[3]], person["pixels_per_metre"].as_f64().unwrap() as f32);
+        // The crop is exact (integer sums, one division); the logarithms may differ in the last bit.
+        assert_eq!(input.crop, floats(&person["crop"]), "person {}", person["person"]);
+        let geometry = floats(&person["geometry"]);
+        assert!(input.geometry.iter().zip(&geometry).all(|(a, b)| (a - b).abs() < 1e-5), "{:?} vs {geometry:?}", input.geometry);
+        inputs.push(input);
+    }
+    let predicted = attacker.predict(&inputs).unwrap();
+    let expected: Vec<Vec<usize>> = persons.iter().map(|p| p["classes"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap() as usize).collect()).collect();
+    assert_eq!(predicted, expected);
+    // A masking manifest is refused as an attacker, naming the task it needs.
+    let error = crowdtwin_vision::attacker::AttributeAttacker::load(&root().join("models/nanodet.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("attributes"), "{error}");
+    // A manifest claiming another grid names expected and actual shapes.
+    let dir = temp_dir("bad-attacker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = std::fs::read_to_string(root().join("models/attribute_attacker.ron")).unwrap();
+    let onnx = root().join("models/attribute_attacker.onnx").display().to_string();
+    std::fs::write(dir.join("bad.ron"), manifest.replace("[1, 3, 24, 12]", "[1, 3, 32, 16]").replace("\"attribute_attacker.onnx\"", &format!("{onnx:?}"))).unwrap();
+    let error = crowdtwin_vision::attacker::AttributeAttacker::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("[-1, 3, 32, 16]") && error.contains("24, 12]"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -10,6 +10,7 @@
 //! * [`silhouette`] — optional refinement of person boxes into body silhouettes (MediaPipe).
 //! * [`masking`] — AN: paints every detected person (and screen) as a solid silhouette, or in a LA3D style.
 //! * [`styles`] — the masking styles LA3D compares: size-adaptive blur and pixelation, edge maps.
+//! * [`attacker`] — the trained privacy attacker: person attributes guessed from a crop.
 //! * [`anomaly`] — AD: a clip or two-stage (extractor + temporal head) model scoring each camera's masked frames.
 //! * [`alerts`] — threshold, hysteresis and minimum duration turn scores into neutral alerts.
 //! * [`cap`] — alerts as OASIS CAP 1.2 messages, and their delivery to a webhook.
@@ -17,6 +18,7 @@
 
 pub mod alerts;
 pub mod anomaly;
+pub mod attacker;
 pub mod cap;
 pub mod deployment;
 pub mod detector;

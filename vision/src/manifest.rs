@@ -85,6 +85,8 @@ pub enum Task {
     Silhouette,
     /// AD: scores clips of masked video for anomalies.
     Anomaly,
+    /// Privacy attacker: guesses a person's attributes from a crop of the frame.
+    Attributes,
     /// A vendor's whole pipeline behind an endpoint: the raw frame in, its mask (and anomaly
     /// score and region) out ([`crate::vendor`]).
     Pipeline,
@@ -380,6 +382,16 @@ pub enum Decoder {
         /// Default alert threshold on the score.
         threshold: f32,
     },
+    /// A privacy attacker guessing person attributes ([`crate::attacker`]): input `crop`
+    /// (`input.name`, `[N, 3, rows, columns]`, each cell the mean of a person's box cut into
+    /// rows × columns, after `mean`/`std`) and `geometry` (`[N, 2]`: ln of the box's height in
+    /// metres, ln of its width ÷ height); out, per head, class probabilities `[N, classes]`.
+    Attributes {
+        /// The geometry input's name.
+        geometry: String,
+        /// The attributes guessed.
+        heads: Vec<AttributeHead>,
+    },
     /// A two-stage anomaly model as RTFM, MGFN, UR-DMU and PEL4VAD are deployed: the manifest's
     /// own file is the snippet feature extractor (I3D, X3D, a CLIP image encoder) and `head` the
     /// temporal head over the last snippet features. Causal and online, per camera: a snippet
@@ -397,6 +409,18 @@ pub enum Decoder {
         /// Default alert threshold on the score.
         threshold: f32,
     },
+}
+
+/// One attribute an attribute model guesses: an output of per-class probabilities.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeHead {
+    /// The attribute, as the `privacy` table names it (`skin_tone_band`, `gender_presentation`, `age_group`).
+    pub attribute: String,
+    /// Output `[N, classes]`.
+    pub output: String,
+    /// Class names, in output order; the attribute's classes as crowdtwin names them.
+    pub classes: Vec<String>,
 }
 
 fn default_presence_threshold() -> f32 {
@@ -497,6 +521,14 @@ impl ModelManifest {
                 })?;
                 if !(1..=1024).contains(&head.snippets) {
                     return Err((vec![Key("decoder"), Key("head"), Key("snippets")], format!("must be 1 to 1024, got {}", head.snippets)));
+                }
+            }
+            Decoder::Attributes { heads, .. } => {
+                if heads.is_empty() {
+                    return Err((vec![Key("decoder"), Key("heads")], "needs at least one attribute".into()));
+                }
+                if let Some(i) = heads.iter().position(|h| h.classes.len() < 2) {
+                    return Err((vec![Key("decoder"), Key("heads"), Index(i), Key("classes")], "needs at least two classes".into()));
                 }
             }
             Decoder::ClipScore { threshold, clip_length, .. } => {

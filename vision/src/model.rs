@@ -143,13 +143,25 @@ impl Model {
     /// # Errors
     /// The runtime fails, or an output is missing or not float32.
     pub fn run(&mut self, input: &str, tensor: ArrayViewD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
+        self.run_inputs(&[(input, tensor)], outputs)
+    }
+
+    /// Runs the model on several float32 inputs (name, tensor) and returns the named outputs,
+    /// in the order asked.
+    ///
+    /// # Errors
+    /// The runtime fails, or an output is missing or not float32.
+    pub fn run_inputs(&mut self, inputs: &[(&str, ArrayViewD<f32>)], outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
         let session = match &mut self.backend {
             Backend::InProcess(session) => session,
-            Backend::Served(served) => return served.infer(input, tensor, outputs),
+            Backend::Served(served) => return served.infer(inputs, outputs),
         };
         let failed = |e: ort::Error| VisionError::Inference(e.to_string());
-        let view = TensorRef::from_array_view(tensor).map_err(failed)?;
-        let results = session.run(ort::inputs![input => view]).map_err(failed)?;
+        let mut values = Vec::with_capacity(inputs.len());
+        for (name, tensor) in inputs {
+            values.push((std::borrow::Cow::Borrowed(*name), ort::session::SessionInputValue::from(TensorRef::from_array_view(tensor.view()).map_err(failed)?)));
+        }
+        let results = session.run(values).map_err(failed)?;
         outputs
             .iter()
             .map(|&name| {

@@ -118,15 +118,22 @@ impl ServedModel {
         }
     }
 
-    /// Runs the model on one float32 input and returns the named outputs, in the order asked.
+    /// Runs the model on float32 inputs (name, tensor) and returns the named outputs, in the order asked.
     ///
     /// # Errors
     /// The call fails (endpoint named), or the reply lacks an output, is not FP32, or holds a
     /// number of values its shape does not.
-    pub fn infer(&mut self, input: &str, tensor: ArrayViewD<f32>, outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
-        let shape: Vec<i64> = tensor.shape().iter().map(|&d| d as i64).collect();
-        let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let replies = self.infer_raw(vec![RawTensor { name: input.into(), datatype: "FP32".into(), shape, bytes }], outputs)?;
+    pub fn infer(&mut self, inputs: &[(&str, ArrayViewD<f32>)], outputs: &[&str]) -> Result<Vec<ArrayD<f32>>, VisionError> {
+        let raw = inputs
+            .iter()
+            .map(|(name, tensor)| RawTensor {
+                name: name.to_string(),
+                datatype: "FP32".into(),
+                shape: tensor.shape().iter().map(|&d| d as i64).collect(),
+                bytes: tensor.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            })
+            .collect();
+        let replies = self.infer_raw(raw, outputs)?;
         let where_ = describe(&self.endpoint);
         replies
             .into_iter()
