@@ -487,15 +487,18 @@ pub fn eval(options: &EvalOptions, mut progress: impl FnMut(&str, u64, u64)) -> 
     summarize(&suite, options.out.as_path(), options.baseline.as_deref(), baseline.as_deref(), policy.as_ref())
 }
 
-/// The models a shard's runs used (masking and anomaly sources): every run of one eval uses the
-/// same, so the first run's `runs` table tells (none for a shard without runs).
-fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 4]>> {
+/// The models a shard's runs used (masking, refiner, anomaly, profile, privacy attacker): every
+/// run of one eval uses the same, so the first run's `runs` table and summary tell (none for a
+/// shard without runs).
+fn models_of(out: &Path, names: &[String]) -> anyhow::Result<Option<[String; 5]>> {
     let Some(first) = names.first() else { return Ok(None) };
     let runs = crowdtwin_reports::tables::read(&out.join(first).join("runs.parquet")).map_err(anyhow::Error::msg)?;
     let value = |column: &str| -> anyhow::Result<String> {
         Ok(runs.column(column)?.str()?.get(0).with_context(|| format!("run `{first}` has no {column}"))?.to_string())
     };
-    Ok(Some([value("masking_model_sha256")?, value("refine_model_sha256")?, value("anomaly_model_sha256")?, value("profile_sha256")?]))
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(first).join("summary.json"))?)?;
+    let attacker = summary["privacy_attacker_model"]["sha256"].as_str().unwrap_or_default().to_string();
+    Ok(Some([value("masking_model_sha256")?, value("refine_model_sha256")?, value("anomaly_model_sha256")?, value("profile_sha256")?, attacker]))
 }
 
 /// Combines the shards of one suite (each an `eval --shard I/N` output folder) into `out` and

@@ -207,7 +207,7 @@ impl Setup {
             Some(_) => None,
             None => Some(AnomalyDetector::load(&options.ad_model, options.threads)?),
         };
-        let attacker = Some(load_attacker(options)?);
+        let (attacker, privacy_attacker) = load_attacker(options, &scenario)?;
         let key = storage_key(&scenario, options)?;
         let default_threshold = masked_by.vendor_threshold.or(anomaly.as_ref().map(AnomalyDetector::default_threshold)).unwrap_or(0.5);
         let rule = AlertRule {
@@ -259,15 +259,18 @@ impl Setup {
         // CAP identifiers carry a key of everything that makes this run this run.
         let cap = cap.with_run_key(&serde_json::to_string(&(&run_record, &scenario.masking, &scenario.deployment))?);
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card, privacy_attacker: serde_json::Value::Null }, cap, profile, store };
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card, privacy_attacker }, cap, profile, store };
         Ok((setup, Models { masker: masking, anomaly, webhook, attacker }))
     }
 }
 
 /// The trained privacy attacker, its heads checked against the attributes the run's privacy
-/// table scores (names and classes, in order).
-fn load_attacker(options: &RunOptions) -> anyhow::Result<AttributeAttacker> {
+/// table scores (names and classes, in order), and what `summary.json` says of it: `{name,
+/// sha256}`, plus `not_run` when the run's persons are the ones it was trained on (the same
+/// seed and population) — scored there it would be in-sample, so it is left out (and said on stderr).
+fn load_attacker(options: &RunOptions, scenario: &Scenario) -> anyhow::Result<(Option<AttributeAttacker>, serde_json::Value)> {
     let path = options.attacker_model.clone().unwrap_or_else(|| crate::project_file(Path::new(DEFAULT_ATTACKER)));
+    // One thread: the model is small, and its guesses must not depend on the machine.
     let attacker = AttributeAttacker::load(&path, 1)?;
     for head in attacker.heads() {
         let expected = crowdtwin_reports::privacy::attacked_classes(&head.attribute);
@@ -279,7 +282,15 @@ fn load_attacker(options: &RunOptions) -> anyhow::Result<AttributeAttacker> {
             head.classes
         );
     }
-    Ok(attacker)
+    let mut about = serde_json::json!({ "name": attacker.manifest.name, "sha256": attacker.sha256 });
+    let population = crate::frames::render_sections(scenario)?.remove("population").unwrap_or_default();
+    if attacker.trained_on(scenario.seed, &population) {
+        let why = format!("the run's persons (seed {}, this population) are its training data", scenario.seed);
+        eprintln!("warning: the trained privacy attacker {} is not run: {why}", path.display());
+        about["not_run"] = serde_json::json!(why);
+        return Ok((None, about));
+    }
+    Ok((Some(attacker), about))
 }
 
 /// The trained privacy attacker every run scores unless told otherwise.

@@ -24,7 +24,8 @@ pub struct ModelTexts {
     pub licence: String,
     /// Its model card (Markdown).
     pub card: String,
-    /// The trained privacy attacker: `{"name", "sha256"}`, or null.
+    /// The trained privacy attacker: `{"name", "sha256"}` (with `not_run` and why, when the run's
+    /// persons are its training data), or null.
     pub privacy_attacker: serde_json::Value,
 }
 
@@ -53,12 +54,10 @@ pub fn write_run(dir: &Path, scenario: &Scenario, recorder: &Recorder, policy: &
         let path = dir.join("plots").join(format!("alert_{:03}.png", record.alert));
         write_atomic(&path, &png_bytes(&view).map_err(anyhow::Error::msg)?).with_context(|| format!("writing {}", path.display()))?;
     }
-    let attacker = recorder.attacker.as_ref().map_or(serde_json::Value::Null, |a| serde_json::json!({ "name": a.manifest.name, "sha256": a.sha256 }));
-    let model = ModelTexts { privacy_attacker: attacker, ..model.clone() };
     let texts = serde_json::json!({ "licence": model.licence, "card": model.card, "privacy_attacker": model.privacy_attacker });
     let path = dir.join("model.json");
     write_atomic(&path, serde_json::to_string_pretty(&texts)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    write_report(dir, records, sheets, policy, model)
+    write_report(dir, records, sheets, policy, model.clone())
 }
 
 /// Scores the records (metrics, bias, policy verdicts, anomaly metrics, bandwidth) and writes

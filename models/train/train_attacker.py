@@ -6,8 +6,8 @@ people would build: it reads a person's crop (the box of their visible pixels, r
 24 x 12 cells) and two numbers of geometry (log height in metres, log aspect), keeps the
 head's cells and a coarse 6 x 3 view of the body, and guesses skin-tone band, gender
 presentation and age group with gradient-boosted trees (scikit-learn's
-HistGradientBoostingClassifier, exported by skl2onnx). Measured on these crops, the trees beat
-a small MLP on the raw cells by 5-20 points (see the card). It is trained on
+HistGradientBoostingClassifier, exported by skl2onnx), chosen over small MLPs on the raw cells
+in an exploratory comparison (models/train/README.md). It is trained on
 **raw** crops of training stores only; the persons of `--test` stores are never seen, so the
 accuracies printed for them (and written to the card's metrics) are person-disjoint.
 
@@ -70,6 +70,9 @@ def attacker_input(rgba, bbox, pixels_per_metre):
 
 
 def sensor_widths(scenario_text):
+    """Each camera's sensor width, in the order the scenario lists its cameras (the store keeps the
+    scenario byte for byte). Good for crowdtwin's own scenarios, whose `sensor_resolution` fields
+    belong to cameras only; not a RON parser."""
     return [int(w) for w in re.findall(r"sensor_resolution:\s*\(\s*(\d+)\s*,", scenario_text)]
 
 
@@ -239,14 +242,19 @@ def main():
 
     # Score the exported graph, as crowdtwin runs it, on the unseen persons.
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    metrics = {"train_stores": [str(s) for s in args.train], "train_persons": int(len(set(tp))), "train_crops": len(tc),
+    metrics = {"train_stores": [Path(s).name for s in args.train], "train_persons": int(len(set(tp))), "train_crops": len(tc),
                "train_class_shares": {name: (np.bincount(ty[:, k], minlength=len(c)) / len(ty)).round(4).tolist() for k, (name, c) in enumerate(ATTRIBUTES)}}
     for label, rows in [("test", test), ("other_scene", other)]:
         if rows:
             metrics[label] = score(session, rows, args.seed)
-            metrics[label]["stores"] = [str(s) for s in (args.test if label == "test" else args.other_scene)]
+            metrics[label]["stores"] = [Path(s).name for s in (args.test if label == "test" else args.other_scene)]
     (args.out / "attribute_attacker_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print("sha256", hashlib.sha256(onnx_path.read_bytes()).hexdigest())
+    # The manifest's `trained_on`: runs staging these persons are not scored by this attacker.
+    stores = [json.loads((Path(s) / "store.json").read_text()) for s in args.train]
+    assert all(m["seed"] is not None for m in stores), "render the training stores with --seed"
+    trained_on = sorted({(m["seed"], m["sections"]["population"]) for m in stores})
+    print("trained_on: [\n" + "".join(f'            (seed: {seed}, population_sha256: "{sha}"),\n' for seed, sha in trained_on) + "        ],")
 
 
 if __name__ == "__main__":

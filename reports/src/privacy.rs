@@ -290,14 +290,14 @@ fn per_person_score(per_person: &BTreeMap<u32, (f64, f64, f64)>, seed: u64) -> O
 /// A pre-trained attacker's guesses scored against the truth: `guesses` are (person, guessed
 /// class), `labels` each person's class out of `classes`. Chance is the most common true class
 /// among the guessed crops (the best constant answer); the interval is a 95 % cluster bootstrap
-/// over persons. `None` when no guessed person has a label.
+/// over persons. `None` when no guessed person has a label below `classes`.
 pub fn scored_guesses(guesses: &[(u32, usize)], labels: &BTreeMap<u32, usize>, classes: usize, seed: u64) -> Option<AttackScore> {
-    let scored: Vec<(u32, usize, usize)> = guesses.iter().filter_map(|&(p, g)| Some((p, g, *labels.get(&p)?))).collect();
+    let scored: Vec<(u32, usize, usize)> = guesses.iter().filter_map(|&(p, g)| Some((p, g, *labels.get(&p)?))).filter(|s| s.2 < classes).collect();
     if scored.is_empty() {
         return None;
     }
     let mut counts = vec![0usize; classes];
-    scored.iter().for_each(|s| counts[s.2.min(classes - 1)] += 1);
+    scored.iter().for_each(|s| counts[s.2] += 1);
     let majority = (0..classes).fold(0, |best, k| if counts[k] > counts[best] { k } else { best });
     let mut per_person: BTreeMap<u32, (f64, f64, f64)> = BTreeMap::new(); // hits, chance hits, crops
     for &(person, guess, truth) in &scored {

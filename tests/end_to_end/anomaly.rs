@@ -691,3 +691,31 @@ fn the_trained_attacker_reads_crops_as_it_was_trained_and_matches_the_python_ref
     assert!(error.contains("[-1, 3, 32, 16]") && error.contains("24, 12]"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_trained_attacker_is_not_run_on_the_persons_it_was_trained_on() {
+    let dir = temp_dir("attacker-in-sample");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = small_scenario();
+    let population = crowdtwin::frames::render_sections(&scenario).unwrap()["population"].clone();
+    // The shipped attacker, declared trained on the small scenario's persons.
+    let manifest = std::fs::read_to_string(root().join("models/attribute_attacker.ron")).unwrap();
+    let onnx = root().join("models/attribute_attacker.onnx").display().to_string();
+    let declared = manifest
+        .replace("\"attribute_attacker.onnx\"", &format!("{onnx:?}"))
+        .replace("trained_on: [", &format!("trained_on: [(seed: {}, population_sha256: {population:?}),", scenario.seed));
+    std::fs::write(dir.join("in-sample.ron"), declared).unwrap();
+    let out = dir.join("run");
+    let options = RunOptions { seconds: Some(1.0), attacker_model: Some(dir.join("in-sample.ron")), ..RunOptions::new(root().join("tests/fixtures/small.ron"), out.clone()) };
+    let summary = crowdtwin::pipeline::run(&options, |_, _| {}).unwrap().summary;
+    assert!(summary["privacy_attacker_model"]["not_run"].as_str().is_some_and(|w| w.contains("training data")), "{}", summary["privacy_attacker_model"]);
+    let privacy = crowdtwin_reports::tables::read_all(&out).unwrap().privacy;
+    assert!(privacy.iter().all(|p| p.attack != "attribute_trained"), "{privacy:?}");
+    // Another seed stages other persons: it is run, and scores them.
+    let options = RunOptions { seed: Some(scenario.seed + 1), ..options };
+    let summary = crowdtwin::pipeline::run(&options, |_, _| {}).unwrap().summary;
+    assert!(summary["privacy_attacker_model"]["not_run"].is_null() && summary["privacy_attacker_model"]["sha256"].is_string(), "{}", summary["privacy_attacker_model"]);
+    let privacy = crowdtwin_reports::tables::read_all(&out).unwrap().privacy;
+    assert!(privacy.iter().any(|p| p.attack == "attribute_trained"), "{privacy:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

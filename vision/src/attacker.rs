@@ -4,7 +4,7 @@
 //! measures what masking removes with an attacker that has power on raw frames — unlike a
 //! simple in-run attacker, whose chance-level result on raw frames shows nothing about masking.
 
-use crate::manifest::{AttributeHead, Decoder, ModelManifest, Task};
+use crate::manifest::{AttributeHead, ChannelOrder, Decoder, Layout, ModelManifest, Resize, Task, TrainedOn};
 use crate::model::Model;
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
@@ -25,9 +25,12 @@ pub struct AttackerInput {
 /// (i, j) spans rows `y0 + h·i/rows` to `max(y0 + h·(i+1)/rows, that + 1)` (integer division,
 /// clipped to the box) and likewise columns; its value per channel is the sum of the 0–255
 /// values ÷ (pixels × 255), in f32. `models/train/train_attacker.py` computes the same.
+/// A box reaching past the image is clipped to it (one outside it altogether reads its last
+/// row or column); `rows` and `columns` must be at least 1.
 pub fn attacker_input(image: &RgbaImage, bbox: [u32; 4], pixels_per_metre: f32, rows: u32, columns: u32) -> AttackerInput {
-    let [x0, y0, x1, y1] = bbox;
-    let (x1, y1) = (x1.min(image.width.saturating_sub(1)), y1.min(image.height.saturating_sub(1)));
+    let (last_x, last_y) = (image.width.saturating_sub(1), image.height.saturating_sub(1));
+    let [x0, y0, x1, y1] = [bbox[0].min(last_x), bbox[1].min(last_y), bbox[2].min(last_x), bbox[3].min(last_y)];
+    let (x1, y1) = (x1.max(x0), y1.max(y0));
     let (w, h) = ((x1 + 1).saturating_sub(x0).max(1), (y1 + 1).saturating_sub(y0).max(1));
     let cells = (rows * columns) as usize;
     let mut crop = vec![0.0f32; 3 * cells];
@@ -77,10 +80,13 @@ impl AttributeAttacker {
         if manifest.task != Task::Attributes {
             return Err(VisionError::Mismatch(format!("{at}: task is {:?}, an attribute attacker needs `attributes`", manifest.task)));
         }
-        let Decoder::Attributes { geometry, heads } = &manifest.decoder else {
+        let Decoder::Attributes { geometry, heads, .. } = &manifest.decoder else {
             return Err(VisionError::Mismatch(format!("{at}: an attribute attacker needs the `attributes` decoder")));
         };
         let (geometry, heads) = (geometry.clone(), heads.clone());
+        if manifest.input.layout != Layout::Nchw || manifest.input.channel_order != ChannelOrder::Rgb || manifest.input.resize != Resize::Stretch {
+            return Err(VisionError::Manifest(format!("{at}: an attribute attacker's input is a cell grid: layout nchw, channel_order rgb, resize stretch")));
+        }
         let (columns, rows) = manifest.input.image_size()?;
         let model = Model::load(&manifest, manifest_path, threads)?;
         model.check_input(&manifest.input.name, &[-1, 3, rows as i64, columns as i64])?;
@@ -103,6 +109,13 @@ impl AttributeAttacker {
         }
     }
 
+    /// Whether the persons of a run of `seed` and a population section of sha256
+    /// `population_sha256` are the ones it was trained on.
+    pub fn trained_on(&self, seed: u64, population_sha256: &str) -> bool {
+        let Decoder::Attributes { trained_on, .. } = &self.manifest.decoder else { return false };
+        trained_on.iter().any(|t: &TrainedOn| t.seed == seed && t.population_sha256 == population_sha256)
+    }
+
     /// The input of a person's box (see [`attacker_input`]) at this model's grid.
     pub fn input(&self, image: &RgbaImage, bbox: [u32; 4], pixels_per_metre: f32) -> AttackerInput {
         attacker_input(image, bbox, pixels_per_metre, self.grid.0, self.grid.1)
@@ -113,7 +126,8 @@ impl AttributeAttacker {
     /// (on the 0–255 scale, per channel) before the call.
     ///
     /// # Errors
-    /// The runtime fails or an output is shaped otherwise than `[N, classes]`.
+    /// An input of another grid than the model's, the runtime fails, or an output is shaped
+    /// otherwise than `[N, classes]`.
     pub fn predict(&mut self, inputs: &[AttackerInput]) -> Result<Vec<Vec<usize>>, VisionError> {
         if inputs.is_empty() {
             return Ok(Vec::new());
@@ -124,9 +138,13 @@ impl AttributeAttacker {
         let mut crop = Array4::<f32>::zeros((inputs.len(), 3, rows, columns));
         let mut geometry = Array2::<f32>::zeros((inputs.len(), 2));
         for (n, input) in inputs.iter().enumerate() {
+            if input.crop.len() != 3 * cells {
+                return Err(VisionError::Mismatch(format!("input {n}: {} cell values, the model takes 3 × {rows} × {columns}", input.crop.len())));
+            }
             for c in 0..3 {
                 for k in 0..cells {
-                    crop[[n, c, k / columns, k % columns]] = (input.crop[c * cells + k] * 255.0 - mean[c]) / std[c];
+                    // In f64: with mean 0 and std 255 this gives back the cell exactly.
+                    crop[[n, c, k / columns, k % columns]] = ((f64::from(input.crop[c * cells + k]) * 255.0 - f64::from(mean[c])) / f64::from(std[c])) as f32;
                 }
             }
             geometry[[n, 0]] = input.geometry[0];

@@ -391,6 +391,10 @@ pub enum Decoder {
         geometry: String,
         /// The attributes guessed.
         heads: Vec<AttributeHead>,
+        /// The persons it was trained on, as (seed, population section): a run of the same
+        /// seed and population stages those very persons, so scoring it there would be in-sample.
+        #[serde(default)]
+        trained_on: Vec<TrainedOn>,
     },
     /// A two-stage anomaly model as RTFM, MGFN, UR-DMU and PEL4VAD are deployed: the manifest's
     /// own file is the snippet feature extractor (I3D, X3D, a CLIP image encoder) and `head` the
@@ -421,6 +425,17 @@ pub struct AttributeHead {
     pub output: String,
     /// Class names, in output order; the attribute's classes as crowdtwin names them.
     pub classes: Vec<String>,
+}
+
+/// One training set of persons: a scenario's seed and the sha256 of its `population` section
+/// (as a frame store's `sections.population` gives it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainedOn {
+    /// The seed.
+    pub seed: u64,
+    /// sha256 of the population section.
+    pub population_sha256: String,
 }
 
 fn default_presence_threshold() -> f32 {
