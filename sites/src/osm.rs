@@ -62,7 +62,7 @@ pub struct OsmData {
 ///
 /// # Errors
 /// The file cannot be read, or is neither valid PBF nor valid OSM XML (the message names the
-/// byte offset of an XML error).
+/// line and column of an XML error).
 pub fn read(path: &Path) -> Result<OsmData, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
@@ -112,7 +112,8 @@ fn read_pbf(bytes: &[u8]) -> Result<OsmData, String> {
 /// Reads OSM XML (API 0.6 `<osm>` with `<node>`, `<way>`, `<relation>`).
 ///
 /// # Errors
-/// Malformed XML, or an element without a parsable `id`, `lat` or `lon` (named with its byte offset).
+/// Malformed XML, or an element without a parsable `id`, `lat` or `lon` (named with its line and
+/// column).
 pub fn read_xml(text: &str) -> Result<OsmData, String> {
     use quick_xml::events::{BytesStart, Event};
     let mut reader = quick_xml::Reader::from_str(text);
@@ -126,17 +127,17 @@ pub fn read_xml(text: &str) -> Result<OsmData, String> {
     let mut open = Open::None;
     let attribute = |e: &BytesStart, name: &[u8], at: u64| -> Result<Option<String>, String> {
         for a in e.attributes() {
-            let a = a.map_err(|err| format!("byte {at}: malformed attribute: {err}"))?;
+            let a = a.map_err(|err| format!("{}: malformed attribute: {err}", position(text, at)))?;
             if a.key.as_ref() == name {
-                return Ok(Some(a.unescape_value().map_err(|err| format!("byte {at}: {err}"))?.into_owned()));
+                return Ok(Some(a.unescape_value().map_err(|err| format!("{}: {err}", position(text, at)))?.into_owned()));
             }
         }
         Ok(None)
     };
     let number = |e: &BytesStart, name: &str, at: u64| -> Result<f64, String> {
         let element = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-        let value = attribute(e, name.as_bytes(), at)?.ok_or_else(|| format!("byte {at}: <{element}> has no `{name}`"))?;
-        value.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("byte {at}: <{element}> `{name}` is not a finite number: {value:?}"))
+        let value = attribute(e, name.as_bytes(), at)?.ok_or_else(|| format!("{}: <{element}> has no `{name}`", position(text, at)))?;
+        value.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{}: <{element}> `{name}` is not a finite number: {value:?}", position(text, at)))
     };
     let close = |open: Open, data: &mut OsmData| match open {
         Open::Node(id, n) => {
@@ -152,7 +153,7 @@ pub fn read_xml(text: &str) -> Result<OsmData, String> {
     };
     loop {
         let at = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| format!("byte {}: malformed XML: {e}", reader.error_position()))?;
+        let event = reader.read_event().map_err(|e| format!("{}: malformed XML: {e}", position(text, reader.error_position())))?;
         let (e, empty) = match &event {
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),
@@ -206,6 +207,18 @@ pub fn read_xml(text: &str) -> Result<OsmData, String> {
     Ok(data)
 }
 
+/// `line L, column C` (both from 1, columns in characters) of byte `offset` of `text`.
+fn position(text: &str, offset: u64) -> String {
+    let mut offset = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -222,5 +235,10 @@ mod tests {
         assert_eq!(data.relations[&7].members[0].role, "outer");
         let err = super::read_xml(r#"<osm><node id="1" lat="NaN" lon="24.9"/></osm>"#).unwrap_err();
         assert!(err.contains("`lat` is not a finite number"), "{err}");
+        // Errors name line and column: the element's start, or where the XML breaks.
+        let err = super::read_xml("<osm>\n  <node id=\"1\" lat=\"60.1\"/>\n</osm>").unwrap_err();
+        assert!(err.starts_with("line 2, column 3: <node> has no `lon`"), "{err}");
+        let err = super::read_xml("<osm>\n<node id=\"1\" lat=\"60.1\" lon=\"24.9\">\n</way></osm>").unwrap_err();
+        assert!(err.contains("line 3, column") && err.contains("malformed XML"), "{err}");
     }
 }
