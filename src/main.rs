@@ -197,6 +197,31 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         nodes: u64,
     },
+    /// Open the planner's view: a window on the scenario's site with its crowd, where cameras
+    /// are moved by mouse and keyboard and their DORI coverage is seen at once (needs a display:
+    /// X11, or Xvfb). `Ctrl+S` writes the edited scenario.
+    View {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Where `Ctrl+S` writes the edited scenario (default: `<scenario>.edited.ron` beside it).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// A `crowdtwin place` result (its `scenario.ron`) that `L` loads the cameras of.
+        #[arg(long)]
+        placed: Option<PathBuf>,
+        /// Window size, WIDTHxHEIGHT logical pixels.
+        #[arg(long, default_value = "960x540", value_parser = parse_size)]
+        size: (u32, u32),
+        /// The masking model of the masked picture-in-picture (manifest).
+        #[arg(long, default_value = "models/nanodet.ron")]
+        mask_model: PathBuf,
+        /// Replay a script of raw mouse and keyboard input (RON) instead of a person's: the test mode.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Where a script's dumps and screenshots go.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Export the masked frames of a simulated run (or of a frame store's replay, `--frames`)
     /// with per-frame anomaly labels, to train and test anomaly models (raw frames are never written).
     Dataset {
@@ -653,6 +678,11 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { .. } => unreachable!("handled by `execute`"),
+        Command::View { scenario, save, placed, size, mask_model, script, out } => {
+            let save_to = save.unwrap_or_else(|| scenario.with_extension("edited.ron"));
+            let mask_model = crowdtwin::project_file(&mask_model);
+            crowdtwin_view::run(crowdtwin_view::ViewOptions { scenario, save_to, placed, script, out, size, mask_model })
+        }
         Command::Place { scenario, candidates, target, out, budget, equity, footfall, exact_max, nodes, mps, highs } => {
             anyhow::ensure!(highs.is_none_or(|s| s.is_finite() && s > 0.0), "--highs takes a positive number of seconds");
             let options = crowdtwin::place::PlaceOptions {

@@ -346,17 +346,7 @@ pub fn place(options: &PlaceOptions) -> anyhow::Result<PlaceOutcome> {
     };
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     // The written scenario lives elsewhere: an imported site's map is named by its full path.
-    let base = placed.base_dir.clone();
-    let absolute = |file: &mut std::path::PathBuf| -> anyhow::Result<()> {
-        *file = std::fs::canonicalize(base.join(&*file)).with_context(|| format!("finding the site's map {}", base.join(&*file).display()))?;
-        Ok(())
-    };
-    match &mut placed.site {
-        crowdtwin_core::scenario::SiteSpec::Osm(o) => absolute(&mut o.file)?,
-        crowdtwin_core::scenario::SiteSpec::Geojson(g) => absolute(&mut g.file)?,
-        crowdtwin_core::scenario::SiteSpec::Template(_) => {}
-    }
-    let ron = ron::ser::to_string_pretty(&placed, ron::ser::PrettyConfig::default()).context("writing the scenario")?;
+    let ron = placed.portable_ron().map_err(anyhow::Error::msg)?;
     let goal_words = match goal {
         Goal::Target(target) => format!("{:.0} % at {} or better", target * 100.0, coverage::DORI[level as usize - 1].0),
         Goal::Budget(n) => format!("the most seen at {} or better with at most {n}", coverage::DORI[level as usize - 1].0),

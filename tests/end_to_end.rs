@@ -508,6 +508,9 @@ mod served;
 #[path = "end_to_end/sites.rs"]
 mod sites;
 
+#[path = "end_to_end/view.rs"]
+mod view;
+
 /// A manifest for the YOLOv8n-seg-shaped fixture `models/tools/make_yolo_seg_fixture.py` writes
 /// into `dir` (made live in the project's Python environment).
 fn yolo_seg_fixture(dir: &Path) -> PathBuf {

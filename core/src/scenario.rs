@@ -1085,6 +1085,27 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The scenario as RON text that reads back equal from any folder: an imported site's map
+    /// is named by its full path (the scenario's own folder is [`Scenario::base_dir`]).
+    ///
+    /// # Errors
+    /// The site's map cannot be found, or the scenario cannot be serialised.
+    pub fn portable_ron(&self) -> Result<String, String> {
+        let mut portable = self.clone();
+        let base = self.base_dir.clone();
+        let absolute = |file: &mut PathBuf| -> Result<(), String> {
+            let joined = base.join(&*file);
+            *file = std::fs::canonicalize(&joined).map_err(|e| format!("finding the site's map {}: {e}", joined.display()))?;
+            Ok(())
+        };
+        match &mut portable.site {
+            SiteSpec::Osm(o) => absolute(&mut o.file)?,
+            SiteSpec::Geojson(g) => absolute(&mut g.file)?,
+            SiteSpec::Template(_) => {}
+        }
+        ron::ser::to_string_pretty(&portable, ron::ser::PrettyConfig::default()).map_err(|e| format!("serialising the scenario: {e}"))
+    }
+
     /// The latitude the site declares (template `origin`, OpenStreetMap crop or origin, GeoJSON
     /// origin), degrees; the sun follows it. `None` for a template without an origin.
     pub fn latitude_deg(&self) -> Option<f64> {

@@ -104,6 +104,12 @@ impl Simulation {
             .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, ..default() })
             .set(RenderPlugin { synchronous_pipeline_compilation: true, ..default() })
             .disable::<PipelinedRenderingPlugin>();
+        // Built beside the planner's view, Bevy has winit, which needs a display: the
+        // simulation renders offscreen and must run without one.
+        #[cfg(feature = "window")]
+        {
+            plugins = plugins.disable::<bevy::winit::WinitPlugin>();
+        }
         plugins = if options.log {
             plugins.set(LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn,bevy_render::renderer=error,bevy_light=error".into(), ..default() })
         } else {

@@ -1,0 +1,331 @@
+//! The planner's view, used as a planner would: the window opened on a real X server (Xvfb)
+//! with lavapipe, driven by raw mouse and keyboard input, checked through its state dump, its
+//! overlay's pixels, its screenshots and the scenario it saves.
+
+use super::{crowdtwin, root, temp_dir};
+use crowdtwin_core::scenario::{PrivateZoneSpec, Scenario};
+use crowdtwin_reports::coverage::{Grid, Occluders, View, coverage_map, dori_level};
+use crowdtwin_view::script::Dump;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// An Xvfb server on a free display, stopped when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        // `-displayfd 1`: Xvfb picks a free display and writes its number once it accepts clients.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (`make setup` installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let number = line.trim();
+        assert!(
+            !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()),
+            "Xvfb gave no display: `{line}`"
+        );
+        Xvfb {
+            child,
+            display: format!(":{number}"),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dump(dir: &Path, name: &str) -> Dump {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The scenario with the dumped cameras' poses.
+fn with_poses(scenario: &Scenario, dumped: &Dump) -> Scenario {
+    let mut scenario = scenario.clone();
+    scenario.cameras = dumped
+        .cameras
+        .iter()
+        .map(|pose| {
+            let mut camera = scenario
+                .cameras
+                .iter()
+                .find(|c| c.id == pose.id)
+                .unwrap()
+                .clone();
+            camera.position = (pose.position[0], pose.position[1], pose.position[2]);
+            (camera.yaw_deg, camera.pitch_deg, camera.hfov_deg) =
+                (pose.yaw_deg, pose.pitch_deg, pose.hfov_deg);
+            camera
+        })
+        .collect();
+    scenario
+}
+
+/// The coverage the reports' model gives a scenario's cameras: walkable cells per DORI level,
+/// the grid, and the best pixel density per cell.
+fn levels(scenario: &Scenario) -> ([u64; 5], Grid, Vec<f32>) {
+    let layout = crowdtwin_sites::load(scenario).unwrap().layout;
+    let grid = Grid::of_site(&layout, scenario.placement.cell_size_m);
+    let views: Vec<View> = scenario.cameras.iter().map(View::of).collect();
+    let (best, _) = coverage_map(
+        &grid,
+        &views,
+        &Occluders::from_layout(&layout),
+        scenario.placement.head_height_m,
+    );
+    let mut counts = [0u64; 5];
+    for (_, &ppm) in best.iter().enumerate().filter(|&(c, _)| grid.walkable[c]) {
+        counts[dori_level(ppm) as usize] += 1;
+    }
+    (counts, grid, best)
+}
+
+#[test]
+fn a_planner_moves_a_camera_onto_a_blind_spot_and_saves_a_scenario_check_accepts() {
+    let dir = temp_dir("view");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The small scenario with a privacy mask and a private zone, which the save must keep.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
+    let text = text.replace(
+        "            fps: 5,\n",
+        "            fps: 5,\n            privacy_masks: [(0.0, 0.0, 0.15, 0.2)],\n",
+    );
+    let text = text.replace(
+        "    render: (msaa: 1, shadows: false),",
+        "    render: (msaa: 1, shadows: false),\n    placement: (private_zones: [(name: \"window\", min: (-13.0, 2.0, -10.0), max: (-11.0, 4.0, -9.0))]),",
+    );
+    let scenario_path = dir.join("site.ron");
+    std::fs::write(&scenario_path, &text).unwrap();
+    let scenario = Scenario::load(&scenario_path).unwrap();
+    assert_eq!(
+        scenario.placement.private_zones,
+        vec![PrivateZoneSpec {
+            name: "window".into(),
+            min: (-13.0, 2.0, -10.0),
+            max: (-11.0, 4.0, -9.0)
+        }]
+    );
+
+    // A blind cell that the camera sees once it stands 8 m north of it, facing south.
+    let (_, grid, before_best) = levels(&scenario);
+    let original = scenario.cameras[0].clone();
+    let target = (0..grid.walkable.len())
+        .filter(|&c| grid.walkable[c] && dori_level(before_best[c]) == 0)
+        .map(|c| grid.centre(c))
+        .filter(|&[x, z]| x.abs() < 8.0 && z > 0.0 && z < 20.0)
+        .find(|&[x, z]| {
+            let mut moved = original.clone();
+            (moved.position.0, moved.position.2, moved.yaw_deg) = (x, z - 8.0, 180.0);
+            moved.position.1 += 0.5;
+            let layout = crowdtwin_sites::load(&scenario).unwrap().layout;
+            View::of(&moved)
+                .sees(
+                    [x, scenario.placement.head_height_m, z],
+                    &Occluders::from_layout(&layout),
+                )
+                .is_some_and(|ppm| dori_level(ppm) >= 1)
+        })
+        .expect("a blind cell the moved camera covers");
+    let (tx, tz) = (target[0], target[1] - 8.0);
+
+    let script = format!(
+        "[
+            Wait(3), WaitCoverage, Measure(20), Dump(\"before.json\"), Screenshot(\"before.png\"),
+            MoveToCamera(\"test\"), Press(Left), Wait(1), MoveTo({tx}, 0.0, {tz}), Wait(1), Release(Left),
+            WaitCoverage, Dump(\"dragged.json\"),
+            Tap(\"Tab\"), Tap(\"Tab\"), Tap(\"Tab\"), Tap(\"Tab\"), Type(\"180\"), Tap(\"Enter\"),
+            Tap(\"PageUp\"), Tap(\"PageUp\"),
+            Wait(2), WaitCoverage, Wait(2), Measure(10), Dump(\"after.json\"), Screenshot(\"after.png\"),
+            Tap(\"KeyV\"), WaitMasked, Wait(2), Screenshot(\"masked.png\"), Wait(20), Dump(\"masked.json\"),
+            Tap(\"KeyV\"), Wait(3), Screenshot(\"dori.png\"),
+            Hold(\"ControlLeft\"), Tap(\"KeyS\"), Let(\"ControlLeft\"), Wait(2), Dump(\"saved.json\"),
+            Exit,
+        ]"
+    );
+    std::fs::write(dir.join("script.ron"), script).unwrap();
+    let saved = dir.join("edited.ron");
+    let xvfb = Xvfb::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
+        .args([
+            "view",
+            scenario_path.to_str().unwrap(),
+            "--script",
+            dir.join("script.ron").to_str().unwrap(),
+        ])
+        .args([
+            "--out",
+            dir.to_str().unwrap(),
+            "--save",
+            saved.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &xvfb.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    drop(xvfb);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let before = dump(&dir, "before.json");
+    assert_eq!(before.selected, None);
+    assert_eq!(
+        before.cameras[0].position,
+        [
+            original.position.0,
+            original.position.1,
+            original.position.2
+        ]
+    );
+    assert!(before.measured_fps.is_some_and(|fps| fps > 0.0));
+    // The overlay shows what the reports' coverage model computes, cell for cell by level.
+    assert_eq!(before.overlay_revision, Some(before.revision));
+    assert_eq!(
+        before.overlay_cells_by_level,
+        levels(&with_poses(&scenario, &before)).0
+    );
+
+    // The drag moved the camera's foot to the ground point under the pointer.
+    let dragged = dump(&dir, "dragged.json");
+    assert_eq!(dragged.selected.as_deref(), Some("test"));
+    let [x, y, z] = dragged.cameras[0].position;
+    assert!(
+        (x - tx).abs() < 0.05 && (z - tz).abs() < 0.05,
+        "dragged to ({x}, {z}), pointer at ({tx}, {tz})"
+    );
+    assert_eq!(y, original.position.1, "a drag keeps the height");
+
+    // Exact yaw typed, height raised by two PageUp presses.
+    let after = dump(&dir, "after.json");
+    let pose = &after.cameras[0];
+    assert_eq!(pose.yaw_deg, 180.0);
+    assert_eq!(pose.position[1], original.position.1 + 0.5);
+    assert_eq!(pose.pitch_deg, original.pitch_deg);
+    assert_eq!(after.overlay_revision, Some(after.revision));
+    let (expected, grid, best) = levels(&with_poses(&scenario, &after));
+    assert_eq!(after.overlay_cells_by_level, expected);
+    assert_ne!(
+        after.overlay_cells_by_level, before.overlay_cells_by_level,
+        "the coverage changed"
+    );
+    let cell = grid.cell_at(target[0], target[1]).unwrap();
+    assert!(dori_level(best[cell]) >= 1, "the blind spot is seen now");
+    // Inside the moved camera's footprint, no overlay pixel is blind.
+    let footprint = after
+        .footprint_cells_by_level
+        .expect("a camera is selected");
+    assert_eq!(footprint[0], 0, "{footprint:?}");
+    assert!(footprint.iter().sum::<u64>() > 0);
+    assert!(after.overlay_latency_ms > 0.0 && after.pip_fps.is_some());
+    let largest = after.summary.as_ref().unwrap()["largest_blind_region_m2"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        after.largest_blind.map(|(_, area)| area),
+        Some(largest),
+        "the region B looks at is the summary's largest"
+    );
+
+    // The masked view came from the masking model, frame after frame.
+    let masked = dump(&dir, "masked.json");
+    assert_eq!(masked.pip_mode, "masked");
+    assert!(masked.masked_frames >= 1, "{masked:?}");
+
+    // Saved: `check` accepts it, and it reads back equal to the edited scenario.
+    let saved_dump = dump(&dir, "saved.json");
+    assert!(
+        saved_dump.status.starts_with("saved"),
+        "{}",
+        saved_dump.status
+    );
+    let check = crowdtwin(&[
+        "check",
+        saved.to_str().unwrap(),
+        "--map",
+        dir.join("map.png").to_str().unwrap(),
+    ]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let back = Scenario::load(&saved).unwrap();
+    let mut edited = scenario.clone();
+    edited.cameras[0].position = (pose.position[0], pose.position[1], pose.position[2]);
+    edited.cameras[0].yaw_deg = pose.yaw_deg;
+    edited.base_dir = back.base_dir.clone();
+    assert_eq!(
+        back, edited,
+        "incidents, privacy masks, private zones and all kept"
+    );
+
+    // The screenshots are the window, and they differ.
+    let shots: Vec<_> = ["before.png", "after.png", "dori.png", "masked.png"]
+        .iter()
+        .map(|n| {
+            crowdtwin_reports::images::decode_png(&std::fs::read(dir.join(n)).unwrap()).unwrap()
+        })
+        .collect();
+    assert!(shots.iter().all(|s| (s.width, s.height) == (960, 540)));
+    assert_ne!(shots[0].pixels, shots[1].pixels);
+    assert_ne!(
+        shots[1].pixels, shots[2].pixels,
+        "the DORI view differs from the raw one"
+    );
+    assert_ne!(
+        shots[2].pixels, shots[3].pixels,
+        "the masked view differs from the DORI one"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_script_with_an_unknown_key_is_refused_before_any_window_opens() {
+    let dir = temp_dir("view-bad-script");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("script.ron"), "[Wait(1),\n Tap(\"Hyper\")]").unwrap();
+    let out = crowdtwin(&[
+        "view",
+        "tests/fixtures/small.ron",
+        "--script",
+        dir.join("script.ron").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown key `Hyper`"), "{stderr}");
+    std::fs::write(dir.join("script.ron"), "[Wait(1),\n Jump(3)]").unwrap();
+    let out = crowdtwin(&[
+        "view",
+        "tests/fixtures/small.ron",
+        "--script",
+        dir.join("script.ron").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("script.ron:2:"), "names the line: {stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

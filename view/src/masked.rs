@@ -1,0 +1,237 @@
+//! The picture-in-picture's masked view: the selected camera's render read back from the GPU,
+//! passed through the camera's own output (privacy masks, degradations) and the real masking
+//! model (ONNX Runtime, the run's default `models/nanodet.ron` or `--mask-model`), on a worker
+//! thread so the window never waits for it. A new frame is asked for as soon as the last one is
+//! masked. The model is loaded the first time the masked view is shown.
+
+use crate::edit::Status;
+use crate::pip::{Pip, PipMode};
+use crate::{Edited, Selection, ViewConfig};
+use bevy::prelude::*;
+use bevy::render::gpu_readback::{Readback, ReadbackComplete};
+use crowdtwin_core::frame::RgbaImage;
+use crowdtwin_core::scenario::{CameraSpec, MaskingSettings};
+use crowdtwin_vision::detector::Detector;
+use crowdtwin_vision::masking::Masker;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// A frame to mask.
+struct Job {
+    /// The frame as read back, or why it could not be.
+    frame: Result<RgbaImage, String>,
+    camera: CameraSpec,
+    index: u16,
+    seed: u64,
+    tick: u64,
+}
+
+/// The worker's channels and the masked image shown.
+#[derive(Resource)]
+pub struct MaskedView {
+    jobs: Sender<Job>,
+    done: Mutex<Receiver<(String, Result<RgbaImage, String>)>>,
+    /// A frame is being read back or masked.
+    pub busy: bool,
+    /// Frames masked so far, and the wall-clock seconds of the last ones.
+    pub masked_s: Vec<f64>,
+    /// The masked image, and the camera it shows.
+    pub image: Handle<Image>,
+    /// Id of the camera the masked image shows.
+    pub shows: Option<String>,
+    node: Entity,
+}
+
+/// The masked picture-in-picture.
+pub struct MaskedPlugin;
+
+impl Plugin for MaskedPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_worker).add_systems(
+            Update,
+            (request_frame, show_masked).after(crate::pip::follow_selection),
+        );
+    }
+}
+
+fn spawn_worker(
+    mut commands: Commands,
+    config: Res<ViewConfig>,
+    edited: Res<Edited>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let (jobs, incoming) = channel::<Job>();
+    let (results, done) = channel();
+    let model = config.0.mask_model.clone();
+    let settings = edited.scenario.masking.clone();
+    std::thread::Builder::new()
+        .name("view-masker".into())
+        .spawn(move || worker(model, settings, incoming, results))
+        .expect("a thread for the masker");
+    let image = images.add(crate::pip::blank(16, 9, false));
+    let node = commands
+        .spawn((
+            ImageNode::new(image.clone()),
+            crate::pip::placed(),
+            Visibility::Hidden,
+            GlobalZIndex(2),
+        ))
+        .id();
+    commands.insert_resource(MaskedView {
+        jobs,
+        done: Mutex::new(done),
+        busy: false,
+        masked_s: Vec::new(),
+        image,
+        shows: None,
+        node,
+    });
+}
+
+fn worker(
+    model: PathBuf,
+    settings: MaskingSettings,
+    jobs: Receiver<Job>,
+    results: Sender<(String, Result<RgbaImage, String>)>,
+) {
+    let mut masker: Option<Masker> = None;
+    for job in jobs {
+        let outcome = (|| {
+            if masker.is_none() {
+                let detector = Detector::load(&model, 1)
+                    .map_err(|e| format!("the masking model {}: {e}", model.display()))?;
+                masker = Some(Masker::for_scenario(detector, None, &settings));
+            }
+            let frame = crowdtwin_core::sensor::camera_output(
+                job.frame?,
+                &job.camera,
+                job.seed,
+                job.tick,
+                job.index,
+            )?;
+            let output = masker
+                .as_mut()
+                .expect("loaded above")
+                .mask(&frame)
+                .map_err(|e| e.to_string())?;
+            Ok(output.masked)
+        })();
+        if results.send((job.camera.id.clone(), outcome)).is_err() {
+            return;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request_frame(
+    mut commands: Commands,
+    mode: Res<PipMode>,
+    selection: Res<Selection>,
+    edited: Res<Edited>,
+    clock: Res<crowdtwin_agents::SimClock>,
+    pip: Res<Pip>,
+    mut masked: ResMut<MaskedView>,
+) {
+    let Some(index) = selection
+        .0
+        .filter(|_| *mode == PipMode::Masked && !masked.busy)
+    else {
+        return;
+    };
+    let Some(camera) = edited.scenario.cameras.get(index).cloned() else {
+        return;
+    };
+    let (width, height) = camera.render_resolution;
+    let (seed, tick) = (edited.scenario.seed, clock.tick);
+    let jobs = masked.jobs.clone();
+    masked.busy = true;
+    commands
+        .spawn(Readback::texture(pip.image.clone()))
+        .observe(
+            move |complete: On<ReadbackComplete>, mut commands: Commands| {
+                // Rows come padded to wgpu's 256-byte copy alignment.
+                let row = (width * 4) as usize;
+                let padded = complete.data.len() / height.max(1) as usize;
+                let pixels: Vec<u8> = if padded >= row {
+                    complete
+                        .data
+                        .chunks_exact(padded)
+                        .flat_map(|r| &r[..row])
+                        .copied()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let frame = if pixels.len() == row * height as usize {
+                    Ok(RgbaImage {
+                        width,
+                        height,
+                        pixels,
+                    })
+                } else {
+                    Err(format!(
+                        "the read-back frame has {} bytes, {width}×{height} RGBA needs {}",
+                        complete.data.len(),
+                        row * height as usize
+                    ))
+                };
+                let _ = jobs.send(Job {
+                    frame,
+                    camera: camera.clone(),
+                    index: index as u16,
+                    seed,
+                    tick,
+                });
+                commands.entity(complete.entity).despawn();
+            },
+        );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn show_masked(
+    mode: Res<PipMode>,
+    selection: Res<Selection>,
+    edited: Res<Edited>,
+    time: Res<Time<Real>>,
+    mut masked: ResMut<MaskedView>,
+    mut status: ResMut<Status>,
+    mut images: ResMut<Assets<Image>>,
+    mut visibility: Query<&mut Visibility, With<ImageNode>>,
+) {
+    let received: Vec<_> = masked
+        .done
+        .lock()
+        .expect("the masker's channel")
+        .try_iter()
+        .collect();
+    for (camera, outcome) in received {
+        masked.busy = false;
+        match outcome {
+            Ok(frame) => {
+                masked.shows = Some(camera);
+                let mut image = crate::pip::blank(frame.width, frame.height, false);
+                image.data = Some(frame.pixels);
+                if let Some(mut shown) = images.get_mut(&masked.image) {
+                    *shown = image;
+                }
+                masked.masked_s.push(time.elapsed_secs_f64());
+                let excess = masked.masked_s.len().saturating_sub(32);
+                masked.masked_s.drain(..excess);
+            }
+            Err(e) => status.0 = format!("masked view: {e}"),
+        }
+    }
+    if let Ok(mut v) = visibility.get_mut(masked.node) {
+        let selected = selection
+            .0
+            .and_then(|i| edited.scenario.cameras.get(i))
+            .map(|c| &c.id);
+        *v = if *mode == PipMode::Masked && selected.is_some() && selected == masked.shows.as_ref()
+        {
+            Visibility::Visible
+        } else {
+            Visibility::Hidden
+        };
+    }
+}
