@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Mesa's software Vulkan (lavapipe), lld, ONNX Runtime's shared library from
+# Idempotent set-up: Mesa's software Vulkan (lavapipe), lld, Xvfb and X11's client libraries, ONNX Runtime's shared library from
 # the PyPI onnxruntime wheel, unpacked into .ort/, and the project's Python environment in .venv/
 # (pinned by python/requirements.txt). Safe to run again; it only adds what is missing or stale.
 set -euo pipefail
@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 ORT_VERSION=1.31.1
 ORT_LIB=".ort/libonnxruntime.so.${ORT_VERSION}"
 
-packages=(mesa-vulkan-drivers libvulkan1 lld python3 python3-pip)
+# The planner's view (`crowdtwin view`): the X11 client libraries winit loads at run time, and
+# Xvfb, the virtual X server its tests open the window on.
+packages=(mesa-vulkan-drivers libvulkan1 lld python3 python3-pip xvfb libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -4,7 +4,7 @@
 
 use super::{crowdtwin, root, temp_dir};
 use crowdtwin_core::scenario::{PrivateZoneSpec, Scenario};
-use crowdtwin_reports::coverage::{Grid, Occluders, View, coverage_map, dori_level};
+use crowdtwin_reports::coverage::{Grid, Occluders, View, cells_seen, coverage_map, dori_level};
 use crowdtwin_view::script::Dump;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -233,15 +233,46 @@ fn a_planner_moves_a_camera_onto_a_blind_spot_and_saves_a_scenario_check_accepts
         after.overlay_cells_by_level, before.overlay_cells_by_level,
         "the coverage changed"
     );
+    // Read from the overlay's texels: the spot was blind and is seen now, and the cells the
+    // moved camera sees had blind texels before and have none now.
     let cell = grid.cell_at(target[0], target[1]).unwrap();
-    assert!(dori_level(best[cell]) >= 1, "the blind spot is seen now");
-    // Inside the moved camera's footprint, no overlay pixel is blind.
-    let footprint = after
+    assert_eq!(
+        before.overlay_levels[cell], 0,
+        "the spot was blind on screen"
+    );
+    assert!(
+        (1..=4).contains(&after.overlay_levels[cell]),
+        "the spot is seen on screen: {}",
+        after.overlay_levels[cell]
+    );
+    assert!(dori_level(best[cell]) >= 1);
+    let moved = with_poses(&scenario, &after);
+    let layout = crowdtwin_sites::load(&moved).unwrap().layout;
+    let footprint = cells_seen(
+        &grid,
+        &View::of(&moved.cameras[0]),
+        &Occluders::from_layout(&layout),
+        moved.placement.head_height_m,
+        1,
+    );
+    assert!(
+        footprint
+            .iter()
+            .any(|&c| before.overlay_levels[c as usize] == 0),
+        "the new footprint had blind texels"
+    );
+    assert!(
+        footprint
+            .iter()
+            .all(|&c| (1..=4).contains(&after.overlay_levels[c as usize])),
+        "no blind texel in the footprint now"
+    );
+    let counted = after
         .footprint_cells_by_level
         .expect("a camera is selected");
-    assert_eq!(footprint[0], 0, "{footprint:?}");
-    assert!(footprint.iter().sum::<u64>() > 0);
-    assert!(after.overlay_latency_ms > 0.0 && after.pip_fps.is_some());
+    assert_eq!(counted.iter().sum::<u64>(), footprint.len() as u64);
+    assert_eq!(counted[0], 0, "{counted:?}");
+    assert!(after.overlay_latency_ms.is_some_and(|ms| ms > 0.0) && after.pip_fps.is_some());
     let largest = after.summary.as_ref().unwrap()["largest_blind_region_m2"]
         .as_f64()
         .unwrap();

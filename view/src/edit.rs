@@ -89,8 +89,8 @@ pub struct Status(pub String);
 enum Drag {
     #[default]
     None,
-    /// Moving the selected camera; the offset from the grabbed ground point to the camera.
-    Move(Vec2),
+    /// Moving a camera (its index) with the offset from the grabbed ground point to it.
+    Move(usize, Vec2),
 }
 
 /// Selection, dragging, keyboard edits, add, delete, load and save.
@@ -115,7 +115,7 @@ fn mouse_edit(
     pointer: Res<Pointer>,
     window: Query<&Window, With<PrimaryWindow>>,
     overview: Query<(&Camera, &GlobalTransform), With<Overview>>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     mut drag: ResMut<Drag>,
     mut selection: ResMut<Selection>,
     mut edited: ResMut<Edited>,
@@ -142,7 +142,7 @@ fn mouse_edit(
         *drag = match (picked, ground_under(camera, transform, position, 0.0)) {
             (Some(index), Some(grabbed)) => {
                 let (x, _, z) = edited.scenario.cameras[index].position;
-                Drag::Move(Vec2::new(x - grabbed.x, z - grabbed.z))
+                Drag::Move(index, Vec2::new(x - grabbed.x, z - grabbed.z))
             }
             _ => Drag::None,
         };
@@ -151,7 +151,9 @@ fn mouse_edit(
         *drag = Drag::None;
         return;
     }
-    if let (Drag::Move(offset), Some(index)) = (*drag, selection.0) {
+    if let (Drag::Move(index, offset), Some(selected)) = (*drag, selection.0)
+        && index == selected
+    {
         if pointer.delta != Vec2::ZERO {
             if let Some(ground) = ground_under(camera, transform, position, 0.0) {
                 edited.edit_camera(index, now, |c| {
@@ -200,7 +202,7 @@ pub fn aim(camera: &mut CameraSpec, target: Vec3) {
 fn keyboard_edit(
     keys: Res<ButtonInput<KeyCode>>,
     entry: Res<Entry>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     selection: Res<Selection>,
     mut edited: ResMut<Edited>,
 ) {
@@ -260,7 +262,7 @@ fn keyboard_edit(
 fn type_exact(
     mut typed: MessageReader<KeyboardInput>,
     mut entry: ResMut<Entry>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     selection: Res<Selection>,
     mut edited: ResMut<Edited>,
     mut status: ResMut<Status>,
@@ -312,7 +314,7 @@ fn type_exact(
 fn add_delete_load_save(
     keys: Res<ButtonInput<KeyCode>>,
     entry: Res<Entry>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     config: Res<ViewConfig>,
     mut orbits: Query<&mut Orbit>,
     coverage: Option<Res<crate::overlay::Coverage>>,
@@ -385,6 +387,12 @@ fn add_delete_load_save(
         status.0 = match &config.0.placed {
             None => "no `place` result given (`crowdtwin view --placed OUT/scenario.ron`)".into(),
             Some(path) => match Scenario::load(path) {
+                Ok(placed) if !same_site(&placed, &edited.scenario) => {
+                    format!(
+                        "not loaded: {} is for another site than this scenario's",
+                        path.display()
+                    )
+                }
                 Ok(placed) => {
                     edited.scenario.cameras = placed.cameras;
                     selection.0 = None;
@@ -399,6 +407,26 @@ fn add_delete_load_save(
             },
         };
     }
+}
+
+/// Whether two scenarios take place on the same site: equal site specs once an imported map is
+/// named by its full path (a `place` result names it so).
+pub fn same_site(a: &Scenario, b: &Scenario) -> bool {
+    let absolute = |s: &Scenario| {
+        let mut site = s.site.clone();
+        let canonical = |file: &mut std::path::PathBuf| {
+            if let Ok(path) = std::fs::canonicalize(s.base_dir.join(&*file)) {
+                *file = path;
+            }
+        };
+        match &mut site {
+            SiteSpec::Osm(o) => canonical(&mut o.file),
+            SiteSpec::Geojson(g) => canonical(&mut g.file),
+            SiteSpec::Template(_) => {}
+        }
+        site
+    };
+    absolute(a) == absolute(b)
 }
 
 /// Writes `scenario` to `path` (atomically) after checking that it reads back, from that
@@ -418,7 +446,10 @@ pub fn save(scenario: &Scenario, path: &Path) -> Result<(), String> {
     let mut expected = scenario.clone();
     expected.base_dir = back.base_dir.clone();
     if !matches!(scenario.site, SiteSpec::Template(_)) {
-        expected.site = back.site.clone(); // the imported map, named by its full path
+        if !same_site(&back, scenario) {
+            return Err("the written scenario would name another map than the edited one".into());
+        }
+        expected.site = back.site.clone(); // the same map, named by its full path
     }
     if back != expected {
         return Err("the written scenario would not read back equal to the edited one".into());
@@ -429,4 +460,61 @@ pub fn save(scenario: &Scenario, path: &Path) -> Result<(), String> {
     }
     crowdtwin_reports::output::write_atomic(path, text.as_bytes())
         .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aiming_puts_the_optical_axis_through_the_target_in_the_renderer_and_the_camera_model() {
+        let mut camera: CameraSpec = ron::from_str(
+            "(id: \"c\", position: (2.0, 6.0, -3.0), yaw_deg: 0.0, pitch_deg: 0.0, hfov_deg: 60.0, \
+             sensor_resolution: (1920, 1080), render_resolution: (480, 270), fps: 5)",
+        )
+        .unwrap();
+        for target in [
+            Vec3::new(12.0, 1.6, -3.0),
+            Vec3::new(2.0, 0.0, -20.0),
+            Vec3::new(-5.0, 1.0, 4.0),
+        ] {
+            aim(&mut camera, target);
+            let expected = (target - Vec3::new(2.0, 6.0, -3.0)).normalize();
+            let rendered = crowdtwin_sim::cameras::camera_transform(&camera).forward();
+            let model =
+                Vec3::from(crowdtwin_core::camera::CameraModel::new(&camera, (480, 270)).forward);
+            assert!(
+                rendered.dot(expected) > 0.99999,
+                "{target}: renderer looks along {rendered}"
+            );
+            assert!(
+                model.dot(expected) > 0.99999,
+                "{target}: camera model looks along {model}"
+            );
+        }
+        // Due east is a compass heading of 90 degrees, due north (−z) of 0.
+        aim(&mut camera, Vec3::new(12.0, 6.0, -3.0));
+        assert!((camera.yaw_deg - 90.0).abs() < 1e-4 && camera.pitch_deg.abs() < 1e-4);
+        aim(&mut camera, Vec3::new(2.0, 6.0, -13.0));
+        assert!(camera.yaw_deg.abs() < 1e-4);
+    }
+
+    #[test]
+    fn editing_keeps_a_valid_pose_as_it_is_and_an_invalid_one_within_checks_bounds() {
+        let mut edited_camera: CameraSpec = ron::from_str(
+            "(id: \"c\", position: (0.0, 300.0, 0.0), yaw_deg: 10.0, pitch_deg: -60.0, hfov_deg: 160.0, \
+             sensor_resolution: (1920, 1080), render_resolution: (480, 270), fps: 5)",
+        )
+        .unwrap();
+        let valid = edited_camera.clone();
+        clamp_pose(&mut edited_camera);
+        assert_eq!(edited_camera, valid);
+        edited_camera.pitch_deg = 120.0;
+        edited_camera.yaw_deg = -30.0;
+        clamp_pose(&mut edited_camera);
+        assert_eq!(
+            (edited_camera.pitch_deg, edited_camera.yaw_deg),
+            (89.0, 330.0)
+        );
+    }
 }

@@ -65,7 +65,8 @@ pub struct Edited {
     pub scenario: Scenario,
     /// Number of changes so far.
     pub revision: u64,
-    /// When the last change was made (seconds of app time), for the overlay's latency.
+    /// When the frame that made the last change started (wall-clock seconds since start-up,
+    /// `Time<Real>`), for the overlay's latency.
     pub changed_at_s: f64,
 }
 
@@ -90,13 +91,14 @@ impl Edited {
     }
 }
 
-/// The limits a pose is kept within while editing: what `crowdtwin check` accepts and a mast
-/// can carry.
+/// Keeps an edited pose within what `crowdtwin check` accepts (`CameraSpec` validation):
+/// height above 0 and at most 1000 m, pitch −89–89°, field of view 1–170°; yaw wrapped to
+/// 0–360°. A pose already inside those bounds is left as it is.
 pub fn clamp_pose(camera: &mut CameraSpec) {
-    camera.position.1 = camera.position.1.clamp(0.5, 60.0);
+    camera.position.1 = camera.position.1.clamp(0.05, 1000.0);
     camera.yaw_deg = camera.yaw_deg.rem_euclid(360.0);
-    camera.pitch_deg = camera.pitch_deg.clamp(-10.0, 89.0);
-    camera.hfov_deg = camera.hfov_deg.clamp(5.0, 150.0);
+    camera.pitch_deg = camera.pitch_deg.clamp(-89.0, 89.0);
+    camera.hfov_deg = camera.hfov_deg.clamp(1.0, 170.0);
 }
 
 /// The render layer of what only the overview shows (the coverage overlay, the gizmos): never
@@ -185,6 +187,10 @@ pub fn run(options: ViewOptions) -> anyhow::Result<()> {
                 exit_condition: ExitCondition::OnPrimaryClosed,
                 ..default()
             })
+            // The frame that takes an edit also renders and presents it: with the renderer
+            // pipelined a frame behind, an edit showed two frames later at the same frame rate
+            // (measured: README "The planner's view").
+            .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
             .set(bevy::log::LogPlugin {
                 level: bevy::log::Level::WARN,
                 filter: "wgpu=error,naga=warn,bevy_render::renderer=error,bevy_light=error".into(),

@@ -95,14 +95,16 @@ fn worker(
     jobs: Receiver<Job>,
     results: Sender<(String, Result<RgbaImage, String>)>,
 ) {
-    let mut masker: Option<Masker> = None;
+    // Loaded once, on the first job; a model that fails to load is not tried again.
+    let mut masker: Option<Result<Masker, String>> = None;
     for job in jobs {
         let outcome = (|| {
-            if masker.is_none() {
-                let detector = Detector::load(&model, 1)
-                    .map_err(|e| format!("the masking model {}: {e}", model.display()))?;
-                masker = Some(Masker::for_scenario(detector, None, &settings));
-            }
+            let loaded = masker.get_or_insert_with(|| {
+                Detector::load(&model, 1)
+                    .map(|detector| Masker::for_scenario(detector, None, &settings))
+                    .map_err(|e| format!("the masking model {}: {e}", model.display()))
+            });
+            let masker = loaded.as_mut().map_err(|e| e.clone())?;
             let frame = crowdtwin_core::sensor::camera_output(
                 job.frame?,
                 &job.camera,
@@ -110,11 +112,7 @@ fn worker(
                 job.tick,
                 job.index,
             )?;
-            let output = masker
-                .as_mut()
-                .expect("loaded above")
-                .mask(&frame)
-                .map_err(|e| e.to_string())?;
+            let output = masker.mask(&frame).map_err(|e| e.to_string())?;
             Ok(output.masked)
         })();
         if results.send((job.camera.id.clone(), outcome)).is_err() {
@@ -199,12 +197,19 @@ fn show_masked(
     mut images: ResMut<Assets<Image>>,
     mut visibility: Query<&mut Visibility, With<ImageNode>>,
 ) {
-    let received: Vec<_> = masked
-        .done
-        .lock()
-        .expect("the masker's channel")
-        .try_iter()
-        .collect();
+    let channel = masked.done.lock().expect("the masker's channel");
+    let mut received: Vec<_> = channel.try_iter().collect();
+    // A worker that died (it never should) is reported, and the view stops waiting for it.
+    if received.is_empty()
+        && masked.busy
+        && matches!(
+            channel.try_recv(),
+            Err(std::sync::mpsc::TryRecvError::Disconnected)
+        )
+    {
+        received.push((String::new(), Err("the masking worker stopped".to_string())));
+    }
+    drop(channel);
     for (camera, outcome) in received {
         masked.busy = false;
         match outcome {

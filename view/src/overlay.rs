@@ -31,8 +31,13 @@ pub struct Coverage {
     pub revision: Option<u64>,
     /// Milliseconds the last computation took.
     pub compute_ms: f64,
-    /// Milliseconds from the last edit to the overlay showing it (computation and upload).
-    pub latency_ms: f64,
+    /// Milliseconds from the start of the frame that made the last edit to the start of the
+    /// next one: that frame recomputes the overlay and renders and presents it (the view renders
+    /// within the frame, not pipelined); `None` until an edit has been shown. The input's own
+    /// wait for its frame (up to one frame more) is not in it.
+    pub latency_ms: Option<f64>,
+    /// The edit being timed: its wall-clock start and the frames begun since.
+    timing: Option<(f64, u32)>,
     /// Shares, blind area and views into private zones of the shown coverage.
     pub summary: Option<CoverageSummary>,
     /// The largest connected blind region: the centre (x, z) of its cell nearest its centroid,
@@ -69,6 +74,7 @@ pub struct OverlayPlugin;
 impl Plugin for OverlayPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, spawn_overlay)
+            .add_systems(First, time_latency)
             .add_systems(PostUpdate, recompute);
     }
 }
@@ -122,16 +128,27 @@ fn spawn_overlay(
         occluders,
         revision: None,
         compute_ms: 0.0,
-        latency_ms: 0.0,
+        latency_ms: None,
+        timing: None,
         summary: None,
         largest_blind: None,
         image: handle,
     });
 }
 
+fn time_latency(time: Res<Time<Real>>, mut coverage: ResMut<Coverage>) {
+    if let Some((changed_at, frames)) = coverage.timing {
+        if frames + 1 >= 1 {
+            coverage.latency_ms = Some((time.elapsed_secs_f64() - changed_at) * 1e3);
+            coverage.timing = None;
+        } else {
+            coverage.timing = Some((changed_at, frames + 1));
+        }
+    }
+}
+
 fn recompute(
     edited: Res<Edited>,
-    time: Res<Time>,
     mut coverage: ResMut<Coverage>,
     mut images: ResMut<Assets<Image>>,
 ) {
@@ -179,10 +196,9 @@ fn recompute(
     coverage.summary = Some(summary);
     coverage.revision = Some(edited.revision);
     coverage.compute_ms = started.elapsed().as_secs_f64() * 1e3;
-    // The edit's frame shows it: what it waited, the computation, and that frame's time.
-    coverage.latency_ms = (time.elapsed_secs_f64() - edited.changed_at_s) * 1e3
-        + coverage.compute_ms
-        + time.delta_secs_f64() * 1e3;
+    if edited.revision > 0 {
+        coverage.timing = Some((edited.changed_at_s, 0));
+    }
 }
 
 /// The largest 4-connected region of walkable cells no camera sees at Detect: the centre (x, z)

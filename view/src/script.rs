@@ -520,10 +520,13 @@ pub struct Dump {
     /// Milliseconds the last coverage computation took.
     pub overlay_compute_ms: f64,
     /// Milliseconds from the last edit to the overlay showing it.
-    pub overlay_latency_ms: f64,
+    pub overlay_latency_ms: Option<f64>,
     /// Walkable overlay pixels (cells) by DORI level read back from the overlay texture:
     /// blind, detect, observe, recognise, identify.
     pub overlay_cells_by_level: [u64; 5],
+    /// Every cell's DORI level as the overlay texture shows it (row-major, the coverage grid's
+    /// cells; 255 where the texel is clear: not walkable).
+    pub overlay_levels: Vec<u8>,
     /// The same inside the selected camera's footprint (the cells the coverage model says it
     /// sees at Detect or better).
     pub footprint_cells_by_level: Option<[u64; 5]>,
@@ -560,6 +563,7 @@ impl DumpState<'_> {
         let selected = self.selection.0.and_then(|i| scenario.cameras.get(i));
         let mut overlay_cells_by_level = [0u64; 5];
         let mut footprint_cells_by_level = None;
+        let mut overlay_levels = Vec::new();
         if let Some(coverage) = &self.coverage {
             let pixels = self
                 .images
@@ -571,6 +575,9 @@ impl DumpState<'_> {
                     .get(cell * 4..cell * 4 + 4)
                     .and_then(|p| Coverage::level_of([p[0], p[1], p[2], p[3]]))
             };
+            overlay_levels = (0..coverage.grid.walkable.len())
+                .map(|cell| level_at(cell).unwrap_or(255))
+                .collect();
             for cell in (0..coverage.grid.walkable.len()).filter(|&c| coverage.grid.walkable[c]) {
                 if let Some(level) = level_at(cell) {
                     overlay_cells_by_level[level as usize] += 1;
@@ -607,8 +614,9 @@ impl DumpState<'_> {
             revision: self.edited.revision,
             overlay_revision: self.coverage.as_ref().and_then(|c| c.revision),
             overlay_compute_ms: self.coverage.as_ref().map_or(0.0, |c| c.compute_ms),
-            overlay_latency_ms: self.coverage.as_ref().map_or(0.0, |c| c.latency_ms),
+            overlay_latency_ms: self.coverage.as_ref().and_then(|c| c.latency_ms),
             overlay_cells_by_level,
+            overlay_levels,
             footprint_cells_by_level,
             largest_blind: self.coverage.as_ref().and_then(|c| c.largest_blind),
             summary: self
