@@ -75,7 +75,7 @@ fn update_hud(
         .and_then(|d| d.smoothed())
         .unwrap_or(0.0);
     lines.push(format!(
-        "{} | {} camera(s) | {fps:.1} fps",
+        "{} | {} camera(s) | {fps:.0} fps",
         edited.scenario.name,
         edited.scenario.cameras.len()
     ));
