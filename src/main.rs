@@ -212,6 +212,10 @@ enum Command {
         /// Window size, WIDTHxHEIGHT logical pixels.
         #[arg(long, default_value = "960x540", value_parser = parse_size)]
         size: (u32, u32),
+        /// Share of the window's pixels (per axis, 0.25–1) the overview's 3D scene renders at
+        /// before it is scaled up (text and picture-in-picture stay sharp); 1 on a GPU.
+        #[arg(long, default_value_t = crowdtwin_view::DEFAULT_OVERVIEW_SCALE)]
+        overview_scale: f32,
         /// The masking model of the masked picture-in-picture (manifest).
         #[arg(long, default_value = "models/nanodet.ron")]
         mask_model: PathBuf,
@@ -678,10 +682,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { .. } => unreachable!("handled by `execute`"),
-        Command::View { scenario, save, placed, size, mask_model, script, out } => {
+        Command::View { scenario, save, placed, size, overview_scale, mask_model, script, out } => {
             let save_to = save.unwrap_or_else(|| scenario.with_extension("edited.ron"));
             let mask_model = crowdtwin::project_file(&mask_model);
-            crowdtwin_view::run(crowdtwin_view::ViewOptions { scenario, save_to, placed, script, out, size, mask_model })
+            crowdtwin_view::run(crowdtwin_view::ViewOptions { scenario, save_to, placed, script, out, size, overview_scale, mask_model })
         }
         Command::Place { scenario, candidates, target, out, budget, equity, footfall, exact_max, nodes, mps, highs } => {
             anyhow::ensure!(highs.is_none_or(|s| s.is_finite() && s > 0.0), "--highs takes a positive number of seconds");

@@ -335,6 +335,157 @@ fn a_planner_moves_a_camera_onto_a_blind_spot_and_saves_a_scenario_check_accepts
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs `crowdtwin view SCENARIO --script` under a fresh Xvfb with `script` and extra arguments;
+/// panics with its stderr when it fails.
+fn run_view(dir: &Path, scenario: &Path, script: &str, extra: &[&str]) {
+    std::fs::write(dir.join("script.ron"), script).unwrap();
+    let xvfb = Xvfb::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
+        .args(["view", scenario.to_str().unwrap(), "--script"])
+        .arg(dir.join("script.ron"))
+        .arg("--out")
+        .arg(dir)
+        .args(extra)
+        .env("DISPLAY", &xvfb.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    drop(xvfb);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn orbit_pan_zoom_blind_spot_add_delete_cycle_and_load_a_place_result_by_raw_input() {
+    let dir = temp_dir("view-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = root().join("tests/fixtures/small.ron");
+    let scenario = Scenario::load(&fixture).unwrap();
+    // A real `place` result for this site: two cameras chosen from its candidate views.
+    let placed_dir = dir.join("placed");
+    let place = crowdtwin(&[
+        "place",
+        fixture.to_str().unwrap(),
+        "--out",
+        placed_dir.to_str().unwrap(),
+        "--budget",
+        "2",
+    ]);
+    assert!(
+        place.status.success(),
+        "{}",
+        String::from_utf8_lossy(&place.stderr)
+    );
+    let placed = Scenario::load(&placed_dir.join("scenario.ron")).unwrap();
+    assert_eq!(placed.cameras.len(), 2);
+    let saved = dir.join("edited.ron");
+    run_view(
+        &dir,
+        &fixture,
+        "[
+            Wait(3), WaitCoverage, Dump(\"start.json\"),
+            Move(480.0, 300.0), Wait(1), Press(Right), Wait(1), Move(540.0, 270.0), Wait(1), Release(Right), Wait(1), Dump(\"orbited.json\"),
+            Press(Middle), Wait(1), Move(500.0, 300.0), Wait(1), Release(Middle), Wait(1), Dump(\"panned.json\"),
+            Wheel(2.0), Wait(1), Dump(\"zoomed.json\"),
+            Tap(\"KeyB\"), Wait(1), Dump(\"blind.json\"),
+            Tap(\"KeyC\"), Wait(1), Dump(\"cycled.json\"),
+            Tap(\"KeyN\"), Wait(1), WaitCoverage, Dump(\"added.json\"),
+            Tap(\"Delete\"), Wait(1), WaitCoverage, Dump(\"deleted.json\"),
+            Tap(\"KeyL\"), Wait(1), WaitCoverage, Dump(\"loaded.json\"),
+            Hold(\"ControlLeft\"), Tap(\"KeyS\"), Let(\"ControlLeft\"), Wait(2), Dump(\"saved.json\"),
+            Exit,
+        ]",
+        &[
+            "--placed",
+            placed_dir.join("scenario.ron").to_str().unwrap(),
+            "--save",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let start = dump(&dir, "start.json");
+    // The overview renders at the default share of the 960×540 window.
+    let scale = crowdtwin_view::DEFAULT_OVERVIEW_SCALE;
+    assert_eq!(
+        start.overview_image,
+        Some([(960.0 * scale).round() as u32, (540.0 * scale).round() as u32])
+    );
+    let orbit = |d: &Dump| d.orbit.clone().expect("an overview camera");
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-4 * (1.0 + b.abs());
+    let (o0, o1) = (orbit(&start), orbit(&dump(&dir, "orbited.json")));
+    // Right-drag 60 px right and 30 px up: turns the view, keeps focus and distance.
+    assert!(close(o1.yaw, o0.yaw - 60.0 * 0.006), "{o0:?} → {o1:?}");
+    assert!(close(o1.pitch, o0.pitch - 30.0 * 0.006), "{o0:?} → {o1:?}");
+    assert_eq!((o1.focus, o1.distance), (o0.focus, o0.distance));
+    // Middle-drag: the focus slides over the ground; the view's angles stay.
+    let o2 = orbit(&dump(&dir, "panned.json"));
+    assert_eq!((o2.yaw, o2.pitch, o2.distance), (o1.yaw, o1.pitch, o1.distance));
+    assert_ne!(o2.focus, o1.focus);
+    assert_eq!(o2.focus[1], 0.0);
+    // Two wheel lines in: 0.88² of the distance.
+    let o3 = orbit(&dump(&dir, "zoomed.json"));
+    assert!(close(o3.distance, o2.distance * 0.88 * 0.88), "{o2:?} → {o3:?}");
+    // B: the view looks at the largest blind region's centroid.
+    let blind = dump(&dir, "blind.json");
+    let ([bx, bz], area) = blind.largest_blind.expect("the small site has a blind region");
+    assert!(area > 0.0);
+    assert_eq!(orbit(&blind).focus, [bx, 0.0, bz]);
+    // C selects the first camera.
+    let cycled = dump(&dir, "cycled.json");
+    assert_eq!(cycled.selected.as_deref(), Some(scenario.cameras[0].id.as_str()));
+    // N adds a camera at the view's centre, a copy of the selected one's settings; the overlay
+    // counts it as the coverage model does.
+    let added = dump(&dir, "added.json");
+    assert_eq!(added.cameras.len(), scenario.cameras.len() + 1);
+    let new = added.cameras.last().unwrap();
+    assert_eq!(added.selected.as_deref(), Some(new.id.as_str()));
+    assert_eq!(new.id, "cam-new-1");
+    assert_eq!(
+        new.position,
+        [bx, scenario.cameras[0].position.1, bz],
+        "at the focus, at the template's height"
+    );
+    let mut with_new = scenario.clone();
+    let mut copy = scenario.cameras[0].clone();
+    copy.id = new.id.clone();
+    copy.position = (new.position[0], new.position[1], new.position[2]);
+    copy.privacy_masks.clear();
+    with_new.cameras.push(copy);
+    assert_eq!(added.overlay_revision, Some(added.revision));
+    assert_eq!(added.overlay_cells_by_level, levels(&with_new).0);
+    // Delete removes it; the overlay is back to the scenario's own coverage.
+    let deleted = dump(&dir, "deleted.json");
+    assert_eq!(deleted.cameras, start.cameras);
+    assert_eq!(deleted.selected, None);
+    assert_eq!(deleted.overlay_revision, Some(deleted.revision));
+    assert_eq!(deleted.overlay_cells_by_level, start.overlay_cells_by_level);
+    // L loads the `place` result's cameras; the overlay shows their coverage.
+    let loaded = dump(&dir, "loaded.json");
+    assert!(loaded.status.starts_with("loaded 2 camera(s)"), "{}", loaded.status);
+    let ids: Vec<_> = loaded.cameras.iter().map(|c| c.id.as_str()).collect();
+    let placed_ids: Vec<_> = placed.cameras.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, placed_ids);
+    assert_eq!(loaded.overlay_revision, Some(loaded.revision));
+    let mut with_placed = scenario.clone();
+    with_placed.cameras = placed.cameras.clone();
+    assert_eq!(loaded.overlay_cells_by_level, levels(&with_placed).0);
+    assert_ne!(loaded.overlay_cells_by_level, start.overlay_cells_by_level);
+    // Saved: the scenario with the placed cameras, which `check` accepts.
+    assert!(dump(&dir, "saved.json").status.starts_with("saved"));
+    let back = Scenario::load(&saved).unwrap();
+    assert_eq!(back.cameras, placed.cameras);
+    let check = crowdtwin(&["check", saved.to_str().unwrap()]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_script_with_an_unknown_key_is_refused_before_any_window_opens() {
     let dir = temp_dir("view-bad-script");

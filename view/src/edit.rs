@@ -114,13 +114,14 @@ fn mouse_edit(
     keys: Res<ButtonInput<KeyCode>>,
     pointer: Res<Pointer>,
     window: Query<&Window, With<PrimaryWindow>>,
-    overview: Query<(&Camera, &GlobalTransform), With<Overview>>,
+    overview: Query<(&Camera, &GlobalTransform, &Overview)>,
     time: Res<Time<Real>>,
     mut drag: ResMut<Drag>,
     mut selection: ResMut<Selection>,
     mut edited: ResMut<Edited>,
 ) {
-    let (Some(position), Ok((camera, transform))) = (pointer.position, overview.single()) else {
+    let (Some(position), Ok((camera, transform, overview))) = (pointer.position, overview.single())
+    else {
         return;
     };
     let now = time.elapsed_secs_f64();
@@ -130,16 +131,16 @@ fn mouse_edit(
         let shift = keys.any_pressed([KeyCode::ShiftLeft, KeyCode::ShiftRight]);
         if shift {
             if let (Some(index), Some(target)) =
-                (selection.0, ground_under(camera, transform, position, 0.0))
+                (selection.0, ground_under(camera, transform, overview, position, 0.0))
             {
                 let head = edited.scenario.placement.head_height_m;
                 edited.edit_camera(index, now, |c| aim(c, Vec3::new(target.x, head, target.z)));
             }
             return;
         }
-        let picked = pick(&edited.scenario.cameras, camera, transform, position);
+        let picked = pick(&edited.scenario.cameras, camera, transform, overview, position);
         selection.0 = picked;
-        *drag = match (picked, ground_under(camera, transform, position, 0.0)) {
+        *drag = match (picked, ground_under(camera, transform, overview, position, 0.0)) {
             (Some(index), Some(grabbed)) => {
                 let (x, _, z) = edited.scenario.cameras[index].position;
                 Drag::Move(index, Vec2::new(x - grabbed.x, z - grabbed.z))
@@ -155,7 +156,7 @@ fn mouse_edit(
         && index == selected
     {
         if pointer.delta != Vec2::ZERO {
-            if let Some(ground) = ground_under(camera, transform, position, 0.0) {
+            if let Some(ground) = ground_under(camera, transform, overview, position, 0.0) {
                 edited.edit_camera(index, now, |c| {
                     c.position.0 = ground.x + offset.x;
                     c.position.2 = ground.z + offset.y;
@@ -170,13 +171,14 @@ fn pick(
     cameras: &[CameraSpec],
     camera: &Camera,
     transform: &GlobalTransform,
+    overview: &Overview,
     position: Vec2,
 ) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (index, spec) in cameras.iter().enumerate() {
         let (x, y, z) = spec.position;
         for point in [Vec3::new(x, y, z), Vec3::new(x, 0.0, z)] {
-            if let Some(screen) = screen_of(camera, transform, point) {
+            if let Some(screen) = screen_of(camera, transform, overview, point) {
                 let distance = screen.distance(position);
                 if distance <= PICK_PX && best.is_none_or(|(_, d)| distance < d) {
                     best = Some((index, distance));

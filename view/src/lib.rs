@@ -2,6 +2,8 @@
 //! crowd moving, where cameras are placed by hand and their coverage is seen at once.
 //!
 //! One plugin per concern, composed by [`ViewPlugin`]:
+//! * [`crowd`] — the crowd as the overview draws it (each body part as a box; a camera's own
+//!   view keeps the full bodies);
 //! * [`orbit`] — the overview camera (orbit, pan, zoom) and the pointer as the window reports it;
 //! * [`edit`] — selecting, moving, turning, adding and deleting cameras; saving the scenario;
 //! * [`overlay`] — the DORI coverage of the site as a coloured ground overlay, computed by the
@@ -16,6 +18,7 @@
 //! The crowd steps one simulation tick per displayed frame (the simulation's fixed `dt`), so a
 //! scripted session is the same whatever the frame rate.
 
+pub mod crowd;
 pub mod edit;
 pub mod frustums;
 pub mod hud;
@@ -56,7 +59,15 @@ pub struct ViewOptions {
     pub mask_model: PathBuf,
     /// Window size in logical pixels.
     pub size: (u32, u32),
+    /// Share of the window's pixels (per axis, 0.25–1) the overview's 3D scene renders at
+    /// before it is scaled up to the window; text and picture-in-picture stay at full
+    /// resolution (see [`orbit`]).
+    pub overview_scale: f32,
 }
+
+/// The default [`ViewOptions::overview_scale`]: what keeps the overview above 5 frames/s at
+/// 960×540 under a software rasteriser (README "The planner's view").
+pub const DEFAULT_OVERVIEW_SCALE: f32 = 0.45;
 
 /// The scenario as edited so far; `revision` grows with every change of a camera.
 #[derive(Resource, Clone)]
@@ -101,8 +112,9 @@ pub fn clamp_pose(camera: &mut CameraSpec) {
     camera.hfov_deg = camera.hfov_deg.clamp(1.0, 170.0);
 }
 
-/// The render layer of what only the overview shows (the coverage overlay, the gizmos): never
-/// in a camera's own view. Layer 0 is the scene, 1 the simulation's id pass.
+/// The render layer of what only the overview shows (the coverage overlay, the gizmos, the
+/// simplified crowd): never in a camera's own view. Layer 0 is the scene, 1 the simulation's id
+/// pass, 3 the full bodies ([`crowd::CAMERA_LAYER`]).
 pub const OVERVIEW_LAYER: usize = 2;
 
 /// The selected camera (index into the edited scenario's cameras).
@@ -125,6 +137,7 @@ impl Plugin for ViewPlugin {
         app.init_resource::<Selection>()
             .add_systems(First, advance_clock)
             .add_plugins((
+                crowd::SimplifiedCrowdPlugin,
                 orbit::OrbitPlugin,
                 edit::EditPlugin,
                 overlay::OverlayPlugin,
@@ -149,6 +162,11 @@ fn advance_clock(mut clock: ResMut<SimClock>, edited: Res<Edited>) {
 /// The scenario, its site or the body assets cannot be loaded, or the crowd cannot be staged.
 pub fn run(options: ViewOptions) -> anyhow::Result<()> {
     // The script first: a bad one is refused before anything heavy is loaded.
+    anyhow::ensure!(
+        (0.25..=1.0).contains(&options.overview_scale),
+        "--overview-scale must be between 0.25 and 1 (the share of the window's pixels the overview renders), not {}",
+        options.overview_scale
+    );
     let steps = match &options.script {
         Some(path) => Some(script::Script::load(path)?),
         None => None,

@@ -1,8 +1,10 @@
 //! The picture-in-picture's masked view: the selected camera's render read back from the GPU,
 //! passed through the camera's own output (privacy masks, degradations) and the real masking
 //! model (ONNX Runtime, the run's default `models/nanodet.ron` or `--mask-model`), on a worker
-//! thread so the window never waits for it. A new frame is asked for as soon as the last one is
-//! masked. The model is loaded the first time the masked view is shown.
+//! thread so the window never waits for it. Every frame the picture-in-picture renders is read
+//! back and masked, with at most [`IN_FLIGHT`] frames read back or queued at once (a slower
+//! masker then skips renders rather than fall behind). The model is loaded the first time the
+//! masked view is shown; the worker is joined when the view closes.
 
 use crate::edit::Status;
 use crate::pip::{Pip, PipMode};
@@ -16,6 +18,10 @@ use crowdtwin_vision::masking::Masker;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+/// Frames read back or waiting for the masker at most: one being masked, the next ready.
+pub const IN_FLIGHT: u32 = 2;
 
 /// A frame to mask.
 struct Job {
@@ -30,10 +36,11 @@ struct Job {
 /// The worker's channels and the masked image shown.
 #[derive(Resource)]
 pub struct MaskedView {
-    jobs: Sender<Job>,
+    jobs: Option<Sender<Job>>,
+    worker: Option<JoinHandle<()>>,
     done: Mutex<Receiver<(String, Result<RgbaImage, String>)>>,
-    /// A frame is being read back or masked.
-    pub busy: bool,
+    /// Frames being read back or masked.
+    pub in_flight: u32,
     /// Frames masked so far, and the wall-clock seconds of the last ones.
     pub masked_s: Vec<f64>,
     /// The masked image, and the camera it shows.
@@ -65,7 +72,7 @@ fn spawn_worker(
     let (results, done) = channel();
     let model = config.0.mask_model.clone();
     let settings = edited.scenario.masking.clone();
-    std::thread::Builder::new()
+    let worker = std::thread::Builder::new()
         .name("view-masker".into())
         .spawn(move || worker(model, settings, incoming, results))
         .expect("a thread for the masker");
@@ -79,14 +86,25 @@ fn spawn_worker(
         ))
         .id();
     commands.insert_resource(MaskedView {
-        jobs,
+        jobs: Some(jobs),
+        worker: Some(worker),
         done: Mutex::new(done),
-        busy: false,
+        in_flight: 0,
         masked_s: Vec::new(),
         image,
         shows: None,
         node,
     });
+}
+
+impl Drop for MaskedView {
+    /// Lets the worker finish the frame it masks, so ONNX Runtime is not torn down under it.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
 }
 
 fn worker(
@@ -133,7 +151,7 @@ fn request_frame(
 ) {
     let Some(index) = selection
         .0
-        .filter(|_| *mode == PipMode::Masked && !masked.busy)
+        .filter(|_| *mode == PipMode::Masked && pip.rendering && masked.in_flight < IN_FLIGHT)
     else {
         return;
     };
@@ -142,8 +160,10 @@ fn request_frame(
     };
     let (width, height) = camera.render_resolution;
     let (seed, tick) = (edited.scenario.seed, clock.tick);
-    let jobs = masked.jobs.clone();
-    masked.busy = true;
+    let Some(jobs) = masked.jobs.clone() else {
+        return;
+    };
+    masked.in_flight += 1;
     commands
         .spawn(Readback::texture(pip.image.clone()))
         .observe(
@@ -199,19 +219,21 @@ fn show_masked(
 ) {
     let channel = masked.done.lock().expect("the masker's channel");
     let mut received: Vec<_> = channel.try_iter().collect();
-    // A worker that died (it never should) is reported, and the view stops waiting for it.
-    if received.is_empty()
-        && masked.busy
+    let stopped = received.is_empty()
+        && masked.in_flight > 0
         && matches!(
             channel.try_recv(),
             Err(std::sync::mpsc::TryRecvError::Disconnected)
-        )
-    {
-        received.push((String::new(), Err("the masking worker stopped".to_string())));
-    }
+        );
     drop(channel);
+    // A worker that died (it never should) is reported once, and nothing more is sent to it.
+    if stopped {
+        received.push((String::new(), Err("the masking worker stopped".to_string())));
+        masked.jobs = None;
+        masked.in_flight = 1;
+    }
     for (camera, outcome) in received {
-        masked.busy = false;
+        masked.in_flight = masked.in_flight.saturating_sub(1);
         match outcome {
             Ok(frame) => {
                 masked.shows = Some(camera);

@@ -1,14 +1,25 @@
 //! The overview camera, orbiting a focus point on the ground: right-drag orbits, middle-drag
 //! (or Shift + right-drag) pans, the wheel zooms. The pointer is followed through the window's
 //! `CursorMoved` messages — the same ones a scripted session writes — never through the OS.
+//!
+//! The overview's 3D scene renders into an image of [`ViewOptions::overview_scale`] of the
+//! window's pixels, which a full-window UI node scales up; text and picture-in-picture are drawn
+//! at the window's own resolution. A software rasteriser's cost is its fragments (README "The
+//! planner's view" has the measurements), so this is what keeps the overview interactive there;
+//! on a GPU `--overview-scale 1` renders it at full resolution. Picking maps window positions
+//! into the image through [`Overview::scale`].
+//!
+//! [`ViewOptions::overview_scale`]: crate::ViewOptions::overview_scale
 
+use bevy::camera::RenderTarget;
 use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::input::mouse::{MouseScrollUnit, MouseWheel};
 use bevy::math::primitives::InfinitePlane3d;
 use bevy::prelude::*;
 use bevy::render::view::{Msaa, NoIndirectDrawing};
-use bevy::window::{CursorMoved, PrimaryWindow};
+use bevy::ui::IsDefaultUiCamera;
+use bevy::window::{CursorMoved, PrimaryWindow, WindowResized};
 
 /// The overview camera's orbit: it looks at `focus` from `distance` metres, turned `yaw` round
 /// the vertical (radians, 0 = from the south) and raised `pitch` above the ground.
@@ -46,9 +57,22 @@ pub struct Pointer {
     pub delta: Vec2,
 }
 
-/// Marks the overview camera.
-#[derive(Component)]
-pub struct Overview;
+/// The overview camera, and how window positions map into the image it renders.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Overview {
+    /// Image pixels per logical window pixel, per axis (the render scale times the window's
+    /// scale factor, up to rounding).
+    pub scale: Vec2,
+}
+
+/// The image the overview renders into (shown by a full-window UI node).
+#[derive(Resource, Clone)]
+pub struct OverviewTarget {
+    /// The render target.
+    pub image: Handle<Image>,
+    /// Share of the window's physical pixels rendered, per axis (0.25–1).
+    pub render_scale: f32,
+}
 
 /// Spawns the overview camera and drives it.
 pub struct OrbitPlugin;
@@ -58,15 +82,66 @@ impl Plugin for OrbitPlugin {
         app.init_resource::<Pointer>()
             .add_systems(Startup, spawn_overview)
             .add_systems(PreUpdate, track_pointer)
-            .add_systems(Update, (orbit_with_mouse, apply_orbit).chain());
+            .add_systems(Update, (fit_target, orbit_with_mouse, apply_orbit).chain());
     }
+}
+
+/// The overview image's size in pixels for a window, and the image pixels per logical window
+/// pixel.
+fn target_size(window: &Window, render_scale: f32) -> (UVec2, Vec2) {
+    let physical = window.physical_size().max(UVec2::ONE);
+    let size = (physical.as_vec2() * render_scale)
+        .round()
+        .max(Vec2::ONE)
+        .as_uvec2();
+    let logical = Vec2::new(window.width(), window.height()).max(Vec2::ONE);
+    (size, size.as_vec2() / logical)
 }
 
 fn spawn_overview(
     mut commands: Commands,
     site: Res<crate::SiteData>,
+    config: Res<crate::ViewConfig>,
+    window: Query<&Window, With<PrimaryWindow>>,
+    mut images: ResMut<Assets<Image>>,
     atmosphere: Res<crowdtwin_sim::weather::Atmosphere>,
 ) {
+    let render_scale = config.0.overview_scale;
+    let (size, scale) = window
+        .single()
+        .map(|w| target_size(w, render_scale))
+        .unwrap_or((UVec2::new(960, 540), Vec2::ONE));
+    let image = images.add(crate::pip::blank(size.x, size.y, true));
+    // Below every other UI node: the HUD and the picture-in-picture stay sharp on top of it.
+    commands.spawn((
+        ImageNode::new(image.clone()),
+        Node {
+            position_type: PositionType::Absolute,
+            left: Val::Px(0.0),
+            top: Val::Px(0.0),
+            width: Val::Percent(100.0),
+            height: Val::Percent(100.0),
+            ..default()
+        },
+        GlobalZIndex(-1),
+    ));
+    // The window's own camera draws only the UI.
+    commands.spawn((
+        Camera2d,
+        Camera {
+            order: 10,
+            clear_color: ClearColorConfig::Custom(atmosphere.sky),
+            ..default()
+        },
+        Msaa::Off,
+        Tonemapping::None,
+        DebandDither::Disabled,
+        IsDefaultUiCamera,
+    ));
+    commands.insert_resource(OverviewTarget {
+        image: image.clone(),
+        render_scale,
+    });
     let [x0, z0, x1, z1] = site.0.extent();
     let focus = Vec3::new(0.5 * (x0 + x1), 0.0, 0.5 * (z0 + z1));
     let orbit = Orbit {
@@ -87,6 +162,7 @@ fn spawn_overview(
             far: 5000.0,
             ..default()
         }),
+        RenderTarget::Image(image.into()),
         Msaa::Off,
         NoIndirectDrawing,
         bevy::camera::Exposure {
@@ -94,12 +170,35 @@ fn spawn_overview(
         },
         orbit.transform(),
         orbit,
-        Overview,
+        Overview { scale },
         RenderLayers::from_layers(&[0, crate::OVERVIEW_LAYER]),
         // No tonemapping pass: one full-screen pass less for the software renderer.
         Tonemapping::None,
         DebandDither::Disabled,
     ));
+}
+
+/// Keeps the overview image at its share of the window when the window is resized.
+fn fit_target(
+    mut resized: MessageReader<WindowResized>,
+    window: Query<&Window, With<PrimaryWindow>>,
+    target: Res<OverviewTarget>,
+    mut images: ResMut<Assets<Image>>,
+    mut overview: Query<&mut Overview>,
+) {
+    if resized.read().count() == 0 {
+        return;
+    }
+    let (Ok(window), Ok(mut overview)) = (window.single(), overview.single_mut()) else {
+        return;
+    };
+    let (size, scale) = target_size(window, target.render_scale);
+    overview.scale = scale;
+    if images.get(&target.image).is_some_and(|i| i.size() != size)
+        && let Some(mut image) = images.get_mut(&target.image)
+    {
+        *image = crate::pip::blank(size.x, size.y, true);
+    }
 }
 
 fn track_pointer(mut moved: MessageReader<CursorMoved>, mut pointer: ResMut<Pointer>) {
@@ -151,22 +250,33 @@ fn apply_orbit(mut cameras: Query<(&Orbit, &mut Transform), Changed<Orbit>>) {
     }
 }
 
-/// The ground point (y = `height`) under a window position, seen through the overview camera.
+/// The ground point (y = `height`) under a window position (logical pixels), seen through the
+/// overview camera.
 pub fn ground_under(
     camera: &Camera,
     transform: &GlobalTransform,
+    overview: &Overview,
     position: Vec2,
     height: f32,
 ) -> Option<Vec3> {
-    let ray = camera.viewport_to_world(transform, position).ok()?;
+    let ray = camera
+        .viewport_to_world(transform, position * overview.scale)
+        .ok()?;
     let distance =
         ray.intersect_plane(Vec3::new(0.0, height, 0.0), InfinitePlane3d::new(Vec3::Y))?;
     Some(ray.get_point(distance))
 }
 
-/// The window position of a world point seen through the overview camera, if in front of it.
-pub fn screen_of(camera: &Camera, transform: &GlobalTransform, point: Vec3) -> Option<Vec2> {
-    camera.world_to_viewport(transform, point).ok()
+/// The window position (logical pixels) of a world point seen through the overview camera, if
+/// in front of it.
+pub fn screen_of(
+    camera: &Camera,
+    transform: &GlobalTransform,
+    overview: &Overview,
+    point: Vec3,
+) -> Option<Vec2> {
+    let in_image = camera.world_to_viewport(transform, point).ok()?;
+    Some(in_image / overview.scale)
 }
 
 /// Whether the pointer is over the primary window's picture-in-picture corner (input there is

@@ -1,6 +1,6 @@
 //! The selected camera's own view in a corner of the window: its raw render (same projection,
-//! resolution, exposure and fog as the frames `crowdtwin run` renders, every person drawn in
-//! full), the masked view ([`crate::masked`]), or the DORI level per pixel — the level a head at that pixel would be seen at: the
+//! exposure and fog as the frames `crowdtwin run` renders, every person drawn in full; at the
+//! size it is shown, or at the camera's render resolution for the masker), the masked view ([`crate::masked`]), or the DORI level per pixel — the level a head at that pixel would be seen at: the
 //! ray meets the head-height plane, the pixel density there is the sensor's focal length ÷ the
 //! distance along the axis (the coverage model's rule), grey where something blocks the line of
 //! sight, black under the camera's privacy masks, clear above the horizon.
@@ -8,6 +8,7 @@
 use crate::{Edited, Selection};
 use bevy::asset::RenderAssetUsages;
 use bevy::camera::RenderTarget;
+use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
@@ -22,9 +23,11 @@ pub const PIP_WIDTH: f32 = 384.0;
 pub const PIP_MARGIN: f32 = 12.0;
 /// Columns of the DORI-per-pixel image (rows follow the aspect).
 pub const DORI_COLUMNS: u32 = 192;
-/// The picture-in-picture renders at most this often (seconds of wall-clock time): twice a
-/// second keeps it above the 1 fps asked of it while the overview gets the rest.
-pub const PIP_PERIOD_S: f64 = 0.5;
+/// The picture-in-picture renders on this cadence (seconds of wall-clock time): 1.18 times a
+/// second keeps it above the 1 fps asked of it while the overview gets the rest (each render is
+/// a full camera frame with every body in full, as costly as an overview frame on a software
+/// rasteriser).
+pub const PIP_PERIOD_S: f64 = 0.85;
 
 /// What the picture-in-picture shows.
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +76,10 @@ pub struct Pip {
     pub shown: Option<CameraSpec>,
     /// Wall-clock seconds of each picture-in-picture render so far (the last few).
     pub renders_s: Vec<f64>,
+    /// The camera renders a new frame this frame (the masked view reads that one back).
+    pub rendering: bool,
+    /// When the next render is due (wall-clock seconds).
+    next_s: f64,
     /// The UI nodes: the render and the DORI layer.
     nodes: (Entity, Entity),
 }
@@ -145,6 +152,8 @@ fn spawn_pip(
                 ev100: atmosphere.exposure_ev100,
             },
             PipCamera,
+            // The scene and the full bodies (the overview draws boxes instead).
+            RenderLayers::from_layers(&[0, crate::crowd::CAMERA_LAYER]),
         ))
         .id();
     if let Some((colour, visibility_m)) = atmosphere.fog {
@@ -176,6 +185,8 @@ fn spawn_pip(
         camera,
         shown: None,
         renders_s: Vec::new(),
+        rendering: false,
+        next_s: 0.0,
         nodes: (render, layer),
     });
 }
@@ -218,6 +229,7 @@ pub fn follow_selection(
     mut images: ResMut<Assets<Image>>,
     mut cameras: Query<(&mut Camera, &mut Transform, &mut Projection), With<PipCamera>>,
     mut visibility: Query<&mut Visibility, With<ImageNode>>,
+    window: Query<&Window, With<bevy::window::PrimaryWindow>>,
 ) {
     let spec = selection.0.and_then(|i| edited.scenario.cameras.get(i));
     let Ok((mut camera, mut transform, mut projection)) = cameras.get_mut(pip.camera) else {
@@ -226,6 +238,7 @@ pub fn follow_selection(
     let (render_node, dori_node) = pip.nodes;
     let Some(spec) = spec else {
         camera.is_active = false;
+        pip.rendering = false;
         pip.shown = None;
         for node in [render_node, dori_node] {
             if let Ok(mut v) = visibility.get_mut(node) {
@@ -236,16 +249,22 @@ pub fn follow_selection(
     };
     let (width, height) = spec.render_resolution;
     let model = CameraModel::new(spec, spec.render_resolution);
+    // The masker sees the camera's render resolution, as in a run; the raw and DORI views are
+    // rendered at the size they are shown (the same picture, a third of the pixels at 640×360).
+    let size = if *mode == PipMode::Masked {
+        UVec2::new(width, height)
+    } else {
+        let scale = window.single().map_or(1.0, Window::scale_factor);
+        let shown_width = (PIP_WIDTH * scale).round().min(width as f32).max(1.0);
+        let shown_height = (shown_width * height as f32 / width as f32).round().max(1.0);
+        UVec2::new(shown_width as u32, shown_height as u32)
+    };
+    let resized = images.get(&pip.image).is_none_or(|i| i.size() != size);
+    if resized && let Some(mut image) = images.get_mut(&pip.image) {
+        *image = blank(size.x, size.y, true);
+    }
     let changed = pip.shown.as_ref() != Some(spec);
     if changed {
-        if images
-            .get(&pip.image)
-            .is_none_or(|i| i.size() != UVec2::new(width, height))
-        {
-            if let Some(mut image) = images.get_mut(&pip.image) {
-                *image = blank(width, height, true);
-            }
-        }
         *transform = crowdtwin_sim::cameras::camera_transform(spec);
         *projection = Projection::Perspective(PerspectiveProjection {
             fov: model.vfov_rad(),
@@ -266,15 +285,17 @@ pub fn follow_selection(
         }
         pip.shown = Some(spec.clone());
     }
-    // Render when the pose changed, else at most every PIP_PERIOD_S.
+    // On a fixed cadence of PIP_PERIOD_S (so frames that fall late do not lower the rate), and
+    // not in the frame that takes an edit (that frame shows the edit on the overview first)
+    // unless a drag has kept it waiting a whole period.
     let now = time.elapsed_secs_f64();
-    let due = changed
-        || pip
-            .renders_s
-            .last()
-            .is_none_or(|&last| now - last >= PIP_PERIOD_S);
+    let late = now - pip.next_s;
+    let due = resized || (late >= 0.0 && (!changed || late >= PIP_PERIOD_S));
     camera.is_active = due;
+    pip.rendering = due;
     if due {
+        // A cadence fallen more than a period behind restarts from now.
+        pip.next_s = if late > PIP_PERIOD_S { now } else { pip.next_s } + PIP_PERIOD_S;
         pip.renders_s.push(now);
         let excess = pip.renders_s.len().saturating_sub(32);
         pip.renders_s.drain(..excess);

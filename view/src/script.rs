@@ -235,7 +235,7 @@ fn replay(
     config: Res<ViewConfig>,
     time: Res<Time<Real>>,
     window: Query<Entity, With<PrimaryWindow>>,
-    overview: Query<(&Camera, &GlobalTransform), With<Overview>>,
+    overview: Query<(&Camera, &GlobalTransform, &Overview)>,
     state: DumpState,
     mut cursor: MessageWriter<CursorMoved>,
     mut buttons: MessageWriter<MouseButtonInput>,
@@ -332,19 +332,19 @@ fn replay(
             return fail(&mut exit, "no overview camera".into());
         }
         Step::MoveTo(x, y, z) => {
-            let (camera, transform) = overview.single().expect("checked above");
-            match screen_of(camera, transform, Vec3::new(x, y, z)) {
+            let (camera, transform, overview) = overview.single().expect("checked above");
+            match screen_of(camera, transform, overview, Vec3::new(x, y, z)) {
                 Some(position) => move_to(&mut cursor, position),
                 None => return fail(&mut exit, format!("({x}, {y}, {z}) is not on screen")),
             }
         }
         Step::MoveToCamera(id) => {
-            let (camera, transform) = overview.single().expect("checked above");
+            let (camera, transform, overview) = overview.single().expect("checked above");
             let Some(spec) = state.edited.scenario.cameras.iter().find(|c| c.id == id) else {
                 return fail(&mut exit, format!("no camera `{id}`"));
             };
             let (x, _, z) = spec.position;
-            match screen_of(camera, transform, Vec3::new(x, 0.0, z)) {
+            match screen_of(camera, transform, overview, Vec3::new(x, 0.0, z)) {
                 Some(position) => move_to(&mut cursor, position),
                 None => return fail(&mut exit, format!("camera `{id}` is not on screen")),
             }
@@ -473,7 +473,7 @@ fn save_screenshot(image: &Image, path: &Path) -> Result<(), String> {
 
 /// What a dump reads.
 #[derive(bevy::ecs::system::SystemParam)]
-pub struct DumpState<'w> {
+pub struct DumpState<'w, 's> {
     edited: Res<'w, Edited>,
     selection: Res<'w, Selection>,
     status: Res<'w, Status>,
@@ -483,6 +483,7 @@ pub struct DumpState<'w> {
     masked: Option<Res<'w, crate::masked::MaskedView>>,
     images: Res<'w, Assets<Image>>,
     clock: Res<'w, crowdtwin_agents::SimClock>,
+    overview: Query<'w, 's, (&'static crate::orbit::Orbit, &'static Camera)>,
 }
 
 /// A camera's pose in a dump.
@@ -544,9 +545,27 @@ pub struct Dump {
     pub masked_frames: usize,
     /// The frame rate measured by the last `Measure` step.
     pub measured_fps: Option<f64>,
+    /// The overview camera's orbit.
+    pub orbit: Option<OrbitDump>,
+    /// Size of the image the overview renders (pixels; the window's size times
+    /// `--overview-scale`).
+    pub overview_image: Option<[u32; 2]>,
 }
 
-impl DumpState<'_> {
+/// The overview camera's orbit in a dump.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrbitDump {
+    /// Ground point looked at (x, y, z), metres.
+    pub focus: [f32; 3],
+    /// Radians round the vertical.
+    pub yaw: f32,
+    /// Radians above the ground.
+    pub pitch: f32,
+    /// Metres from the focus.
+    pub distance: f32,
+}
+
+impl DumpState<'_, '_> {
     fn dump(&self, frame: u64, measured_fps: Option<f64>) -> Dump {
         let scenario = &self.edited.scenario;
         let cameras = scenario
@@ -629,6 +648,18 @@ impl DumpState<'_> {
             masked_fps,
             masked_frames: self.masked.as_ref().map_or(0, |m| m.masked_s.len()),
             measured_fps,
+            orbit: self.overview.single().ok().map(|(o, _)| OrbitDump {
+                focus: o.focus.to_array(),
+                yaw: o.yaw,
+                pitch: o.pitch,
+                distance: o.distance,
+            }),
+            overview_image: self
+                .overview
+                .single()
+                .ok()
+                .and_then(|(_, c)| c.physical_target_size())
+                .map(|s| s.to_array()),
         }
     }
 }
