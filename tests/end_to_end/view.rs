@@ -413,6 +413,20 @@ fn orbit_pan_zoom_blind_spot_add_delete_cycle_and_load_a_place_result_by_raw_inp
         start.overview_image,
         Some([(960.0 * scale).round() as u32, (540.0 * scale).round() as u32])
     );
+    // Picking maps the window into that image: the orbit's focus, at the centre of the
+    // overview camera's image, is at the centre of the window.
+    let [fx, fy] = start.focus_on_screen.expect("the focus is on screen");
+    assert!(
+        (fx - 480.0).abs() < 0.5 && (fy - 270.0).abs() < 0.5,
+        "focus at ({fx}, {fy})"
+    );
+    // The overview draws every body part as a box; the full part only in a camera's view.
+    let [both, camera_only, boxes] = start.body_meshes;
+    assert!(
+        both == 0 && camera_only > 0 && boxes == camera_only,
+        "{:?}",
+        start.body_meshes
+    );
     let orbit = |d: &Dump| d.orbit.clone().expect("an overview camera");
     let close = |a: f32, b: f32| (a - b).abs() < 1e-4 * (1.0 + b.abs());
     let (o0, o1) = (orbit(&start), orbit(&dump(&dir, "orbited.json")));

@@ -103,7 +103,9 @@ impl Plugin for EditPlugin {
             .init_resource::<Drag>()
             .add_systems(
                 Update,
-                (mouse_edit, keyboard_edit, type_exact, add_delete_load_save).chain(),
+                (mouse_edit, keyboard_edit, type_exact, add_delete_load_save)
+                    .chain()
+                    .in_set(crate::EditSet),
             );
     }
 }

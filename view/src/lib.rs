@@ -67,7 +67,7 @@ pub struct ViewOptions {
 
 /// The default [`ViewOptions::overview_scale`]: what keeps the overview above 5 frames/s at
 /// 960×540 under a software rasteriser (README "The planner's view").
-pub const DEFAULT_OVERVIEW_SCALE: f32 = 0.45;
+pub const DEFAULT_OVERVIEW_SCALE: f32 = 0.4;
 
 /// The scenario as edited so far; `revision` grows with every change of a camera.
 #[derive(Resource, Clone)]
@@ -116,6 +116,11 @@ pub fn clamp_pose(camera: &mut CameraSpec) {
 /// simplified crowd): never in a camera's own view. Layer 0 is the scene, 1 the simulation's id
 /// pass, 3 the full bodies ([`crowd::CAMERA_LAYER`]).
 pub const OVERVIEW_LAYER: usize = 2;
+
+/// The systems that change the edited cameras (mouse, keyboard, add, delete, load, save): what
+/// shows the cameras runs after them, in the same frame.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EditSet;
 
 /// The selected camera (index into the edited scenario's cameras).
 #[derive(Resource, Clone, Copy, Debug, Default)]

@@ -16,9 +16,11 @@ use crowdtwin_core::scenario::{CameraSpec, MaskingSettings};
 use crowdtwin_vision::detector::Detector;
 use crowdtwin_vision::masking::Masker;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Frames read back or waiting for the masker at most: one being masked, the next ready.
 pub const IN_FLIGHT: u32 = 2;
@@ -38,6 +40,7 @@ struct Job {
 pub struct MaskedView {
     jobs: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
     done: Mutex<Receiver<(String, Result<RgbaImage, String>)>>,
     /// Frames being read back or masked.
     pub in_flight: u32,
@@ -72,9 +75,11 @@ fn spawn_worker(
     let (results, done) = channel();
     let model = config.0.mask_model.clone();
     let settings = edited.scenario.masking.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
     let worker = std::thread::Builder::new()
         .name("view-masker".into())
-        .spawn(move || worker(model, settings, incoming, results))
+        .spawn(move || worker(model, settings, incoming, results, flag))
         .expect("a thread for the masker");
     let image = images.add(crate::pip::blank(16, 9, false));
     let node = commands
@@ -88,6 +93,7 @@ fn spawn_worker(
     commands.insert_resource(MaskedView {
         jobs: Some(jobs),
         worker: Some(worker),
+        stop,
         done: Mutex::new(done),
         in_flight: 0,
         masked_s: Vec::new(),
@@ -98,8 +104,10 @@ fn spawn_worker(
 }
 
 impl Drop for MaskedView {
-    /// Lets the worker finish the frame it masks, so ONNX Runtime is not torn down under it.
+    /// Stops the worker after the frame it masks (frames still queued are dropped), so ONNX
+    /// Runtime is not torn down under a running inference.
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         self.jobs.take();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
@@ -112,10 +120,24 @@ fn worker(
     settings: MaskingSettings,
     jobs: Receiver<Job>,
     results: Sender<(String, Result<RgbaImage, String>)>,
+    stop: Arc<AtomicBool>,
 ) {
     // Loaded once, on the first job; a model that fails to load is not tried again.
     let mut masker: Option<Result<Masker, String>> = None;
-    for job in jobs {
+    loop {
+        // The stop flag is looked at between frames: a readback still in flight holds a sender,
+        // so the channel alone would not end the loop when the view closes.
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let job = match jobs.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         let outcome = (|| {
             let loaded = masker.get_or_insert_with(|| {
                 Detector::load(&model, 1)

@@ -19,7 +19,7 @@ use bevy::math::primitives::InfinitePlane3d;
 use bevy::prelude::*;
 use bevy::render::view::{Msaa, NoIndirectDrawing};
 use bevy::ui::IsDefaultUiCamera;
-use bevy::window::{CursorMoved, PrimaryWindow, WindowResized};
+use bevy::window::{CursorMoved, PrimaryWindow};
 
 /// The overview camera's orbit: it looks at `focus` from `distance` metres, turned `yaw` round
 /// the vertical (radians, 0 = from the south) and raised `pitch` above the ground.
@@ -110,7 +110,10 @@ fn spawn_overview(
     let (size, scale) = window
         .single()
         .map(|w| target_size(w, render_scale))
-        .unwrap_or((UVec2::new(960, 540), Vec2::ONE));
+        .unwrap_or_else(|_| {
+            let size = (Vec2::new(960.0, 540.0) * render_scale).round().as_uvec2();
+            (size, Vec2::splat(render_scale))
+        });
     let image = images.add(crate::pip::blank(size.x, size.y, true));
     // Below every other UI node: the HUD and the picture-in-picture stay sharp on top of it.
     commands.spawn((
@@ -178,22 +181,22 @@ fn spawn_overview(
     ));
 }
 
-/// Keeps the overview image at its share of the window when the window is resized.
+/// Keeps the overview image at its share of the window, and the picking's scale with it, when
+/// the window's size or scale factor changes (checked every frame: a scale-factor change comes
+/// without a resize message).
 fn fit_target(
-    mut resized: MessageReader<WindowResized>,
     window: Query<&Window, With<PrimaryWindow>>,
     target: Res<OverviewTarget>,
     mut images: ResMut<Assets<Image>>,
     mut overview: Query<&mut Overview>,
 ) {
-    if resized.read().count() == 0 {
-        return;
-    }
     let (Ok(window), Ok(mut overview)) = (window.single(), overview.single_mut()) else {
         return;
     };
     let (size, scale) = target_size(window, target.render_scale);
-    overview.scale = scale;
+    if overview.scale != scale {
+        overview.scale = scale;
+    }
     if images.get(&target.image).is_some_and(|i| i.size() != size)
         && let Some(mut image) = images.get_mut(&target.image)
     {

@@ -80,6 +80,8 @@ pub struct Pip {
     pub rendering: bool,
     /// When the next render is due (wall-clock seconds).
     next_s: f64,
+    /// A due render was put off by an edit in its frame: the next frame renders.
+    deferred: bool,
     /// The UI nodes: the render and the DORI layer.
     nodes: (Entity, Entity),
 }
@@ -95,7 +97,12 @@ impl Plugin for PipPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PipMode>()
             .add_systems(Startup, spawn_pip)
-            .add_systems(Update, (switch_mode, follow_selection).chain());
+            .add_systems(
+                Update,
+                (switch_mode, follow_selection)
+                    .chain()
+                    .after(crate::EditSet),
+            );
     }
 }
 
@@ -187,6 +194,7 @@ fn spawn_pip(
         renders_s: Vec::new(),
         rendering: false,
         next_s: 0.0,
+        deferred: false,
         nodes: (render, layer),
     });
 }
@@ -230,7 +238,9 @@ pub fn follow_selection(
     mut cameras: Query<(&mut Camera, &mut Transform, &mut Projection), With<PipCamera>>,
     mut visibility: Query<&mut Visibility, With<ImageNode>>,
     window: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    masked: Option<Res<crate::masked::MaskedView>>,
 ) {
+    let masker_busy = masked.is_some_and(|m| m.in_flight >= crate::masked::IN_FLIGHT);
     let spec = selection.0.and_then(|i| edited.scenario.cameras.get(i));
     let Ok((mut camera, mut transform, mut projection)) = cameras.get_mut(pip.camera) else {
         return;
@@ -239,6 +249,7 @@ pub fn follow_selection(
     let Some(spec) = spec else {
         camera.is_active = false;
         pip.rendering = false;
+        pip.deferred = false;
         pip.shown = None;
         for node in [render_node, dori_node] {
             if let Ok(mut v) = visibility.get_mut(node) {
@@ -264,6 +275,8 @@ pub fn follow_selection(
         *image = blank(size.x, size.y, true);
     }
     let changed = pip.shown.as_ref() != Some(spec);
+    // Another camera (or the first) is shown at once: the picture never shows the last one's.
+    let switched = pip.shown.as_ref().map(|s| &s.id) != Some(&spec.id);
     if changed {
         *transform = crowdtwin_sim::cameras::camera_transform(spec);
         *projection = Projection::Perspective(PerspectiveProjection {
@@ -285,12 +298,17 @@ pub fn follow_selection(
         }
         pip.shown = Some(spec.clone());
     }
-    // On a fixed cadence of PIP_PERIOD_S (so frames that fall late do not lower the rate), and
-    // not in the frame that takes an edit (that frame shows the edit on the overview first)
-    // unless a drag has kept it waiting a whole period.
+    // On a fixed cadence of PIP_PERIOD_S (so frames that fall late do not lower the rate); a
+    // render due in the frame that takes an edit goes to the next frame (the edit's frame shows
+    // it on the overview first). While the masker has all the frames it can take, a render
+    // would be seen by nobody: it waits.
     let now = time.elapsed_secs_f64();
     let late = now - pip.next_s;
-    let due = resized || (late >= 0.0 && (!changed || late >= PIP_PERIOD_S));
+    let masker_full = *mode == PipMode::Masked && masker_busy;
+    let due = resized
+        || switched
+        || (!masker_full && (pip.deferred || (late >= 0.0 && !changed)));
+    pip.deferred = !due && !masker_full && late >= 0.0;
     camera.is_active = due;
     pip.rendering = due;
     if due {

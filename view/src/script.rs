@@ -11,6 +11,7 @@
 
 use crate::edit::Status;
 use crate::orbit::{Overview, screen_of};
+use bevy::camera::visibility::RenderLayers;
 use crate::overlay::Coverage;
 use crate::pip::{Pip, PipMode};
 use crate::{Edited, Selection, ViewConfig};
@@ -483,7 +484,18 @@ pub struct DumpState<'w, 's> {
     masked: Option<Res<'w, crate::masked::MaskedView>>,
     images: Res<'w, Assets<Image>>,
     clock: Res<'w, crowdtwin_agents::SimClock>,
-    overview: Query<'w, 's, (&'static crate::orbit::Orbit, &'static Camera)>,
+    overview: Query<
+        'w,
+        's,
+        (
+            &'static crate::orbit::Orbit,
+            &'static Camera,
+            &'static GlobalTransform,
+            &'static Overview,
+        ),
+    >,
+    meshes: Query<'w, 's, (Option<&'static RenderLayers>, &'static ChildOf), With<Mesh3d>>,
+    joints: Query<'w, 's, (), With<crowdtwin_agents::spawn::BodyJoint>>,
 }
 
 /// A camera's pose in a dump.
@@ -550,6 +562,12 @@ pub struct Dump {
     /// Size of the image the overview renders (pixels; the window's size times
     /// `--overview-scale`).
     pub overview_image: Option<[u32; 2]>,
+    /// Where the orbit's focus is in the window (logical pixels): the window's centre when
+    /// picking maps window positions into the overview's image right.
+    pub focus_on_screen: Option<[f32; 2]>,
+    /// Meshes under body joints: drawn in full in both views (layer 0), drawn in full in a
+    /// camera's view only, and boxes in the overview only.
+    pub body_meshes: [u32; 3],
 }
 
 /// The overview camera's orbit in a dump.
@@ -648,7 +666,7 @@ impl DumpState<'_, '_> {
             masked_fps,
             masked_frames: self.masked.as_ref().map_or(0, |m| m.masked_s.len()),
             measured_fps,
-            orbit: self.overview.single().ok().map(|(o, _)| OrbitDump {
+            orbit: self.overview.single().ok().map(|(o, _, _, _)| OrbitDump {
                 focus: o.focus.to_array(),
                 yaw: o.yaw,
                 pitch: o.pitch,
@@ -658,8 +676,28 @@ impl DumpState<'_, '_> {
                 .overview
                 .single()
                 .ok()
-                .and_then(|(_, c)| c.physical_target_size())
+                .and_then(|(_, c, _, _)| c.physical_target_size())
                 .map(|s| s.to_array()),
+            focus_on_screen: self.overview.single().ok().and_then(|(o, c, t, v)| {
+                screen_of(c, t, v, o.focus).map(|p| p.to_array())
+            }),
+            body_meshes: self.body_meshes(),
         }
+    }
+
+    fn body_meshes(&self) -> [u32; 3] {
+        let mut counts = [0; 3];
+        for (layers, parent) in &self.meshes {
+            if !self.joints.contains(parent.parent()) {
+                continue;
+            }
+            match layers {
+                None => counts[0] += 1,
+                Some(l) if *l == RenderLayers::layer(crate::crowd::CAMERA_LAYER) => counts[1] += 1,
+                Some(l) if *l == RenderLayers::layer(crate::OVERVIEW_LAYER) => counts[2] += 1,
+                Some(_) => {}
+            }
+        }
+        counts
     }
 }
