@@ -164,32 +164,12 @@ fn a_planner_moves_a_camera_onto_a_blind_spot_and_saves_a_scenario_check_accepts
             Exit,
         ]"
     );
-    std::fs::write(dir.join("script.ron"), script).unwrap();
     let saved = dir.join("edited.ron");
-    let xvfb = Xvfb::start();
-    let out = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
-        .args([
-            "view",
-            scenario_path.to_str().unwrap(),
-            "--script",
-            dir.join("script.ron").to_str().unwrap(),
-        ])
-        .args([
-            "--out",
-            dir.to_str().unwrap(),
-            "--save",
-            saved.to_str().unwrap(),
-        ])
-        .env("DISPLAY", &xvfb.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .current_dir(root())
-        .output()
-        .unwrap();
-    drop(xvfb);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_view(
+        &dir,
+        &scenario_path,
+        &script,
+        &["--save", saved.to_str().unwrap()],
     );
 
     let before = dump(&dir, "before.json");
