@@ -285,6 +285,22 @@ fn a_planner_moves_a_camera_onto_a_blind_spot_and_saves_a_scenario_check_accepts
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+    // … and `crowdtwin run` takes it as it is: the moved camera renders and is scored.
+    let run_dir = dir.join("run");
+    let run = crowdtwin(&[
+        "run",
+        saved.to_str().unwrap(),
+        "--out",
+        run_dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let records = crowdtwin_reports::tables::read_all(&run_dir).unwrap();
+    assert!(!records.frames.is_empty());
     let back = Scenario::load(&saved).unwrap();
     let mut edited = scenario.clone();
     edited.cameras[0].position = (pose.position[0], pose.position[1], pose.position[2]);
