@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         refine_model: Option<PathBuf>,
         /// Anomaly model manifest (AD).
-        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_AD_MODEL)]
         ad_model: PathBuf,
         /// Key file for retention mode 1 (raw frames encrypted); outside the output folder.
         #[arg(long)]
@@ -106,7 +106,7 @@ enum Command {
         #[command(flatten)]
         simulated: Simulated,
         /// Anomaly model manifest (AD).
-        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_AD_MODEL)]
         ad_model: PathBuf,
         /// Styles to run, comma-separated.
         #[arg(long, default_value = "none,solid,blur,pixelate,edges")]
@@ -148,7 +148,7 @@ enum Command {
         #[arg(long)]
         refine_model: Option<PathBuf>,
         /// Anomaly model manifest (AD).
-        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_AD_MODEL)]
         ad_model: PathBuf,
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -316,7 +316,7 @@ enum Command {
         #[arg(long)]
         served_mask_model: Option<PathBuf>,
         /// Anomaly model manifest.
-        #[arg(long, default_value = "models/anomaly_mil.ron")]
+        #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_AD_MODEL)]
         ad_model: PathBuf,
         /// ONNX Runtime threads.
         #[arg(long, default_value_t = 2)]

@@ -5,20 +5,34 @@ use crowdtwin_vision::deployment::{open, raw_label, verify_log, warrant_access, 
 use std::collections::HashSet;
 
 #[test]
-fn the_anomaly_model_matches_the_python_reference_on_a_masked_clip() {
-    let reference = fixture_json("anomaly_clip/reference.json");
-    let mut model = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_mil.ron"), 1).unwrap();
+fn the_default_anomaly_model_matches_the_numpy_reference_on_a_masked_clip() {
+    assert_eq!(crowdtwin::pipeline::DEFAULT_AD_MODEL, "models/anomaly_mil.ron");
+    scores_the_fixture_clip_like_its_reference(crowdtwin::pipeline::DEFAULT_AD_MODEL, "anomaly_clip");
+}
+
+#[test]
+fn the_box_reading_anomaly_model_matches_the_python_reference_on_a_masked_clip() {
+    scores_the_fixture_clip_like_its_reference("models/anomaly_boxes.ron", "anomaly_boxes_clip");
+}
+
+/// Scores the fixture's 8 masked frames as one camera's clip and compares the last clip's score
+/// and region scores with the reference the fixture was made with.
+fn scores_the_fixture_clip_like_its_reference(manifest: &str, fixture: &str) {
+    let reference = fixture_json(&format!("{fixture}/reference.json"));
+    let mut model = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join(manifest), 1).unwrap();
     assert_eq!(reference["sha256"].as_str(), Some(model.sha256.as_str()), "the fixture was made with this model");
     let mut output = None;
     for index in 0..model.clip_length() {
-        let frame = fixture_png(&format!("anomaly_clip/frame_{index}.png"));
+        let frame = fixture_png(&format!("{fixture}/frame_{index}.png"));
         output = Some(model.score(0, &frame).unwrap());
     }
     let output = output.unwrap();
     let expected_score = reference["score"].as_f64().unwrap() as f32;
     assert!((output.score - expected_score).abs() < 1e-4, "score {} vs reference {expected_score}", output.score);
     let regions: Vec<f32> = reference["regions"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    assert_eq!(output.grid, (16, 9));
+    let grid = reference["grid"].as_array().map_or((16, 9), |g| (g[0].as_u64().unwrap() as usize, g[1].as_u64().unwrap() as usize));
+    assert_eq!(output.grid, grid);
+    assert_eq!(output.regions.len(), regions.len());
     let worst = output.regions.iter().zip(&regions).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(worst < 1e-4, "region scores differ from the reference by {worst}");
 }
@@ -718,4 +732,61 @@ fn the_trained_attacker_is_not_run_on_the_persons_it_was_trained_on() {
     let privacy = crowdtwin_reports::tables::read_all(&out).unwrap().privacy;
     assert!(privacy.iter().any(|p| p.attack == "attribute_trained"), "{privacy:?}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The anomaly model is handed the masked frame and nothing else: with the frame's
+/// ground truth scrambled (every id of the id mask, the persons and incidents in view) and the
+/// masker's own by-products too (its per-pixel mask, its detections), every score and region
+/// score of the anomaly stage is bit for bit what it was.
+#[test]
+fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
+    use crowdtwin::stages::anomaly::{AlertOut, AnomalyStage};
+    use crowdtwin::stages::masking::{Masking, MaskingStage};
+    use crowdtwin::stages::{Stage, TickInfo};
+    use crowdtwin_vision::alerts::{AlertRule, Alerter};
+    use crowdtwin_vision::anomaly::AnomalyDetector;
+    use crowdtwin_vision::cap::CapContext;
+    use crowdtwin_vision::deployment::Storage;
+    let scenario = small_scenario();
+    let mut sim = Simulation::new(&scenario, &SimOptions::default()).unwrap();
+    let mut frames = Vec::new();
+    while frames.len() < 10 {
+        frames.extend(sim.step().unwrap().into_iter().filter(|f| f.key.camera == 0));
+    }
+    assert!(frames.iter().any(|f| f.persons.len() > 0), "the clip shows people");
+    let dir = temp_dir("ad-ground-truth");
+    let scores = |corrupt: bool, name: &str| -> Vec<(f32, Vec<f32>)> {
+        let ad = AnomalyDetector::load(&root().join("models/anomaly_boxes.ron"), 1).unwrap();
+        let detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
+        let mut masking = MaskingStage::new(Masking::Masker(Box::new(crowdtwin_vision::masking::Masker::for_scenario(detector, None, &scenario.masking))));
+        let storage = Storage::new(&dir.join(name), scenario.deployment.retention, None).unwrap();
+        let cap = CapContext::new(&scenario.deployment.cap, scenario.time_of_day_h, None, &scenario.name, scenario.seed, "template").unwrap();
+        let rule = AlertRule { threshold: ad.default_threshold(), release_ratio: 0.8, min_duration_s: 0.0 };
+        let mut anomaly = AnomalyStage::new(Some(ad), Alerter::new(rule), storage, &scenario, AlertOut::new(None, cap, None));
+        frames
+            .iter()
+            .map(|frame| {
+                let tick = TickInfo { tick: frame.key.tick, source_ms: 0.0 };
+                let mut frame = frame.clone();
+                if corrupt {
+                    frame.id_mask.ids.iter_mut().enumerate().for_each(|(i, id)| *id = (i as u32).wrapping_mul(2_654_435_761));
+                    frame.persons.clear();
+                    frame.incidents.clear();
+                }
+                let mut masked = masking.process(tick, frame).unwrap();
+                if corrupt {
+                    masked.mask.mask.iter_mut().for_each(|painted| *painted = !*painted);
+                    masked.mask.detections.clear();
+                }
+                let scored = anomaly.process(tick, masked).unwrap();
+                (scored.anomaly.score, scored.anomaly.regions)
+            })
+            .collect()
+    };
+    // The box-reading model: its cell trees give a region grid at the masker's resolution of detail.
+    let clean = scores(false, "clean");
+    assert!(clean.iter().any(|(_, regions)| !regions.is_empty()), "the model gives region scores");
+    assert!(clean.iter().any(|(score, _)| *score != clean[0].0), "the scores vary over the clip, so the comparison can fail");
+    assert_eq!(clean, scores(true, "corrupt"), "the ground truth or the masker's by-products reached the anomaly model");
+    std::fs::remove_dir_all(&dir).ok();
 }

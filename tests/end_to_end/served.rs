@@ -105,6 +105,7 @@ fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn served_models_give_the_tables_in_process_models_give() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("served");
+    // The default masker and anomaly model: the local run below uses them.
     let server = Server::start(&dir, &[("nanodet", "models/nanodet.onnx"), ("anomaly", "models/anomaly_mil.onnx")], None);
     let (masker, anomaly) = (server.manifest("nanodet", "nanodet"), server.manifest("anomaly_mil", "anomaly"));
     let local = dir.join("local");

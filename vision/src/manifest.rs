@@ -36,6 +36,12 @@ pub struct ModelManifest {
     pub input: InputSpec,
     /// How to turn outputs into results.
     pub decoder: Decoder,
+    /// ONNX Runtime intra-op threads this model always runs with, whatever `--threads` says
+    /// (`None`: `--threads`). For a model whose sums ONNX Runtime splits by thread — a tree
+    /// ensemble over many rows adds its trees' votes in per-thread parts — so that its outputs,
+    /// and the run's tables, are the same bits at every thread count.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// A model served over the Open Inference Protocol (KServe predict protocol v2) by gRPC:
@@ -465,6 +471,11 @@ impl ModelManifest {
         if self.version != MANIFEST_VERSION {
             return Err((vec![Key("version")], format!("manifest version {} is not supported (this build reads {MANIFEST_VERSION})", self.version)));
         }
+        if let Some(threads) = self.threads
+            && !(1..=256).contains(&threads)
+        {
+            return Err((vec![Key("threads")], format!("must be 1 to 256 when given, got {threads}")));
+        }
         for (field, values) in [("mean", &self.input.mean), ("std", &self.input.std)] {
             if values.len() != 3 {
                 return Err((vec![Key("input"), Key(field)], format!("needs three values (one per channel), got {}", values.len())));
@@ -641,11 +652,14 @@ mod tests {
         let score_line = line_of("score_threshold:");
         let score = good[good.find("score_threshold:").unwrap()..].split(',').next().unwrap().to_string();
         let std = good[good.find("std:").unwrap()..].split(']').next().unwrap().to_string() + "]";
+        let pinned = ModelManifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/anomaly_boxes.ron")).unwrap();
+        assert_eq!((pinned.threads, ModelManifest::load(&path).unwrap().threads), (Some(1), None));
         for (bad, field, line) in [
             (good.replacen(&std, "std: [0.0, 1.0, 1.0]", 1), "input.std[0]", std_line),
             (good.replacen(&std, "std: [1.0, NaN, 1.0]", 1), "input.std[1]", std_line),
             (good.replacen(&score, "score_threshold: inf", 1), "decoder.score_threshold", score_line),
             (good.replacen(&score, "score_threshold: NaN", 1), "decoder.score_threshold", score_line),
+            (good.replacen("    decoder:", "    threads: Some(0),\n    decoder:", 1), "threads", line_of("decoder:")),
         ] {
             let file = dir.join("bad.ron");
             std::fs::write(&file, &bad).unwrap();

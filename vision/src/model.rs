@@ -64,7 +64,7 @@ impl Model {
     /// # Errors
     /// As [`Model::open`], or, for an endpoint, as [`ServedModel::connect`].
     pub fn load(manifest: &ModelManifest, manifest_path: &Path, threads: usize) -> Result<Self, VisionError> {
-        Model::open_either(&manifest.model_path(manifest_path), &manifest.sha256, manifest.endpoint.as_ref(), manifest_path, threads)
+        Model::open_either(&manifest.model_path(manifest_path), &manifest.sha256, manifest.endpoint.as_ref(), manifest_path, manifest.threads.unwrap_or(threads))
     }
 
     /// The file `file` (hash checked), or the model at `endpoint` when there is one; `manifest`

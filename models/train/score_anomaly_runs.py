@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Pools the held-out runs of anomaly models into one side-by-side table (markdown on stdout,
+JSON with `--json`): what the card and the README print.
+
+Each run folder is a `crowdtwin run` of one held-out scenario (the frame store's replay), read
+from its own tables: the frame AUC is pooled over every frame of every run (a frame is positive
+when an incident the run's profile calls an incident shows at least `min_visible_px` pixels in
+it, as the run's own frame AUC counts it — `incident_frames.parquet` joined with
+`incidents.parquet`, the run's classes), with a 95 % bootstrap interval over
+runs × cameras; per kind, incidents visible and detected (TBDC: alerts whose region meets the
+incident's box in at least `alerts.track_share` of its visible frames), protected activities
+visible and flagged, out-of-scope events alerted on (disproportionate), and false alerts per
+camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate.
+
+    python score_anomaly_runs.py --model NAME RUN... [--model NAME RUN...] [--json OUT]
+"""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import roc_auc_score
+
+TBDC_KINDS = ["fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "bag_snatch"]
+LONG_CONTEXT = ["loitering", "abandoned_object"]
+MIN_EVENTS = 5
+
+
+def frames_of(run):
+    frames = pl.read_parquet(run / "frames.parquet").select("tick", "camera", "ad_score")
+    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "protected", "out_of_scope")
+    min_px = pl.read_parquet(run / "runs.parquet")["min_visible_px"][0]
+    seen = pl.read_parquet(run / "incident_frames.parquet").filter(pl.col("visible_px") >= min_px).join(incidents, on="incident")
+    positive = seen.filter(~pl.col("protected") & ~pl.col("out_of_scope")).select("tick", "camera").unique().with_columns(pl.lit(True).alias("positive"))
+    return frames.join(positive, on=["tick", "camera"], how="left").with_columns(pl.col("positive").fill_null(False)).with_columns(pl.lit(run.name).alias("run"))
+
+
+def pooled(runs, seed=7):
+    table = pl.concat([frames_of(r) for r in runs]).sort("run", "camera", "tick")
+    y, s = table["positive"].to_numpy(), table["ad_score"].to_numpy()
+    groups = (table["run"] + "/" + table["camera"].cast(pl.String)).to_numpy()
+    names = sorted(set(groups))
+    rng = np.random.default_rng(seed)
+    index = {g: np.nonzero(groups == g)[0] for g in names}
+    draws = []
+    for _ in range(1000):
+        pick = np.concatenate([index[names[i]] for i in rng.integers(0, len(names), len(names))])
+        if 0 < y[pick].sum() < len(pick):
+            draws.append(roc_auc_score(y[pick], s[pick]))
+    return {"frames": int(len(y)), "positive": int(y.sum()), "frame_auc": float(roc_auc_score(y, s)), "frame_auc_ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]}
+
+
+def model_summary(runs):
+    runs = [pathlib.Path(r) for r in runs]
+    out = pooled(runs)
+    kinds, false_alerts, hours, alerts, disproportionate = {}, 0, 0.0, 0, 0
+    per_run = {}
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        a = summary["anomaly"]
+        per_run[run.name] = {"frame_auc": a["ad_frame_auc"], "positive_frames": a["positive_frames"]}
+        false_alerts += a["false_alerts"]
+        hours += a["camera_hours"]
+        alerts += a["alerts"]
+        disproportionate += a.get("disproportionate_alerts", 0)
+        for k in a["by_kind"]:
+            entry = kinds.setdefault(k["kind"], {"class": k["class"], "visible": 0, "alerted": 0})
+            entry["visible"] += k["visible"]
+            entry["alerted"] += k["alerted"]
+    incident = [v for v in kinds.values() if v["class"] == "incident"]
+    protected = [v for v in kinds.values() if v["class"] == "protected"]
+    rate = lambda group: (sum(v["alerted"] for v in group) / max(sum(v["visible"] for v in group), 1)) if group else None
+    out.update({
+        "per_run": per_run, "alerts": alerts, "false_alerts": false_alerts, "camera_hours": hours,
+        "false_alerts_per_camera_hour": false_alerts / hours if hours else None,
+        "disproportionate_alerts": disproportionate,
+        "incident_detection_rate": rate(incident), "protected_flag_rate": rate(protected),
+        "by_kind": dict(sorted(kinds.items())),
+    })
+    return out
+
+
+def cell(kind, entry):
+    if entry is None or entry["visible"] == 0:
+        return "not seen"
+    text = f"{entry['alerted']}/{entry['visible']}"
+    return text + (" (inconclusive)" if entry["visible"] < MIN_EVENTS else f" ({entry['alerted'] / entry['visible']:.0%})")
+
+
+def markdown(models):
+    names = list(models)
+    lines = ["| held-out | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    row = lambda label, f: lines.append(f"| {label} | " + " | ".join(f(models[n]) for n in names) + " |")
+    row("frame AUC, pooled (95 % CI over run × camera)", lambda m: f"**{m['frame_auc']:.3f}** ({m['frame_auc_ci95'][0]:.2f}–{m['frame_auc_ci95'][1]:.2f})")
+    row("frames (positive)", lambda m: f"{m['frames']} ({m['positive']})")
+    row("incidents detected (TBDC)", lambda m: "—" if m["incident_detection_rate"] is None else f"{m['incident_detection_rate']:.0%}")
+    row("protected activities flagged", lambda m: "—" if m["protected_flag_rate"] is None else f"{m['protected_flag_rate']:.0%}")
+    row("false alerts per camera-hour", lambda m: "—" if m["false_alerts_per_camera_hour"] is None else f"{m['false_alerts_per_camera_hour']:.0f}")
+    row("disproportionate alerts (out of scope)", lambda m: str(m["disproportionate_alerts"]))
+    kinds = sorted({k for m in models.values() for k in m["by_kind"]}, key=lambda k: (TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99)
+    for kind in kinds:
+        cls = next(m["by_kind"][kind]["class"] for m in models.values() if kind in m["by_kind"])
+        verb = {"incident": "detected", "protected": "flagged", "out_of_scope": "alerted on"}[cls]
+        row(f"{kind} ({cls.replace('_', ' ')}): {verb}", lambda m, kind=kind: cell(kind, m["by_kind"].get(kind)))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", nargs="+", action="append", required=True, metavar=("NAME", "RUN"))
+    parser.add_argument("--json", type=pathlib.Path)
+    args = parser.parse_args()
+    models = {entry[0]: model_summary(entry[1:]) for entry in args.model}
+    print(markdown(models))
+    if args.json:
+        args.json.write_text(json.dumps(models, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
