@@ -95,7 +95,7 @@ def markdown(models):
     row = lambda label, f: lines.append(f"| {label} | " + " | ".join(f(models[n]) for n in names) + " |")
     row("frame AUC, pooled (95 % CI over run × camera)", lambda m: f"**{m['frame_auc']:.3f}** ({m['frame_auc_ci95'][0]:.2f}–{m['frame_auc_ci95'][1]:.2f})")
     row("frames (positive)", lambda m: f"{m['frames']} ({m['positive']})")
-    row("incidents detected (TBDC)", lambda m: "—" if m["incident_detection_rate"] is None else f"{m['incident_detection_rate']:.0%}")
+    row("incidents detected (TBDC criterion, every incident kind)", lambda m: "—" if m["incident_detection_rate"] is None else f"{m['incident_detection_rate']:.0%}")
     row("protected activities flagged", lambda m: "—" if m["protected_flag_rate"] is None else f"{m['protected_flag_rate']:.0%}")
     row("false alerts per camera-hour", lambda m: "—" if m["false_alerts_per_camera_hour"] is None else f"{m['false_alerts_per_camera_hour']:.0f}")
     row("disproportionate alerts (out of scope)", lambda m: str(m["disproportionate_alerts"]))

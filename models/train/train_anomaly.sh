@@ -5,14 +5,16 @@
 # masker), then train and export
 # models/anomaly_boxes.onnx (+ its manifest); last, run it and the weak baseline on the held-out
 # stores through the real pipeline and pool those runs into DIR/heldout.md (the card's table).
-# About 55 min on 2 cores, nearly all rendering and masking; stores and datasets already in DIR
+# About 1-1¾ h on 2 cores (not timed in one go), nearly all rendering and masking; stores and datasets already in DIR
 # are reused. Deterministic: the same datasets give the same trees. See models/train/README.md.
 #
 #   models/train/train_anomaly.sh DIR [OUT]     (OUT: where the model goes, default models/)
 set -euo pipefail
+shopt -s inherit_errexit  # a failed render or export inside $(data …) stops the script
+dir=$(realpath -m "${1:?usage: models/train/train_anomaly.sh DIR [OUT]}")
+out=$(realpath -m "${2:-$(dirname "$0")/../../models}")
 cd "$(dirname "$0")/../.."
-dir=${1:?usage: models/train/train_anomaly.sh DIR [OUT]}
-out=${2:-models}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 bin=${CARGO_TARGET_DIR:-target}/release/crowdtwin
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 2; }
 TRAIN=${AD_TRAIN_SCENARIOS:-8} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-5}
@@ -20,8 +22,8 @@ TRAIN=${AD_TRAIN_SCENARIOS:-8} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-5}
 .venv/bin/python models/train/make_ad_scenarios.py --split holdout --count "$HOLDOUT" --out "$dir/scenarios" >/dev/null
 data() { # name
   local store="$dir/stores/$1" set="$dir/datasets/$1"
-  [ -f "$store/store.json" ] || "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2
-  [ -f "$set/labels.parquet" ] || "$bin" dataset --frames "$store" --out "$set" --size 320x180 --quiet >&2
+  [ -f "$store/store.json" ] || "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2 || exit 1
+  [ -f "$set/labels.parquet" ] || "$bin" dataset --frames "$store" --out "$set" --size 320x180 --quiet >&2 || exit 1
   echo "$set"
 }
 train=() holdout=()
@@ -41,5 +43,5 @@ for model in anomaly_boxes anomaly_mil; do
   done
   eval "${model}_runs=(\"\${runs[@]}\")"
 done
-.venv/bin/python models/train/score_anomaly_runs.py --model "anomaly_boxes (default)" "${anomaly_boxes_runs[@]}" \
-  --model "anomaly_mil (weak baseline)" "${anomaly_mil_runs[@]}" --json "$dir/heldout.json" | tee "$dir/heldout.md"
+.venv/bin/python models/train/score_anomaly_runs.py --model "anomaly_boxes (experiment)" "${anomaly_boxes_runs[@]}" \
+  --model "anomaly_mil (default, weak baseline)" "${anomaly_mil_runs[@]}" --json "$dir/heldout.json" | tee "$dir/heldout.md"

@@ -735,9 +735,10 @@ fn the_trained_attacker_is_not_run_on_the_persons_it_was_trained_on() {
 }
 
 /// The anomaly model is handed the masked frame and nothing else: with the frame's
-/// ground truth scrambled (every id of the id mask, the persons and incidents in view) and the
-/// masker's own by-products too (its per-pixel mask, its detections), every score and region
-/// score of the anomaly stage is bit for bit what it was.
+/// ground truth scrambled (every id of the id mask, the persons and incidents in view), the raw
+/// frame after masking and the masker's own by-products too (its per-pixel mask, its
+/// detections), every score and region score of the anomaly stage (with the box-reading model,
+/// whose region grid makes the comparison finer) is bit for bit what it was.
 #[test]
 fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
     use crowdtwin::stages::anomaly::{AlertOut, AnomalyStage};
@@ -753,7 +754,10 @@ fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
     while frames.len() < 10 {
         frames.extend(sim.step().unwrap().into_iter().filter(|f| f.key.camera == 0));
     }
-    assert!(frames.iter().any(|f| f.persons.len() > 0), "the clip shows people");
+    // What is scrambled below is really there: people, an event under way, ids in the mask.
+    assert!(frames.iter().any(|f| !f.persons.is_empty()), "the clip shows people");
+    assert!(frames.iter().any(|f| !f.incidents.is_empty()), "an event is under way");
+    assert!(frames.iter().any(|f| f.id_mask.ids.iter().any(|&id| id != 0)), "the id mask names something");
     let dir = temp_dir("ad-ground-truth");
     let scores = |corrupt: bool, name: &str| -> Vec<(f32, Vec<f32>)> {
         let ad = AnomalyDetector::load(&root().join("models/anomaly_boxes.ron"), 1).unwrap();
@@ -775,6 +779,8 @@ fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
                 }
                 let mut masked = masking.process(tick, frame).unwrap();
                 if corrupt {
+                    // The raw frame rides beside the masked one to the stage's storage: scramble it too.
+                    masked.frame.rgba.pixels.iter_mut().for_each(|v| *v = v.wrapping_add(97));
                     masked.mask.mask.iter_mut().for_each(|painted| *painted = !*painted);
                     masked.mask.detections.clear();
                 }
