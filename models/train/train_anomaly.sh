@@ -4,7 +4,8 @@
 # a frame store, export its masked frames and labels (`crowdtwin dataset --frames`, the default
 # masker), then train and export
 # models/anomaly_boxes.onnx (+ its manifest); last, run it and the weak baseline on the held-out
-# stores through the real pipeline and pool those runs into DIR/heldout.md (the card's table).
+# stores through the real pipeline and pool those runs into DIR/heldout.md (the card's table);
+# and the oracle study (oracle_tracks.py: trees on ground-truth box and silhouette tracks) into DIR/oracle.md.
 # About 1-1¾ h on 2 cores (not timed in one go), nearly all rendering and masking; stores and datasets already in DIR
 # are reused. Deterministic: the same datasets give the same trees. See models/train/README.md.
 #
@@ -45,3 +46,5 @@ for model in anomaly_boxes anomaly_mil; do
 done
 .venv/bin/python models/train/score_anomaly_runs.py --model "anomaly_boxes (experiment)" "${anomaly_boxes_runs[@]}" \
   --model "anomaly_mil (default, weak baseline)" "${anomaly_mil_runs[@]}" --json "$dir/heldout.json" | tee "$dir/heldout.md"
+# What perfect boxes or silhouettes, tracked by the ground truth, would allow on the same scenes.
+.venv/bin/python models/train/oracle_tracks.py "$dir" --train "$TRAIN" --holdout "$HOLDOUT" --json "$dir/oracle.json" | tee "$dir/oracle.md"
