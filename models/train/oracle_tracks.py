@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """How much can any anomaly model learn from what a masker leaves? An oracle study, not a model.
 
-It gives trees *perfect* inputs, read from the frame stores' ground truth (each person's exact
-pixels in the id mask, tracked by id): no detector misses, no merged boxes, no jitter. Then it asks
-how well they separate incident frames from the rest on held-out scenarios. Two inputs are tried:
+It gives trees *perfect* person inputs, read from the frame stores' ground truth (each person's
+exact pixels in the id mask, tracked by id): no detector misses, no merged boxes, no lost tracks.
+Then it asks how well they separate incident frames from the rest on held-out scenarios. It reads
+persons only: the unmasked vehicles, objects and background a masked frame also shows are not its
+input. Two inputs are tried:
 
-* **boxes**: each person's box (of their visible pixels) and its motion. This is all a solid-box
-  masker leaves. The features are speed in body heights per second, aspect, its change, stillness,
-  nearest neighbour in body heights and pairs of still neighbours, pooled per frame;
+* **boxes**: each person's box (of their visible pixels) and its motion: what a solid-box masker
+  leaves of a person. The features are speed in body heights per second, aspect, its change,
+  stillness, nearest neighbour in body heights and still persons with a neighbour within one or
+  0.6 body heights, pooled per frame;
 * **boxes + silhouettes**: the same plus each silhouette's shape and its change over 0.4 s. This is
   what a segmentation masker (LA3D's) leaves. The shape features are a 16 x 8 occupancy grid's
   change, the fill of the box, arm span and where the mass sits.
@@ -16,17 +19,18 @@ Frames are labelled as `crowdtwin dataset` labels them: positive when a short-ho
 (fight, collapse, dispersal, vandalism, vehicle collision, bag snatch) shows. Frames where only
 loitering or an abandoned object shows are left out, since they need minutes of context, not
 seconds. Every other frame is a negative, protected activities included. The study is repeated
-with positives restricted to incidents showing at least 300 or 1000 pixels at render size.
+with positives restricted to incidents showing at least 300 or 1000 pixels at render size
+(participants' and objects' pixels together), smaller ones left out. `--context N` also joins
+each frame's features with their maximum and mean over the camera's last N frames.
 
 Trees: scikit-learn HistGradientBoostingClassifier, seeded, no early stopping. They are fitted on
 the training scenarios and scored once on the held-out ones (pooled frame AUC, 95 % bootstrap
-interval over scenario x camera).
+interval over scenario x camera; one thread, so the same table on every run).
 
 The figures are estimates of what such inputs allow, not bounds: other features or models could do
-better. But the inputs are better than any masker's output, so a model reading real masks is not
-expected to beat them by much.
+better.
 
-    python oracle_tracks.py DIR [--train 8] [--holdout 5] [--json OUT]
+    python oracle_tracks.py DIR [--train 8] [--holdout 5] [--context N] [--json OUT]
 
 DIR is laid out by `train_anomaly.sh`: DIR/stores/ad-train-N and DIR/datasets/ad-train-N, and
 likewise ad-holdout-N.
@@ -36,17 +40,19 @@ import argparse
 import collections
 import json
 import pathlib
+import re
 
 import numpy as np
 import polars as pl
 from PIL import Image
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 SHORT = {"fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "bag_snatch"}
 PERSON_BASE, PERSON_END = 0x01_0000, 0x20_0000  # crowdtwin_core::ids
 GRID_H, GRID_W = 16, 8
-MIN_PIXELS = [20, 300, 1000]  # 20: the label's own threshold (evaluation.min_visible_px)
+MIN_PIXELS = [0, 300, 1000]  # 0: every incident the label counts (evaluation.min_visible_px)
 SEED = 7
 
 
@@ -107,15 +113,18 @@ def scene(store, dataset):
     kinds = pl.read_parquet(store / "staged_incidents.parquet").select("incident", "kind")
     shown = pl.read_parquet(store / "incidents_in_frame.parquet").join(kinds, on="incident").filter(pl.col("kind").is_in(sorted(SHORT)))
     pixels = {(t, c): v for t, c, v in shown.group_by("tick", "camera").agg(pl.col("visible_px").max()).select("tick", "camera", "visible_px").iter_rows()}
-    seen = collections.defaultdict(dict)  # camera -> tick -> person -> description
+    seen = collections.defaultdict(dict)  # camera -> time in 0.1 s -> person -> description
+    step = np.unique(np.round(np.diff(frames.filter(pl.col("camera") == frames["camera"][0])["time_s"].to_numpy()) * 10).astype(int))
+    if len(step) != 1 or 4 % step[0] or 10 % step[0]:
+        raise SystemExit(f"{store}: frames {step / 10} s apart; the look-backs of 0.4 s and 1 s need a steady rate that divides both")
     rows = []
     for r in frames.iter_rows(named=True):
         rgba = np.asarray(Image.open(store / r["ids"]), dtype=np.uint32)
         ids = rgba[..., 0] | (rgba[..., 1] << 8) | (rgba[..., 2] << 16)  # stored little-endian (src/frames.rs)
-        camera, tick = r["camera"], r["tick"]
+        camera, tick, when = r["camera"], r["tick"], round(r["time_s"] * 10)
         now = {p: describe(*pixels_of) for p, pixels_of in persons(ids).items()}
-        seen[camera][tick] = now
-        second, shortly = seen[camera].get(tick - 10, {}), seen[camera].get(tick - 4, {})  # 1 s and 0.4 s before, at 10 ticks/s
+        seen[camera][when] = now
+        second, shortly = seen[camera].get(when - 10, {}), seen[camera].get(when - 4, {})  # 1 s and 0.4 s before
         people = []
         for p, d in now.items():
             a, b = second.get(p), shortly.get(p)
@@ -131,7 +140,22 @@ def scene(store, dataset):
         short = bool(SHORT & set(label["kinds"].split(",")))
         rows.append((boxes, np.r_[boxes, silhouettes], short, label["anomaly"] and not short, pixels.get((tick, camera), 0), f"{store.name}/{camera}"))
     boxes, both, short, long_only, px, group = map(np.array, zip(*rows))
-    return {"boxes": boxes, "boxes + silhouettes": both, "short": short, "long_only": long_only, "px": px, "group": group}
+    # The short-horizon incidents scored: per kind, their largest visible size over their frames.
+    found = re.search(r"min_visible_px:\s*(\d+)", (store / "scenario.ron").read_text())
+    label_px = int(found.group(1)) if found else 20  # the scenario's evaluation.min_visible_px, else its default
+    largest = shown.group_by("incident", "kind").agg(pl.col("visible_px").max()).filter(pl.col("visible_px") >= label_px).select("kind", "visible_px").rows()
+    return {"boxes": boxes, "boxes + silhouettes": both, "short": short, "long_only": long_only, "px": px, "group": group, "incidents": largest}
+
+
+def with_context(s, key, frames):
+    """Each frame's features joined with their maximum and mean over its camera's last `frames` frames."""
+    X, groups, out = s[key], s["group"], []
+    for i in range(len(X)):
+        j = max(0, i - frames + 1)
+        while groups[j] != groups[i]:
+            j += 1
+        out.append(np.r_[X[i], X[j:i + 1].max(0), X[j:i + 1].mean(0)])
+    return np.array(out)
 
 
 def auc_with_interval(y, s, groups, draws=1000):
@@ -143,6 +167,8 @@ def auc_with_interval(y, s, groups, draws=1000):
         pick = np.concatenate([index[names[i]] for i in rng.integers(0, len(names), len(names))])
         if 0 < y[pick].sum() < len(pick):
             values.append(roc_auc_score(y[pick], s[pick]))
+    if len(names) < 6 or not values:
+        return float(roc_auc_score(y, s)), None  # too few scenario x camera groups for an interval
     return float(roc_auc_score(y, s)), [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
@@ -151,19 +177,37 @@ def main():
     parser.add_argument("dir", type=pathlib.Path)
     parser.add_argument("--train", type=int, default=8)
     parser.add_argument("--holdout", type=int, default=5)
+    parser.add_argument("--context", type=int, default=1, help="frames of context per camera (1: the frame alone)")
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args()
+    if args.context < 1:
+        raise SystemExit(f"--context must be at least 1 frame, got {args.context}")
+    with threadpool_limits(1):  # OpenMP sums in the trees: one thread, the same table every run
+        run(args)
+
+
+def run(args):
     load = lambda name: scene(args.dir / "stores" / name, args.dir / "datasets" / name)
     train = [load(f"ad-train-{i}") for i in range(1, args.train + 1)]
     test = [load(f"ad-holdout-{i}") for i in range(1, args.holdout + 1)]
     cat = lambda sets, key: np.concatenate([s[key] for s in sets])
-    results = {"train_scenarios": args.train, "holdout_scenarios": args.holdout, "rows": []}
-    lines = ["| positives: short-horizon incident showing at least | inputs | held-out frame AUC (95 % CI) | frames (positive) |", "|---|---|---|---|"]
+    if not cat(test, "short").any():
+        raise SystemExit("no short-horizon incident shows in the held-out scenarios: nothing to score")
+    incidents = {}
+    for kind, largest in sum((s["incidents"] for s in test), []):
+        entry = incidents.setdefault(kind, {"visible": 0, "over_1000_px": 0})
+        entry["visible"] += 1
+        entry["over_1000_px"] += largest >= 1000
+    results = {"train_scenarios": args.train, "holdout_scenarios": args.holdout, "context_frames": args.context, "incidents": dict(sorted(incidents.items())), "rows": []}
+    lines = [f"Trained on {args.train} scenarios, scored on {args.holdout} held-out ones; context {args.context} frame(s). "
+             "Held-out short-horizon incidents (visible / reaching 1000 px): " + ", ".join(f"{k} {v['visible']}/{v['over_1000_px']}" for k, v in sorted(incidents.items())) + ".", "",
+             "| positives: short-horizon incidents | inputs | held-out frame AUC (95 % CI over scenario × camera) | frames (positive) |", "|---|---|---|---|"]
     for inputs in ("boxes", "boxes + silhouettes"):
+        features = lambda s: with_context(s, inputs, args.context) if args.context > 1 else s[inputs]
         fit = ~cat(train, "long_only")
         trees = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False, random_state=SEED)
-        trees.fit(cat(train, inputs)[fit], cat(train, "short")[fit].astype(int))
-        scores = np.concatenate([trees.predict_proba(s[inputs])[:, 1] for s in test])
+        trees.fit(np.concatenate([features(s) for s in train])[fit], cat(train, "short")[fit].astype(int))
+        scores = np.concatenate([trees.predict_proba(features(s))[:, 1] for s in test])
         short, px, groups = cat(test, "short"), cat(test, "px"), cat(test, "group")
         for minimum in MIN_PIXELS:
             # Smaller incidents are left out rather than called negative: the question is what a
@@ -171,7 +215,9 @@ def main():
             keep = ~cat(test, "long_only") & ~(short & (px < minimum))
             auc, ci = auc_with_interval(short[keep], scores[keep], groups[keep])
             results["rows"].append({"inputs": inputs, "min_px": minimum, "frame_auc": auc, "ci95": ci, "frames": int(keep.sum()), "positive": int(short[keep].sum())})
-            lines.append(f"| {minimum} px | {inputs} | **{auc:.3f}** ({ci[0]:.2f}–{ci[1]:.2f}) | {keep.sum()} ({short[keep].sum()}) |")
+            size = "every one labelled" if minimum == 0 else f"≥ {minimum} px"
+            interval = f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "too few groups"
+            lines.append(f"| {size} | {inputs} | **{auc:.3f}** ({interval}) | {keep.sum()} ({short[keep].sum()}) |")
     print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
