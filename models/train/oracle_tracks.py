@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How much can any anomaly model learn from what a masker leaves? An oracle study, not a model.
 
-It gives trees *perfect* person inputs, read from the frame stores' ground truth (each person's
+Part 1 gives trees *perfect* person inputs, read from the frame stores' ground truth (each person's
 exact pixels in the id mask, tracked by id): no detector misses, no merged boxes, no lost tracks.
 Then it asks how well they separate incident frames from the rest on held-out scenarios. It reads
 persons only: the unmasked vehicles, objects and background a masked frame also shows are not its
@@ -15,17 +15,47 @@ input. Two inputs are tried:
   what a segmentation masker (LA3D's) leaves. The shape features are a 16 x 8 occupancy grid's
   change, the fill of the box, arm span and where the mass sits.
 
+Two ways of learning are compared:
+
+* **frame labels**: trees on the frame's pooled features learn "does an incident show in this
+  frame?", the label a frame-level model (and UCF-Crime's weak video labels) gives;
+* **person labels**: trees learn "is this person taking part in a short-horizon incident now?"
+  from each person's own track (speed over 0.4, 1 and 2 s, aspect and its change over 1 and 2 s,
+  height against the track's median and recent maximum, shape change over 0.4 and 1 s, nearest
+  neighbour, its closing speed and its speed, neighbours within 1 and 3 body heights, how fast
+  those within 3 move away, persons moving fast in the frame), each joined with its maximum and
+  mean over the track's last 10 rows (2 s), with the simulation's cast of each staged incident as
+  the label (training only); a frame scores the highest of its persons.
+
+Part 2 asks the same of what a masker leaves, where persons next to each other become one blob:
+the **paint tracks** are connected components of paint, tracked from frame to frame by greedy box
+overlap (IoU >= 0.2), fed to the person-label trees with the same features. Three paints, all at
+the dataset's masked-frame size (`crowdtwin dataset --frames`, 320 x 180 by default):
+
+* the paint of **perfect boxes** and of **perfect silhouettes**: every person's visible box, or
+  visible pixels, from the id mask, grown by the scenario's dilation: a masker that misses nobody;
+* the paint of the **masked frames**: the mask colour in the dataset's frames, what the shipped
+  masker really leaves (its misses, merges and dilation included).
+
+A component is a positive training example when a cast member's centre (from the id mask) lies in
+its box. This is the route a model for masked frames would take. Ground-truth boxes re-tracked by
+overlap alone (ids dropped) separate what tracking costs from what merging costs.
+
 Frames are labelled as `crowdtwin dataset` labels them: positive when a short-horizon incident
 (fight, collapse, dispersal, vandalism, vehicle collision, bag snatch) shows. Frames where only
 loitering or an abandoned object shows are left out, since they need minutes of context, not
 seconds. Every other frame is a negative, protected activities included. The study is repeated
 with positives restricted to incidents showing at least 300 or 1000 pixels at render size
-(participants' and objects' pixels together), smaller ones left out. `--context N` also joins
-each frame's features with their maximum and mean over the camera's last N frames.
+(participants' and objects' pixels together), smaller ones left out. `--context N` joins each
+frame's pooled features with their maximum and mean over the camera's last N frames (frame
+labels), and averages the frame score over the camera's last N frames (person labels).
 
 Trees: scikit-learn HistGradientBoostingClassifier, seeded, no early stopping. They are fitted on
 the training scenarios and scored once on the held-out ones (pooled frame AUC, 95 % bootstrap
 interval over scenario x camera; one thread, so the same table on every run).
+
+A second table gives, per incident kind, the frame AUC of that kind's frames against every negative
+frame; a closing line counts paint components against persons.
 
 The figures are estimates of what such inputs allow, not bounds: other features or models could do
 better.
@@ -45,6 +75,7 @@ import re
 import numpy as np
 import polars as pl
 from PIL import Image
+from scipy import ndimage
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
@@ -113,7 +144,9 @@ def scene(store, dataset):
     kinds = pl.read_parquet(store / "staged_incidents.parquet").select("incident", "kind")
     shown = pl.read_parquet(store / "incidents_in_frame.parquet").join(kinds, on="incident").filter(pl.col("kind").is_in(sorted(SHORT)))
     pixels = {(t, c): v for t, c, v in shown.group_by("tick", "camera").agg(pl.col("visible_px").max()).select("tick", "camera", "visible_px").iter_rows()}
+    cast = cast_of(store)
     seen = collections.defaultdict(dict)  # camera -> time in 0.1 s -> person -> description
+    tracked = []  # per frame: (camera, time in 0.1 s, {person: description with its cast flag})
     step = np.unique(np.round(np.diff(frames.filter(pl.col("camera") == frames["camera"][0])["time_s"].to_numpy()) * 10).astype(int))
     if len(step) != 1 or 4 % step[0] or 10 % step[0]:
         raise SystemExit(f"{store}: frames {step / 10} s apart; the look-backs of 0.4 s and 1 s need a steady rate that divides both")
@@ -124,6 +157,8 @@ def scene(store, dataset):
         camera, tick, when = r["camera"], r["tick"], round(r["time_s"] * 10)
         now = {p: describe(*pixels_of) for p, pixels_of in persons(ids).items()}
         seen[camera][when] = now
+        acting = cast(tick)
+        tracked.append((camera, when, {p: {**d, "cast": p - PERSON_BASE in acting} for p, d in now.items()}))
         second, shortly = seen[camera].get(when - 10, {}), seen[camera].get(when - 4, {})  # 1 s and 0.4 s before
         people = []
         for p, d in now.items():
@@ -138,13 +173,170 @@ def scene(store, dataset):
         boxes, silhouettes = frame_features(people)
         label = labels[(tick, camera)]
         short = bool(SHORT & set(label["kinds"].split(",")))
-        rows.append((boxes, np.r_[boxes, silhouettes], short, label["anomaly"] and not short, pixels.get((tick, camera), 0), f"{store.name}/{camera}"))
-    boxes, both, short, long_only, px, group = map(np.array, zip(*rows))
+        rows.append((boxes, np.r_[boxes, silhouettes], short, label["anomaly"] and not short, pixels.get((tick, camera), 0), f"{store.name}/{camera}", label["kinds"]))
+    boxes, both, short, long_only, px, group, kinds = map(np.array, zip(*rows))
     # The short-horizon incidents scored: per kind, their largest visible size over their frames.
     found = re.search(r"min_visible_px:\s*(\d+)", (store / "scenario.ron").read_text())
     label_px = int(found.group(1)) if found else 20  # the scenario's evaluation.min_visible_px, else its default
     largest = shown.group_by("incident", "kind").agg(pl.col("visible_px").max()).filter(pl.col("visible_px") >= label_px).select("kind", "visible_px").rows()
-    return {"boxes": boxes, "boxes + silhouettes": both, "short": short, "long_only": long_only, "px": px, "group": group, "incidents": largest}
+    return {"boxes": boxes, "boxes + silhouettes": both, "short": short, "long_only": long_only, "px": px, "group": group, "incidents": largest, "kinds": kinds,
+            "tracked": tracked}
+
+
+def cast_of(store):
+    """tick -> the persons taking part in a short-horizon incident then (the simulation's cast)."""
+    staged = [(r["start_tick"], r["end_tick"], set(r["persons"])) for r in pl.read_parquet(store / "staged_incidents.parquet").iter_rows(named=True) if r["kind"] in SHORT]
+    return lambda tick: set().union(*(persons for start, end, persons in staged if start <= tick <= end))
+
+
+def paint_tracks(store, dataset):
+    """The paint tracks of a scene, per frame in the store's frame order (camera, time in 0.1 s,
+    {track: description with its cast flag}), of three paints at the masked frame's size:
+    "paint", the mask colour's connected components in the dataset's masked frames (what the
+    shipped masker leaves); and, for comparison, what a perfect masker would leave: "box paint",
+    every person's visible box filled, and "silhouette paint", every person's visible pixels, each
+    grown by the scenario's dilation at render size as the masker grows its paint."""
+    scenario = (store / "scenario.ron").read_text()
+    style = re.search(r"masking:\s*\([^)]*style:\s*(\w+)", scenario)
+    if style and style.group(1) != "solid":
+        raise SystemExit(f"{store}: masking.style {style.group(1)}; paint tracks read solid masks only")
+    found = re.search(r"masking:\s*\(colour:\s*\((\d+),\s*(\d+),\s*(\d+)\)", scenario)
+    paint_colour = np.array([int(v) for v in found.groups()] if found else [0, 160, 230])  # crowdtwin_core::scenario::Masking's default
+    found = re.search(r"masking:\s*\([^)]*dilation_px:\s*(\d+)", scenario)
+    dilation = int(found.group(1)) if found else 2  # likewise
+    frames = pl.read_parquet(store / "frames.parquet").sort("camera", "tick")
+    files = {(r["tick"], r["camera"]): r["file"] for r in pl.read_parquet(dataset / "labels.parquet").iter_rows(named=True)}
+    cast = cast_of(store)
+    out = {"paint": [], "box paint": [], "silhouette paint": []}
+    for r in frames.iter_rows(named=True):
+        tick, camera, when = r["tick"], r["camera"], round(r["time_s"] * 10)
+        rgb = np.asarray(Image.open(dataset / files[(tick, camera)]).convert("RGB"), dtype=int)
+        rgba = np.asarray(Image.open(store / r["ids"]), dtype=np.uint32)
+        ids = rgba[..., 0] | (rgba[..., 1] << 8) | (rgba[..., 2] << 16)
+        fy, fx = ids.shape[0] // rgb.shape[0], ids.shape[1] // rgb.shape[1]
+        if (fy * rgb.shape[0], fx * rgb.shape[1]) != ids.shape:
+            raise SystemExit(f"{dataset}: masked frames of {rgb.shape[1]}x{rgb.shape[0]} do not divide the render size {ids.shape[1]}x{ids.shape[0]}")
+        visible = persons(ids)
+        acting = cast(tick)
+        # Training labels only: the centres of the cast's visible pixels, at the masked frame's size.
+        centres = [(rows.mean() / fy, cols.mean() / fx) for p, (rows, cols) in visible.items() if p - PERSON_BASE in acting]
+        boxes, silhouettes = np.zeros(ids.shape, bool), np.zeros(ids.shape, bool)
+        for rows, cols in visible.values():
+            boxes[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+            silhouettes[rows, cols] = True
+
+        def shrink(mask):  # grown at render size, then a masked-frame pixel is paint when most of its block is
+            grown = ndimage.binary_dilation(mask, iterations=dilation) if dilation else mask
+            return grown.reshape(rgb.shape[0], fy, rgb.shape[1], fx).mean((1, 3)) >= 0.5
+
+        for name, mask in (("paint", np.abs(rgb - paint_colour).sum(-1) < 40), ("box paint", shrink(boxes)), ("silhouette paint", shrink(silhouettes))):
+            out[name].append((camera, when, components(mask, centres)))
+    return {name: track_by_overlap(detections) for name, detections in out.items()}
+
+
+def components(mask, centres):
+    """Connected components of 12 pixels or more: [(box x0 y0 x1 y1, description with its cast flag)];
+    a component is cast when one of `centres` (row, column) lies in its box."""
+    labelled, _ = ndimage.label(mask)
+    found = []
+    for k, where in enumerate(ndimage.find_objects(labelled), 1):
+        rows, cols = np.nonzero(labelled[where] == k)
+        if len(rows) < 12:
+            continue
+        rows, cols = rows + where[0].start, cols + where[1].start
+        box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+        found.append((box, {**describe(rows, cols), "cast": any(box[1] <= cy < box[3] and box[0] <= cx < box[2] for cy, cx in centres)}))
+    return found
+
+
+def track_by_overlap(detections):
+    """Tracks from per-frame boxes alone, as a tracker over masked frames must: each box takes the
+    track of the camera's previous-frame box it overlaps most (greedy, IoU >= 0.2), else a new one.
+    `detections`: per frame (camera, time, [(box x0 y0 x1 y1, description)]); returns per frame
+    (camera, time, {track: description})."""
+    previous, next_track, out = {}, 0, []
+    for camera, when, found in detections:
+        pairs = sorted(((iou(box, old), i, j) for i, (box, _) in enumerate(found) for j, (old, _) in enumerate(previous.get(camera, []))), reverse=True)
+        matched, taken, now = {}, set(), {}
+        for overlap, i, j in pairs:
+            if overlap >= 0.2 and i not in matched and j not in taken:
+                matched[i] = previous[camera][j][1]
+                taken.add(j)
+        for i, (box, d) in enumerate(found):
+            if i not in matched:
+                matched[i], next_track = next_track, next_track + 1
+            now[matched[i]] = d
+        previous[camera] = [(box, matched[i]) for i, (box, _) in enumerate(found)]
+        out.append((camera, when, now))
+    return out
+
+
+def iou(a, b):
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0, width) * max(0, height)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+PERSON_FEATURES = ["speed 1 s", "speed 0.4 s", "speed 2 s", "aspect", "aspect change 1 s", "aspect change 2 s", "height / track median",
+                   "height / recent max", "grid change 0.4 s", "grid change 1 s", "fill", "arm span", "mass", "mass change 1 s",
+                   "nearest", "within 1", "within 3", "nearest closing", "nearest's speed", "neighbours moving away", "fast in frame",
+                   "persons in frame", "height px", "pixels"]
+TRACK_CONTEXT = 10  # a track's last 10 rows: 2 s at 5 fps
+SHAPE = {"grid change 0.4 s", "grid change 1 s", "fill", "arm span", "mass", "mass change 1 s", "pixels"}
+
+
+def person_rows(tracked):
+    """Person-label rows of a scene: (features [rows, len(PERSON_FEATURES)], cast flags, frame index).
+    Speeds are in body heights per second; look-backs are by time (0.4, 1 and 2 s)."""
+    seen, heights = collections.defaultdict(dict), collections.defaultdict(list)
+    rows, cast, frame, keys = [], [], [], []
+    for index, (camera, when, now) in enumerate(tracked):
+        seen[camera][when] = now
+        shortly, second, two = (seen[camera].get(when - k, {}) for k in (4, 10, 20))
+        who = list(now)
+        if not who:
+            continue
+        cx, cy, h = (np.array([now[p][k] for p in who]) for k in ("cx", "cy", "h"))
+        velocity = np.array([[(now[p]["cx"] - second[p]["cx"]) / now[p]["h"], (now[p]["cy"] - second[p]["cy"]) / now[p]["h"]] if p in second else [0.0, 0.0] for p in who])
+        speed = np.hypot(*velocity.T)
+        gap = np.hypot(cx[:, None] - cx[None], cy[:, None] - cy[None]) / np.maximum(h[:, None], 1)
+        np.fill_diagonal(gap, np.inf)
+        for i, p in enumerate(who):
+            d, a, b, c = now[p], shortly.get(p), second.get(p), two.get(p)
+            heights[(camera, p)].append(d["h"])
+            track = heights[(camera, p)]
+            aspect = d["w"] / d["h"]
+            j = int(gap[i].argmin()) if len(who) > 1 else i
+            near = gap[i, j] if j != i else 1e3
+            was_near = np.hypot(second[who[j]]["cx"] - b["cx"], second[who[j]]["cy"] - b["cy"]) / d["h"] if (j != i and b and who[j] in second) else near
+            offset = np.c_[cx - cx[i], cy - cy[i]] / max(d["h"], 1)
+            away = (velocity * offset).sum(1) / np.maximum(np.hypot(*offset.T), 1e-3)
+            around = gap[i] < 3
+            rows.append([
+                speed[i],
+                np.hypot(d["cx"] - a["cx"], d["cy"] - a["cy"]) / d["h"] / 0.4 if a else 0.0,
+                np.hypot(d["cx"] - c["cx"], d["cy"] - c["cy"]) / d["h"] / 2 if c else 0.0,
+                aspect, aspect - (b["w"] / b["h"] if b else aspect), aspect - (c["w"] / c["h"] if c else aspect),
+                d["h"] / np.median(track), d["h"] / max(track[-10:]),
+                np.abs(d["grid"] - a["grid"]).mean() if a else 0.0, np.abs(d["grid"] - b["grid"]).mean() if b else 0.0,
+                d["fill"], d["span"], d["mass"], d["mass"] - (b["mass"] if b else d["mass"]),
+                near, (gap[i] < 1).sum(), around.sum(), near - was_near, speed[j] if j != i else 0.0, away[around].mean() if around.any() else 0.0,
+                (speed > 1.5).sum(), len(who), d["h"], d["fill"] * d["h"] * d["w"],
+            ])
+            cast.append(d["cast"])
+            frame.append(index)
+            keys.append((camera, p))
+    return np.array(rows, float).reshape(-1, len(PERSON_FEATURES)), np.array(cast, bool), np.array(frame, int), keys
+
+
+def with_track_context(x, track, rows=TRACK_CONTEXT):
+    """Each person row joined with the maximum and mean of its track's last `rows` rows (itself included)."""
+    seen, out = collections.defaultdict(list), np.empty((len(x), 3 * x.shape[1]))
+    for i, key in enumerate(track):
+        seen[key].append(i)
+        last = x[seen[key][-rows:]]
+        out[i] = np.r_[x[i], last.max(0), last.mean(0)]
+    return out
 
 
 def with_context(s, key, frames):
@@ -187,7 +379,15 @@ def main():
 
 
 def run(args):
-    load = lambda name: scene(args.dir / "stores" / name, args.dir / "datasets" / name)
+    def load(name):
+        store, dataset = args.dir / "stores" / name, args.dir / "datasets" / name
+        s = scene(store, dataset)
+        s.update(paint_tracks(store, dataset))
+        # The ground-truth boxes with their ids dropped: what tracking alone costs.
+        s["overlap"] = track_by_overlap([(c, w, [((d["cx"] - d["w"] / 2, d["cy"] - d["h"] / 2, d["cx"] + d["w"] / 2, d["cy"] + d["h"] / 2), d)
+                                                  for d in now.values()]) for c, w, now in s["tracked"]])
+        return s
+
     train = [load(f"ad-train-{i}") for i in range(1, args.train + 1)]
     test = [load(f"ad-holdout-{i}") for i in range(1, args.holdout + 1)]
     cat = lambda sets, key: np.concatenate([s[key] for s in sets])
@@ -198,29 +398,91 @@ def run(args):
         entry = incidents.setdefault(kind, {"visible": 0, "over_1000_px": 0})
         entry["visible"] += 1
         entry["over_1000_px"] += largest >= 1000
-    results = {"train_scenarios": args.train, "holdout_scenarios": args.holdout, "context_frames": args.context, "incidents": dict(sorted(incidents.items())), "rows": []}
+    short, px, groups, long_only = cat(test, "short"), cat(test, "px"), cat(test, "group"), cat(test, "long_only")
+    # Smaller incidents are left out rather than called negative: the question is what a model can
+    # see in an incident of that size.
+    kept = {minimum: ~long_only & ~(short & (px < minimum)) for minimum in MIN_PIXELS}
+    results = {"train_scenarios": args.train, "holdout_scenarios": args.holdout, "context_frames": args.context, "incidents": dict(sorted(incidents.items())),
+               "frames": {str(m): [int(k.sum()), int(short[k].sum())] for m, k in kept.items()}, "rows": []}
+    sizes = ["every one labelled" if m == 0 else f"≥ {m} px" for m in MIN_PIXELS]
     lines = [f"Trained on {args.train} scenarios, scored on {args.holdout} held-out ones; context {args.context} frame(s). "
-             "Held-out short-horizon incidents (visible / reaching 1000 px): " + ", ".join(f"{k} {v['visible']}/{v['over_1000_px']}" for k, v in sorted(incidents.items())) + ".", "",
-             "| positives: short-horizon incidents | inputs | held-out frame AUC (95 % CI over scenario × camera) | frames (positive) |", "|---|---|---|---|"]
+             "Held-out short-horizon incidents (visible / reaching 1000 px): " + ", ".join(f"{k} {v['visible']}/{v['over_1000_px']}" for k, v in sorted(incidents.items())) + ". "
+             "Frames (positive) scored: " + ", ".join(f"{size} {k.sum()} ({short[k].sum()})" for size, k in zip(sizes, kept.values())) + ".", "",
+             "Held-out frame AUC (95 % CI over scenario × camera); positives: short-horizon incidents of the size in the column head.", "",
+             "| learns from | inputs | " + " | ".join(sizes) + " |", "|---|---|" + "---|" * len(sizes)]
+
+    frame_kinds = [set(k.split(",")) for k in cat(test, "kinds")]
+    shown_kinds = sorted(k for k in SHORT if any(k in f for f in frame_kinds))
+    negative = kept[0] & ~short
+    by_kind = []
+
+    def score_row(labels, inputs, scores):
+        # Per kind: that kind's frames against every negative frame (every incident labelled).
+        per_kind = {}
+        for kind in shown_kinds:
+            positive = kept[0] & short & np.array([kind in f for f in frame_kinds])
+            per_kind[kind] = float(roc_auc_score(np.r_[np.ones(positive.sum()), np.zeros(negative.sum())], np.r_[scores[positive], scores[negative]]))
+        by_kind.append(f"| {labels} labels | {inputs} | " + " | ".join(f"{per_kind[k]:.2f}" for k in shown_kinds) + " |")
+        results.setdefault("per_kind", []).append({"labels": labels, "inputs": inputs, "frame_auc": per_kind})
+        cells = []
+        for minimum, keep in kept.items():
+            auc, ci = auc_with_interval(short[keep], scores[keep], groups[keep])
+            results["rows"].append({"labels": labels, "inputs": inputs, "min_px": minimum, "frame_auc": auc, "ci95": ci, "frames": int(keep.sum()), "positive": int(short[keep].sum())})
+            cells.append(f"**{auc:.3f}** ({f'{ci[0]:.2f}–{ci[1]:.2f}' if ci else 'too few groups'})")
+        lines.append(f"| {labels} labels | {inputs} | " + " | ".join(cells) + " |")
+
+    trees = lambda: HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False, random_state=SEED)
     for inputs in ("boxes", "boxes + silhouettes"):
         features = lambda s: with_context(s, inputs, args.context) if args.context > 1 else s[inputs]
         fit = ~cat(train, "long_only")
-        trees = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False, random_state=SEED)
-        trees.fit(np.concatenate([features(s) for s in train])[fit], cat(train, "short")[fit].astype(int))
-        scores = np.concatenate([trees.predict_proba(features(s))[:, 1] for s in test])
-        short, px, groups = cat(test, "short"), cat(test, "px"), cat(test, "group")
-        for minimum in MIN_PIXELS:
-            # Smaller incidents are left out rather than called negative: the question is what a
-            # model can see in an incident of that size.
-            keep = ~cat(test, "long_only") & ~(short & (px < minimum))
-            auc, ci = auc_with_interval(short[keep], scores[keep], groups[keep])
-            results["rows"].append({"inputs": inputs, "min_px": minimum, "frame_auc": auc, "ci95": ci, "frames": int(keep.sum()), "positive": int(short[keep].sum())})
-            size = "every one labelled" if minimum == 0 else f"≥ {minimum} px"
-            interval = f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "too few groups"
-            lines.append(f"| {size} | {inputs} | **{auc:.3f}** ({interval}) | {keep.sum()} ({short[keep].sum()}) |")
+        model = trees().fit(np.concatenate([features(s) for s in train])[fit], cat(train, "short")[fit].astype(int))
+        score_row("frame", inputs, np.concatenate([model.predict_proba(features(s))[:, 1] for s in test]))
+    rows = {}
+    boxes = [i for i, f in enumerate(PERSON_FEATURES) if f not in SHAPE]
+    for inputs, source, columns in (("boxes", "tracked", boxes),
+                                    ("boxes + silhouettes", "tracked", list(range(len(PERSON_FEATURES)))),
+                                    ("boxes, tracked by overlap (ids dropped)", "overlap", boxes),
+                                    ("paint of perfect boxes, tracked by overlap", "box paint", list(range(len(PERSON_FEATURES)))),
+                                    ("paint of perfect silhouettes, tracked by overlap", "silhouette paint", list(range(len(PERSON_FEATURES)))),
+                                    ("paint tracks of the masked frames", "paint", list(range(len(PERSON_FEATURES))))):
+        for s in train + test:
+            rows.setdefault((id(s), source), person_rows(s[source]))
+        fit_x = np.concatenate([with_track_context(rows[(id(s), source)][0][:, columns], rows[(id(s), source)][3]) for s in train])
+        fit_y = np.concatenate([rows[(id(s), source)][1] for s in train])
+        if not fit_y.any():
+            raise SystemExit(f"{inputs}: no training row shows a cast member of a short-horizon incident: nothing to learn from")
+        model = trees().fit(fit_x, fit_y.astype(int))
+        score_row("person", inputs, np.concatenate([frame_scores(s, rows[(id(s), source)], columns, model, args.context) for s in test]))
+    lines += ["", "Per kind, every incident labelled: frame AUC of that kind's frames against every negative frame.", "",
+              "| learns from | inputs | " + " | ".join(shown_kinds) + " |", "|---|---|" + "---|" * len(shown_kinds)] + by_kind
+    persons_per_frame = np.mean([len(now) for s in test for _, _, now in s["tracked"]])
+    components_per_frame = np.mean([len(now) for s in test for _, _, now in s["paint"]])
+    perfect = {name: float(np.mean([len(now) for s in test for _, _, now in s[name]])) for name in ("box paint", "silhouette paint")}
+    painted = np.concatenate([[any(d["cast"] for d in now.values()) for _, _, now in s["paint"]] for s in test])
+    results["paint"] = {"persons_per_frame": float(persons_per_frame), "components_per_frame": float(components_per_frame),
+                        "perfect_box_components_per_frame": perfect["box paint"], "perfect_silhouette_components_per_frame": perfect["silhouette paint"],
+                        "positive_frames_with_cast_painted": float(painted[short].mean())}
+    lines += ["", f"Paint tracks: {components_per_frame:.1f} paint components per frame against {persons_per_frame:.1f} persons showing 20 px or more "
+              f"(perfect boxes' paint: {perfect['box paint']:.1f}, perfect silhouettes' paint: {perfect['silhouette paint']:.1f}); "
+              f"a cast member lies in a component in {painted[short].mean():.0%} of the positive frames."]
     print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def frame_scores(s, rows, columns, model, context):
+    """A frame's score: the highest of its persons' (0 with nobody), averaged over the camera's last `context` frames."""
+    x, _, frame, track = rows
+    scores = np.zeros(len(s["group"]))
+    if len(x):
+        np.maximum.at(scores, frame, model.predict_proba(with_track_context(x[:, columns], track))[:, 1])
+    groups, out = s["group"], np.empty_like(scores)
+    for i in range(len(scores)):
+        j = max(0, i - context + 1)
+        while groups[j] != groups[i]:
+            j += 1
+        out[i] = scores[j:i + 1].mean()
+    return out
 
 
 if __name__ == "__main__":

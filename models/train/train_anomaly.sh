@@ -5,7 +5,8 @@
 # masker), then train and export
 # models/anomaly_boxes.onnx (+ its manifest); last, run it and the weak baseline on the held-out
 # stores through the real pipeline and pool those runs into DIR/heldout.md (the card's table);
-# and the oracle study (oracle_tracks.py: trees on ground-truth box and silhouette tracks) into DIR/oracle.md.
+# and the oracle study (oracle_tracks.py: trees on ground-truth person tracks and on the masker's paint tracks,
+# learning from frame or person labels) into DIR/oracle.md.
 # About 1-1¾ h on 2 cores (not timed in one go), nearly all rendering and masking; stores and datasets already in DIR
 # are reused. Deterministic: the same datasets give the same trees. See models/train/README.md.
 #
