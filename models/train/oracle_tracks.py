@@ -29,13 +29,15 @@ Two ways of learning are compared:
 
 Part 2 asks the same of what a masker leaves, where persons next to each other become one blob:
 the **paint tracks** are connected components of paint, tracked from frame to frame by greedy box
-overlap (IoU >= 0.2), fed to the person-label trees with the same features. Three paints, all at
-the dataset's masked-frame size (`crowdtwin dataset --frames`, 320 x 180 by default):
+overlap (IoU >= 0.2), fed to the person-label trees with the same features. Four paints, all
+read at the dataset's masked-frame size (`crowdtwin dataset --frames`, 320 x 180 by default):
 
-* the paint of **perfect boxes** and of **perfect silhouettes**: every person's visible box, or
-  visible pixels, from the id mask, grown by the scenario's dilation: a masker that misses nobody;
+* the paint of **perfect boxes**, of **perfect boxes, each outlined** (in black, so that touching
+  boxes stay apart: a masking that keeps instances separate) and of **perfect silhouettes**: every
+  visible person from the id mask, painted over the raw frame at render size, grown by the
+  scenario's dilation and resized as the dataset resizes: a masker that misses nobody;
 * the paint of the **masked frames**: the mask colour in the dataset's frames, what the shipped
-  masker really leaves (its misses, merges and dilation included).
+  masker really leaves (its misses, box sizes, merges and dilation included).
 
 A component is a positive training example when a cast member's centre (from the id mask) lies in
 its box. This is the route a model for masked frames would take. Ground-truth boxes re-tracked by
@@ -191,11 +193,15 @@ def cast_of(store):
 
 def paint_tracks(store, dataset):
     """The paint tracks of a scene, per frame in the store's frame order (camera, time in 0.1 s,
-    {track: description with its cast flag}), of three paints at the masked frame's size:
-    "paint", the mask colour's connected components in the dataset's masked frames (what the
-    shipped masker leaves); and, for comparison, what a perfect masker would leave: "box paint",
-    every person's visible box filled, and "silhouette paint", every person's visible pixels, each
-    grown by the scenario's dilation at render size as the masker grows its paint."""
+    {track: description with its cast flag}), of four paints seen at the masked frames' size:
+
+    * "paint": the mask colour's blobs in the dataset's masked frames (what the shipped masker leaves);
+    * what a perfect masker would leave, painted over the store's raw frame at render size, grown by
+      the scenario's dilation as the masker grows its paint (a square), then resized as `crowdtwin
+      dataset` resizes (a triangle filter, PIL's `BILINEAR`) and read back like the masked frames:
+      "box paint", every visible person's box; "outlined box paint", the same boxes, nearest drawn
+      last, each with its dilation ring in black, so that touching boxes stay apart; "silhouette
+      paint", every visible person's pixels."""
     scenario = (store / "scenario.ron").read_text()
     style = re.search(r"masking:\s*\([^)]*style:\s*(\w+)", scenario)
     if style and style.group(1) != "solid":
@@ -203,34 +209,39 @@ def paint_tracks(store, dataset):
     found = re.search(r"masking:\s*\(colour:\s*\((\d+),\s*(\d+),\s*(\d+)\)", scenario)
     paint_colour = np.array([int(v) for v in found.groups()] if found else [0, 160, 230])  # crowdtwin_core::scenario::Masking's default
     found = re.search(r"masking:\s*\([^)]*dilation_px:\s*(\d+)", scenario)
-    dilation = int(found.group(1)) if found else 2  # likewise
+    grow = int(found.group(1)) if found else 2  # likewise
     frames = pl.read_parquet(store / "frames.parquet").sort("camera", "tick")
     files = {(r["tick"], r["camera"]): r["file"] for r in pl.read_parquet(dataset / "labels.parquet").iter_rows(named=True)}
     cast = cast_of(store)
-    out = {"paint": [], "box paint": [], "silhouette paint": []}
+    out = {"paint": [], "box paint": [], "outlined box paint": [], "silhouette paint": []}
     for r in frames.iter_rows(named=True):
         tick, camera, when = r["tick"], r["camera"], round(r["time_s"] * 10)
-        rgb = np.asarray(Image.open(dataset / files[(tick, camera)]).convert("RGB"), dtype=int)
+        masked = np.asarray(Image.open(dataset / files[(tick, camera)]).convert("RGB"), dtype=int)
+        height, width = masked.shape[:2]
+        is_paint = lambda rgb: np.abs(rgb - paint_colour).sum(-1) < 40
         rgba = np.asarray(Image.open(store / r["ids"]), dtype=np.uint32)
         ids = rgba[..., 0] | (rgba[..., 1] << 8) | (rgba[..., 2] << 16)
-        fy, fx = ids.shape[0] // rgb.shape[0], ids.shape[1] // rgb.shape[1]
-        if (fy * rgb.shape[0], fx * rgb.shape[1]) != ids.shape:
-            raise SystemExit(f"{dataset}: masked frames of {rgb.shape[1]}x{rgb.shape[0]} do not divide the render size {ids.shape[1]}x{ids.shape[0]}")
+        fy, fx = ids.shape[0] / height, ids.shape[1] / width
         visible = persons(ids)
         acting = cast(tick)
         # Training labels only: the centres of the cast's visible pixels, at the masked frame's size.
         centres = [(rows.mean() / fy, cols.mean() / fx) for p, (rows, cols) in visible.items() if p - PERSON_BASE in acting]
-        boxes, silhouettes = np.zeros(ids.shape, bool), np.zeros(ids.shape, bool)
-        for rows, cols in visible.values():
-            boxes[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
-            silhouettes[rows, cols] = True
-
-        def shrink(mask):  # grown at render size, then a masked-frame pixel is paint when most of its block is
-            grown = ndimage.binary_dilation(mask, iterations=dilation) if dilation else mask
-            return grown.reshape(rgb.shape[0], fy, rgb.shape[1], fx).mean((1, 3)) >= 0.5
-
-        for name, mask in (("paint", np.abs(rgb - paint_colour).sum(-1) < 40), ("box paint", shrink(boxes)), ("silhouette paint", shrink(silhouettes))):
-            out[name].append((camera, when, components(mask, centres)))
+        raw = np.asarray(Image.open(store / r["colour"]).convert("RGB"))
+        boxes, outlined, silhouettes = raw.copy(), raw.copy(), raw.copy()
+        people = sorted(visible.values(), key=lambda pixels: pixels[0].max())  # farthest (highest foot) first
+        grown = np.zeros(ids.shape, bool)
+        for rows, cols in people:
+            y0, y1, x0, x1 = max(rows.min() - grow, 0), rows.max() + 1 + grow, max(cols.min() - grow, 0), cols.max() + 1 + grow
+            boxes[y0:y1, x0:x1] = paint_colour
+            outlined[y0:y1, x0:x1] = 0
+            outlined[y0 + grow:y1 - grow, x0 + grow:x1 - grow] = paint_colour
+            grown[rows, cols] = True
+        if grow:
+            grown = ndimage.binary_dilation(grown, structure=np.ones((3, 3), bool), iterations=grow)
+        silhouettes[grown] = paint_colour
+        small = lambda rgb: np.asarray(Image.fromarray(rgb).resize((width, height), Image.BILINEAR), dtype=int)
+        for name, rgb in (("paint", masked), ("box paint", small(boxes)), ("outlined box paint", small(outlined)), ("silhouette paint", small(silhouettes))):
+            out[name].append((camera, when, components(is_paint(rgb), centres)))
     return {name: track_by_overlap(detections) for name, detections in out.items()}
 
 
@@ -443,12 +454,15 @@ def run(args):
                                     ("boxes + silhouettes", "tracked", list(range(len(PERSON_FEATURES)))),
                                     ("boxes, tracked by overlap (ids dropped)", "overlap", boxes),
                                     ("paint of perfect boxes, tracked by overlap", "box paint", list(range(len(PERSON_FEATURES)))),
+                                    ("paint of perfect boxes, each outlined, tracked by overlap", "outlined box paint", list(range(len(PERSON_FEATURES)))),
                                     ("paint of perfect silhouettes, tracked by overlap", "silhouette paint", list(range(len(PERSON_FEATURES)))),
                                     ("paint tracks of the masked frames", "paint", list(range(len(PERSON_FEATURES))))):
         for s in train + test:
             rows.setdefault((id(s), source), person_rows(s[source]))
-        fit_x = np.concatenate([with_track_context(rows[(id(s), source)][0][:, columns], rows[(id(s), source)][3]) for s in train])
-        fit_y = np.concatenate([rows[(id(s), source)][1] for s in train])
+        # As for frame labels, rows of frames where only a long-context incident shows are not fitted on.
+        fit = lambda s: ~s["long_only"][rows[(id(s), source)][2]]
+        fit_x = np.concatenate([with_track_context(rows[(id(s), source)][0][:, columns], rows[(id(s), source)][3])[fit(s)] for s in train])
+        fit_y = np.concatenate([rows[(id(s), source)][1][fit(s)] for s in train])
         if not fit_y.any():
             raise SystemExit(f"{inputs}: no training row shows a cast member of a short-horizon incident: nothing to learn from")
         model = trees().fit(fit_x, fit_y.astype(int))
@@ -457,13 +471,14 @@ def run(args):
               "| learns from | inputs | " + " | ".join(shown_kinds) + " |", "|---|---|" + "---|" * len(shown_kinds)] + by_kind
     persons_per_frame = np.mean([len(now) for s in test for _, _, now in s["tracked"]])
     components_per_frame = np.mean([len(now) for s in test for _, _, now in s["paint"]])
-    perfect = {name: float(np.mean([len(now) for s in test for _, _, now in s[name]])) for name in ("box paint", "silhouette paint")}
+    perfect = {name: float(np.mean([len(now) for s in test for _, _, now in s[name]])) for name in ("box paint", "outlined box paint", "silhouette paint")}
     painted = np.concatenate([[any(d["cast"] for d in now.values()) for _, _, now in s["paint"]] for s in test])
     results["paint"] = {"persons_per_frame": float(persons_per_frame), "components_per_frame": float(components_per_frame),
-                        "perfect_box_components_per_frame": perfect["box paint"], "perfect_silhouette_components_per_frame": perfect["silhouette paint"],
+                        "perfect_box_components_per_frame": perfect["box paint"], "perfect_outlined_box_components_per_frame": perfect["outlined box paint"],
+                        "perfect_silhouette_components_per_frame": perfect["silhouette paint"],
                         "positive_frames_with_cast_painted": float(painted[short].mean())}
     lines += ["", f"Paint tracks: {components_per_frame:.1f} paint components per frame against {persons_per_frame:.1f} persons showing 20 px or more "
-              f"(perfect boxes' paint: {perfect['box paint']:.1f}, perfect silhouettes' paint: {perfect['silhouette paint']:.1f}); "
+              f"(perfect boxes' paint: {perfect['box paint']:.1f}, outlined: {perfect['outlined box paint']:.1f}, perfect silhouettes' paint: {perfect['silhouette paint']:.1f}); "
               f"a cast member lies in a component in {painted[short].mean():.0%} of the positive frames."]
     print("\n".join(lines))
     if args.json:
