@@ -149,6 +149,7 @@ def scene(store, dataset):
     cast = cast_of(store)
     seen = collections.defaultdict(dict)  # camera -> time in 0.1 s -> person -> description
     tracked = []  # per frame: (camera, time in 0.1 s, {person: description with its cast flag})
+    visible_in = []  # per frame: persons(ids), handed on to paint_tracks so each id mask is decoded once
     step = np.unique(np.round(np.diff(frames.filter(pl.col("camera") == frames["camera"][0])["time_s"].to_numpy()) * 10).astype(int))
     if len(step) != 1 or 4 % step[0] or 10 % step[0]:
         raise SystemExit(f"{store}: frames {step / 10} s apart; the look-backs of 0.4 s and 1 s need a steady rate that divides both")
@@ -157,7 +158,9 @@ def scene(store, dataset):
         rgba = np.asarray(Image.open(store / r["ids"]), dtype=np.uint32)
         ids = rgba[..., 0] | (rgba[..., 1] << 8) | (rgba[..., 2] << 16)  # stored little-endian (src/frames.rs)
         camera, tick, when = r["camera"], r["tick"], round(r["time_s"] * 10)
-        now = {p: describe(*pixels_of) for p, pixels_of in persons(ids).items()}
+        visible = persons(ids)
+        visible_in.append(visible)
+        now = {p: describe(*pixels_of) for p, pixels_of in visible.items()}
         seen[camera][when] = now
         acting = cast(tick)
         tracked.append((camera, when, {p: {**d, "cast": p - PERSON_BASE in acting} for p, d in now.items()}))
@@ -182,7 +185,7 @@ def scene(store, dataset):
     label_px = int(found.group(1)) if found else 20  # the scenario's evaluation.min_visible_px, else its default
     largest = shown.group_by("incident", "kind").agg(pl.col("visible_px").max()).filter(pl.col("visible_px") >= label_px).select("kind", "visible_px").rows()
     return {"boxes": boxes, "boxes + silhouettes": both, "short": short, "long_only": long_only, "px": px, "group": group, "incidents": largest, "kinds": kinds,
-            "tracked": tracked}
+            "tracked": tracked, "visible": visible_in}
 
 
 def cast_of(store):
@@ -191,7 +194,7 @@ def cast_of(store):
     return lambda tick: set().union(*(persons for start, end, persons in staged if start <= tick <= end))
 
 
-def paint_tracks(store, dataset):
+def paint_tracks(store, dataset, visible_in):
     """The paint tracks of a scene, per frame in the store's frame order (camera, time in 0.1 s,
     {track: description with its cast flag}), of four paints seen at the masked frames' size:
 
@@ -201,7 +204,9 @@ def paint_tracks(store, dataset):
       dataset` resizes (a triangle filter, PIL's `BILINEAR`) and read back like the masked frames:
       "box paint", every visible person's box; "outlined box paint", the same boxes, nearest drawn
       last, each with its dilation ring in black, so that touching boxes stay apart; "silhouette
-      paint", every visible person's pixels."""
+      paint", every visible person's pixels.
+
+    `visible_in`: each frame's `persons(ids)`, in the same order, as `scene` found them."""
     scenario = (store / "scenario.ron").read_text()
     style = re.search(r"masking:\s*\([^)]*style:\s*(\w+)", scenario)
     if style and style.group(1) != "solid":
@@ -214,22 +219,20 @@ def paint_tracks(store, dataset):
     files = {(r["tick"], r["camera"]): r["file"] for r in pl.read_parquet(dataset / "labels.parquet").iter_rows(named=True)}
     cast = cast_of(store)
     out = {"paint": [], "box paint": [], "outlined box paint": [], "silhouette paint": []}
-    for r in frames.iter_rows(named=True):
+    for index, r in enumerate(frames.iter_rows(named=True)):
         tick, camera, when = r["tick"], r["camera"], round(r["time_s"] * 10)
         masked = np.asarray(Image.open(dataset / files[(tick, camera)]).convert("RGB"), dtype=int)
         height, width = masked.shape[:2]
         is_paint = lambda rgb: np.abs(rgb - paint_colour).sum(-1) < 40
-        rgba = np.asarray(Image.open(store / r["ids"]), dtype=np.uint32)
-        ids = rgba[..., 0] | (rgba[..., 1] << 8) | (rgba[..., 2] << 16)
-        fy, fx = ids.shape[0] / height, ids.shape[1] / width
-        visible = persons(ids)
+        raw = np.asarray(Image.open(store / r["colour"]).convert("RGB"))
+        fy, fx = raw.shape[0] / height, raw.shape[1] / width
+        visible = visible_in[index]
         acting = cast(tick)
         # Training labels only: the centres of the cast's visible pixels, at the masked frame's size.
         centres = [(rows.mean() / fy, cols.mean() / fx) for p, (rows, cols) in visible.items() if p - PERSON_BASE in acting]
-        raw = np.asarray(Image.open(store / r["colour"]).convert("RGB"))
         boxes, outlined, silhouettes = raw.copy(), raw.copy(), raw.copy()
         people = sorted(visible.values(), key=lambda pixels: pixels[0].max())  # farthest (highest foot) first
-        grown = np.zeros(ids.shape, bool)
+        grown = np.zeros(raw.shape[:2], bool)
         for rows, cols in people:
             y0, y1, x0, x1 = max(rows.min() - grow, 0), rows.max() + 1 + grow, max(cols.min() - grow, 0), cols.max() + 1 + grow
             boxes[y0:y1, x0:x1] = paint_colour
@@ -393,7 +396,7 @@ def run(args):
     def load(name):
         store, dataset = args.dir / "stores" / name, args.dir / "datasets" / name
         s = scene(store, dataset)
-        s.update(paint_tracks(store, dataset))
+        s.update(paint_tracks(store, dataset, s.pop("visible")))
         # The ground-truth boxes with their ids dropped: what tracking alone costs.
         s["overlap"] = track_by_overlap([(c, w, [((d["cx"] - d["w"] / 2, d["cy"] - d["h"] / 2, d["cx"] + d["w"] / 2, d["cy"] + d["h"] / 2), d)
                                                   for d in now.values()]) for c, w, now in s["tracked"]])
