@@ -357,11 +357,17 @@ def with_context(s, key, frames):
     """Each frame's features joined with their maximum and mean over its camera's last `frames` frames."""
     X, groups, out = s[key], s["group"], []
     for i in range(len(X)):
-        j = max(0, i - frames + 1)
-        while groups[j] != groups[i]:
-            j += 1
+        j = window_start(groups, i, frames)
         out.append(np.r_[X[i], X[j:i + 1].max(0), X[j:i + 1].mean(0)])
     return np.array(out)
+
+
+def window_start(groups, i, frames):
+    """First index of frame i's window: its camera's last `frames` frames (rows are grouped by camera)."""
+    j = max(0, i - frames + 1)
+    while groups[j] != groups[i]:
+        j += 1
+    return j
 
 
 def auc_with_interval(y, s, groups, draws=1000):
@@ -496,9 +502,7 @@ def frame_scores(s, rows, columns, model, context):
         np.maximum.at(scores, frame, model.predict_proba(with_track_context(x[:, columns], track))[:, 1])
     groups, out = s["group"], np.empty_like(scores)
     for i in range(len(scores)):
-        j = max(0, i - context + 1)
-        while groups[j] != groups[i]:
-            j += 1
+        j = window_start(groups, i, context)
         out[i] = scores[j:i + 1].mean()
     return out
 
