@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The styles compared by default: unmasked first (the baseline), then the four masks.
-pub const STYLES: [MaskStyle; 5] = [MaskStyle::None, MaskStyle::Solid, MaskStyle::Blur, MaskStyle::Pixelate, MaskStyle::Edges];
+pub const STYLES: [MaskStyle; 6] = [MaskStyle::None, MaskStyle::Solid, MaskStyle::Outlined, MaskStyle::Blur, MaskStyle::Pixelate, MaskStyle::Edges];
 
 /// The name of a style, as scenarios spell it.
 pub fn style_name(style: MaskStyle) -> &'static str {
@@ -22,6 +22,7 @@ pub fn style_name(style: MaskStyle) -> &'static str {
         MaskStyle::Blur => "blur",
         MaskStyle::Pixelate => "pixelate",
         MaskStyle::Edges => "edges",
+        MaskStyle::Outlined => "outlined",
     }
 }
 
@@ -29,7 +30,7 @@ pub fn style_name(style: MaskStyle) -> &'static str {
 pub fn parse_styles(text: &str) -> Result<Vec<MaskStyle>, String> {
     text.split(',')
         .map(|name| {
-            STYLES.iter().copied().find(|s| style_name(*s) == name.trim()).ok_or_else(|| format!("`{name}` is not a masking style (none, solid, blur, pixelate, edges)"))
+            STYLES.iter().copied().find(|s| style_name(*s) == name.trim()).ok_or_else(|| format!("`{name}` is not a masking style (none, solid, outlined, blur, pixelate, edges)"))
         })
         .collect()
 }

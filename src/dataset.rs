@@ -4,8 +4,10 @@
 //! what the masker left.
 //!
 //! Layout of the folder: `frames/<camera_id>/<tick>.png` (masked, resized to `size` with the
-//! pipeline's own filter), `labels.parquet` (one row per frame) and `dataset.json` (scenario,
-//! seed, masking model, size).
+//! pipeline's own filter), `labels.parquet` (one row per frame), `tracks.parquet` (one row per
+//! paint track and frame, solid and outlined masks only: the input rows of a `person_tracks`
+//! model, read from the masked frame at `size`, with the training label `cast`) and
+//! `dataset.json` (scenario, seed, masking model, size).
 
 use crate::frames::FrameStore;
 use crate::scenario::{apply_variant, load_scenario, Variant};
@@ -71,6 +73,44 @@ impl Table for Label {
     const NAME: &'static str = "labels";
 }
 
+/// One paint track on one frame: a row of `tracks.parquet`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TrackLabel {
+    camera: u16,
+    tick: u64,
+    /// The track's number on its camera.
+    track: u64,
+    /// The blob's box `[x0, y0, x1, y1)` in the stored frame's pixels.
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+    /// The training label: the centre of the visible pixels (20 or more) of a person then taking
+    /// part in a short-horizon incident lies in the box.
+    cast: bool,
+    /// The model's input row ([`crowdtwin_vision::tracks::ROW_WIDTH`] values).
+    features: Vec<f32>,
+}
+
+impl Table for TrackLabel {
+    const NAME: &'static str = "tracks";
+}
+
+/// The centres, in the stored frame's pixels (x, y), of the visible pixels of each of `acting`
+/// showing at least 20 pixels in `ids`.
+fn centres_of(ids: &crowdtwin_core::frame::IdMask, acting: &[u32], (sx, sy): (f64, f64)) -> Vec<(f64, f64)> {
+    use crowdtwin_core::ids::{PERSON_BASE, SCREEN_BASE};
+    let mut sums: std::collections::BTreeMap<u32, (u64, u64, u64)> = acting.iter().map(|&p| (p, (0, 0, 0))).collect();
+    for (i, &id) in ids.ids.iter().enumerate() {
+        if (PERSON_BASE..SCREEN_BASE).contains(&id)
+            && let Some(sum) = sums.get_mut(&(id - PERSON_BASE))
+        {
+            *sum = (sum.0 + 1, sum.1 + (i as u64 % ids.width as u64), sum.2 + (i as u64 / ids.width as u64));
+        }
+    }
+    sums.values().filter(|s| s.0 >= 20).map(|&(n, x, y)| ((x as f64 / n as f64 + 0.5) * sx, (y as f64 / n as f64 + 0.5) * sy)).collect()
+}
+
 /// Exports a dataset; returns (frames, frames labelled anomalous).
 pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<(usize, usize)> {
     let out = &options.out;
@@ -96,6 +136,10 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
         "masking.style `none` leaves frames unmasked: a dataset of masked frames cannot be made from it"
     );
     let mut masker = Masker::for_scenario(detector, None, &scenario.masking);
+    let (r, g, b) = scenario.masking.colour;
+    let painted = matches!(scenario.masking.style, crowdtwin_core::scenario::MaskStyle::Solid | crowdtwin_core::scenario::MaskStyle::Outlined);
+    let mut tracks = crowdtwin_vision::tracks::PersonTracks::default();
+    let mut track_rows = Vec::new();
     let mut source: Box<dyn FrameSource> = match &store {
         Some(store) => Box::new(store.source(&scenario)?),
         None => Box::new(SimulationSource::new(&scenario, false)?),
@@ -116,6 +160,22 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
             let small = resize(&masked.masked, width, height);
             write_atomic(&staging.join(&file), &png_bytes(&small).map_err(anyhow::Error::msg)?)?;
             let (sx, sy) = (width as f64 / frame.rgba.width as f64, height as f64 / frame.rgba.height as f64);
+            if painted {
+                let rows = tracks.push(frame.key.camera, crowdtwin_vision::tracks::paint_blobs(&masked.masked, [r, g, b], (width, height)));
+                // Training labels only, from the ground truth: who takes part in a short-horizon incident now.
+                let acting: Vec<u32> = plans
+                    .iter()
+                    .filter(|p| p.start_tick <= frame.key.tick && frame.key.tick <= p.end_tick)
+                    .filter(|p| crowdtwin_core::incident::IncidentKind::from_name(&p.kind).is_some_and(|k| k.is_short_horizon()))
+                    .flat_map(|p| p.persons.iter().copied())
+                    .collect();
+                let centres = if acting.is_empty() { Vec::new() } else { centres_of(&frame.id_mask, &acting, (sx, sy)) };
+                for row in rows {
+                    let [x0, y0, x1, y1] = row.bbox;
+                    let cast = centres.iter().any(|&(x, y)| x0 as f64 <= x && x < x1 as f64 && y0 as f64 <= y && y < y1 as f64);
+                    track_rows.push(TrackLabel { camera: frame.key.camera, tick: frame.key.tick, track: row.track, x0, y0, x1, y1, cast, features: row.features });
+                }
+            }
             let seen: Vec<_> = frame
                 .incidents
                 .iter()
@@ -151,6 +211,9 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
     }
     let positives = labels.iter().filter(|l| l.anomaly).count();
     crowdtwin_reports::tables::write(&staging, &labels, None).map_err(anyhow::Error::msg)?;
+    if painted {
+        crowdtwin_reports::tables::write(&staging, &track_rows, None).map_err(anyhow::Error::msg)?;
+    }
     let meta = serde_json::json!({
         "scenario": scenario.name,
         "scenario_sha256": crowdtwin_vision::manifest::sha256_file(&options.scenario)?,
@@ -159,6 +222,8 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
         "masking_model": model.0,
         "masking_model_sha256": model.1,
         "size": [width, height],
+        "masking_style": crate::compare::style_name(scenario.masking.style),
+        "track_features": crowdtwin_vision::tracks::FEATURES,
         "frames": labels.len(),
         "anomalous_frames": positives,
         "label": "anomaly = some incident (not a protected activity) shows at least evaluation.min_visible_px pixels",

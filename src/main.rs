@@ -109,7 +109,7 @@ enum Command {
         #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_AD_MODEL)]
         ad_model: PathBuf,
         /// Styles to run, comma-separated.
-        #[arg(long, default_value = "none,solid,blur,pixelate,edges")]
+        #[arg(long, default_value = "none,solid,outlined,blur,pixelate,edges")]
         styles: String,
         /// What may be flagged.
         #[arg(long, default_value = crowdtwin::pipeline::DEFAULT_PROFILE)]

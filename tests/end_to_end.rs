@@ -673,7 +673,7 @@ fn a_masking_style_changes_what_is_shown_not_what_counts_as_exposed() {
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(root().join("tests/fixtures/small.ron")).unwrap();
     let mut runs = Vec::new();
-    for style in ["solid", "blur", "pixelate", "edges"] {
+    for style in ["solid", "outlined", "blur", "pixelate", "edges"] {
         let scenario = dir.join(format!("{style}.ron"));
         let styled = text.replace("population: (count: 12),", &format!("population: (count: 12), masking: (style: {style}),"));
         assert_ne!(styled, text);

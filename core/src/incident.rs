@@ -84,6 +84,18 @@ impl IncidentKind {
         )
     }
 
+    /// Whether it is an incident shown within seconds (fight, collapse, dispersal, vandalism,
+    /// vehicle collision, bag snatch), not one that needs minutes of context (loitering, an
+    /// abandoned object) nor a protected activity.
+    pub fn is_short_horizon(self) -> bool {
+        !self.is_protected() && !matches!(self, IncidentKind::AbandonedObject | IncidentKind::Loitering)
+    }
+
+    /// The kind a scenario spells `name`, if any.
+    pub fn from_name(name: &str) -> Option<IncidentKind> {
+        IncidentKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The scenario spelling (`abandoned_object`, …), used in tables.
     pub fn name(self) -> &'static str {
         match self {

@@ -785,15 +785,15 @@ pub struct MaskingSettings {
     pub tiles: (u32, u32),
     /// Also paint over the vehicles the model detects, hiding their licence plates.
     pub vehicles: bool,
-    /// How a person's mask region is rendered: a solid silhouette (the default, as PACA paints
-    /// it) or one of the styles LA3D compares — blur, pixelation, edges — each with its
-    /// size-adaptive strength.
+    /// How a person's mask region is rendered: outlined paint (the default), a solid silhouette
+    /// (as PACA paints it) or one of the styles LA3D compares — blur, pixelation, edges — each
+    /// with its size-adaptive strength.
     pub style: MaskStyle,
 }
 
 impl Default for MaskingSettings {
     fn default() -> Self {
-        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false, style: MaskStyle::Solid }
+        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false, style: MaskStyle::Outlined }
     }
 }
 
@@ -802,8 +802,7 @@ impl Default for MaskingSettings {
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum MaskStyle {
-    /// A solid silhouette in `colour`.
-    #[default]
+    /// A solid silhouette in `colour`, as PACA paints it.
     Solid,
     /// A Gaussian blur whose kernel grows with the person's share of the frame.
     Blur,
@@ -811,6 +810,13 @@ pub enum MaskStyle {
     Pixelate,
     /// The region's Canny edge map (white edges on black).
     Edges,
+    /// Solid paint in `colour` with a black ring `dilation_px` wide (at least 1 px) around each
+    /// person's region, drawn farthest first (regions of one person found twice, overlapping by
+    /// 60 % of the smaller box, are joined first): persons next to each other stay separate blobs
+    /// instead of merging into one, while every pixel a solid mask would hide stays hidden. It is
+    /// what the person-track anomaly model (`models/anomaly_tracks.ron`) reads best. The default.
+    #[default]
+    Outlined,
     /// Nothing painted: the frame passes unmasked (the detector still runs, so its misses are
     /// measured). Evaluation only — the baseline of `crowdtwin compare` —, allowed with
     /// `deployment.retention: 3` alone, so that no unmasked frame is ever stored.

@@ -124,7 +124,7 @@ def scenario(name, seed, rng, duration_s):
     traffic: (moving_cars: {rng.randint(2, 5)}, parked_cars: {rng.randint(2, 6)}),
     conditions: (rain_mm_h: {rain}),
     render: (msaa: 1, shadows: false),
-    masking: (colour: (0, 160, 230), dilation_px: 2, tiles: (2, 2)),
+    masking: (colour: (0, 160, 230), dilation_px: 2, tiles: (2, 2), style: outlined),
     incidents: [
 {chr(10).join(events)}
     ],

@@ -209,8 +209,8 @@ def paint_tracks(store, dataset, visible_in):
     `visible_in`: each frame's `persons(ids)`, in the same order, as `scene` found them."""
     scenario = (store / "scenario.ron").read_text()
     style = re.search(r"masking:\s*\([^)]*style:\s*(\w+)", scenario)
-    if style and style.group(1) != "solid":
-        raise SystemExit(f"{store}: masking.style {style.group(1)}; paint tracks read solid masks only")
+    if style and style.group(1) not in ("solid", "outlined"):
+        raise SystemExit(f"{store}: masking.style {style.group(1)}; paint tracks read solid or outlined masks only")
     found = re.search(r"masking:\s*\(colour:\s*\((\d+),\s*(\d+),\s*(\d+)\)", scenario)
     paint_colour = np.array([int(v) for v in found.groups()] if found else [0, 160, 230])  # crowdtwin_core::scenario::Masking's default
     found = re.search(r"masking:\s*\([^)]*dilation_px:\s*(\d+)", scenario)

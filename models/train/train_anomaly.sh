@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# The box-reading anomaly model (an experiment; models/anomaly_boxes.md), one command: write the
-# generated training and held-out scenarios (models/train/make_ad_scenarios.py), render each into
-# a frame store, export its masked frames and labels (`crowdtwin dataset --frames`, the default
-# masker), then train and export
-# models/anomaly_boxes.onnx (+ its manifest); last, run it and the weak baseline on the held-out
-# stores through the real pipeline and pool those runs into DIR/heldout.md (the card's table);
-# and the oracle study (oracle_tracks.py: trees on ground-truth person tracks and on the masker's paint tracks,
-# learning from frame or person labels) into DIR/oracle.md.
-# About 1-1¾ h on 2 cores (not timed in one go), nearly all rendering and masking; stores and datasets already in DIR
-# are reused. Deterministic: the same datasets give the same trees. See models/train/README.md.
+# The default anomaly model (models/anomaly_tracks.md), one command: write the generated training
+# and held-out scenarios (models/train/make_ad_scenarios.py), render each into a frame store,
+# export its masked frames, labels and paint tracks (`crowdtwin dataset --frames`, the default
+# masker, outlined masks), then train and export models/anomaly_tracks.onnx (+ its manifest);
+# last, run it and the weak baseline (anomaly_mil) on the held-out stores through the real
+# pipeline and pool those runs into DIR/heldout.md (the card's table).
+# With ORACLE=1 it also runs the oracle study (oracle_tracks.py) into DIR/oracle.md.
+# Stores and datasets already in DIR are reused. Deterministic: the same datasets give the same
+# trees. See models/train/README.md for the time it takes.
 #
 #   models/train/train_anomaly.sh DIR [OUT]     (OUT: where the model goes, default models/)
 set -euo pipefail
@@ -19,33 +18,36 @@ cd "$(dirname "$0")/../.."
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 bin=${CARGO_TARGET_DIR:-target}/release/crowdtwin
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 2; }
-TRAIN=${AD_TRAIN_SCENARIOS:-8} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-5}
+TRAIN=${AD_TRAIN_SCENARIOS:-24} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-10} VALIDATION=${AD_VALIDATION_SCENARIOS:-6}
 .venv/bin/python models/train/make_ad_scenarios.py --split train --count "$TRAIN" --out "$dir/scenarios" >/dev/null
 .venv/bin/python models/train/make_ad_scenarios.py --split holdout --count "$HOLDOUT" --out "$dir/scenarios" >/dev/null
 data() { # name
   local store="$dir/stores/$1" set="$dir/datasets/$1"
   [ -f "$store/store.json" ] || "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2 || exit 1
-  [ -f "$set/labels.parquet" ] || "$bin" dataset --frames "$store" --out "$set" --size 320x180 --quiet >&2 || exit 1
+  # The scenario file, not the store's copy: masking may differ from what the store was rendered with.
+  [ -f "$set/tracks.parquet" ] || "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --quiet >&2 || exit 1
   echo "$set"
 }
 train=() holdout=()
 for i in $(seq 1 "$HOLDOUT"); do holdout+=("$(data "ad-holdout-$i")"); done
 for i in $(seq 1 "$TRAIN"); do train+=("$(data "ad-train-$i")"); done
-.venv/bin/python models/train/train_anomaly_boxes.py --train "${train[@]}" --test "${holdout[@]}" --out "$out"
+.venv/bin/python models/train/train_anomaly_tracks.py --train "${train[@]}" --validation "$VALIDATION" --test "${holdout[@]}" --out "$out"
 # The held-out scenarios through the real pipeline (masking, anomaly model, alerts, scoring under
 # the default profile), once per model; the runs are replaced whenever the model is retrained.
-for model in anomaly_boxes anomaly_mil; do
+for model in anomaly_tracks anomaly_mil; do
   runs=()
   for i in $(seq 1 "$HOLDOUT"); do
     run="$dir/runs/$model/ad-holdout-$i"
     manifest="$out/$model.ron"
     [ "$model" = anomaly_mil ] && manifest=models/anomaly_mil.ron  # the shipped baseline, never retrained here
-    "$bin" run --frames "$dir/stores/ad-holdout-$i" --ad-model "$manifest" --out "$run" --quiet >&2
+    "$bin" run "$dir/scenarios/ad-holdout-$i.ron" --frames "$dir/stores/ad-holdout-$i" --ad-model "$manifest" --out "$run" --quiet >&2
     runs+=("$run")
   done
   eval "${model}_runs=(\"\${runs[@]}\")"
 done
-.venv/bin/python models/train/score_anomaly_runs.py --model "anomaly_boxes (experiment)" "${anomaly_boxes_runs[@]}" \
-  --model "anomaly_mil (default, weak baseline)" "${anomaly_mil_runs[@]}" --json "$dir/heldout.json" | tee "$dir/heldout.md"
-# What perfect boxes or silhouettes, tracked by the ground truth, would allow on the same scenes.
-.venv/bin/python models/train/oracle_tracks.py "$dir" --train "$TRAIN" --holdout "$HOLDOUT" --json "$dir/oracle.json" | tee "$dir/oracle.md"
+.venv/bin/python models/train/score_anomaly_runs.py --model "anomaly_tracks (default)" "${anomaly_tracks_runs[@]}" \
+  --model "anomaly_mil (weak baseline)" "${anomaly_mil_runs[@]}" --json "$dir/heldout.json" | tee "$dir/heldout.md"
+if [ "${ORACLE:-0}" = 1 ]; then
+  # What perfect boxes or silhouettes, tracked by the ground truth, would allow on the same scenes.
+  .venv/bin/python models/train/oracle_tracks.py "$dir" --train "$TRAIN" --holdout "$HOLDOUT" --json "$dir/oracle.json" | tee "$dir/oracle.md"
+fi

@@ -5,14 +5,36 @@ use crowdtwin_vision::deployment::{open, raw_label, verify_log, warrant_access, 
 use std::collections::HashSet;
 
 #[test]
-fn the_default_anomaly_model_matches_the_numpy_reference_on_a_masked_clip() {
-    assert_eq!(crowdtwin::pipeline::DEFAULT_AD_MODEL, "models/anomaly_mil.ron");
-    scores_the_fixture_clip_like_its_reference(crowdtwin::pipeline::DEFAULT_AD_MODEL, "anomaly_clip");
+fn the_weak_baseline_anomaly_model_matches_the_numpy_reference_on_a_masked_clip() {
+    scores_the_fixture_clip_like_its_reference("models/anomaly_mil.ron", "anomaly_clip");
 }
 
 #[test]
 fn the_box_reading_anomaly_model_matches_the_python_reference_on_a_masked_clip() {
     scores_the_fixture_clip_like_its_reference("models/anomaly_boxes.ron", "anomaly_boxes_clip");
+}
+
+#[test]
+fn the_default_person_track_model_finds_the_blobs_and_scores_the_frames_its_training_did() {
+    assert_eq!(crowdtwin::pipeline::DEFAULT_AD_MODEL, "models/anomaly_tracks.ron");
+    let reference = fixture_json("anomaly_tracks_clip/reference.json");
+    let mut model = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_tracks.ron"), 1).unwrap();
+    assert_eq!(reference["sha256"].as_str(), Some(model.sha256.as_str()), "the fixture was made with this model");
+    let manifest = crowdtwin_vision::manifest::ModelManifest::load(&root().join("models/anomaly_tracks.ron")).unwrap();
+    let crowdtwin_vision::manifest::Decoder::PersonTracks { paint, size, .. } = manifest.decoder else { panic!("a person_tracks decoder") };
+    let expected: Vec<f64> = reference["scores"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let blobs: Vec<u64> = reference["blobs"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let mut scores = Vec::new();
+    for index in 0..expected.len() {
+        let frame = fixture_png(&format!("anomaly_tracks_clip/frame_{index}.png"));
+        assert_eq!(crowdtwin_vision::tracks::paint_blobs(&frame, [paint.0, paint.1, paint.2], size).len() as u64, blobs[index], "blobs of frame {index}");
+        let output = model.score(0, &frame).unwrap();
+        assert_eq!(output.regions.is_empty(), blobs[index] == 0, "region scores where there are tracks");
+        scores.push(output.score);
+    }
+    let worst = scores.iter().zip(&expected).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "scores {scores:?} differ from the training script's {expected:?} by {worst}");
+    assert!(expected.iter().any(|&s| s != expected[0]), "the reference scores vary, so the comparison can fail");
 }
 
 /// Scores the fixture's 8 masked frames as one camera's clip and compares the last clip's score
@@ -51,6 +73,34 @@ fn a_mismatched_anomaly_model_names_expected_and_actual_shapes() {
     // A masking manifest is refused as an anomaly model, and the reverse.
     let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/nanodet.ron"), 1).err().expect("must fail").to_string();
     assert!(error.contains("anomaly"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_person_track_model_names_what_it_cannot_read() {
+    use crowdtwin_core::scenario::{MaskStyle, MaskingSettings};
+    let dir = temp_dir("bad-tracks");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Another model's file behind the manifest: its input is a clip, not rows of 72 features.
+    let manifest = std::fs::read_to_string(root().join("models/anomaly_tracks.ron")).unwrap();
+    let mil = crowdtwin_vision::manifest::ModelManifest::load(&root().join("models/anomaly_mil.ron")).unwrap();
+    let sha = manifest.split("sha256: \"").nth(1).unwrap().split('"').next().unwrap();
+    let onnx = root().join("models/anomaly_mil.onnx").display().to_string();
+    let bad = manifest.replace(sha, &mil.sha256).replace("\"anomaly_tracks.onnx\"", &format!("{onnx:?}")).replace("name: \"tracks\"", "name: \"clip\"");
+    std::fs::write(dir.join("bad.ron"), &bad).unwrap();
+    let error = crowdtwin_vision::anomaly::AnomalyDetector::load(&dir.join("bad.ron"), 1).err().expect("must fail").to_string();
+    assert!(error.contains("[-1, 72]") && error.contains("[1, 24, 72, 128]"), "{error}");
+    // It reads paint of one colour at one frame rate, and names the setting that differs.
+    let model = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_tracks.ron"), 1).unwrap();
+    let solid = MaskingSettings::default();
+    assert_eq!(model.check_scenario(&solid, &[5, 5]), Ok(()));
+    assert_eq!(model.check_scenario(&MaskingSettings { style: MaskStyle::Outlined, ..solid.clone() }, &[5]), Ok(()));
+    let error = model.check_scenario(&MaskingSettings { colour: (255, 0, 0), ..solid.clone() }, &[5]).unwrap_err();
+    assert!(error.contains("(255, 0, 0)") && error.contains("(0, 160, 230)"), "{error}");
+    // Blur leaves no paint to read: allowed (it scores 0), whatever the colour.
+    assert_eq!(model.check_scenario(&MaskingSettings { style: MaskStyle::Blur, colour: (255, 0, 0), ..solid.clone() }, &[5]), Ok(()));
+    let error = model.check_scenario(&solid, &[5, 10]).unwrap_err();
+    assert!(error.contains("10 fps") && error.contains("5 fps"), "{error}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -344,6 +394,14 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
         let image = crowdtwin_reports::images::decode_png(&std::fs::read(out.join(file)).unwrap()).unwrap();
         assert_eq!((image.width, image.height), (96, 54), "{file}");
     }
+    // The paint tracks a person-track model reads, each row as wide as the model's input, and
+    // the collapsing person (cast) found in some of them.
+    let tracks = crowdtwin_reports::tables::read(&out.join("tracks.parquet")).unwrap();
+    assert!(tracks.height() > 10, "{tracks}");
+    let features = tracks.column("features").unwrap().as_materialized_series().list().unwrap().clone();
+    assert!((0..features.len()).all(|i| features.get_as_series(i).is_some_and(|r| r.len() == crowdtwin_vision::tracks::ROW_WIDTH)));
+    let cast = tracks.column("cast").unwrap().as_materialized_series().bool().unwrap().clone();
+    assert!((0..cast.len()).any(|i| cast.get(i) == Some(true)), "no track holds the collapsing person: {tracks}");
     // It never replaces a folder that is not a dataset.
     let other = temp_dir("not-a-dataset");
     std::fs::create_dir_all(&other).unwrap();
@@ -759,8 +817,8 @@ fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
     assert!(frames.iter().any(|f| !f.incidents.is_empty()), "an event is under way");
     assert!(frames.iter().any(|f| f.id_mask.ids.iter().any(|&id| id != 0)), "the id mask names something");
     let dir = temp_dir("ad-ground-truth");
-    let scores = |corrupt: bool, name: &str| -> Vec<(f32, Vec<f32>)> {
-        let ad = AnomalyDetector::load(&root().join("models/anomaly_boxes.ron"), 1).unwrap();
+    let scores = |model: &str, corrupt: bool, name: &str| -> Vec<(f32, Vec<f32>)> {
+        let ad = AnomalyDetector::load(&root().join(model), 1).unwrap();
         let detector = crowdtwin_vision::detector::Detector::load(&root().join("models/nanodet.ron"), 1).unwrap();
         let mut masking = MaskingStage::new(Masking::Masker(Box::new(crowdtwin_vision::masking::Masker::for_scenario(detector, None, &scenario.masking))));
         let storage = Storage::new(&dir.join(name), scenario.deployment.retention, None).unwrap();
@@ -789,10 +847,13 @@ fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
             })
             .collect()
     };
-    // The box-reading model: its cell trees give a region grid at the masker's resolution of detail.
-    let clean = scores(false, "clean");
-    assert!(clean.iter().any(|(_, regions)| !regions.is_empty()), "the model gives region scores");
-    assert!(clean.iter().any(|(score, _)| *score != clean[0].0), "the scores vary over the clip, so the comparison can fail");
-    assert_eq!(clean, scores(true, "corrupt"), "the ground truth or the masker's by-products reached the anomaly model");
+    // The box-reading model: its cell trees give a region grid at the masker's resolution of
+    // detail; the person-track model reads the paint itself.
+    for model in ["models/anomaly_boxes.ron", "models/anomaly_tracks.ron"] {
+        let clean = scores(model, false, "clean");
+        assert!(clean.iter().any(|(_, regions)| !regions.is_empty()), "{model} gives region scores");
+        assert!(clean.iter().any(|(score, _)| *score != clean[0].0), "{model}'s scores vary over the clip, so the comparison can fail");
+        assert_eq!(clean, scores(model, true, "corrupt"), "the ground truth or the masker's by-products reached {model}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -80,7 +80,7 @@ fn a_replayed_frame_store_gives_the_live_run_byte_for_byte_with_any_masker() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     assert_eq!(files(&data_live), files(&data_replay), "dataset from the store and live: the same files");
-    assert_eq!(files(&data_live).len(), 12, "10 masked frames, labels.parquet, dataset.json");
+    assert_eq!(files(&data_live).len(), 13, "10 masked frames, labels.parquet, tracks.parquet, dataset.json");
 
     // A second masking set-up (the silhouette refiner) and settings edited after the render —
     // privacy masks, sensor noise and JPEG, another mask style — give the live run with them.

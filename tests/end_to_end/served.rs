@@ -105,11 +105,12 @@ fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn served_models_give_the_tables_in_process_models_give() {
     let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("served");
-    // The default masker and anomaly model: the local run below uses them.
+    // The default masker and the baseline anomaly model (one call per frame): the local run below uses them.
     let server = Server::start(&dir, &[("nanodet", "models/nanodet.onnx"), ("anomaly", "models/anomaly_mil.onnx")], None);
     let (masker, anomaly) = (server.manifest("nanodet", "nanodet"), server.manifest("anomaly_mil", "anomaly"));
     let local = dir.join("local");
-    run_small(&local, None, 1, 1);
+    let options = RunOptions { threads: 1, depth: 1, ad_model: root().join("models/anomaly_mil.ron"), ..RunOptions::new(root().join("tests/fixtures/small.ron"), local.clone()) };
+    run(&options, |_, _| {}).unwrap();
     let expected = tables(&local);
     for depth in [0, 1, 3] {
         let out = dir.join(format!("served-{depth}"));

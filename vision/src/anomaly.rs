@@ -8,6 +8,10 @@
 //!   each snippet of frames into a feature, and a temporal head scores the camera's last
 //!   snippets; the newest snippet's score holds until the next snippet ends.
 //!
+//! * a person-track model (`person_tracks`): the paint of each masked frame is cut into blobs
+//!   and tracked ([`crate::tracks`]), and trees score each track; a frame scores its highest
+//!   track, averaged over the camera's last frames.
+//!
 //! Until a camera has enough frames (or snippets), its first stands in for the missing older ones.
 
 use crate::manifest::{Decoder, InputSpec, ModelManifest, Snippet, SnippetLayout, Task, TemporalHead};
@@ -70,6 +74,7 @@ pub struct AnomalyDetector {
 enum Scorer {
     Clip(Box<ClipScorer>),
     TwoStage(Box<TwoStageScorer>),
+    Tracks(Box<TrackScorer>),
 }
 
 /// A clip scorer's frame score, region scores and region grid (columns, rows).
@@ -116,7 +121,10 @@ impl AnomalyDetector {
                 sha256 = format!("{sha256}+{}", two.head.sha256);
                 Scorer::TwoStage(Box::new(two))
             }
-            _ => return Err(VisionError::Mismatch(format!("{at}: an anomaly model needs the `clip_score` or `two_stage` decoder"))),
+            Decoder::PersonTracks { probabilities, size, paint, context_frames, .. } => {
+                Scorer::Tracks(Box::new(TrackScorer::new(model, &manifest, probabilities, size, paint, context_frames)?))
+            }
+            _ => return Err(VisionError::Mismatch(format!("{at}: an anomaly model needs the `clip_score`, `two_stage` or `person_tracks` decoder"))),
         };
         Ok(AnomalyDetector { manifest, sha256, scorer })
     }
@@ -126,13 +134,14 @@ impl AnomalyDetector {
         match &self.scorer {
             Scorer::Clip(clip) => clip.clip_length,
             Scorer::TwoStage(two) => two.snippet.frames + (two.head_spec.snippets - 1) * two.snippet.stride,
+            Scorer::Tracks(tracks) => tracks.context_frames.max(1 + crate::tracks::LOOK_BACK[2]),
         }
     }
 
     /// The manifest's default alert threshold.
     pub fn default_threshold(&self) -> f32 {
         match self.manifest.decoder {
-            Decoder::ClipScore { threshold, .. } | Decoder::TwoStage { threshold, .. } => threshold,
+            Decoder::ClipScore { threshold, .. } | Decoder::TwoStage { threshold, .. } | Decoder::PersonTracks { threshold, .. } => threshold,
             _ => unreachable!("checked at load"),
         }
     }
@@ -147,8 +156,106 @@ impl AnomalyDetector {
         let (score, regions, grid) = match &mut self.scorer {
             Scorer::Clip(clip) => clip.score(camera, masked, &name)?,
             Scorer::TwoStage(two) => (two.score(camera, masked, &name)?, Vec::new(), (0, 0)),
+            Scorer::Tracks(tracks) => tracks.score(camera, masked, &name)?,
         };
         Ok(AnomalyOutput { score, regions, grid, latency_ms: started.elapsed().as_secs_f64() * 1e3 })
+    }
+
+    /// Why this model cannot score a scenario's masked frames, if it cannot: a person-track
+    /// model reads the paint of one mask colour at one frame rate. (Under a style that leaves no
+    /// paint — blur, pixelate, edges, none — it finds no blob and scores 0: what such a model
+    /// can read of those frames, which `crowdtwin compare` is there to show.)
+    pub fn check_scenario(&self, masking: &crowdtwin_core::scenario::MaskingSettings, camera_fps: &[u32]) -> Result<(), String> {
+        let Decoder::PersonTracks { paint, fps, .. } = self.manifest.decoder else { return Ok(()) };
+        use crowdtwin_core::scenario::MaskStyle;
+        let name = &self.manifest.name;
+        if matches!(masking.style, MaskStyle::Solid | MaskStyle::Outlined) && masking.colour != paint {
+            return Err(format!("anomaly model `{name}` reads paint of colour {paint:?}; masking.colour is {:?}", masking.colour));
+        }
+        if let Some(other) = camera_fps.iter().find(|&&f| f != fps) {
+            return Err(format!("anomaly model `{name}` was trained on {fps} fps (its look-backs are in frames); a camera renders at {other} fps"));
+        }
+        Ok(())
+    }
+}
+
+/// A person-track scorer: blobs of paint, tracked per camera, each track's row scored by trees.
+struct TrackScorer {
+    model: Model,
+    input: String,
+    probabilities: String,
+    size: (u32, u32),
+    paint: [u8; 3],
+    context_frames: usize,
+    tracks: crate::tracks::PersonTracks,
+    /// Each camera's last frame scores (the highest track's), newest last.
+    recent: BTreeMap<u16, VecDeque<f32>>,
+}
+
+/// Region grid of a person-track model: 32 × 18 cells.
+const TRACK_GRID: (usize, usize) = (32, 18);
+
+impl TrackScorer {
+    fn new(model: Model, manifest: &ModelManifest, probabilities: String, size: (u32, u32), paint: (u8, u8, u8), context_frames: usize) -> Result<Self, VisionError> {
+        let width = crate::tracks::ROW_WIDTH as i64;
+        model.check_input(&manifest.input.name, &[-1, width])?;
+        let shape = model.output_shape(&probabilities)?;
+        if !shape_matches(shape, &[-1, 2]) {
+            return Err(VisionError::Mismatch(format!("output `{probabilities}` expected shape [N, 2] (two class probabilities per track), the model's is {shape:?}")));
+        }
+        Ok(TrackScorer {
+            model,
+            input: manifest.input.name.clone(),
+            probabilities,
+            size,
+            paint: [paint.0, paint.1, paint.2],
+            context_frames,
+            tracks: Default::default(),
+            recent: BTreeMap::new(),
+        })
+    }
+
+    fn score(&mut self, camera: u16, masked: &RgbaImage, name: &str) -> Result<ClipResult, VisionError> {
+        let blobs = crate::tracks::paint_blobs(masked, self.paint, self.size);
+        let rows = self.tracks.push(camera, blobs);
+        let mut scores = Vec::with_capacity(rows.len());
+        if !rows.is_empty() {
+            let width = crate::tracks::ROW_WIDTH;
+            let input = Array2::from_shape_fn((rows.len(), width), |(r, c)| rows[r].features[c]);
+            let outputs = self.model.run(&self.input, input.view().into_dyn(), &[self.probabilities.as_str()])?;
+            let probabilities = &outputs[0];
+            if probabilities.len() != 2 * rows.len() {
+                return Err(VisionError::Inference(format!("output `{}` gave {} values for {} rows, expected {}", self.probabilities, probabilities.len(), rows.len(), 2 * rows.len())));
+            }
+            for p in probabilities.iter().skip(1).step_by(2) {
+                scores.push(finite_score(*p, name)?);
+            }
+        }
+        let best = scores.iter().copied().fold(0.0, f32::max);
+        let recent = self.recent.entry(camera).or_default();
+        recent.push_back(best);
+        if recent.len() > self.context_frames {
+            recent.pop_front();
+        }
+        let score = recent.iter().sum::<f32>() / recent.len() as f32;
+        if best <= 0.0 {
+            return Ok((score, Vec::new(), (0, 0)));
+        }
+        // Each cell: the best track whose box covers it, scaled so the best cell scores the frame.
+        let (columns, grid_rows) = TRACK_GRID;
+        let (cell_w, cell_h) = (self.size.0 as f32 / columns as f32, self.size.1 as f32 / grid_rows as f32);
+        let mut regions = vec![0.0f32; columns * grid_rows];
+        for (row, &p) in rows.iter().zip(&scores) {
+            let [x0, y0, x1, y1] = row.bbox.map(|v| v as f32);
+            let (c0, c1) = ((x0 / cell_w) as usize, ((x1 / cell_w).ceil() as usize).min(columns));
+            let (r0, r1) = ((y0 / cell_h) as usize, ((y1 / cell_h).ceil() as usize).min(grid_rows));
+            for r in r0..r1 {
+                for c in c0..c1 {
+                    regions[r * columns + c] = regions[r * columns + c].max(p * score / best);
+                }
+            }
+        }
+        Ok((score, regions, TRACK_GRID))
     }
 }
 

@@ -12,6 +12,7 @@
 //! * [`styles`] — the masking styles LA3D compares: size-adaptive blur and pixelation, edge maps.
 //! * [`attacker`] — the trained privacy attacker: person attributes guessed from a crop.
 //! * [`anomaly`] — AD: a clip or two-stage (extractor + temporal head) model scoring each camera's masked frames.
+//! * [`tracks`] — person tracks read from a masked frame's paint: the input of a `person_tracks` anomaly model.
 //! * [`alerts`] — threshold, hysteresis and minimum duration turn scores into neutral alerts.
 //! * [`cap`] — alerts as OASIS CAP 1.2 messages, and their delivery to a webhook.
 //! * [`deployment`] — modality (what leaves the camera) and retention (what is kept), enforced.
@@ -30,6 +31,7 @@ pub mod runtime;
 pub mod served;
 pub mod silhouette;
 pub mod styles;
+pub mod tracks;
 pub mod vendor;
 
 /// Why the pipeline could not run.

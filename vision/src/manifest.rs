@@ -409,6 +409,27 @@ pub enum Decoder {
     /// scores the last `head.snippets` snippets, and the newest snippet's score is the score of
     /// that frame and of the frames after it until the next snippet ends. Before a camera has
     /// enough frames (snippets), its first stands in for the missing older ones.
+    /// A person-track anomaly model ([`crate::tracks`]): the masked frame's paint is cut into
+    /// blobs and tracked, each track's row of [`crate::tracks::ROW_WIDTH`] features goes in
+    /// (`input.name`, `[N, 72]`), and the probability that the track takes part in an incident
+    /// comes out (`probabilities`, `[N, 2]`, the second column). A frame scores its highest
+    /// track (0 with none), averaged over the camera's last `context_frames` frames; its region
+    /// scores are each track's probability over its box, scaled so the best equals the frame's
+    /// score. The input's image fields (`layout`, `resize`, `mean`, `std`) are not used.
+    PersonTracks {
+        /// Output with each row's class probabilities, `[N, 2]`.
+        probabilities: String,
+        /// (width, height) the masked frame is resized to before its paint is read.
+        size: (u32, u32),
+        /// The mask colour read as paint: the scenario's `masking.colour` must be the same.
+        paint: (u8, u8, u8),
+        /// Frame rate the look-backs were trained at: every camera must render at it.
+        fps: u32,
+        /// Frames the frame score is averaged over.
+        context_frames: usize,
+        /// Default alert threshold on the score.
+        threshold: f32,
+    },
     TwoStage {
         /// How frames make snippets.
         snippet: Snippet,
@@ -555,6 +576,20 @@ impl ModelManifest {
                 }
                 if let Some(i) = heads.iter().position(|h| h.classes.len() < 2) {
                     return Err((vec![Key("decoder"), Key("heads"), Index(i), Key("classes")], "needs at least two classes".into()));
+                }
+            }
+            Decoder::PersonTracks { threshold, size, fps, context_frames, .. } => {
+                if !(*threshold > 0.0 && *threshold < 1.0) {
+                    return Err((vec![Key("decoder"), Key("threshold")], format!("must be above 0 and below 1, got {threshold}")));
+                }
+                if !(16..=4096).contains(&size.0) || !(16..=4096).contains(&size.1) {
+                    return Err((vec![Key("decoder"), Key("size")], format!("must be 16 to 4096 pixels a side, got {size:?}")));
+                }
+                if !(1..=240).contains(fps) {
+                    return Err((vec![Key("decoder"), Key("fps")], format!("must be 1 to 240, got {fps}")));
+                }
+                if !(1..=600).contains(context_frames) {
+                    return Err((vec![Key("decoder"), Key("context_frames")], format!("must be 1 to 600, got {context_frames}")));
                 }
             }
             Decoder::ClipScore { threshold, clip_length, .. } => {

@@ -7,7 +7,7 @@
 use crate::detector::{Detection, Detector};
 use crate::manifest::MaskKind;
 use crate::silhouette::{RegionMask, SilhouetteModel};
-use crate::styles::render_region;
+use crate::styles::{outline_region, render_region};
 use crate::VisionError;
 use crowdtwin_core::frame::RgbaImage;
 use crowdtwin_core::scenario::{MaskStyle, MaskingSettings};
@@ -118,11 +118,20 @@ impl Masker {
                 styled.push(region_of(&own, frame.width));
             }
         }
+        // Outlines are drawn farthest (highest bottom edge) first, so a nearer person's ring
+        // cuts into whoever stands behind; duplicate detections of one person are outlined once.
+        if self.style == MaskStyle::Outlined {
+            styled = merge_duplicates(styled, frame.width, frame.height);
+            styled.sort_by_key(|region| region.y0 + region.height);
+        }
         // Styled persons first, the solid paint last: a screen inside a blurred person stays painted.
         let mut masked = frame.clone();
         let mut mask = solid.clone();
         for region in &styled {
-            render_region(frame, &mut masked, region, self.style, self.colour);
+            match self.style {
+                MaskStyle::Outlined => outline_region(&mut masked, region, self.colour, self.dilation_px),
+                style => render_region(frame, &mut masked, region, style, self.colour),
+            }
             region.mark(&mut mask, frame.width);
         }
         if self.style == MaskStyle::None {
@@ -189,6 +198,49 @@ fn paint_into(image: &mut RgbaImage, mask: &[bool], colour: [u8; 3]) {
     }
 }
 
+/// Share of the smaller of two region boxes their intersection must cover for the two to be
+/// one person found twice (the whole frame and a tile, or a box inside a box), not neighbours.
+pub const DUPLICATE_OVERLAP: f32 = 0.6;
+
+/// Regions whose boxes overlap by [`DUPLICATE_OVERLAP`] of the smaller one (transitively) joined
+/// into one: an outline drawn inside one person would cut them into pieces.
+fn merge_duplicates(regions: Vec<RegionMask>, width: u32, height: u32) -> Vec<RegionMask> {
+    let n = regions.len();
+    let mut group: Vec<usize> = (0..n).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    let area = |r: &RegionMask| (r.width * r.height) as f32;
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = (&regions[i], &regions[j]);
+            let w = (a.x0 + a.width).min(b.x0 + b.width) as f32 - a.x0.max(b.x0) as f32;
+            let h = (a.y0 + a.height).min(b.y0 + b.height) as f32 - a.y0.max(b.y0) as f32;
+            if w > 0.0 && h > 0.0 && w * h >= DUPLICATE_OVERLAP * area(a).min(area(b)) {
+                let (ri, rj) = (root(&mut group, i), root(&mut group, j));
+                group[ri.max(rj)] = ri.min(rj);
+            }
+        }
+    }
+    let mut merged: Vec<(usize, Vec<bool>)> = Vec::new();
+    for (i, region) in regions.iter().enumerate() {
+        let r = root(&mut group, i);
+        let at = match merged.iter().position(|(g, _)| *g == r) {
+            Some(at) => at,
+            None => {
+                merged.push((r, vec![false; (width * height) as usize]));
+                merged.len() - 1
+            }
+        };
+        region.mark(&mut merged[at].1, width);
+    }
+    merged.iter().map(|(_, mask)| region_of(mask, width)).collect()
+}
+
 /// The set pixels of a frame-sized mask as a region over their bounding box.
 fn region_of(mask: &[bool], width: u32) -> RegionMask {
     let set = || mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| (i as u32 % width, i as u32 / width));
@@ -223,6 +275,17 @@ mod tests {
         let masked = paint(&frame, &mask, [1, 2, 3]);
         assert_eq!(masked.rgb(4, 1), [1, 2, 3]);
         assert_eq!(masked.rgb(0, 0), [0, 0, 0]);
+    }
+
+    #[test]
+    fn one_person_found_twice_is_outlined_once_and_neighbours_stay_two() {
+        let boxed = |x0: u32, y0: u32, w: u32, h: u32| RegionMask { x0, y0, width: w, height: h, pixels: vec![true; (w * h) as usize] };
+        // A box inside a box (a tile's detection of the same person) and a neighbour touching it.
+        let regions = vec![boxed(10, 10, 8, 20), boxed(11, 14, 6, 15), boxed(18, 12, 8, 20)];
+        let merged = merge_duplicates(regions, 40, 40);
+        assert_eq!(merged.len(), 2);
+        assert_eq!((merged[0].x0, merged[0].y0, merged[0].width, merged[0].height), (10, 10, 8, 20));
+        assert_eq!((merged[1].x0, merged[1].width), (18, 8));
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub fn render_region(frame: &RgbaImage, out: &mut RgbaImage, region: &RegionMask
     }
     let crop = RgbImage::from_fn(w, h, |x, y| Rgb(frame.rgb(x0 + x, y0 + y)));
     let styled: Option<RgbImage> = match style {
-        MaskStyle::Solid => None,
+        // Outlined regions are painted solid here; the masker, which knows the ring's width,
+        // draws them with [`outline_region`].
+        MaskStyle::Solid | MaskStyle::Outlined => None,
         // Unmasked: the region keeps its raw pixels.
         MaskStyle::None => Some(crop.clone()),
         MaskStyle::Blur => {
@@ -112,6 +114,30 @@ pub fn render_region(frame: &RgbaImage, out: &mut RgbaImage, region: &RegionMask
             if region.pixels[(y * w + x) as usize] {
                 let rgb = styled.as_ref().map_or(colour, |s| s.get_pixel(x, y).0);
                 out.set_rgb(x0 + x, y0 + y, rgb);
+            }
+        }
+    }
+}
+
+/// Paints one person's `region` into `out` as [`MaskStyle::Outlined`] draws it: black where a
+/// region pixel lies within `ring` pixels (the square's norm) of a pixel outside the region,
+/// `colour` inside. Every region pixel is painted one or the other.
+pub fn outline_region(out: &mut RgbaImage, region: &RegionMask, colour: [u8; 3], ring: u32) {
+    let (w, h) = (region.width, region.height);
+    if w == 0 || h == 0 {
+        return;
+    }
+    // One pixel of background around the region's box, so its box edges count as outside.
+    let padded = GrayImage::from_fn(w + 2, h + 2, |x, y| {
+        let inside = (1..=w).contains(&x) && (1..=h).contains(&y) && region.pixels[((y - 1) * w + x - 1) as usize];
+        Luma([if inside { 255 } else { 0 }])
+    });
+    let interior = imageproc::morphology::erode(&padded, imageproc::distance_transform::Norm::LInf, ring.clamp(1, 255) as u8);
+    for y in 0..h {
+        for x in 0..w {
+            if region.pixels[(y * w + x) as usize] {
+                let inner = interior.get_pixel(x + 1, y + 1).0[0] > 0;
+                out.set_rgb(region.x0 + x, region.y0 + y, if inner { colour } else { [0, 0, 0] });
             }
         }
     }
@@ -171,5 +197,28 @@ mod tests {
         let mut out = frame.clone();
         render_region(&frame, &mut out, &inside, MaskStyle::Edges, [0, 0, 0]);
         assert!((10..40).all(|x| (8..38).all(|y| matches!(out.rgb(x, y), [0, 0, 0] | [255, 255, 255]))));
+    }
+
+    #[test]
+    fn an_outline_hides_every_region_pixel_and_keeps_neighbours_apart() {
+        let frame = noisy(40, 30);
+        let mut out = frame.clone();
+        let colour = [0, 160, 230];
+        // Two boxes side by side, touching: the nearer (lower) one is drawn last.
+        outline_region(&mut out, &region(5, 5, 10, 15), colour, 2);
+        outline_region(&mut out, &region(15, 6, 10, 16), colour, 2);
+        for y in 0..30 {
+            for x in 0..40 {
+                let inside = (5..15).contains(&x) && (5..20).contains(&y) || (15..25).contains(&x) && (6..22).contains(&y);
+                let rgb = out.rgb(x, y);
+                assert_eq!(inside, rgb == colour || rgb == [0, 0, 0], "pixel ({x}, {y}) {rgb:?}");
+            }
+        }
+        // A 2 px ring: the outer two rows and columns are black, the rest is paint.
+        assert_eq!((out.rgb(5, 5), out.rgb(6, 6), out.rgb(7, 7)), ([0, 0, 0], [0, 0, 0], colour));
+        // Where the boxes touch, black separates their paint on every row.
+        for y in 8..18 {
+            assert!((12..18).any(|x| out.rgb(x, y) == [0, 0, 0]), "row {y} has no black between the boxes");
+        }
     }
 }
