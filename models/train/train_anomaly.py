@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains crowdtwin's default anomaly model (AD) on masked clips exported by `crowdtwin dataset`.
+"""Trains crowdtwin's weak baseline anomaly model (`anomaly_mil`, the default before `anomaly_tracks`) on masked clips exported by `crowdtwin dataset`.
 
 A small multiple-instance-learning (MIL) network, written out in NumPy with its gradients
 (no deep-learning framework to install), exported to ONNX and checked against ONNX Runtime.

@@ -16,7 +16,8 @@ of frames where only loitering or an abandoned object shows are not fitted on: t
 of context.
 
 The last `--validation` training datasets are validation: they choose the threshold (Youden's J
-on their frame scores) and nothing else. The held-out datasets (`--test`) are scored once at the
+on their frame scores) and are never fitted on. (The tree size below was chosen earlier by a
+cross-validation over all training datasets, validation included; the held-out ones untouched.) The held-out datasets (`--test`) are scored once at the
 end, as a preview; the card's figures come from running the held-out scenarios through the real
 pipeline (`score_anomaly_runs.py`).
 

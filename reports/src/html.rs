@@ -587,7 +587,7 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(
         html,
         "<h2>Method in plain words</h2><p>Every camera frame is rendered from the simulation together with an exact map of which \
-         pixel shows which person. The masking model sees only the ordinary picture and paints a solid shape over everyone it finds (a box, or a body silhouette when refinement is on). \
+         pixel shows which person. The masking model sees only the ordinary picture and paints over everyone it finds (a box, or a body silhouette when refinement is on; by default each outlined in black, so that neighbours stay apart). \
          For each person in each frame we then count how many of the person's visible pixels were left unpainted (the \
          <i>exposed fraction</i>). A person-frame counts as <b>missed</b> when more than {:.0} % of the person's visible pixels stay unpainted. \
          People showing fewer than {} pixels are recorded but not scored. Rates are pooled over person-frames; the number of \

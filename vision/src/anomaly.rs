@@ -12,7 +12,9 @@
 //!   and tracked ([`crate::tracks`]), and trees score each track; a frame scores its highest
 //!   track, averaged over the camera's last frames.
 //!
-//! Until a camera has enough frames (or snippets), its first stands in for the missing older ones.
+//! Until a camera has enough frames (or snippets), its first stands in for the missing older ones
+//! (a person-track model instead averages over the frames it has, and a track younger than a
+//! look-back gets 0 for what it cannot yet measure).
 
 use crate::manifest::{Decoder, InputSpec, ModelManifest, Snippet, SnippetLayout, Task, TemporalHead};
 use crate::model::{shape_matches, Model};

@@ -409,13 +409,24 @@ pub enum Decoder {
     /// scores the last `head.snippets` snippets, and the newest snippet's score is the score of
     /// that frame and of the frames after it until the next snippet ends. Before a camera has
     /// enough frames (snippets), its first stands in for the missing older ones.
+    TwoStage {
+        /// How frames make snippets.
+        snippet: Snippet,
+        /// The extractor's feature output, `[1, D]`.
+        features: String,
+        /// The temporal head.
+        head: TemporalHead,
+        /// Default alert threshold on the score.
+        threshold: f32,
+    },
     /// A person-track anomaly model ([`crate::tracks`]): the masked frame's paint is cut into
     /// blobs and tracked, each track's row of [`crate::tracks::ROW_WIDTH`] features goes in
     /// (`input.name`, `[N, 72]`), and the probability that the track takes part in an incident
     /// comes out (`probabilities`, `[N, 2]`, the second column). A frame scores its highest
     /// track (0 with none), averaged over the camera's last `context_frames` frames; its region
     /// scores are each track's probability over its box, scaled so the best equals the frame's
-    /// score. The input's image fields (`layout`, `resize`, `mean`, `std`) are not used.
+    /// score (none on a frame without a blob: an open alert's region is then the whole frame).
+    /// The input's image fields (`layout`, `resize`, `mean`, `std`) are not used.
     PersonTracks {
         /// Output with each row's class probabilities, `[N, 2]`.
         probabilities: String,
@@ -427,16 +438,6 @@ pub enum Decoder {
         fps: u32,
         /// Frames the frame score is averaged over.
         context_frames: usize,
-        /// Default alert threshold on the score.
-        threshold: f32,
-    },
-    TwoStage {
-        /// How frames make snippets.
-        snippet: Snippet,
-        /// The extractor's feature output, `[1, D]`.
-        features: String,
-        /// The temporal head.
-        head: TemporalHead,
         /// Default alert threshold on the score.
         threshold: f32,
     },

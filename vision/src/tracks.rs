@@ -9,8 +9,9 @@
 //!    distance of [`PAINT_TOLERANCE`] of the mask colour;
 //! 2. **blobs** are the 4-connected components of paint of [`MIN_BLOB_PX`] pixels or more
 //!    (`imageproc`'s labelling);
-//! 3. each blob takes the **track** of the previous frame's blob it overlaps most (greedy over
-//!    pairs by falling IoU, at least [`MATCH_IOU`]), else starts a new one;
+//! 3. blobs take the **tracks** of the previous frame's blobs, greedily over the pairs by falling
+//!    IoU (at least [`MATCH_IOU`]; each used once); the rest start new tracks. A track missing
+//!    from one frame (a masker's miss) ends: its blob starts a new one when it is seen again;
 //! 4. each track gets a row of the 24 [`FEATURES`] (speeds in body heights per second, aspect and
 //!    height changes, shape change of a 16 × 8 occupancy grid, nearest neighbour and how it
 //!    closes in, neighbours moving away, …; look-backs of [`LOOK_BACK`] frames, 0.4, 1 and 2 s at
@@ -197,9 +198,10 @@ struct CameraTracks {
     next_track: u64,
     /// The last frames' blobs by track, newest last: the look-backs' reach.
     frames: VecDeque<BTreeMap<u64, Blob>>,
-    /// Each live track's blob order on the newest frame.
+    /// (track, box) of each blob of the newest frame, in blob order: what the next frame matches.
     previous: Vec<(u64, [u32; 4])>,
-    /// Each live track's heights so far.
+    /// Each live track's heights so far (sorted for the median on every frame: linear in the
+    /// track's age, a few thousand values for a track that lives ten minutes).
     heights: BTreeMap<u64, Vec<f64>>,
     /// Each live track's last feature rows.
     rows: BTreeMap<u64, VecDeque<[f64; FEATURES.len()]>>,
