@@ -226,19 +226,20 @@ fn merge_duplicates(regions: Vec<RegionMask>, width: u32, height: u32) -> Vec<Re
             }
         }
     }
-    let mut merged: Vec<(usize, Vec<bool>)> = Vec::new();
-    for (i, region) in regions.iter().enumerate() {
-        let r = root(&mut group, i);
-        let at = match merged.iter().position(|(g, _)| *g == r) {
-            Some(at) => at,
-            None => {
-                merged.push((r, vec![false; (width * height) as usize]));
-                merged.len() - 1
-            }
-        };
-        region.mark(&mut merged[at].1, width);
+    let roots: Vec<usize> = (0..n).map(|i| root(&mut group, i)).collect();
+    let mut merged = Vec::new();
+    for (i, region) in regions.iter().enumerate().filter(|&(i, _)| roots[i] == i) {
+        let members: Vec<usize> = (0..n).filter(|&j| roots[j] == i).collect();
+        if members.len() == 1 {
+            // Most people are found once: their region stays as it is, with no frame-sized work.
+            merged.push(region.clone());
+            continue;
+        }
+        let mut mask = vec![false; (width * height) as usize];
+        members.iter().for_each(|&j| regions[j].mark(&mut mask, width));
+        merged.push(region_of(&mask, width));
     }
-    merged.iter().map(|(_, mask)| region_of(mask, width)).collect()
+    merged
 }
 
 /// The set pixels of a frame-sized mask as a region over their bounding box.
