@@ -333,3 +333,30 @@ fn a_served_two_stage_model_scores_as_the_in_process_one() {
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_default_person_track_model_served_scores_as_the_in_process_one() {
+    let dir = temp_dir("served-tracks");
+    let server = Server::start(&dir, &[("tracks", "models/anomaly_tracks.onnx")], None);
+    let served = server.manifest("anomaly_tracks", "tracks");
+    let mut ours = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_tracks.ron"), 1).unwrap();
+    let mut theirs = crowdtwin_vision::anomaly::AnomalyDetector::load(&served, 1).unwrap();
+    assert_eq!(theirs.sha256, format!("served:http://127.0.0.1:{}/tracks", server.grpc));
+    // The clip of the in-process fixture test: frames with paint and frames without.
+    let blobs: Vec<u64> = fixture_json("anomaly_tracks_clip/reference.json")["blobs"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let mut scores = Vec::new();
+    for index in 0..blobs.len() {
+        let frame = fixture_png(&format!("anomaly_tracks_clip/frame_{index}.png"));
+        let (a, b) = (ours.score(0, &frame).unwrap(), theirs.score(0, &frame).unwrap());
+        // Both run the same trees in ONNX Runtime; the server's build may sum them in another order.
+        assert!((a.score - b.score).abs() < 1e-6, "frame {index}: in process {} served {}", a.score, b.score);
+        assert_eq!((a.grid, a.regions.len()), (b.grid, b.regions.len()), "frame {index}");
+        assert!(a.regions.iter().zip(&b.regions).all(|(x, y)| (x - y).abs() < 1e-6), "frame {index}: region scores");
+        scores.push(a.score);
+    }
+    assert!(scores.iter().any(|&s| s != scores[0]), "the scores vary, so the comparison can fail");
+    // One call per frame with paint: the rows of all its tracks in one [N, 72] tensor; none without.
+    assert_eq!(server.calls("tracks"), blobs.iter().filter(|&&n| n > 0).count());
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
