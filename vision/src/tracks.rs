@@ -11,7 +11,9 @@
 //!    (`imageproc`'s labelling);
 //! 3. blobs take the **tracks** of the previous frame's blobs, greedily over the pairs by falling
 //!    IoU (at least [`MATCH_IOU`]; each used once); the rest start new tracks. A track missing
-//!    from one frame (a masker's miss) ends: its blob starts a new one when it is seen again;
+//!    from one frame (a masker's miss) ends: its blob starts a new one when it is seen again
+//!    (bridging misses with a constant-velocity prediction was measured and not kept:
+//!    `models/train/README.md`);
 //! 4. each track gets a row of the 24 [`FEATURES`] (speeds in body heights per second, aspect and
 //!    height changes, shape change of a 16 × 8 occupancy grid, nearest neighbour and how it
 //!    closes in, neighbours moving away, …; look-backs of [`LOOK_BACK`] frames, 0.4, 1 and 2 s at
