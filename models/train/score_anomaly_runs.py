@@ -10,7 +10,11 @@ it, as the run's own frame AUC counts it — `incident_frames.parquet` joined wi
 runs × cameras; per kind, incidents visible and detected (TBDC: alerts whose region meets the
 incident's box in at least `alerts.track_share` of its visible frames), protected activities
 visible and flagged, out-of-scope events alerted on (disproportionate), and false alerts per
-camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate.
+camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate. Then, per model,
+its operating points pooled over the runs (each run's `operating_points.parquet`: the alerting
+rule replayed on its recorded scores at thresholds 0.05 … 0.95 and its own): incidents detected,
+protected activities flagged, false alerts per camera-hour and the share of camera-time an alert
+is open — the trade-off a board chooses its threshold from.
 
     python score_anomaly_runs.py --model NAME RUN... [--model NAME RUN...] [--json OUT]
 """
@@ -82,6 +86,49 @@ def model_summary(runs):
     return out
 
 
+def operating_points(runs):
+    """The runs' operating points pooled: a run's rates times its visible incidents and protected
+    activities (its `summary.json`) give counts, summed over the runs."""
+    pooled = {}
+    hours = 0.0
+    for run in runs:
+        a = json.loads((run / "summary.json").read_text())["anomaly"]
+        hours += a["camera_hours"]
+        visible = {c: sum(k["visible"] for k in a["by_kind"] if k["class"] == c) for c in ("incident", "protected")}
+        points = pl.read_parquet(run / "operating_points.parquet")
+        for row in points.iter_rows(named=True):
+            entry = pooled.setdefault(round(row["threshold"], 4), {"threshold": round(row["threshold"], 4), "chosen": False, "incidents": 0, "incidents_visible": 0,
+                                                                  "protected": 0, "protected_visible": 0, "false_alerts": 0, "alert_time_share": 0.0, "runs": 0})
+            entry["chosen"] |= row["chosen"]
+            entry["incidents"] += round((row["incident_recall"] or 0.0) * visible["incident"])
+            entry["incidents_visible"] += visible["incident"]
+            entry["protected"] += round((row["protected_flag_rate"] or 0.0) * visible["protected"])
+            entry["protected_visible"] += visible["protected"]
+            entry["false_alerts"] += row["false_alerts"]
+            entry["alert_time_share"] += row["alert_time_share"]
+            entry["runs"] += 1
+    out = []
+    for entry in (pooled[t] for t in sorted(pooled)):
+        if entry["runs"] != len(runs):
+            continue  # a run's own threshold, absent from the others' grids
+        entry["false_alerts_per_camera_hour"] = entry["false_alerts"] / hours if hours else None
+        entry["alert_time_share"] /= entry["runs"]
+        out.append(entry)
+    return out
+
+
+def operating_markdown(name, points):
+    lines = [f"| {name}: threshold | incidents detected | protected flagged | protected ≤ ½ detected | false alerts / camera-hour | alert open (camera-time) |", "|---|---|---|---|---|---|"]
+    for p in points:
+        if p["alert_time_share"] == 0 and not p["chosen"]:
+            continue
+        rate = lambda k: p[k] / p[k + "_visible"] if p[k + "_visible"] else 0.0
+        ok = "—" if p["incidents"] == 0 else ("yes" if rate("protected") <= rate("incidents") / 2 else "no")
+        label = f"**{p['threshold']:g} (shipped)**" if p["chosen"] else f"{p['threshold']:g}"
+        lines.append(f"| {label} | {p['incidents']}/{p['incidents_visible']} | {p['protected']}/{p['protected_visible']} | {ok} | {p['false_alerts_per_camera_hour']:.0f} | {p['alert_time_share']:.0%} |")
+    return "\n".join(lines)
+
+
 def cell(kind, entry):
     if entry is None or entry["visible"] == 0:
         return "not seen"
@@ -99,7 +146,7 @@ def markdown(models):
     row("protected activities flagged", lambda m: "—" if m["protected_flag_rate"] is None else f"{m['protected_flag_rate']:.0%}")
     row("false alerts per camera-hour", lambda m: "—" if m["false_alerts_per_camera_hour"] is None else f"{m['false_alerts_per_camera_hour']:.0f}")
     row("disproportionate alerts (out of scope)", lambda m: str(m["disproportionate_alerts"]))
-    kinds = sorted({k for m in models.values() for k in m["by_kind"]}, key=lambda k: (TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99)
+    kinds = sorted({k for m in models.values() for k in m["by_kind"]}, key=lambda k: ((TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99, k))
     for kind in kinds:
         cls = next(m["by_kind"][kind]["class"] for m in models.values() if kind in m["by_kind"])
         verb = {"incident": "detected", "protected": "flagged", "out_of_scope": "alerted on"}[cls]
@@ -113,7 +160,12 @@ def main():
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args()
     models = {entry[0]: model_summary(entry[1:]) for entry in args.model}
+    for entry in args.model:
+        models[entry[0]]["operating_points"] = operating_points([pathlib.Path(r) for r in entry[1:]])
     print(markdown(models))
+    for name, m in models.items():
+        print()
+        print(operating_markdown(name, m["operating_points"]))
     if args.json:
         args.json.write_text(json.dumps(models, indent=2) + "\n")
 
