@@ -48,6 +48,7 @@ CONTEXT_FRAMES = 10  # the frame score's average: 2 s at 5 fps
 SHORT = {"fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "bag_snatch"}
 SIZE = (320, 180)
 PAINT = (0, 160, 230)
+FPS = 5
 SEED = 7
 
 MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model: retrain rather than edit.
@@ -73,7 +74,7 @@ MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model:
         probabilities: "probabilities",   // [N, 2]: the second is "taking part in an incident"
         size: ({w}, {h}),                  // the masked frame is read at this size, as the datasets were
         paint: ({r}, {g}, {b}),             // masking.colour of the training scenarios
-        fps: 5,
+        fps: {fps},
         context_frames: {context},
         threshold: {threshold},            // Youden's J on the validation scenarios
     ),
@@ -89,6 +90,14 @@ def load(folder):
     meta = json.loads((folder / "dataset.json").read_text())
     if tuple(meta["size"]) != SIZE:
         raise SystemExit(f"{folder}: exported at {meta['size']}, the model reads {SIZE}: export with --size {SIZE[0]}x{SIZE[1]}")
+    # The manifest written below states this paint colour and frame rate; a dataset of another
+    # would train a model whose manifest misdescribes what it read.
+    if "masking_colour" not in meta or "camera_fps" not in meta:
+        raise SystemExit(f"{folder}/dataset.json does not record masking_colour and camera_fps: re-export it with this crowdtwin")
+    if tuple(meta["masking_colour"]) != PAINT:
+        raise SystemExit(f"{folder}: masking.colour {tuple(meta['masking_colour'])}, the model's manifest states {PAINT}")
+    if any(fps != FPS for fps in meta["camera_fps"]):
+        raise SystemExit(f"{folder}: cameras at {meta['camera_fps']} fps, the model's manifest states {FPS}")
     labels = pl.read_parquet(folder / "labels.parquet").sort("camera", "tick")
     tracks = pl.read_parquet(folder / "tracks.parquet").sort("camera", "tick", maintain_order=True)
     x = np.asarray(tracks["features"].to_list(), dtype=np.float32).reshape(-1, ROW_WIDTH)
@@ -192,7 +201,7 @@ def run(args):
     }
     result["test_all"] = summary(pooled(test), np.concatenate([score(d) for d in test]), threshold)
     result["sha256"] = digest
-    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2],
+    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
                                                                  context=CONTEXT_FRAMES, threshold=round(threshold, 4)))
     (args.out / "anomaly_tracks_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("masking_style", "threshold", "rows_fitted", "positive_rows", "onnx_max_abs_difference", "validation", "test_all")}, indent=2))

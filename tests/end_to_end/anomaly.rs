@@ -402,6 +402,12 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
     assert!((0..features.len()).all(|i| features.get_as_series(i).is_some_and(|r| r.len() == crowdtwin_vision::tracks::ROW_WIDTH)));
     let cast = tracks.column("cast").unwrap().as_materialized_series().bool().unwrap().clone();
     assert!((0..cast.len()).any(|i| cast.get(i) == Some(true)), "no track holds the collapsing person: {tracks}");
+    // What the trainer checks against the manifest it writes: the paint colour and frame rates.
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("dataset.json")).unwrap()).unwrap();
+    let scenario = crowdtwin_core::scenario::Scenario::load(&root().join("tests/fixtures/small.ron")).unwrap();
+    let colour = scenario.masking.colour;
+    assert_eq!(meta["masking_colour"], serde_json::json!([colour.0, colour.1, colour.2]));
+    assert_eq!(meta["camera_fps"], serde_json::json!(scenario.cameras.iter().map(|c| c.fps).collect::<Vec<_>>()));
     // It never replaces a folder that is not a dataset.
     let other = temp_dir("not-a-dataset");
     std::fs::create_dir_all(&other).unwrap();
