@@ -89,7 +89,7 @@ def model_summary(runs):
 def operating_points(runs):
     """The runs' operating points pooled: a run's rates times its visible incidents and protected
     activities (its `summary.json`) give counts, summed over the runs."""
-    pooled = {}
+    pooled, chosen = {}, set()
     hours = 0.0
     for run in runs:
         a = json.loads((run / "summary.json").read_text())["anomaly"]
@@ -100,19 +100,23 @@ def operating_points(runs):
             entry = pooled.setdefault(round(row["threshold"], 4), {"threshold": round(row["threshold"], 4), "chosen": False, "incidents": 0, "incidents_visible": 0,
                                                                   "protected": 0, "protected_visible": 0, "false_alerts": 0, "alert_time_share": 0.0, "runs": 0})
             entry["chosen"] |= row["chosen"]
+            if row["chosen"]:
+                chosen.add(round(row["threshold"], 4))
             entry["incidents"] += round((row["incident_recall"] or 0.0) * visible["incident"])
             entry["incidents_visible"] += visible["incident"]
             entry["protected"] += round((row["protected_flag_rate"] or 0.0) * visible["protected"])
             entry["protected_visible"] += visible["protected"]
             entry["false_alerts"] += row["false_alerts"]
-            entry["alert_time_share"] += row["alert_time_share"]
+            entry["alert_time_share"] += row["alert_time_share"] * a["camera_hours"]  # weighted by camera-time
             entry["runs"] += 1
+    if len(chosen) > 1:
+        raise SystemExit(f"the runs were alerted at different thresholds {sorted(chosen)}: pool one model's runs at one threshold")
     out = []
     for entry in (pooled[t] for t in sorted(pooled)):
         if entry["runs"] != len(runs):
             continue  # a run's own threshold, absent from the others' grids
         entry["false_alerts_per_camera_hour"] = entry["false_alerts"] / hours if hours else None
-        entry["alert_time_share"] /= entry["runs"]
+        entry["alert_time_share"] = entry["alert_time_share"] / hours if hours else 0.0
         out.append(entry)
     return out
 
@@ -123,9 +127,11 @@ def operating_markdown(name, points):
         if p["alert_time_share"] == 0 and not p["chosen"]:
             continue
         rate = lambda k: p[k] / p[k + "_visible"] if p[k + "_visible"] else 0.0
-        ok = "—" if p["incidents"] == 0 else ("yes" if rate("protected") <= rate("incidents") / 2 else "no")
+        # Judged only where a protected activity was visible; no incident detected but one flagged fails.
+        ok = "—" if p["protected_visible"] == 0 or (p["incidents"] == 0 and p["protected"] == 0) else ("yes" if rate("protected") <= rate("incidents") / 2 else "no")
         label = f"**{p['threshold']:g} (shipped)**" if p["chosen"] else f"{p['threshold']:g}"
-        lines.append(f"| {label} | {p['incidents']}/{p['incidents_visible']} | {p['protected']}/{p['protected_visible']} | {ok} | {p['false_alerts_per_camera_hour']:.0f} | {p['alert_time_share']:.0%} |")
+        fa = "—" if p["false_alerts_per_camera_hour"] is None else f"{p['false_alerts_per_camera_hour']:.0f}"
+        lines.append(f"| {label} | {p['incidents']}/{p['incidents_visible']} | {p['protected']}/{p['protected_visible']} | {ok} | {fa} | {p['alert_time_share']:.0%} |")
     return "\n".join(lines)
 
 

@@ -25,7 +25,8 @@ data() { # name
   local store="$dir/stores/$1" set="$dir/datasets/$1"
   [ -f "$store/store.json" ] || "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2 || exit 1
   # The scenario file, not the store's copy: masking may differ from what the store was rendered with.
-  [ -f "$set/tracks.parquet" ] || "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --quiet >&2 || exit 1
+  # A dataset exported before dataset.json recorded the mask colour and frame rates is exported again.
+  { [ -f "$set/tracks.parquet" ] && grep -q '"camera_fps"' "$set/dataset.json"; } || "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --quiet >&2 || exit 1
   echo "$set"
 }
 train=() holdout=()

@@ -408,6 +408,8 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
     let colour = scenario.masking.colour;
     assert_eq!(meta["masking_colour"], serde_json::json!([colour.0, colour.1, colour.2]));
     assert_eq!(meta["camera_fps"], serde_json::json!(scenario.cameras.iter().map(|c| c.fps).collect::<Vec<_>>()));
+    // …and the values the shipped trainer accepts (small.ron uses the defaults).
+    assert_eq!((meta["masking_colour"].clone(), meta["camera_fps"].clone()), (serde_json::json!([0, 160, 230]), serde_json::json!([5])));
     // It never replaces a folder that is not a dataset.
     let other = temp_dir("not-a-dataset");
     std::fs::create_dir_all(&other).unwrap();

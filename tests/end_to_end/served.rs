@@ -342,7 +342,7 @@ fn the_default_person_track_model_served_scores_as_the_in_process_one() {
     let mut ours = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_tracks.ron"), 1).unwrap();
     let mut theirs = crowdtwin_vision::anomaly::AnomalyDetector::load(&served, 1).unwrap();
     assert_eq!(theirs.sha256, format!("served:http://127.0.0.1:{}/tracks", server.grpc));
-    // The clip of the in-process fixture test: frames with paint and frames without.
+    // The clip of the in-process fixture test (every frame shows paint), then a frame without.
     let blobs: Vec<u64> = fixture_json("anomaly_tracks_clip/reference.json")["blobs"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     let mut scores = Vec::new();
     for index in 0..blobs.len() {
@@ -355,8 +355,15 @@ fn the_default_person_track_model_served_scores_as_the_in_process_one() {
         scores.push(a.score);
     }
     assert!(scores.iter().any(|&s| s != scores[0]), "the scores vary, so the comparison can fail");
-    // One call per frame with paint: the rows of all its tracks in one [N, 72] tensor; none without.
-    assert_eq!(server.calls("tracks"), blobs.iter().filter(|&&n| n > 0).count());
+    // One call per frame with paint: the rows of all its tracks in one [N, 72] tensor.
+    assert!(blobs.iter().all(|&n| n > 0));
+    assert_eq!(server.calls("tracks"), blobs.len());
+    // A grey frame has no paint: no call (no [0, 72] tensor is sent), no regions, the same score.
+    let mut grey = crowdtwin_core::frame::RgbaImage::new(640, 360);
+    grey.pixels.chunks_exact_mut(4).for_each(|p| p[..3].copy_from_slice(&[128, 128, 128]));
+    let (a, b) = (ours.score(0, &grey).unwrap(), theirs.score(0, &grey).unwrap());
+    assert!((a.score - b.score).abs() < 1e-6 && a.regions.is_empty() && b.regions.is_empty());
+    assert_eq!(server.calls("tracks"), blobs.len(), "a frame without paint calls no model");
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -165,9 +165,9 @@ impl AnomalyDetector {
 
     /// Why this model cannot score a scenario's masked frames, if it cannot: a person-track
     /// model reads the paint of one mask colour at one frame rate. (Under a style that paints no
-    /// person — blur, pixelate, edges, none — it finds only the blobs of screens and plates, which
-    /// every style but none paints solid: what such a model can read of those frames, which
-    /// `crowdtwin compare` is there to show.)
+    /// person — blur, pixelate, edges, none — it finds only the blobs of what is not a person
+    /// (screens; plates and vehicles where masked), which every style but none paints solid:
+    /// what such a model can read of those frames, which `crowdtwin compare` is there to show.)
     pub fn check_scenario(&self, masking: &crowdtwin_core::scenario::MaskingSettings, camera_fps: &[u32]) -> Result<(), String> {
         let Decoder::PersonTracks { paint, fps, .. } = self.manifest.decoder else { return Ok(()) };
         use crowdtwin_core::scenario::MaskStyle;
