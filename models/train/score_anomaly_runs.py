@@ -60,10 +60,10 @@ def model_summary(runs):
     runs = [pathlib.Path(r) for r in runs]
     out = pooled(runs)
     kinds, false_alerts, hours, alerts, disproportionate = {}, 0, 0.0, 0, 0
-    per_run = {}
+    per_run, anomalies = {}, []
     for run in runs:
-        summary = json.loads((run / "summary.json").read_text())
-        a = summary["anomaly"]
+        a = json.loads((run / "summary.json").read_text())["anomaly"]
+        anomalies.append((run, a))
         per_run[run.name] = {"frame_auc": a["ad_frame_auc"], "positive_frames": a["positive_frames"]}
         false_alerts += a["false_alerts"]
         hours += a["camera_hours"]
@@ -82,24 +82,23 @@ def model_summary(runs):
         "disproportionate_alerts": disproportionate,
         "incident_detection_rate": rate(incident), "protected_flag_rate": rate(protected),
         "by_kind": dict(sorted(kinds.items())),
+        "operating_points": operating_points(anomalies),
     })
     return out
 
 
 def operating_points(runs):
-    """The runs' operating points pooled: a run's rates times its visible incidents and protected
-    activities (its `summary.json`) give counts, summed over the runs."""
+    """The operating points of `runs` (pairs of a run folder and its `summary.json`'s `anomaly`)
+    pooled: a run's rates times its visible incidents and protected activities give counts,
+    summed over the runs."""
     pooled, chosen = {}, set()
-    hours = 0.0
-    for run in runs:
-        a = json.loads((run / "summary.json").read_text())["anomaly"]
-        hours += a["camera_hours"]
+    hours = sum(a["camera_hours"] for _, a in runs)
+    for run, a in runs:
         visible = {c: sum(k["visible"] for k in a["by_kind"] if k["class"] == c) for c in ("incident", "protected")}
         points = pl.read_parquet(run / "operating_points.parquet")
         for row in points.iter_rows(named=True):
-            entry = pooled.setdefault(round(row["threshold"], 4), {"threshold": round(row["threshold"], 4), "chosen": False, "incidents": 0, "incidents_visible": 0,
+            entry = pooled.setdefault(round(row["threshold"], 4), {"threshold": round(row["threshold"], 4), "incidents": 0, "incidents_visible": 0,
                                                                   "protected": 0, "protected_visible": 0, "false_alerts": 0, "alert_time_share": 0.0, "runs": 0})
-            entry["chosen"] |= row["chosen"]
             if row["chosen"]:
                 chosen.add(round(row["threshold"], 4))
             entry["incidents"] += round((row["incident_recall"] or 0.0) * visible["incident"])
@@ -115,6 +114,7 @@ def operating_points(runs):
     for entry in (pooled[t] for t in sorted(pooled)):
         if entry["runs"] != len(runs):
             continue  # a run's own threshold, absent from the others' grids
+        entry["chosen"] = entry["threshold"] in chosen
         entry["false_alerts_per_camera_hour"] = entry["false_alerts"] / hours if hours else None
         entry["alert_time_share"] = entry["alert_time_share"] / hours if hours else 0.0
         out.append(entry)
@@ -166,8 +166,6 @@ def main():
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args()
     models = {entry[0]: model_summary(entry[1:]) for entry in args.model}
-    for entry in args.model:
-        models[entry[0]]["operating_points"] = operating_points([pathlib.Path(r) for r in entry[1:]])
     print(markdown(models))
     for name, m in models.items():
         print()
