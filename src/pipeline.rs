@@ -256,7 +256,7 @@ impl Setup {
             alert_min_duration_s: decimal(scenario.alerts.min_duration_s),
             region_iou: decimal(scenario.alerts.region_iou),
             track_share: decimal(scenario.alerts.track_share),
-            detector_tiles: format!("{}x{}", scenario.masking.tiles.0, scenario.masking.tiles.1),
+            detector_tiles: format!("{}x{}{}", scenario.masking.tiles.0, scenario.masking.tiles.1, if scenario.masking.quarter_turns { " + quarter turns" } else { "" }),
             miss_threshold: decimal(scenario.evaluation.miss_threshold),
             min_visible_px: scenario.evaluation.min_visible_px,
             light: scenario.light_condition_at(latitude).to_string(),
@@ -328,8 +328,8 @@ fn load_masking(options: &RunOptions, scenario: &Scenario, refiner: Option<Silho
         return Ok((Masking::Masker(Box::new(Masker::for_scenario(detector, refiner, settings))), by));
     }
     anyhow::ensure!(
-        refiner.is_none() && settings.tiles == (1, 1) && matches!(settings.style, crowdtwin_core::scenario::MaskStyle::Solid | crowdtwin_core::scenario::MaskStyle::Outlined),
-        "{}: a vendor pipeline returns its own mask, painted solid: --refine-model, masking.tiles and masking.style (other than the default) do not apply to it",
+        refiner.is_none() && settings.tiles == (1, 1) && !settings.quarter_turns && matches!(settings.style, crowdtwin_core::scenario::MaskStyle::Solid | crowdtwin_core::scenario::MaskStyle::Outlined),
+        "{}: a vendor pipeline returns its own mask, painted solid: --refine-model, masking.tiles, masking.quarter_turns and masking.style (other than the default) do not apply to it",
         options.mask_model.display()
     );
     let pipeline = VendorPipeline::load(&options.mask_model)?;

@@ -785,6 +785,10 @@ pub struct MaskingSettings {
     pub tiles: (u32, u32),
     /// Also paint over the vehicles the model detects, hiding their licence plates.
     pub vehicles: bool,
+    /// Also detect on the frame turned a quarter turn each way (each turned frame tiled as
+    /// `tiles` says, columns and rows swapped): a person lying on the ground stands upright to a
+    /// detector trained on upright people. About three times the detector's work.
+    pub quarter_turns: bool,
     /// How a person's mask region is rendered: outlined paint (the default), a solid silhouette
     /// (as PACA paints it) or one of the styles LA3D compares — blur, pixelation, edges — each
     /// with its size-adaptive strength.
@@ -793,7 +797,7 @@ pub struct MaskingSettings {
 
 impl Default for MaskingSettings {
     fn default() -> Self {
-        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false, style: MaskStyle::Outlined }
+        Self { colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), vehicles: false, quarter_turns: false, style: MaskStyle::Outlined }
     }
 }
 

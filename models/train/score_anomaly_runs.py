@@ -14,7 +14,12 @@ camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate.
 its operating points pooled over the runs (each run's `operating_points.parquet`: the alerting
 rule replayed on its recorded scores at thresholds 0.05 … 0.95 and its own): incidents detected,
 protected activities flagged, false alerts per camera-hour and the share of camera-time an alert
-is open — the trade-off a board chooses its threshold from.
+is open — the trade-off a board chooses its threshold from. Last, per kind, what explains its row:
+the frame AUC of the frames where that kind shows (and no incident of another kind) against the
+frames where no incident and not that kind shows, and the masker's miss rate on the event's
+participants while it runs (person-frames scored as the run scores them: at least
+`min_visible_px` visible, missed when more than `miss_threshold` of the visible pixels are left
+unpainted; a model that reads paint cannot see a participant the masker left bare).
 
     python score_anomaly_runs.py --model NAME RUN... [--model NAME RUN...] [--json OUT]
 """
@@ -39,6 +44,48 @@ def frames_of(run):
     seen = pl.read_parquet(run / "incident_frames.parquet").filter(pl.col("visible_px") >= min_px).join(incidents, on="incident")
     positive = seen.filter(~pl.col("protected") & ~pl.col("out_of_scope")).select("tick", "camera").unique().with_columns(pl.lit(True).alias("positive"))
     return frames.join(positive, on=["tick", "camera"], how="left").with_columns(pl.col("positive").fill_null(False)).with_columns(pl.lit(run.name).alias("run"))
+
+
+def kind_frames(run):
+    """Every frame of `run` with its score and the kinds showing in it (at least `min_visible_px`)."""
+    frames = pl.read_parquet(run / "frames.parquet").select("tick", "camera", "ad_score")
+    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "kind")
+    min_px = pl.read_parquet(run / "runs.parquet")["min_visible_px"][0]
+    seen = pl.read_parquet(run / "incident_frames.parquet").filter(pl.col("visible_px") >= min_px).join(incidents, on="incident")
+    shown = seen.group_by("tick", "camera").agg(pl.col("kind").unique().alias("kinds"))
+    return frames.join(shown, on=["tick", "camera"], how="left").with_columns(pl.col("kinds").fill_null([]))
+
+
+def participants_missed(run):
+    """Per kind: the masker's missed and scored person-frames of the event's participants from its
+    start tick to the tick before its end, by the run's own `min_visible_px` and `miss_threshold`
+    (the report's "by staged event" table, `miss_rate_by_event`, counts them the same way)."""
+    setting = pl.read_parquet(run / "runs.parquet").row(0, named=True)
+    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "kind", "start_tick", "end_tick")
+    cast = pl.read_parquet(run / "incident_participants.parquet").select("incident", "person").join(incidents, on="incident")
+    seen = pl.read_parquet(run / "observations.parquet").filter(pl.col("visible_px") >= setting["min_visible_px"])
+    # end_tick is the first tick after the event; a row shared by two events of one kind counts once.
+    during = seen.join(cast, on="person").filter((pl.col("tick") >= pl.col("start_tick")) & (pl.col("tick") < pl.col("end_tick")))
+    during = during.unique(["kind", "tick", "camera", "person"])
+    return during.group_by("kind").agg(pl.len().alias("scored"), (pl.col("exposed_fraction") > setting["miss_threshold"]).sum().alias("missed"))
+
+
+def by_kind_diagnosis(runs, classes):
+    """Per kind: frame AUC against frames without an incident or that kind, and participants missed."""
+    table = pl.concat([kind_frames(r) for r in runs])
+    kinds = table["kinds"].to_list()
+    s = table["ad_score"].to_numpy()
+    incident = {k for k, c in classes.items() if c == "incident"}
+    missed = pl.concat([participants_missed(r) for r in runs]).group_by("kind").agg(pl.col("scored").sum(), pl.col("missed").sum())
+    missed = {row["kind"]: row for row in missed.iter_rows(named=True)}
+    out = {}
+    for kind in classes:
+        pos = np.array([kind in k and not (incident - {kind}) & set(k) for k in kinds])
+        neg = np.array([kind not in k and not incident & set(k) for k in kinds])
+        auc = float(roc_auc_score(pos[pos | neg], s[pos | neg])) if pos.any() and neg.any() else None
+        m = missed.get(kind, {"scored": 0, "missed": 0})
+        out[kind] = {"frames": int(pos.sum()), "frame_auc": auc, "participant_frames": int(m["scored"]), "participant_frames_missed": int(m["missed"])}
+    return out
 
 
 def pooled(runs, seed=7):
@@ -84,6 +131,8 @@ def model_summary(runs):
         "by_kind": dict(sorted(kinds.items())),
         "operating_points": operating_points(anomalies),
     })
+    out["by_kind_diagnosis"] = by_kind_diagnosis(runs, {k: v["class"] for k, v in out["by_kind"].items()})
+    return out
     return out
 
 
@@ -135,6 +184,23 @@ def operating_markdown(name, points):
     return "\n".join(lines)
 
 
+def diagnosis_markdown(models):
+    """One row per kind: each model's frame AUC on that kind's frames, then the masker's miss rate on
+    its participants (the same masker and frames in every model's runs: checked)."""
+    names = list(models)
+    missed = [{k: (d["participant_frames_missed"], d["participant_frames"]) for k, d in models[n]["by_kind_diagnosis"].items()} for n in names]
+    if any(m != missed[0] for m in missed):
+        raise SystemExit("the models' runs masked different frames: their participants' miss rates differ")
+    lines = ["| kind | " + " | ".join(f"{n}: frame AUC of its frames" for n in names) + " | participants missed by the masker (person-frames) |",
+             "|---|" + "---|" * len(names) + "---|"]
+    for kind in sorted(missed[0], key=lambda k: ((TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99, k)):
+        aucs = [models[n]["by_kind_diagnosis"][kind] for n in names]
+        auc = lambda d: "—" if d["frame_auc"] is None else f"{d['frame_auc']:.2f} ({d['frames']} frames)"
+        m, n = missed[0][kind]
+        lines.append(f"| {kind} | " + " | ".join(auc(d) for d in aucs) + f" | {m / n:.0%} of {n} |" if n else f"| {kind} | " + " | ".join(auc(d) for d in aucs) + " | not seen |")
+    return "\n".join(lines)
+
+
 def cell(kind, entry):
     if entry is None or entry["visible"] == 0:
         return "not seen"
@@ -170,6 +236,8 @@ def main():
     for name, m in models.items():
         print()
         print(operating_markdown(name, m["operating_points"]))
+    print()
+    print(diagnosis_markdown(models))
     if args.json:
         args.json.write_text(json.dumps(models, indent=2) + "\n")
 

@@ -474,21 +474,7 @@ mod tests {
         let mut records = RunRecords::default();
         records.runs.push(RunRecord { min_visible_px: 20, ..test_run() });
         for (id, protected, start, end) in incidents {
-            records.incidents.push(IncidentRecord {
-                incident: id,
-                kind: if protected { "hug".into() } else { "fight".into() },
-                protected,
-                out_of_scope: false,
-                start_tick: start,
-                end_tick: end,
-                persons: vec![],
-                objects: vec![],
-                centre_x: 0.0,
-                centre_z: 0.0,
-                intensity: 1.0,
-                detected: false,
-                time_to_alert_s: None,
-            });
+            records.incidents.push(test_incident(id, if protected { "hug" } else { "fight" }, protected, (start, end), vec![]));
         }
         for (tick, incident, b) in frames {
             records.incident_frames.push(IncidentFrameRecord::new(tick, 0, incident, 100, 100, Some(b)));

@@ -621,6 +621,14 @@ They show how the masking model behaves on these renders; they do not by themsel
     let _ = write!(html, "<h3>By height in pixels</h3>{}", group_table(&metrics.by_height));
     let _ = write!(html, "<h3>By distance (pixels per metre at the sensor, DORI levels)</h3>{}", group_table(&metrics.by_density));
     let _ = write!(html, "<h3>By occlusion (share of the silhouette visible)</h3>{}", group_table(&metrics.by_visibility));
+    if !metrics.by_event.is_empty() {
+        let _ = write!(
+            html,
+            "<h3>By staged event (its participants while it runs)</h3><p>A fallen or lying person is a participant of a collapse or of lying on a bench: \
+             whoever the masker leaves bare here is exposed, and the anomaly model, which reads the paint, cannot see them.</p>{}",
+            group_table(&metrics.by_event)
+        );
+    }
 
     html.push_str(&fairness_section(input));
     html.push_str(&events_section(records));

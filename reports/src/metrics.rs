@@ -4,7 +4,8 @@
 //!   visible person pixels;
 //! * a person-frame is **missed** when its exposed fraction exceeds the miss threshold (0.2 by
 //!   default); only person-frames with at least `min_visible_px` visible pixels are scored;
-//! * miss rate = missed ÷ scored person-frames (pooled), overall, per group and per height bin;
+//! * miss rate = missed ÷ scored person-frames (pooled), overall, per group, per height,
+//!   distance and occlusion bin, and per staged event kind (its participants while it runs);
 //! * masking recall = 1 − miss rate;
 //! * false-mask area = painted pixels that show no person, as a fraction of all pixels.
 
@@ -71,6 +72,11 @@ pub struct MaskingMetrics {
     pub by_density: Vec<GroupRate>,
     /// Per occlusion bin.
     pub by_visibility: Vec<GroupRate>,
+    /// Per kind of staged event (incident, protected or out of scope), in name order: its
+    /// participants' person-frames from its start tick to the tick before its end — a fallen
+    /// person is a participant of a collapse. A model reading the paint cannot see a participant
+    /// left bare.
+    pub by_event: Vec<GroupRate>,
 }
 
 /// Every value an attribute can take, in taxonomy order, as text.
@@ -139,6 +145,7 @@ pub fn masking_metrics(records: &RunRecords, miss_threshold: f64, min_visible_px
     };
     let by_density = binned(&DENSITY_BINS, |o| o.pixels_per_metre);
     let by_visibility = binned(&VISIBILITY_BINS, |o| o.visible_fraction());
+    let by_event = by_event(records, &scored, miss_threshold);
     let frame_px: u64 = records.frames.iter().map(|f| f.frame_px as u64).sum();
     let false_px: u64 = records.frames.iter().map(|f| f.false_mask_px as u64).sum();
     MaskingMetrics {
@@ -153,7 +160,27 @@ pub fn masking_metrics(records: &RunRecords, miss_threshold: f64, min_visible_px
         by_height,
         by_density,
         by_visibility,
+        by_event,
     }
+}
+
+/// Scored person-frames of each event kind's participants while the event runs; a row counted
+/// once per kind even where two events of that kind share a participant and a tick.
+fn by_event(records: &RunRecords, scored: &[&ObservationRecord], miss_threshold: f64) -> Vec<GroupRate> {
+    let mut by_person: BTreeMap<u32, Vec<&ObservationRecord>> = BTreeMap::new();
+    for &o in scored {
+        by_person.entry(o.person).or_default().push(o);
+    }
+    let mut rows: BTreeMap<&str, BTreeMap<(u64, u16, u32), &ObservationRecord>> = BTreeMap::new();
+    for incident in &records.incidents {
+        let kind = rows.entry(incident.kind.as_str()).or_default();
+        for person in &incident.persons {
+            for &o in by_person.get(person).into_iter().flatten().filter(|o| (incident.start_tick..incident.end_tick).contains(&o.tick)) {
+                kind.insert((o.tick, o.camera, o.person), o);
+            }
+        }
+    }
+    rows.into_iter().map(|(kind, rows)| rate(kind.to_string(), rows.into_values(), miss_threshold)).collect()
 }
 
 /// Masking recall (1 − miss rate) over person-frames at least `min_height_px` tall.
@@ -207,6 +234,7 @@ pub fn summary_json(records: &RunRecords, metrics: &MaskingMetrics, miss_thresho
         "miss_rate_by_height_px": metrics.by_height.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "miss_rate_by_pixels_per_metre": metrics.by_density.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "miss_rate_by_visible_fraction": metrics.by_visibility.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
+        "miss_rate_by_event": metrics.by_event.iter().map(|g| (g.value.clone(), g.miss_rate)).collect::<BTreeMap<_, _>>(),
         "masking_recall_at_least_60px": recall_60.map(|r| r.0),
         "person_frames_at_least_60px": recall_60.map(|r| r.1),
         "masking_model": run.map(|r| r.masking_model.clone()),
@@ -283,5 +311,28 @@ mod tests {
         assert_eq!(m.by_density[0].miss_rate, None);
         assert_eq!((m.by_visibility[3].person_frames, m.by_visibility[3].miss_rate), (4, Some(0.5)));
         assert_eq!(recall_at_least(&records, 60.0, 0.2, 20), Some((1.0, 2)));
+    }
+
+    #[test]
+    fn event_participants_scored_while_the_event_runs() {
+        let at = |tick: u64, person: u32, exposed: u32| ObservationRecord { tick, ..obs(person, 100, exposed, 80.0) };
+        let event = |incident: u32, kind: &str, ticks: (u64, u64), persons: Vec<u32>| test_incident(incident, kind, kind == "prayer", ticks, persons);
+        let records = RunRecords {
+            persons: vec![person(0, 2), person(1, 9), person(2, 5)],
+            observations: vec![
+                at(0, 0, 0),   // before the collapse: not its participant's frame yet
+                at(2, 0, 100), // fallen, left bare: missed
+                at(3, 0, 10),  // painted
+                at(4, 0, 100), // the end tick is the first tick after it: not counted
+                at(2, 1, 0),   // a bystander of no event
+                at(2, 2, 50),  // praying in both prayers at once: one row
+            ],
+            incidents: vec![event(0, "collapse", (2, 4), vec![0]), event(1, "prayer", (0, 9), vec![2]), event(2, "prayer", (1, 3), vec![2])],
+            ..Default::default()
+        };
+        let m = masking_metrics(&records, 0.2, 20);
+        let rows: Vec<(&str, usize, usize, usize)> = m.by_event.iter().map(|g| (g.value.as_str(), g.persons, g.person_frames, g.missed)).collect();
+        assert_eq!(rows, vec![("collapse", 1, 2, 1), ("prayer", 1, 1, 1)]);
+        assert_eq!(summary_json(&records, &m, 0.2, 20)["miss_rate_by_event"]["collapse"], 0.5);
     }
 }

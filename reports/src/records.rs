@@ -62,7 +62,8 @@ pub struct RunRecord {
     pub region_iou: f64,
     /// β: least share of an incident's visible frames on a camera that must be detected.
     pub track_share: f64,
-    /// Detector tiling, `COLSxROWS` (`1x1`: whole frame only).
+    /// Detector tiling, `COLSxROWS` (`1x1`: whole frame only), followed by ` + quarter turns`
+    /// when the detector also looked at the frame turned each way (`masking.quarter_turns`).
     pub detector_tiles: String,
     /// Miss threshold on the exposed fraction.
     pub miss_threshold: f64,
@@ -635,6 +636,27 @@ pub(crate) fn test_camera() -> CameraRecord {
         render_width: 640,
         render_height: 360,
         fps: 5,
+    }
+}
+
+/// Event `incident` of `kind` from `start_tick` to the tick before `end_tick`, staged by
+/// `persons`, neither detected nor out of scope.
+#[cfg(test)]
+pub(crate) fn test_incident(incident: u32, kind: &str, protected: bool, (start_tick, end_tick): (u64, u64), persons: Vec<u32>) -> IncidentRecord {
+    IncidentRecord {
+        incident,
+        kind: kind.into(),
+        protected,
+        out_of_scope: false,
+        start_tick,
+        end_tick,
+        persons,
+        objects: vec![],
+        centre_x: 0.0,
+        centre_z: 0.0,
+        intensity: 1.0,
+        detected: false,
+        time_to_alert_s: None,
     }
 }
 

@@ -175,7 +175,7 @@ impl Detector {
     }
 
     /// The decoder's NMS IoU.
-    fn nms_iou(&self) -> f32 {
+    pub fn nms_iou(&self) -> f32 {
         match self.manifest.decoder {
             Decoder::GflDetector { nms_iou, .. } | Decoder::Yolo { nms_iou, .. } => nms_iou,
             _ => unreachable!("checked at load"),
@@ -355,6 +355,83 @@ impl Detector {
     }
 }
 
+impl Detector {
+    /// Detects on `frame` turned a quarter turn clockwise and a quarter turn anticlockwise
+    /// ([`QuarterTurn`]), each turned frame also on `tiles` transposed (a landscape frame's
+    /// `cols × rows` become the portrait frame's `rows × cols`), and returns every detection in
+    /// the upright frame's pixels, silhouettes included. A person lying across the frame stands
+    /// upright in one of the turned frames, as the people a detector was trained on do; which way
+    /// their head points decides which turn finds them, so both are run.
+    pub fn detect_turned(&mut self, frame: &RgbaImage, tiles: (u32, u32)) -> Result<Vec<Detection>, VisionError> {
+        let mut out = Vec::new();
+        for turn in [QuarterTurn::Clockwise, QuarterTurn::Anticlockwise] {
+            for mut d in self.detect_tiled(&turn.turn(frame), (tiles.1, tiles.0))? {
+                d.bbox = turn.box_back(d.bbox, frame.width, frame.height);
+                d.mask = d.mask.map(|m| turn.region_back(&m, frame.width, frame.height));
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A quarter turn of a frame. A `width × height` frame turned is `height × width`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuarterTurn {
+    /// The top edge becomes the right edge.
+    Clockwise,
+    /// The top edge becomes the left edge.
+    Anticlockwise,
+}
+
+impl QuarterTurn {
+    /// Where pixel `(u, v)` of the turned frame lies in the upright `width × height` frame.
+    fn pixel_back(self, (u, v): (u32, u32), width: u32, height: u32) -> (u32, u32) {
+        match self {
+            QuarterTurn::Clockwise => (v, height - 1 - u),
+            QuarterTurn::Anticlockwise => (width - 1 - v, u),
+        }
+    }
+
+    /// `frame` turned.
+    pub fn turn(self, frame: &RgbaImage) -> RgbaImage {
+        let (width, height) = (frame.width, frame.height);
+        let mut turned = RgbaImage::new(height, width);
+        for v in 0..width {
+            for u in 0..height {
+                let (x, y) = self.pixel_back((u, v), width, height);
+                let (src, dst) = (((y * width + x) * 4) as usize, ((v * height + u) * 4) as usize);
+                turned.pixels[dst..dst + 4].copy_from_slice(&frame.pixels[src..src + 4]);
+            }
+        }
+        turned
+    }
+
+    /// A box `[x0, y0, x1, y1]` of the turned frame (continuous pixel coordinates) in the upright
+    /// `width × height` frame.
+    pub fn box_back(self, b: [f32; 4], width: u32, height: u32) -> [f32; 4] {
+        let (w, h) = (width as f32, height as f32);
+        match self {
+            QuarterTurn::Clockwise => [b[1], h - b[2], b[3], h - b[0]],
+            QuarterTurn::Anticlockwise => [w - b[3], b[0], w - b[1], b[2]],
+        }
+    }
+
+    /// A silhouette of the turned frame in the upright `width × height` frame.
+    pub fn region_back(self, region: &RegionMask, width: u32, height: u32) -> RegionMask {
+        let corners = [(region.x0, region.y0), (region.x0 + region.width - 1, region.y0 + region.height - 1)].map(|c| self.pixel_back(c, width, height));
+        let (x0, y0) = (corners[0].0.min(corners[1].0), corners[0].1.min(corners[1].1));
+        let mut back = RegionMask { x0, y0, width: region.height, height: region.width, pixels: vec![false; region.pixels.len()] };
+        for j in 0..region.height {
+            for i in 0..region.width {
+                let (x, y) = self.pixel_back((region.x0 + i, region.y0 + j), width, height);
+                back.pixels[((y - y0) * back.width + x - x0) as usize] = region.pixels[(j * region.width + i) as usize];
+            }
+        }
+        back
+    }
+}
+
 /// Merges a tiled pass so that it never exposes more than the whole frame alone: a box found on
 /// a tile may hold only the part of a person the tile cut, and can outscore the whole-frame box
 /// of the same person — plain NMS would then keep the part (a known failure of sliced
@@ -439,6 +516,44 @@ mod tests {
 
     fn det(score: f32, bbox: [f32; 4], class_id: usize) -> Detection {
         Detection { class_id, kind: MaskKind::Person, score, bbox, mask: None }
+    }
+
+    #[test]
+    fn a_quarter_turn_and_back_puts_every_pixel_box_and_silhouette_where_it_was() {
+        // A 5 × 3 frame whose pixels are all different, and the pixel (3, 1) marked.
+        let mut frame = RgbaImage::new(5, 3);
+        for (i, px) in frame.pixels.chunks_mut(4).enumerate() {
+            px[0] = i as u8;
+        }
+        for turn in [QuarterTurn::Clockwise, QuarterTurn::Anticlockwise] {
+            let turned = turn.turn(&frame);
+            assert_eq!((turned.width, turned.height), (3, 5));
+            // Every turned pixel came from the upright pixel pixel_back names.
+            for v in 0..5 {
+                for u in 0..3 {
+                    let (x, y) = turn.pixel_back((u, v), 5, 3);
+                    assert_eq!(turned.pixels[((v * 3 + u) * 4) as usize], frame.pixels[((y * 5 + x) * 4) as usize]);
+                }
+            }
+            // The marked pixel's box and a one-pixel silhouette of it come back to (3, 1).
+            let at = (0..15).find(|&i| turned.pixels[i * 4] == 8).unwrap() as u32;
+            let (u, v) = (at % 3, at / 3);
+            assert_eq!(turn.box_back([u as f32, v as f32, u as f32 + 1.0, v as f32 + 1.0], 5, 3), [3.0, 1.0, 4.0, 2.0], "{turn:?}");
+            let region = RegionMask { x0: u, y0: v, width: 1, height: 1, pixels: vec![true] };
+            assert_eq!(turn.region_back(&region, 5, 3), RegionMask { x0: 3, y0: 1, width: 1, height: 1, pixels: vec![true] });
+        }
+        // A 2 × 3 L-shaped silhouette at the turned frame's top left, back in the upright frame.
+        let l = RegionMask { x0: 0, y0: 0, width: 2, height: 3, pixels: vec![true, false, true, false, true, true] };
+        let mut upright = vec![false; 15];
+        QuarterTurn::Clockwise.region_back(&l, 5, 3).mark(&mut upright, 5);
+        let mut expected = vec![false; 15];
+        for (j, row) in [[true, false], [true, false], [true, true]].iter().enumerate() {
+            for (i, &on) in row.iter().enumerate() {
+                let (x, y) = QuarterTurn::Clockwise.pixel_back((i as u32, j as u32), 5, 3);
+                expected[(y * 5 + x) as usize] = on;
+            }
+        }
+        assert_eq!(upright, expected);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! margin — or, with a silhouette model, person boxes are refined into body silhouettes (grown
 //! by the same margin), falling back to the box when the model finds nobody.
 
-use crate::detector::{Detection, Detector};
+use crate::detector::{merge_tiled, Detection, Detector};
 use crate::manifest::MaskKind;
 use crate::silhouette::{RegionMask, SilhouetteModel};
 use crate::styles::{outline_region, render_region};
@@ -37,6 +37,7 @@ pub struct Masker {
     colour: [u8; 3],
     dilation_px: u32,
     tiles: (u32, u32),
+    quarter_turns: bool,
     vehicles: bool,
     style: MaskStyle,
 }
@@ -44,7 +45,7 @@ pub struct Masker {
 impl Masker {
     /// A masker over `detector` painting `colour`, growing each mask by `dilation_px`.
     pub fn new(detector: Detector, refiner: Option<SilhouetteModel>, colour: [u8; 3], dilation_px: u32) -> Self {
-        Self { detector, refiner, colour, dilation_px, tiles: (1, 1), vehicles: false, style: MaskStyle::Solid }
+        Self { detector, refiner, colour, dilation_px, tiles: (1, 1), quarter_turns: false, vehicles: false, style: MaskStyle::Solid }
     }
 
     /// Renders persons' mask regions in `style` instead of the solid colour (screens, plates
@@ -54,11 +55,15 @@ impl Masker {
         self
     }
 
-    /// A masker as a scenario's `masking` section sets it up: colour, dilation, tiles,
-    /// vehicles and style.
+    /// A masker as a scenario's `masking` section sets it up: colour, dilation, tiles, quarter
+    /// turns, vehicles and style.
     pub fn for_scenario(detector: Detector, refiner: Option<SilhouetteModel>, settings: &MaskingSettings) -> Self {
         let (r, g, b) = settings.colour;
-        Masker::new(detector, refiner, [r, g, b], settings.dilation_px).with_tiles(settings.tiles).with_vehicles(settings.vehicles).with_style(settings.style)
+        Masker::new(detector, refiner, [r, g, b], settings.dilation_px)
+            .with_tiles(settings.tiles)
+            .with_quarter_turns(settings.quarter_turns)
+            .with_vehicles(settings.vehicles)
+            .with_style(settings.style)
     }
 
     /// Also detect on `cols × rows` overlapping tiles of every frame (see [`Detector::detect_tiled`]).
@@ -67,7 +72,14 @@ impl Masker {
         self
     }
 
-    /// The underlying detector.
+    /// Also detect on the frame turned a quarter turn each way (see [`Detector::detect_turned`]);
+    /// what only a turned frame shows is added where the upright pass found nothing
+    /// ([`merge_tiled`]'s rule), so the turns never take away what the upright pass paints.
+    pub fn with_quarter_turns(mut self, quarter_turns: bool) -> Self {
+        self.quarter_turns = quarter_turns;
+        self
+    }
+
     /// Also paints over detected vehicles (the manifest's `vehicle` classes), hiding their
     /// licence plates; without it vehicle detections are dropped.
     pub fn with_vehicles(mut self, vehicles: bool) -> Self {
@@ -75,6 +87,7 @@ impl Masker {
         self
     }
 
+    /// The underlying detector.
     pub fn detector(&self) -> &Detector {
         &self.detector
     }
@@ -88,6 +101,10 @@ impl Masker {
     pub fn mask(&mut self, frame: &RgbaImage) -> Result<MaskOutput, VisionError> {
         let started = Instant::now();
         let mut detections = self.detector.detect_tiled(frame, self.tiles)?;
+        if self.quarter_turns {
+            let turned = self.detector.detect_turned(frame, self.tiles)?;
+            detections = merge_tiled(detections, turned, self.detector.nms_iou());
+        }
         if !self.vehicles {
             detections.retain(|d| d.kind != MaskKind::Vehicle);
         }
