@@ -14,10 +14,11 @@ camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate.
 its operating points pooled over the runs (each run's `operating_points.parquet`: the alerting
 rule replayed on its recorded scores at thresholds 0.05 … 0.95 and its own): incidents detected,
 protected activities flagged, false alerts per camera-hour and the share of camera-time an alert
-is open — the trade-off a board chooses its threshold from. Last, per kind, what explains its row:
+is open — the trade-off a board chooses its threshold from. Last, per kind, what goes with its row:
 the frame AUC of the frames where that kind shows (and no incident of another kind) against the
-frames where no incident and not that kind shows, and the masker's miss rate on the event's
-participants while it runs (person-frames scored as the run scores them: at least
+frames where no incident and not that kind shows — above 0.5 the model ranks that kind's frames
+as anomalous, which an incident should be and a protected activity should not —, and the masker's
+miss rate on the event's participants while it runs (with the persons and events behind it) (person-frames scored as the run scores them: at least
 `min_visible_px` visible, missed when more than `miss_threshold` of the visible pixels are left
 unpainted; a model that reads paint cannot see a participant the masker left bare).
 
@@ -66,8 +67,11 @@ def participants_missed(run):
     seen = pl.read_parquet(run / "observations.parquet").filter(pl.col("visible_px") >= setting["min_visible_px"])
     # end_tick is the first tick after the event; a row shared by two events of one kind counts once.
     during = seen.join(cast, on="person").filter((pl.col("tick") >= pl.col("start_tick")) & (pl.col("tick") < pl.col("end_tick")))
-    during = during.unique(["kind", "tick", "camera", "person"])
-    return during.group_by("kind").agg(pl.len().alias("scored"), (pl.col("exposed_fraction") > setting["miss_threshold"]).sum().alias("missed"))
+    during = during.unique(["kind", "tick", "camera", "person"], keep="first", maintain_order=True)
+    return during.group_by("kind").agg(
+        pl.len().alias("scored"), (pl.col("exposed_fraction") > setting["miss_threshold"]).sum().alias("missed"),
+        (pl.lit(run.name) + "/" + pl.col("person").cast(pl.String)).unique().alias("persons"),
+        (pl.lit(run.name) + "/" + pl.col("incident").cast(pl.String)).unique().alias("events"))
 
 
 def by_kind_diagnosis(runs, classes):
@@ -76,15 +80,17 @@ def by_kind_diagnosis(runs, classes):
     kinds = table["kinds"].to_list()
     s = table["ad_score"].to_numpy()
     incident = {k for k, c in classes.items() if c == "incident"}
-    missed = pl.concat([participants_missed(r) for r in runs]).group_by("kind").agg(pl.col("scored").sum(), pl.col("missed").sum())
+    missed = pl.concat([participants_missed(r) for r in runs]).group_by("kind").agg(
+        pl.col("scored").sum(), pl.col("missed").sum(), pl.col("persons").list.explode().n_unique(), pl.col("events").list.explode().n_unique())
     missed = {row["kind"]: row for row in missed.iter_rows(named=True)}
     out = {}
     for kind in classes:
         pos = np.array([kind in k and not (incident - {kind}) & set(k) for k in kinds])
         neg = np.array([kind not in k and not incident & set(k) for k in kinds])
         auc = float(roc_auc_score(pos[pos | neg], s[pos | neg])) if pos.any() and neg.any() else None
-        m = missed.get(kind, {"scored": 0, "missed": 0})
-        out[kind] = {"frames": int(pos.sum()), "frame_auc": auc, "participant_frames": int(m["scored"]), "participant_frames_missed": int(m["missed"])}
+        m = missed.get(kind, {"scored": 0, "missed": 0, "persons": 0, "events": 0})
+        out[kind] = {"class": classes[kind], "frames": int(pos.sum()), "frame_auc": auc, "participant_frames": int(m["scored"]),
+                     "participant_frames_missed": int(m["missed"]), "participants": int(m["persons"]), "events": int(m["events"])}
     return out
 
 
@@ -132,7 +138,6 @@ def model_summary(runs):
         "operating_points": operating_points(anomalies),
     })
     out["by_kind_diagnosis"] = by_kind_diagnosis(runs, {k: v["class"] for k, v in out["by_kind"].items()})
-    return out
     return out
 
 
@@ -185,19 +190,22 @@ def operating_markdown(name, points):
 
 
 def diagnosis_markdown(models):
-    """One row per kind: each model's frame AUC on that kind's frames, then the masker's miss rate on
-    its participants (the same masker and frames in every model's runs: checked)."""
+    """One row per kind: its class, each model's frame AUC on that kind's frames, then the masker's
+    miss rate on its participants (the same masker and frames in every model's runs: checked),
+    with the events and persons behind it. Fewer than `MIN_EVENTS` events: "few events"."""
     names = list(models)
-    missed = [{k: (d["participant_frames_missed"], d["participant_frames"]) for k, d in models[n]["by_kind_diagnosis"].items()} for n in names]
+    missed = [{k: (d["participant_frames_missed"], d["participant_frames"], d["participants"], d["events"]) for k, d in models[n]["by_kind_diagnosis"].items()} for n in names]
     if any(m != missed[0] for m in missed):
         raise SystemExit("the models' runs masked different frames: their participants' miss rates differ")
-    lines = ["| kind | " + " | ".join(f"{n}: frame AUC of its frames" for n in names) + " | participants missed by the masker (person-frames) |",
+    lines = ["| kind (class) | " + " | ".join(f"{n}: frame AUC of its frames" for n in names) + " | participants missed by the masker: person-frames (persons, events) |",
              "|---|" + "---|" * len(names) + "---|"]
     for kind in sorted(missed[0], key=lambda k: ((TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99, k)):
-        aucs = [models[n]["by_kind_diagnosis"][kind] for n in names]
+        cls = models[names[0]]["by_kind_diagnosis"][kind]["class"].replace("_", " ")
         auc = lambda d: "—" if d["frame_auc"] is None else f"{d['frame_auc']:.2f} ({d['frames']} frames)"
-        m, n = missed[0][kind]
-        lines.append(f"| {kind} | " + " | ".join(auc(d) for d in aucs) + f" | {m / n:.0%} of {n} |" if n else f"| {kind} | " + " | ".join(auc(d) for d in aucs) + " | not seen |")
+        m, n, persons, events = missed[0][kind]
+        few = "; few events" if events < MIN_EVENTS else ""
+        cast = f"{m / n:.0%} of {n} ({persons} persons, {events} events{few})" if n else "not seen"
+        lines.append(f"| {kind} ({cls}) | " + " | ".join(auc(models[x]["by_kind_diagnosis"][kind]) for x in names) + f" | {cast} |")
     return "\n".join(lines)
 
 

@@ -624,8 +624,9 @@ They show how the masking model behaves on these renders; they do not by themsel
     if !metrics.by_event.is_empty() {
         let _ = write!(
             html,
-            "<h3>By staged event (its participants while it runs)</h3><p>A fallen or lying person is a participant of a collapse or of lying on a bench: \
-             whoever the masker leaves bare here is exposed, and the anomaly model, which reads the paint, cannot see them.</p>{}",
+            "<h3>By staged event (its participants while it runs)</h3><p>The person who falls in a collapse, the person a car hits and \
+             whoever lies on a bench are participants of those events: whoever the masker leaves bare here is exposed, and a model \
+             that reads only the paint cannot see them. A kind staged a few times says little.</p>{}",
             group_table(&metrics.by_event)
         );
     }

@@ -326,13 +326,15 @@ mod tests {
                 at(4, 0, 100), // the end tick is the first tick after it: not counted
                 at(2, 1, 0),   // a bystander of no event
                 at(2, 2, 50),  // praying in both prayers at once: one row
+                ObservationRecord { camera: 1, ..at(2, 2, 0) }, // the same tick on another camera: its own row
+                ObservationRecord { camera: 1, visible_px: 10, exposed_px: 10, ..at(3, 0, 0) }, // bare but too small to score
             ],
             incidents: vec![event(0, "collapse", (2, 4), vec![0]), event(1, "prayer", (0, 9), vec![2]), event(2, "prayer", (1, 3), vec![2])],
             ..Default::default()
         };
         let m = masking_metrics(&records, 0.2, 20);
         let rows: Vec<(&str, usize, usize, usize)> = m.by_event.iter().map(|g| (g.value.as_str(), g.persons, g.person_frames, g.missed)).collect();
-        assert_eq!(rows, vec![("collapse", 1, 2, 1), ("prayer", 1, 1, 1)]);
+        assert_eq!(rows, vec![("collapse", 1, 2, 1), ("prayer", 1, 2, 1)]);
         assert_eq!(summary_json(&records, &m, 0.2, 20)["miss_rate_by_event"]["collapse"], 0.5);
     }
 }

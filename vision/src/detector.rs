@@ -419,6 +419,11 @@ impl QuarterTurn {
 
     /// A silhouette of the turned frame in the upright `width × height` frame.
     pub fn region_back(self, region: &RegionMask, width: u32, height: u32) -> RegionMask {
+        if region.width == 0 || region.height == 0 {
+            // Nothing to turn back (a mask clamped away at the frame's edge); keep it empty.
+            let (x0, y0) = self.pixel_back((region.x0.min(height.saturating_sub(1)), region.y0.min(width.saturating_sub(1))), width, height);
+            return RegionMask { x0, y0, width: 0, height: 0, pixels: Vec::new() };
+        }
         let corners = [(region.x0, region.y0), (region.x0 + region.width - 1, region.y0 + region.height - 1)].map(|c| self.pixel_back(c, width, height));
         let (x0, y0) = (corners[0].0.min(corners[1].0), corners[0].1.min(corners[1].1));
         let mut back = RegionMask { x0, y0, width: region.height, height: region.width, pixels: vec![false; region.pixels.len()] };
@@ -542,6 +547,13 @@ mod tests {
             let region = RegionMask { x0: u, y0: v, width: 1, height: 1, pixels: vec![true] };
             assert_eq!(turn.region_back(&region, 5, 3), RegionMask { x0: 3, y0: 1, width: 1, height: 1, pixels: vec![true] });
         }
+        // Which way is which: turned clockwise, the upright frame's top-left pixel is the turned
+        // frame's top-right one; turned anticlockwise, its bottom-left one.
+        assert_eq!(QuarterTurn::Clockwise.turn(&frame).pixels[2 * 4], frame.pixels[0]);
+        assert_eq!(QuarterTurn::Anticlockwise.turn(&frame).pixels[(4 * 3) * 4], frame.pixels[0]);
+        // An empty silhouette stays empty.
+        let empty = RegionMask { x0: 3, y0: 5, width: 0, height: 0, pixels: vec![] };
+        assert!(QuarterTurn::Clockwise.region_back(&empty, 5, 3).pixels.is_empty());
         // A 2 × 3 L-shaped silhouette at the turned frame's top left, back in the upright frame.
         let l = RegionMask { x0: 0, y0: 0, width: 2, height: 3, pixels: vec![true, false, true, false, true, true] };
         let mut upright = vec![false; 15];
