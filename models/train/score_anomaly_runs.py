@@ -39,22 +39,15 @@ MIN_EVENTS = 5
 
 
 def frames_of(run):
+    """Every frame of `run` with its score, the kinds showing in it (at least `min_visible_px`)
+    and whether it is positive: an event the run's profile calls an incident shows."""
     frames = pl.read_parquet(run / "frames.parquet").select("tick", "camera", "ad_score")
-    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "protected", "out_of_scope")
+    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "kind", "protected", "out_of_scope")
     min_px = pl.read_parquet(run / "runs.parquet")["min_visible_px"][0]
     seen = pl.read_parquet(run / "incident_frames.parquet").filter(pl.col("visible_px") >= min_px).join(incidents, on="incident")
-    positive = seen.filter(~pl.col("protected") & ~pl.col("out_of_scope")).select("tick", "camera").unique().with_columns(pl.lit(True).alias("positive"))
-    return frames.join(positive, on=["tick", "camera"], how="left").with_columns(pl.col("positive").fill_null(False)).with_columns(pl.lit(run.name).alias("run"))
-
-
-def kind_frames(run):
-    """Every frame of `run` with its score and the kinds showing in it (at least `min_visible_px`)."""
-    frames = pl.read_parquet(run / "frames.parquet").select("tick", "camera", "ad_score")
-    incidents = pl.read_parquet(run / "incidents.parquet").select("incident", "kind")
-    min_px = pl.read_parquet(run / "runs.parquet")["min_visible_px"][0]
-    seen = pl.read_parquet(run / "incident_frames.parquet").filter(pl.col("visible_px") >= min_px).join(incidents, on="incident")
-    shown = seen.group_by("tick", "camera").agg(pl.col("kind").unique().alias("kinds"))
-    return frames.join(shown, on=["tick", "camera"], how="left").with_columns(pl.col("kinds").fill_null([]))
+    shown = seen.group_by("tick", "camera").agg(pl.col("kind").unique().alias("kinds"), (~pl.col("protected") & ~pl.col("out_of_scope")).any().alias("positive"))
+    return (frames.join(shown, on=["tick", "camera"], how="left")
+            .with_columns(pl.col("kinds").fill_null([]), pl.col("positive").fill_null(False), pl.lit(run.name).alias("run")))
 
 
 def participants_missed(run):
@@ -74,9 +67,9 @@ def participants_missed(run):
         (pl.lit(run.name) + "/" + pl.col("incident").cast(pl.String)).unique().alias("events"))
 
 
-def by_kind_diagnosis(runs, classes):
-    """Per kind: frame AUC against frames without an incident or that kind, and participants missed."""
-    table = pl.concat([kind_frames(r) for r in runs])
+def by_kind_diagnosis(runs, table, classes):
+    """Per kind: frame AUC against frames without an incident or that kind (`table`: the runs'
+    `frames_of`), and participants missed."""
     kinds = table["kinds"].to_list()
     s = table["ad_score"].to_numpy()
     incident = {k for k, c in classes.items() if c == "incident"}
@@ -94,8 +87,9 @@ def by_kind_diagnosis(runs, classes):
     return out
 
 
-def pooled(runs, seed=7):
-    table = pl.concat([frames_of(r) for r in runs]).sort("run", "camera", "tick")
+def pooled(table, seed=7):
+    """Frame AUC over `table` (the runs' `frames_of`) with a bootstrap interval over run × camera."""
+    table = table.sort("run", "camera", "tick")
     y, s = table["positive"].to_numpy(), table["ad_score"].to_numpy()
     groups = (table["run"] + "/" + table["camera"].cast(pl.String)).to_numpy()
     names = sorted(set(groups))
@@ -111,7 +105,8 @@ def pooled(runs, seed=7):
 
 def model_summary(runs):
     runs = [pathlib.Path(r) for r in runs]
-    out = pooled(runs)
+    frames = pl.concat([frames_of(r) for r in runs])
+    out = pooled(frames)
     kinds, false_alerts, hours, alerts, disproportionate = {}, 0, 0.0, 0, 0
     per_run, anomalies = {}, []
     for run in runs:
@@ -137,7 +132,7 @@ def model_summary(runs):
         "by_kind": dict(sorted(kinds.items())),
         "operating_points": operating_points(anomalies),
     })
-    out["by_kind_diagnosis"] = by_kind_diagnosis(runs, {k: v["class"] for k, v in out["by_kind"].items()})
+    out["by_kind_diagnosis"] = by_kind_diagnosis(runs, frames, {k: v["class"] for k, v in out["by_kind"].items()})
     return out
 
 

@@ -420,9 +420,8 @@ impl QuarterTurn {
     /// A silhouette of the turned frame in the upright `width × height` frame.
     pub fn region_back(self, region: &RegionMask, width: u32, height: u32) -> RegionMask {
         if region.width == 0 || region.height == 0 {
-            // Nothing to turn back (a mask clamped away at the frame's edge); keep it empty.
-            let (x0, y0) = self.pixel_back((region.x0.min(height.saturating_sub(1)), region.y0.min(width.saturating_sub(1))), width, height);
-            return RegionMask { x0, y0, width: 0, height: 0, pixels: Vec::new() };
+            // Nothing to turn back (a mask clamped away at the frame's edge): it marks no pixel wherever it lies.
+            return RegionMask { x0: 0, y0: 0, width: 0, height: 0, pixels: Vec::new() };
         }
         let corners = [(region.x0, region.y0), (region.x0 + region.width - 1, region.y0 + region.height - 1)].map(|c| self.pixel_back(c, width, height));
         let (x0, y0) = (corners[0].0.min(corners[1].0), corners[0].1.min(corners[1].1));
