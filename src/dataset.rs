@@ -226,6 +226,11 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
         // What a person-track model's manifest must state (its `paint` and `fps`): the trainer checks them.
         "masking_colour": [scenario.masking.colour.0, scenario.masking.colour.1, scenario.masking.colour.2],
         "camera_fps": scenario.cameras.iter().map(|c| c.fps).collect::<Vec<_>>(),
+        // How the detector looked: paint made with other tiles or turns is other paint, and a
+        // model trained on one is not measured on the other (the trainer refuses a mix).
+        "masking_tiles": [scenario.masking.tiles.0, scenario.masking.tiles.1],
+        "masking_quarter_turns": scenario.masking.quarter_turns,
+        "masking_vehicles": scenario.masking.vehicles,
         "track_features": crowdtwin_vision::tracks::FEATURES,
         "frames": labels.len(),
         "anomalous_frames": positives,

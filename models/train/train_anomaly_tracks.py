@@ -96,6 +96,9 @@ def load(folder):
         raise SystemExit(f"{folder}/dataset.json does not record masking_colour and camera_fps: re-export it with this crowdtwin")
     if tuple(meta["masking_colour"]) != PAINT:
         raise SystemExit(f"{folder}: masking.colour {tuple(meta['masking_colour'])}, the model's manifest states {PAINT}")
+    # Tiles and quarter turns change what the masker paints: a model is trained and measured on one masker.
+    if "masking_quarter_turns" not in meta:
+        raise SystemExit(f"{folder}/dataset.json does not record masking_tiles and masking_quarter_turns: re-export it with this crowdtwin")
     if any(fps != FPS for fps in meta["camera_fps"]):
         raise SystemExit(f"{folder}: cameras at {meta['camera_fps']} fps, the model's manifest states {FPS}")
     labels = pl.read_parquet(folder / "labels.parquet").sort("camera", "tick")
@@ -109,7 +112,8 @@ def load(folder):
     short = np.array([bool(SHORT & set(k.split(","))) for k in kinds])
     anomaly = labels["anomaly"].to_numpy()
     return {"name": folder.name, "x": x, "cast": tracks["cast"].to_numpy(), "frame": frame, "camera": labels["camera"].to_numpy(),
-            "short": short, "long_only": anomaly & ~short, "protected": labels["protected"].to_numpy(), "kinds": kinds, "style": meta.get("masking_style", "solid")}
+            "short": short, "long_only": anomaly & ~short, "protected": labels["protected"].to_numpy(), "kinds": kinds,
+            "masking": {"style": meta["masking_style"], "tiles": meta["masking_tiles"], "quarter_turns": meta["masking_quarter_turns"], "vehicles": meta["masking_vehicles"]}}
 
 
 def trees():
@@ -170,9 +174,9 @@ def run(args):
     fit_sets = [load(f) for f in args.train[:-args.validation]]
     validation = [load(f) for f in args.train[-args.validation:]]
     test = [load(f) for f in args.test]
-    styles = {d["style"] for d in fit_sets + validation + test}
-    if len(styles) != 1:
-        raise SystemExit(f"the datasets mix masking styles {sorted(styles)}: train and test on one")
+    maskings = {json.dumps(d["masking"], sort_keys=True) for d in fit_sets + validation + test}
+    if len(maskings) != 1:
+        raise SystemExit(f"the datasets were masked differently ({', '.join(sorted(maskings))}): train and test on one masker")
     fit = [~d["long_only"][d["frame"]] for d in fit_sets]
     x = np.concatenate([d["x"][k] for d, k in zip(fit_sets, fit)]).astype(np.float64)
     y = np.concatenate([d["cast"][k] for d, k in zip(fit_sets, fit)]).astype(int)
@@ -194,7 +198,7 @@ def run(args):
     worst = verify(path, model, test[0]["x"])
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     result = {
-        "masking_style": styles.pop(), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
+        "masking": json.loads(maskings.pop()), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
         "rows_fitted": int(len(y)), "positive_rows": int(y.sum()), "onnx_max_abs_difference": worst,
         "validation": summary(pooled(validation), np.concatenate(val_scores), threshold),
         "test": {d["name"]: summary(d, score(d), threshold) for d in test},
@@ -204,7 +208,7 @@ def run(args):
     (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
                                                                  context=CONTEXT_FRAMES, threshold=round(threshold, 4)))
     (args.out / "anomaly_tracks_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("masking_style", "threshold", "rows_fitted", "positive_rows", "onnx_max_abs_difference", "validation", "test_all")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("masking", "threshold", "rows_fitted", "positive_rows", "onnx_max_abs_difference", "validation", "test_all")}, indent=2))
     print(f"wrote {path} (sha256 {digest})")
 
 

@@ -408,6 +408,10 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
     let colour = scenario.masking.colour;
     assert_eq!(meta["masking_colour"], serde_json::json!([colour.0, colour.1, colour.2]));
     assert_eq!(meta["camera_fps"], serde_json::json!(scenario.cameras.iter().map(|c| c.fps).collect::<Vec<_>>()));
+    // How the detector looked (the trainer refuses datasets masked differently).
+    let masking = &scenario.masking;
+    assert_eq!(meta["masking_tiles"], serde_json::json!([masking.tiles.0, masking.tiles.1]));
+    assert_eq!((meta["masking_quarter_turns"].as_bool(), meta["masking_vehicles"].as_bool()), (Some(masking.quarter_turns), Some(masking.vehicles)));
     // …and the values the shipped trainer accepts (small.ron uses the defaults).
     assert_eq!((meta["masking_colour"].clone(), meta["camera_fps"].clone()), (serde_json::json!([0, 160, 230]), serde_json::json!([5])));
     // It never replaces a folder that is not a dataset.
