@@ -18,15 +18,15 @@ cd "$(dirname "$0")/../.."
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 bin=${CARGO_TARGET_DIR:-target}/release/crowdtwin
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 2; }
-TRAIN=${AD_TRAIN_SCENARIOS:-24} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-10} VALIDATION=${AD_VALIDATION_SCENARIOS:-6}
+TRAIN=${AD_TRAIN_SCENARIOS:-42} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-10} VALIDATION=${AD_VALIDATION_SCENARIOS:-6}
 .venv/bin/python models/train/make_ad_scenarios.py --split train --count "$TRAIN" --out "$dir/scenarios" >/dev/null
 .venv/bin/python models/train/make_ad_scenarios.py --split holdout --count "$HOLDOUT" --out "$dir/scenarios" >/dev/null
 data() { # name
   local store="$dir/stores/$1" set="$dir/datasets/$1"
   [ -f "$store/store.json" ] || "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2 || exit 1
   # The scenario file, not the store's copy: masking may differ from what the store was rendered with.
-  # A dataset exported before dataset.json recorded the mask colour and frame rates is exported again.
-  { [ -f "$set/tracks.parquet" ] && grep -q '"camera_fps"' "$set/dataset.json"; } || "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --quiet >&2 || exit 1
+  # A dataset exported before dataset.json recorded the mask colour, frame rates, tiles and turns is exported again.
+  { [ -f "$set/tracks.parquet" ] && grep -q '"masking_quarter_turns"' "$set/dataset.json"; } || "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --quiet >&2 || exit 1
   echo "$set"
 }
 train=() holdout=()

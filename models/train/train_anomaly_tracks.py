@@ -54,7 +54,7 @@ SEED = 7
 MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model: retrain rather than edit.
 (
     version: 1,
-    name: "crowdtwin-anomaly-tracks-v1",
+    name: "crowdtwin-anomaly-tracks-v2",
     task: anomaly,
     file: "anomaly_tracks.onnx",
     sha256: "{sha256}",
