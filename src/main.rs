@@ -537,9 +537,10 @@ fn execute_command(command: Command) -> anyhow::Result<()> {
                 summary["person_frames"],
                 summary["miss_rate"].as_f64().map_or("n/a".into(), |m| format!("{:.1} %", m * 100.0))
             );
+            let alerts = &summary["anomaly"]["alerts"];
             println!(
-                "{} alerts ({} false, open {} of camera-time), incident recall {}, frame AUC {}",
-                summary["anomaly"]["alerts"],
+                "{alerts} alert{} ({} false, open {} of camera-time), incident recall {}, frame AUC {}",
+                if alerts.as_u64() == Some(1) { "" } else { "s" },
                 summary["anomaly"]["false_alerts"],
                 summary["alert_time_share"].as_f64().map_or("n/a".into(), |s| format!("{:.0} %", s * 100.0)),
                 summary["incident_recall"].as_f64().map_or("n/a".into(), |r| format!("{:.0} %", r * 100.0)),
