@@ -50,6 +50,8 @@ SIZE = (320, 180)
 PAINT = (0, 160, 230)
 FPS = 5
 SEED = 7
+# What dataset.json records of the masker; datasets that differ in any of these are not mixed.
+MASKER_FIELDS = ("masking_model", "masking_model_sha256", "masking_style", "masking_tiles", "masking_quarter_turns", "masking_vehicles")
 
 MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model: retrain rather than edit.
 (
@@ -96,9 +98,10 @@ def load(folder):
         raise SystemExit(f"{folder}/dataset.json does not record masking_colour and camera_fps: re-export it with this crowdtwin")
     if tuple(meta["masking_colour"]) != PAINT:
         raise SystemExit(f"{folder}: masking.colour {tuple(meta['masking_colour'])}, the model's manifest states {PAINT}")
-    # Tiles and quarter turns change what the masker paints: a model is trained and measured on one masker.
-    if "masking_quarter_turns" not in meta:
-        raise SystemExit(f"{folder}/dataset.json does not record masking_tiles and masking_quarter_turns: re-export it with this crowdtwin")
+    # The masker's model, tiles and quarter turns change what it paints: a model is trained and measured on one masker.
+    missing = [key for key in MASKER_FIELDS if key not in meta]
+    if missing:
+        raise SystemExit(f"{folder}/dataset.json does not record {', '.join(missing)}: re-export it with this crowdtwin")
     if any(fps != FPS for fps in meta["camera_fps"]):
         raise SystemExit(f"{folder}: cameras at {meta['camera_fps']} fps, the model's manifest states {FPS}")
     labels = pl.read_parquet(folder / "labels.parquet").sort("camera", "tick")
@@ -113,7 +116,7 @@ def load(folder):
     anomaly = labels["anomaly"].to_numpy()
     return {"name": folder.name, "x": x, "cast": tracks["cast"].to_numpy(), "frame": frame, "camera": labels["camera"].to_numpy(),
             "short": short, "long_only": anomaly & ~short, "protected": labels["protected"].to_numpy(), "kinds": kinds,
-            "masking": {"style": meta["masking_style"], "tiles": meta["masking_tiles"], "quarter_turns": meta["masking_quarter_turns"], "vehicles": meta["masking_vehicles"]}}
+            "masking": {key.removeprefix("masking_"): meta[key] for key in MASKER_FIELDS}}
 
 
 def trees():
@@ -174,9 +177,12 @@ def run(args):
     fit_sets = [load(f) for f in args.train[:-args.validation]]
     validation = [load(f) for f in args.train[-args.validation:]]
     test = [load(f) for f in args.test]
-    maskings = {json.dumps(d["masking"], sort_keys=True) for d in fit_sets + validation + test}
+    maskings = {}
+    for folder, d in zip(args.train + args.test, fit_sets + validation + test):
+        maskings.setdefault(json.dumps(d["masking"], sort_keys=True), []).append(folder)
     if len(maskings) != 1:
-        raise SystemExit(f"the datasets were masked differently ({', '.join(sorted(maskings))}): train and test on one masker")
+        groups = "; ".join(f"{', '.join(folders)}: {masking}" for masking, folders in sorted(maskings.items()))
+        raise SystemExit(f"the datasets were masked differently ({groups}): train and test on one masker")
     fit = [~d["long_only"][d["frame"]] for d in fit_sets]
     x = np.concatenate([d["x"][k] for d, k in zip(fit_sets, fit)]).astype(np.float64)
     y = np.concatenate([d["cast"][k] for d, k in zip(fit_sets, fit)]).astype(int)
@@ -198,7 +204,7 @@ def run(args):
     worst = verify(path, model, test[0]["x"])
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     result = {
-        "masking": json.loads(maskings.pop()), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
+        "masking": json.loads(next(iter(maskings))), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
         "rows_fitted": int(len(y)), "positive_rows": int(y.sum()), "onnx_max_abs_difference": worst,
         "validation": summary(pooled(validation), np.concatenate(val_scores), threshold),
         "test": {d["name"]: summary(d, score(d), threshold) for d in test},

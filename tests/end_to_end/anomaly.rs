@@ -425,6 +425,48 @@ fn a_dataset_holds_masked_frames_and_per_frame_labels() {
     }
 }
 
+#[test]
+fn the_track_trainer_refuses_datasets_it_cannot_vouch_for() {
+    // A model is trained and measured on one masker: a dataset that does not say how it was
+    // masked, or datasets masked differently, are refused before anything is fitted.
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("trainer-refusals");
+    std::fs::create_dir_all(&dir).unwrap();
+    let set = |name: &str| dir.join(name);
+    let output = crowdtwin(&["dataset", "tests/fixtures/small.ron", "--out", set("a").to_str().unwrap(), "--size", "320x180", "--quiet"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let copy = Command::new("cp").arg("-r").arg(set("a")).arg(set(name)).status().unwrap();
+        assert!(copy.success());
+        let path = set(name).join("dataset.json");
+        let mut meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(meta.as_object_mut().unwrap());
+        std::fs::write(&path, serde_json::to_string(&meta).unwrap()).unwrap();
+    };
+    edited("b", &|m| {
+        m.insert("masking_quarter_turns".into(), serde_json::Value::Bool(true));
+    });
+    edited("old", &|m| {
+        m.remove("masking_tiles");
+        m.remove("masking_vehicles");
+    });
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let train = |sets: &[&str]| {
+        let mut command = Command::new(&python);
+        command.arg(root().join("models/train/train_anomaly_tracks.py")).arg("--train");
+        command.args(sets.iter().map(|name| set(name))).args(["--validation", "1", "--test"]).arg(set("a")).arg("--out").arg(set("model"));
+        let out = command.output().unwrap();
+        assert!(!out.status.success(), "trained on {sets:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let error = train(&["a", "old"]);
+    assert!(error.contains("old/dataset.json") && error.contains("masking_tiles, masking_vehicles"), "{error}");
+    let error = train(&["a", "b"]);
+    assert!(error.contains("masked differently") && error.contains("\"quarter_turns\": true") && error.contains("b:"), "{error}");
+    assert!(!set("model").exists(), "nothing written");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A two-stage fixture (`models/tools/make_two_stage_fixture.py`: extractor and temporal head,
 /// 24 × 32 frames, 8 features) and its manifest, `two_stage.ron` in `dir`.
 pub(super) fn two_stage_fixture(dir: &Path, layout: &str, frames: usize, stride: usize, snippets: usize, logits: bool) -> PathBuf {
