@@ -139,6 +139,13 @@ def frame_scores(d, probabilities):
     return out
 
 
+def model_frame_scores(model, d):
+    """`frame_scores` of the fitted trees' probabilities on dataset `d`'s rows (0 for a dataset without a track)."""
+    if not len(d["x"]):
+        return np.zeros(len(d["camera"]), np.float32)
+    return frame_scores(d, model.predict_proba(d["x"].astype(np.float64))[:, 1])
+
+
 def summary(d, scores, threshold):
     y, keep = d["short"], ~d["long_only"]
     only_protected = d["protected"] & ~d["short"] & ~d["long_only"]
@@ -189,7 +196,7 @@ def run(args):
     if not y.any():
         raise SystemExit("no training row shows a person taking part in a short-horizon incident: nothing to learn from")
     model = trees().fit(x, y)
-    score = lambda d: frame_scores(d, model.predict_proba(d["x"].astype(np.float64))[:, 1]) if len(d["x"]) else np.zeros(len(d["camera"]), np.float32)
+    score = lambda d: model_frame_scores(model, d)
 
     val_scores = [score(d) for d in validation]
     keep = np.concatenate([~d["long_only"] for d in validation])
