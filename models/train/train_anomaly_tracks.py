@@ -196,9 +196,9 @@ def run(args):
     if not y.any():
         raise SystemExit("no training row shows a person taking part in a short-horizon incident: nothing to learn from")
     model = trees().fit(x, y)
-    score = lambda d: model_frame_scores(model, d)
 
-    val_scores = [score(d) for d in validation]
+    val_scores = [model_frame_scores(model, d) for d in validation]
+    test_scores = [model_frame_scores(model, d) for d in test]
     keep = np.concatenate([~d["long_only"] for d in validation])
     val_y = np.concatenate([d["short"] for d in validation])
     threshold = youden(val_y[keep], np.concatenate(val_scores)[keep])
@@ -214,9 +214,9 @@ def run(args):
         "masking": json.loads(next(iter(maskings))), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
         "rows_fitted": int(len(y)), "positive_rows": int(y.sum()), "onnx_max_abs_difference": worst,
         "validation": summary(pooled(validation), np.concatenate(val_scores), threshold),
-        "test": {d["name"]: summary(d, score(d), threshold) for d in test},
+        "test": {d["name"]: summary(d, scores, threshold) for d, scores in zip(test, test_scores)},
     }
-    result["test_all"] = summary(pooled(test), np.concatenate([score(d) for d in test]), threshold)
+    result["test_all"] = summary(pooled(test), np.concatenate(test_scores), threshold)
     result["sha256"] = digest
     (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
                                                                  context=CONTEXT_FRAMES, threshold=round(threshold, 4)))
