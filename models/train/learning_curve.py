@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from train_anomaly_tracks import load, model_frame_scores, trees
+from train_anomaly_tracks import fitted_rows, load, model_frame_scores, trees
 
 # The default profile's incidents (profiles/unicri.ron): the bag snatch is out of scope there.
 PROFILE_INCIDENTS = {"fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "loitering", "abandoned_object"}
@@ -42,11 +42,7 @@ def main():
         for n in args.sizes:
             profile, short, scores, kept = [], [], [], []
             for fold in folds:
-                fit = [sets[i] for i in range(args.scenes) if i not in fold][:n]
-                keep = [~d["long_only"][d["frame"]] for d in fit]
-                x = np.concatenate([d["x"][k] for d, k in zip(fit, keep)]).astype(np.float64)
-                y = np.concatenate([d["cast"][k] for d, k in zip(fit, keep)]).astype(int)
-                model = trees().fit(x, y)
+                model = trees().fit(*fitted_rows([sets[i] for i in range(args.scenes) if i not in fold][:n]))
                 for d in (sets[i] for i in fold):
                     scores.append(model_frame_scores(model, d))
                     profile.append(np.array([bool(PROFILE_INCIDENTS & set(k.split(","))) if k else False for k in d["kinds"]]))

@@ -139,6 +139,15 @@ def frame_scores(d, probabilities):
     return out
 
 
+def fitted_rows(sets):
+    """The rows trees are fitted on, as (x float64, y int): every track row of `sets` except those of
+    frames showing only loitering or an abandoned object (they need minutes of context)."""
+    keep = [~d["long_only"][d["frame"]] for d in sets]
+    x = np.concatenate([d["x"][k] for d, k in zip(sets, keep)]).astype(np.float64)
+    y = np.concatenate([d["cast"][k] for d, k in zip(sets, keep)]).astype(int)
+    return x, y
+
+
 def model_frame_scores(model, d):
     """`frame_scores` of the fitted trees' probabilities on dataset `d`'s rows (0 for a dataset without a track)."""
     if not len(d["x"]):
@@ -190,9 +199,7 @@ def run(args):
     if len(maskings) != 1:
         groups = "; ".join(f"{', '.join(folders)}: {masking}" for masking, folders in sorted(maskings.items()))
         raise SystemExit(f"the datasets were masked differently ({groups}): train and test on one masker")
-    fit = [~d["long_only"][d["frame"]] for d in fit_sets]
-    x = np.concatenate([d["x"][k] for d, k in zip(fit_sets, fit)]).astype(np.float64)
-    y = np.concatenate([d["cast"][k] for d, k in zip(fit_sets, fit)]).astype(int)
+    x, y = fitted_rows(fit_sets)
     if not y.any():
         raise SystemExit("no training row shows a person taking part in a short-horizon incident: nothing to learn from")
     model = trees().fit(x, y)
