@@ -110,6 +110,13 @@ class Unpickler(pickle.Unpickler):
 
     @staticmethod
     def rebuild_tensor(storage, offset, size, stride, *rest):
+        # The view must lie inside its storage: as_strided trusts whatever the pickle says.
+        size, stride = tuple(size), tuple(stride)
+        if offset < 0 or any(s < 0 for s in stride) or any(n < 0 for n in size) or len(size) != len(stride):
+            raise SystemExit(f"tensor with offset {offset}, size {size}, stride {stride}: not a plain tensor")
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else offset - 1
+        if last >= storage.size:
+            raise SystemExit(f"tensor with offset {offset}, size {size}, stride {stride} reaches beyond its storage of {storage.size}")
         if not size:
             return storage[offset:offset + 1].reshape(()).copy()
         strides = [s * storage.itemsize for s in stride]
@@ -177,6 +184,8 @@ def block(g, module, x):
     kind = module.kind.rsplit(".", 1)[-1]
     sub = module._modules
     if kind == "Conv":
+        if "bn" not in sub:
+            raise SystemExit("a Conv without its batch norm: a fused checkpoint, which this converter does not read")
         act = sub.get("act")
         if act is not None and act.kind.rsplit(".", 1)[-1] not in ("SiLU",):
             raise SystemExit(f"Conv activation {act.kind} is not supported")
@@ -244,7 +253,10 @@ def convert(checkpoint, height, width):
     outputs, x = [], "images"
     for layer in layers[:-1]:
         source = layer.f
-        inputs = x if source == -1 else [x if j == -1 else outputs[j] for j in source]
+        if isinstance(source, int):
+            inputs = x if source == -1 else outputs[source]
+        else:
+            inputs = [x if j == -1 else outputs[j] for j in source]
         x = block(g, layer, inputs)
         outputs.append(x)
     sizes = [(height // int(s), width // int(s)) for s in np.asarray(attribute(head, "stride"))]

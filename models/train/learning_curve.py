@@ -5,8 +5,9 @@ alone (the held-out scenes are never read): the first `--scenes` training datase
 (`train_anomaly_tracks.trees`) learn from the first n scenes of the other folds, for each n of
 `--sizes`, and score the fold's frames as the decoder does. Frame AUC pooled over the folds,
 twice: as the pipeline scores under the default profile (loitering and abandoned objects
-incidents, the bag snatch a negative) and on the dataset labels (short-horizon incidents, the bag
-snatch among them; frames showing only loitering or an abandoned object left out).
+incidents, the bag snatch a negative) and on the recipe's training labels (the profile's
+short-horizon incidents; frames showing only loitering or an abandoned object left out). v2's
+figures in models/train/README.md were taken when those labels still counted the bag snatch.
 
     python learning_curve.py DIR/datasets [--scenes 36] [--folds 4] [--sizes 9 18 27]
 
@@ -49,7 +50,7 @@ def main():
                     short.append(d["short"])
                     kept.append(~d["long_only"])
             p, s, y, k = map(np.concatenate, (profile, scores, short, kept))
-            print(f"{n} scenes fitted: frame AUC {roc_auc_score(p, s):.3f} as the pipeline scores, {roc_auc_score(y[k], s[k]):.3f} on dataset labels", flush=True)
+            print(f"{n} scenes fitted: frame AUC {roc_auc_score(p, s):.3f} as the pipeline scores, {roc_auc_score(y[k], s[k]):.3f} on the training labels", flush=True)
 
 
 if __name__ == "__main__":

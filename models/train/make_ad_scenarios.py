@@ -9,7 +9,8 @@ square 9 to 24 m in front of one of the cameras (a usable pixel density), its ki
 every incident and protected kind, so that a frame mostly shows one event against ordinary
 walking. Training and held-out scenarios come from different streams
 (`--split`), held-out ones use seeds >= 1000: sites, camera views, event places and times are
-all redrawn.
+all redrawn. Masking: outlined boxes over the whole frame (tiles (1, 1)), as the recipe's masker
+YOLOv5s (`models/yolov5s.ron`) paints them.
 
     python make_ad_scenarios.py --split train --count 8 --out DIR
     python make_ad_scenarios.py --split holdout --count 3 --out DIR
@@ -124,7 +125,7 @@ def scenario(name, seed, rng, duration_s):
     traffic: (moving_cars: {rng.randint(2, 5)}, parked_cars: {rng.randint(2, 6)}),
     conditions: (rain_mm_h: {rain}),
     render: (msaa: 1, shadows: false),
-    masking: (colour: (0, 160, 230), dilation_px: 2, tiles: (2, 2), style: outlined),
+    masking: (colour: (0, 160, 230), dilation_px: 2, tiles: (1, 1), style: outlined),
     incidents: [
 {chr(10).join(events)}
     ],

@@ -9,11 +9,17 @@ last 2 s) goes into gradient-boosted trees that answer "is this blob taking part
 now?". A frame scores its highest track (0 with none), averaged over the camera's last 10 frames
 (2 s at 5 fps): the `person_tracks` decoder does this in Rust.
 
-Supervision: a track row is positive when the centre of a person then taking part in a
-short-horizon incident (fight, collapse, dispersal, vandalism, vehicle collision, bag snatch) lies
-in its blob (`tracks.parquet`'s `cast`, from the simulation's ground truth, training only). Rows
-of frames where only loitering or an abandoned object shows are not fitted on: those need minutes
-of context.
+Supervision follows the profile the model is scored under (`--profile`, default
+`profiles/unicri.ron`): a track row is positive when the centre of a person then taking part in a
+short-horizon event the profile classes `incident` (fight, collapse, dispersal, vandalism, vehicle
+collision under the default) lies in its blob (`tracks.parquet`'s `cast`, from the simulation's
+ground truth, training only). A short-horizon event the profile classes otherwise (the bag snatch:
+`out_of_scope`, petty theft) is a negative, as the report scores it: in a frame where it is the
+only short-horizon event, its cast's rows are negatives; in the rare frame that also shows an
+incident, `cast` cannot tell the two casts apart and the rows keep the label `cast` gives. Rows of
+frames where only loitering or an abandoned object shows are not fitted on: those need minutes of
+context (a frame that also shows a bag snatch is fitted on, every row a negative, as a frame that
+also shows a fight is fitted on with the loiterer's rows negatives).
 
 The last `--validation` training datasets are validation: they choose the threshold (Youden's J
 on their frame scores) and are never fitted on. (The tree size below was chosen earlier by a
@@ -45,7 +51,9 @@ from train_anomaly_boxes import composition, youden
 
 ROW_WIDTH = 72  # crowdtwin_vision::tracks::ROW_WIDTH
 CONTEXT_FRAMES = 10  # the frame score's average: 2 s at 5 fps
-SHORT = {"fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "bag_snatch"}
+# Short-horizon kinds: those a person's track shows within seconds (`tracks.parquet`'s `cast`).
+SHORT_KINDS = {"fight", "collapse", "dispersal", "vandalism", "vehicle_collision", "bag_snatch"}
+DEFAULT_PROFILE = pathlib.Path(__file__).resolve().parents[2] / "profiles/unicri.ron"
 SIZE = (320, 180)
 PAINT = (0, 160, 230)
 FPS = 5
@@ -54,9 +62,11 @@ SEED = 7
 MASKER_FIELDS = ("masking_model", "masking_model_sha256", "masking_style", "masking_tiles", "masking_quarter_turns", "masking_vehicles")
 
 MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model: retrain rather than edit.
+// Trained and measured on the paint of the masker {masker} ({tiles}, {style});
+// another masker paints otherwise (see the card).
 (
     version: 1,
-    name: "crowdtwin-anomaly-tracks-v2",
+    name: "crowdtwin-anomaly-tracks-v3",
     task: anomaly,
     file: "anomaly_tracks.onnx",
     sha256: "{sha256}",
@@ -113,10 +123,37 @@ def load(folder):
     frame = np.array([frame_of[key] for key in zip(tracks["camera"].to_list(), tracks["tick"].to_list())], dtype=np.int64)
     kinds = labels["kinds"].to_list()
     short = np.array([bool(SHORT & set(k.split(","))) for k in kinds])
-    anomaly = labels["anomaly"].to_numpy()
-    return {"name": folder.name, "x": x, "cast": tracks["cast"].to_numpy(), "frame": frame, "camera": labels["camera"].to_numpy(),
+    # Short-horizon events the profile does not class `incident`: negatives, as the report scores them.
+    other = np.array([bool((SHORT_KINDS - SHORT) & set(k.split(","))) for k in kinds])
+    cast = tracks["cast"].to_numpy() & ~(other & ~short)[frame]
+    # `anomaly` is the dataset's label (any incident kind); frames of long-horizon incidents alone are left out.
+    anomaly = labels["anomaly"].to_numpy() & ~other
+    return {"name": folder.name, "x": x, "cast": cast, "frame": frame, "camera": labels["camera"].to_numpy(),
             "short": short, "long_only": anomaly & ~short, "protected": labels["protected"].to_numpy(), "kinds": kinds,
             "masking": {key.removeprefix("masking_"): meta[key] for key in MASKER_FIELDS}}
+
+
+def incident_kinds(profile):
+    """The kinds a profile (RON, `events: { kind: incident | protected | out_of_scope, ... }`)
+    classes `incident`; every short-horizon kind must be classed."""
+    import re
+    text = re.sub(r"//[^\n]*", "", profile.read_text())
+    events = re.search(r"events\s*:\s*\{(.*?)\}", text, re.S)
+    if not events:
+        raise SystemExit(f"{profile}: no `events: {{...}}` map")
+    classes = dict(re.findall(r"(\w+)\s*:\s*(\w+)", events.group(1)))
+    unknown = {k: v for k, v in classes.items() if v not in ("incident", "protected", "out_of_scope")}
+    if unknown:
+        raise SystemExit(f"{profile}: events {unknown}: each must be incident, protected or out_of_scope")
+    missing = sorted(SHORT_KINDS - classes.keys())
+    if missing:
+        raise SystemExit(f"{profile}: does not class {', '.join(missing)}")
+    return {k for k, v in classes.items() if v == "incident"}
+
+
+# The positives: the short-horizon kinds the default profile classes `incident` (main() reads
+# `--profile` instead); importers (learning_curve.py) get the recipe's labels.
+SHORT = incident_kinds(DEFAULT_PROFILE) & SHORT_KINDS
 
 
 def trees():
@@ -165,7 +202,8 @@ def summary(d, scores, threshold):
     return {
         "frames": int(keep.sum()), "positive": int(y[keep].sum()),
         "frame_auc": float(roc_auc_score(y[keep], scores[keep])) if 0 < y[keep].sum() < keep.sum() else None,
-        "tpr": float((scores[keep & y] >= threshold).mean()), "fpr": float((scores[keep & ~y] >= threshold).mean()),
+        "tpr": float((scores[keep & y] >= threshold).mean()) if (keep & y).any() else None,
+        "fpr": float((scores[keep & ~y] >= threshold).mean()) if (keep & ~y).any() else None,
         "protected_only_flagged": float((scores[only_protected] >= threshold).mean()) if only_protected.any() else None,
         "flagged_by_kind": {k: round(float(np.mean(v)), 3) for k, v in sorted(kinds.items())},
     }
@@ -182,7 +220,11 @@ def main():
     parser.add_argument("--test", nargs="+", required=True, help="held-out datasets, scored once")
     parser.add_argument("--validation", type=int, default=6)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("models"))
+    parser.add_argument("--profile", type=pathlib.Path, default=DEFAULT_PROFILE,
+                        help="the profile whose `incident` kinds are the positives (default: the shipped default profile)")
     args = parser.parse_args()
+    global SHORT
+    SHORT = incident_kinds(args.profile) & SHORT_KINDS
     if not 1 <= args.validation < len(args.train):
         raise SystemExit(f"--validation {args.validation} must leave at least one of the {len(args.train)} training datasets to fit on")
     with threadpool_limits(1):  # OpenMP sums in the trees: one thread, the same trees every run
@@ -218,6 +260,7 @@ def run(args):
     worst = verify(path, model, test[0]["x"])
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     result = {
+        "profile": str(args.profile.name), "positive_kinds": sorted(SHORT),
         "masking": json.loads(next(iter(maskings))), "training_composition": composition(args.train[:-args.validation]), "threshold": threshold,
         "rows_fitted": int(len(y)), "positive_rows": int(y.sum()), "onnx_max_abs_difference": worst,
         "validation": summary(pooled(validation), np.concatenate(val_scores), threshold),
@@ -225,7 +268,9 @@ def run(args):
     }
     result["test_all"] = summary(pooled(test), np.concatenate(test_scores), threshold)
     result["sha256"] = digest
-    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
+    masking = result["masking"]
+    tiles = "whole frame" if masking["tiles"] == [1, 1] else f"{masking['tiles'][0]} x {masking['tiles'][1]} tiles"
+    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(masker=masking["model"], tiles=tiles, style=masking["style"], sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
                                                                  context=CONTEXT_FRAMES, threshold=round(threshold, 4)))
     (args.out / "anomaly_tracks_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("masking", "threshold", "rows_fitted", "positive_rows", "onnx_max_abs_difference", "validation", "test_all")}, indent=2))
