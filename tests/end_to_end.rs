@@ -601,6 +601,25 @@ fn yolo_seg_fixture(dir: &Path) -> PathBuf {
     dir.join("yolo.ron")
 }
 
+/// The NumPy reference decoder of `yolo` exports (`models/tools/yolo_seg_reference.py`), run live
+/// on `png` (the model's input size) with `args`: its kept detections.
+fn yolo_reference(model: &Path, png: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let json = png.with_extension("reference.json");
+    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(python)
+        .arg(root().join("models/tools/yolo_seg_reference.py"))
+        .arg(model)
+        .arg(png)
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    reference["detections"].as_array().unwrap().clone()
+}
+
 #[test]
 fn a_yolo_seg_export_decodes_boxes_and_silhouettes_like_the_numpy_reference() {
     let dir = temp_dir("yolo-seg");
@@ -612,20 +631,7 @@ fn a_yolo_seg_export_decodes_boxes_and_silhouettes_like_the_numpy_reference() {
     let mut detector = crowdtwin_vision::detector::Detector::load(&manifest, 1).unwrap();
     let detections = detector.detect(&grey).unwrap();
     // The NumPy reference decoder, run live with the manifest's settings.
-    let json = dir.join("reference.json");
-    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
-    let args = ["--conf", "0.25", "--iou", "0.45", "--mask-threshold", "0.5", "--classes", "0,2", "--json"];
-    let out = Command::new(python)
-        .arg(root().join("models/tools/yolo_seg_reference.py"))
-        .arg(dir.join("yolo.onnx"))
-        .arg(&png)
-        .args(args)
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let expected = reference["detections"].as_array().unwrap();
+    let expected = &yolo_reference(&dir.join("yolo.onnx"), &png, &["--conf", "0.25", "--iou", "0.45", "--mask-threshold", "0.5", "--classes", "0,2"]);
     // Three kept: two persons (the duplicate removed by NMS, the weak one under the threshold)
     // and the car; the bicycle's class is not listed.
     assert_eq!(detections.iter().map(|d| d.class_id).collect::<Vec<_>>(), vec![0, 0, 2], "{detections:?}");
@@ -838,19 +844,7 @@ fn the_yolov5s_masker_matches_the_numpy_reference_on_a_rendered_frame() {
     input.pixels[12 * row..372 * row].copy_from_slice(&frame.pixels);
     let png = dir.join("input.png");
     std::fs::write(&png, crowdtwin_reports::images::png_bytes(&input).unwrap()).unwrap();
-    let json = dir.join("reference.json");
-    let python = crowdtwin_core::python::interpreter().unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(python)
-        .arg(root().join("models/tools/yolo_seg_reference.py"))
-        .arg(root().join("models/yolov5s.onnx"))
-        .arg(&png)
-        .args(["--conf", "0.25", "--iou", "0.45", "--classes", "0,2,5,7,62,63,67", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let expected = reference["detections"].as_array().unwrap();
+    let expected = &yolo_reference(&root().join("models/yolov5s.onnx"), &png, &["--conf", "0.25", "--iou", "0.45", "--classes", "0,2,5,7,62,63,67"]);
     let mut detector = crowdtwin_vision::detector::Detector::load(&root().join("models/yolov5s.ron"), 1).unwrap();
     assert_eq!(detector.input_size(), (640, 384));
     let detections = detector.detect(&frame).unwrap();
