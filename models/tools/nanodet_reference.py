@@ -164,7 +164,7 @@ def preprocess(rgb: np.ndarray, inp: dict) -> tuple[np.ndarray, dict]:
         r = min(w / iw, h / ih)
         nw, nh = max(1, round(iw * r)), max(1, round(ih * r))
         px, py = (w - nw) // 2, (h - nh) // 2
-        img = np.zeros((h, w, 3), np.float32)  # pixel value 0 (black) padding, centred
+        img = np.full((h, w, 3), inp.get("pad_value", 0), np.float32)  # the manifest's padding (0 by default), centred
         img[py:py + nh, px:px + nw] = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR))
         # the exact scales of the resampled size (r rounded to whole pixels), as the Rust side uses
         info = {"scale_x": nw / iw, "scale_y": nh / ih, "pad_x": float(px), "pad_y": float(py)}

@@ -91,36 +91,19 @@ class YoloxNano:
         return [(float(scores[k]), list(np.clip(boxes[k], 0, [w, h, w, h]))) for k in kept]
 
 
-class Yolov5:
-    """crowdtwin's YOLOv5s conversion (`models/yolov5s.ron`: v8 layout, scores = objectness x class):
-    letterboxed as the Rust preprocessing does (scale to fit, half-pixel bilinear, centred on 114,
-    RGB / 255), decoded by `yolo_seg_reference.decode` (the `yolo` decoder's NumPy reference)."""
-
-    def __init__(self, manifest: str, threads: int):
-        import re
-        text = pathlib.Path(manifest).read_text()
-        path = pathlib.Path(manifest).parent / re.search(r'file:\s*"([^"]+)"', text).group(1)
-        want = re.search(r'sha256:\s*"([0-9a-f]+)"', text).group(1)
-        if hashlib.sha256(path.read_bytes()).hexdigest() != want:
-            raise SystemExit(f"{path}: not the file {manifest} names (sha256); run models/convert_yolov5.sh")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        _, _, self.height, self.width = self.session.get_inputs()[0].shape
+class Yolov5(nanodet_reference.VerifiedModel):
+    """crowdtwin's YOLOv5s conversion (`models/yolov5s.ron`: v8 layout, scores = objectness x class),
+    preprocessed as its manifest says (`nanodet_reference.preprocess`: letterbox on 114, RGB / 255)
+    and decoded by `yolo_seg_reference.decode` (the `yolo` decoder's NumPy reference)."""
 
     def persons(self, rgb: np.ndarray, threshold: float, nms_iou=0.45) -> list[tuple[float, list[float]]]:
         h, w = rgb.shape[:2]
-        r = min(self.height / h, self.width / w)
-        nh, nw = round(h * r), round(w * r)
-        resized = rgb.astype(np.float32) if (nh, nw) == (h, w) else np.stack(
-            [yolo_seg_reference.upsample(rgb[:, :, c].astype(np.float32), nh, nw) for c in range(3)], axis=2)
-        x = np.full((self.height, self.width, 3), 114, np.float32)
-        top, left = (self.height - nh) // 2, (self.width - nw) // 2
-        x[top:top + nh, left:left + nw] = np.round(resized)
-        out = self.session.run(None, {"images": (x / 255).transpose(2, 0, 1)[None].astype(np.float32)})[0]
-        kept = yolo_seg_reference.decode(out, None, threshold, nms_iou, 0.5, {0}, (self.height, self.width))
-        return [(d["score"], list(np.clip((np.asarray(d["box"]) - [left, top, left, top]) / r, 0, [w, h, w, h]))) for d in kept]
+        x, fit = nanodet_reference.preprocess(rgb, self.manifest["input"])
+        out = self.session.run(None, {self.manifest["input"]["name"]: x})[0]
+        kept = yolo_seg_reference.decode(out, None, threshold, nms_iou, 0.5, {0}, x.shape[2:])
+        offset = np.array([fit["pad_x"], fit["pad_y"]] * 2)
+        scale = np.array([fit["scale_x"], fit["scale_y"]] * 2)
+        return [(d["score"], list(np.clip((np.asarray(d["box"]) - offset) / scale, 0, [w, h, w, h]))) for d in kept]
 
 
 def matched(truth: list, found: list) -> tuple[set, int]:

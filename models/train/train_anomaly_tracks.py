@@ -37,6 +37,7 @@ import argparse
 import hashlib
 import json
 import pathlib
+import re
 
 import numpy as np
 import onnxruntime as ort
@@ -136,7 +137,6 @@ def load(folder):
 def incident_kinds(profile):
     """The kinds a profile (RON, `events: { kind: incident | protected | out_of_scope, ... }`)
     classes `incident`; every short-horizon kind must be classed."""
-    import re
     text = re.sub(r"//[^\n]*", "", profile.read_text())
     events = re.search(r"events\s*:\s*\{(.*?)\}", text, re.S)
     if not events:
