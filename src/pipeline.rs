@@ -217,6 +217,13 @@ impl Setup {
             let fps: Vec<u32> = scenario.cameras.iter().map(|c| c.fps).collect();
             model.check_scenario(&scenario.masking, &fps).map_err(|e| anyhow::anyhow!("{}: {e}", options.ad_model.display()))?;
         }
+        // Not refused: a board may audit a model under another masker; the report says so.
+        let masking_mismatch = anomaly
+            .as_ref()
+            .and_then(|model| model.manifest.masking_mismatch(&masked_by.name, &masked_by.source, !refine_model.0.is_empty(), &scenario.masking));
+        if let Some(mismatch) = &masking_mismatch {
+            eprintln!("warning: {mismatch}");
+        }
         let (attacker, privacy_attacker) = load_attacker(options, &scenario)?;
         let key = storage_key(&scenario, options)?;
         let default_threshold = masked_by.vendor_threshold.or(anomaly.as_ref().map(AnomalyDetector::default_threshold)).unwrap_or(0.5);
@@ -269,7 +276,7 @@ impl Setup {
         // CAP identifiers carry a key of everything that makes this run this run.
         let cap = cap.with_run_key(&serde_json::to_string(&(&run_record, &scenario.masking, &scenario.deployment))?);
         let card = std::fs::read_to_string(options.mask_model.parent().unwrap_or(Path::new(".")).join(&masked_by.card)).unwrap_or_default();
-        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card, privacy_attacker }, cap, profile, store };
+        let setup = Setup { scenario, policy, rule, key, run_record, model: ModelTexts { licence: masked_by.licence, card, privacy_attacker, anomaly_masking_mismatch: masking_mismatch }, cap, profile, store };
         Ok((setup, Models { masker: masking, anomaly, webhook, attacker }))
     }
 }

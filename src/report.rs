@@ -27,6 +27,10 @@ pub struct ModelTexts {
     /// The trained privacy attacker: `{"name", "sha256"}` (with `not_run` and why, when the run's
     /// persons are its training data), or null.
     pub privacy_attacker: serde_json::Value,
+    /// How the run's masking differs from the masking its anomaly model was trained and measured
+    /// on (the anomaly manifest's `masked_by`; [`crowdtwin_vision::manifest::ModelManifest::masking_mismatch`]),
+    /// when it does.
+    pub anomaly_masking_mismatch: Option<String>,
 }
 
 /// Writes every file of a finished run into `dir` (the staging folder): tables, coverage,
@@ -54,7 +58,9 @@ pub fn write_run(dir: &Path, scenario: &Scenario, recorder: &Recorder, policy: &
         let path = dir.join("plots").join(format!("alert_{:03}.png", record.alert));
         write_atomic(&path, &png_bytes(&view).map_err(anyhow::Error::msg)?).with_context(|| format!("writing {}", path.display()))?;
     }
-    let texts = serde_json::json!({ "licence": model.licence, "card": model.card, "privacy_attacker": model.privacy_attacker });
+    let texts = serde_json::json!({
+        "licence": model.licence, "card": model.card, "privacy_attacker": model.privacy_attacker, "anomaly_masking_mismatch": model.anomaly_masking_mismatch,
+    });
     let path = dir.join("model.json");
     write_atomic(&path, serde_json::to_string_pretty(&texts)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     write_report(dir, records, sheets, policy, model.clone())
@@ -108,6 +114,7 @@ pub fn write_report(
     summary["masked_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.masked_bytes).sum::<f64>());
     summary["metadata_bytes_sent"] = serde_json::json!(bandwidth.iter().map(|b| b.metadata_bytes).sum::<f64>());
     summary["anomaly"] = serde_json::to_value(&anomaly)?;
+    summary["anomaly_masking_mismatch"] = serde_json::json!(model.anomaly_masking_mismatch);
     summary["privacy"] = serde_json::to_value(&records.privacy)?;
     summary["privacy_attacker_model"] = model.privacy_attacker.clone();
     summary["light"] = serde_json::json!(run.light);
@@ -149,6 +156,7 @@ pub fn write_report(
         anomaly: &anomaly,
         bandwidth: &bandwidth,
         alert_views,
+        anomaly_masking_mismatch: model.anomaly_masking_mismatch,
     })
     .map_err(anyhow::Error::msg)?;
     let path = dir.join("report.html");
@@ -200,5 +208,10 @@ pub fn rebuild_report(dir: &Path, policy: &Path, profile: Option<&Path>) -> anyh
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_else(|| serde_json::json!({ "licence": "", "card": "" }));
     let text = |key: &str| model[key].as_str().unwrap_or_default().to_string();
-    write_report(dir, &records, sheets, &policy, ModelTexts { licence: text("licence"), card: text("card"), privacy_attacker: model["privacy_attacker"].clone() })
+    write_report(dir, &records, sheets, &policy, ModelTexts {
+        licence: text("licence"),
+        card: text("card"),
+        privacy_attacker: model["privacy_attacker"].clone(),
+        anomaly_masking_mismatch: model["anomaly_masking_mismatch"].as_str().map(str::to_string),
+    })
 }

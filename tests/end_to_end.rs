@@ -862,3 +862,35 @@ fn the_yolov5s_masker_matches_the_numpy_reference_on_a_rendered_frame() {
     assert!(detections.iter().any(|d| d.class_id == 0 && d.score > 0.5), "{detections:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_run_says_when_its_masking_is_not_what_its_anomaly_model_was_trained_on() {
+    // The default anomaly model was trained on YOLOv5s's paint over the whole frame
+    // (models/anomaly_tracks.ron, `masked_by`); the default masker is NanoDet-g.
+    let _guard = RENDERER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("masked-by");
+    for (masker, told) in [("models/nanodet.ron", Some("masker nanodet-g-416-coco instead of yolov5s-coco-384x640")), ("models/yolov5s.ron", None)] {
+        let out = dir.join(Path::new(masker).file_stem().unwrap());
+        let output = crowdtwin(&["run", "tests/fixtures/small.ron", "--seconds", "1", "--mask-model", masker, "--out", out.to_str().unwrap(), "--quiet"]);
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+        // `crowdtwin report` rebuilds the report from the run's files: the sentence is among them.
+        let model: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("model.json")).unwrap()).unwrap();
+        match told {
+            Some(clause) => {
+                let said = summary["anomaly_masking_mismatch"].as_str().unwrap_or_default();
+                assert!(said.contains(clause) && said.contains("crowdtwin-anomaly-tracks-v3"), "{said:?}");
+                assert_eq!(model["anomaly_masking_mismatch"], said);
+                assert!(stderr.contains(&format!("warning: {said}")), "{stderr}");
+                assert!(report.contains("Outside the model's intended use") && report.contains(clause), "the report says it");
+            }
+            None => {
+                assert!(summary["anomaly_masking_mismatch"].is_null(), "{}", summary["anomaly_masking_mismatch"]);
+                assert!(model["anomaly_masking_mismatch"].is_null() && !stderr.contains("warning") && !report.contains("Outside the model's intended use"), "{stderr}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -63,8 +63,8 @@ SEED = 7
 MASKER_FIELDS = ("masking_model", "masking_model_sha256", "masking_style", "masking_tiles", "masking_quarter_turns", "masking_vehicles")
 
 MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model: retrain rather than edit.
-// Trained and measured on the paint of the masker {masker} ({tiles}, {style});
-// another masker paints otherwise (see the card).
+// Trained and measured on the paint of the masker {masker} ({tiles}, {style}),
+// as `masked_by` states: a run masking otherwise says so in its report (see the card).
 (
     version: 1,
     name: "crowdtwin-anomaly-tracks-v3",
@@ -83,6 +83,14 @@ MANIFEST = """// Written by models/train/train_anomaly_tracks.py with the model:
         std: [1.0, 1.0, 1.0],
     ),
     threads: Some(1),
+    masked_by: Some((
+        model: "{masker}",
+        sha256: "{masker_sha256}",
+        style: {style},
+        tiles: ({tiles_c}, {tiles_r}),
+        quarter_turns: {quarter_turns},
+        vehicles: {vehicles},
+    )),
     decoder: person_tracks(
         probabilities: "probabilities",   // [N, 2]: the second is "taking part in an incident"
         size: ({w}, {h}),                  // the masked frame is read at this size, as the datasets were
@@ -270,7 +278,8 @@ def run(args):
     result["sha256"] = digest
     masking = result["masking"]
     tiles = "whole frame" if masking["tiles"] == [1, 1] else f"{masking['tiles'][0]} x {masking['tiles'][1]} tiles"
-    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(masker=masking["model"], tiles=tiles, style=masking["style"], sha256=digest, width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
+    (args.out / "anomaly_tracks.ron").write_text(MANIFEST.format(masker=masking["model"], tiles=tiles, style=masking["style"], sha256=digest, masker_sha256=masking["model_sha256"],
+                                                                 tiles_c=masking["tiles"][0], tiles_r=masking["tiles"][1], quarter_turns=str(masking["quarter_turns"]).lower(), vehicles=str(masking["vehicles"]).lower(), width=ROW_WIDTH, w=SIZE[0], h=SIZE[1], r=PAINT[0], g=PAINT[1], b=PAINT[2], fps=FPS,
                                                                  context=CONTEXT_FRAMES, threshold=round(threshold, 4)))
     (args.out / "anomaly_tracks_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("masking", "threshold", "rows_fitted", "positive_rows", "onnx_max_abs_difference", "validation", "test_all")}, indent=2))

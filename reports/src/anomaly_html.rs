@@ -95,6 +95,9 @@ pub fn anomaly_section(input: &ReportInput, metrics: &AnomalyMetrics) -> String 
         metrics.out_of_scope_visible,
         escape(&run.profile)
     );
+    if let Some(mismatch) = &input.anomaly_masking_mismatch {
+        let _ = write!(html, "<p class=\"note\"><b>Outside the model's intended use.</b> {}.</p>", escape(mismatch));
+    }
     if metrics.alert_time_share >= 0.5 {
         let _ = write!(
             html,

@@ -51,6 +51,9 @@ pub struct ReportInput<'a> {
     pub alert_views: Vec<(String, Vec<u8>)>,
     /// The cameras' coverage of the site and its map (PNG), when computed.
     pub coverage: Option<(crate::coverage::RunCoverage, Vec<u8>)>,
+    /// How the run's masking differs from the masking its anomaly model was trained and measured
+    /// on (the anomaly manifest's `masked_by`), when it does: shown under the anomaly table.
+    pub anomaly_masking_mismatch: Option<String>,
 }
 
 fn interval(ci: Option<(f64, f64)>, scale: f64, digits: usize) -> String {

@@ -42,6 +42,31 @@ pub struct ModelManifest {
     /// and the run's tables, are the same bits at every thread count.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// An anomaly model only: the masking it was trained and measured on. A model that reads a
+    /// masker's output learns that masker's habits (whom it finds, how its paint is shaped), so a
+    /// run masking otherwise says so in its report (`None`: the manifest does not say).
+    #[serde(default)]
+    pub masked_by: Option<MaskedBy>,
+}
+
+/// The masking an anomaly model was trained and measured on: the masker and the scenario's
+/// `masking` settings that shape its output (the fields `crowdtwin dataset` records in
+/// `dataset.json` as `masking_*`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedBy {
+    /// The masker's manifest `name`.
+    pub model: String,
+    /// sha256 of its ONNX file (lower-case hex), as a run records it.
+    pub sha256: String,
+    /// `masking.style`.
+    pub style: crowdtwin_core::scenario::MaskStyle,
+    /// `masking.tiles`: (columns, rows), (1, 1) for the whole frame only.
+    pub tiles: (u32, u32),
+    /// `masking.quarter_turns`.
+    pub quarter_turns: bool,
+    /// `masking.vehicles`.
+    pub vehicles: bool,
 }
 
 /// A model served over the Open Inference Protocol (KServe predict protocol v2) by gRPC:
@@ -510,6 +535,20 @@ impl ModelManifest {
             }
         }
         check_source(&self.file, &self.sha256, self.endpoint.as_ref())?;
+        if let Some(masked_by) = &self.masked_by {
+            if self.task != Task::Anomaly {
+                return Err((vec![Key("masked_by")], "only an anomaly model reads masked frames: another task has no `masked_by`".into()));
+            }
+            if masked_by.model.is_empty() {
+                return Err((vec![Key("masked_by"), Key("model")], "must name the masker (its manifest's `name`)".into()));
+            }
+            if masked_by.sha256.len() != 64 || !masked_by.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+                return Err((vec![Key("masked_by"), Key("sha256")], format!("must be 64 lower-case hex digits, got {:?}", masked_by.sha256)));
+            }
+            if masked_by.tiles.0 == 0 || masked_by.tiles.1 == 0 {
+                return Err((vec![Key("masked_by"), Key("tiles")], format!("must be at least (1, 1), got {:?}", masked_by.tiles)));
+            }
+        }
         if self.input.resize == Resize::CentreCrop && self.task != Task::Anomaly {
             // A masker that never sees the frame's margins leaves the people there unmasked.
             return Err((vec![Key("input"), Key("resize")], "centre_crop cuts off the frame's margins: only an anomaly model may use it".into()));
@@ -615,6 +654,56 @@ impl ModelManifest {
     pub fn model_path(&self, manifest_path: &Path) -> PathBuf {
         manifest_path.parent().unwrap_or(Path::new(".")).join(&self.file)
     }
+}
+
+impl ModelManifest {
+    /// How this run's masking differs from the masking the model was trained and measured on
+    /// (its manifest's `masked_by`), one clause per difference; `None` when it does not, or the
+    /// manifest does not say. Not an error: a board may want to see the model under another
+    /// masker, but its figures are then outside the model's intended use.
+    ///
+    /// `masker` and `masker_sha256` are the run's masking model (its manifest `name`, and its
+    /// file's sha256 or `served:…`), `refined` whether silhouettes are refined from its boxes.
+    pub fn masking_mismatch(&self, masker: &str, masker_sha256: &str, refined: bool, masking: &crowdtwin_core::scenario::MaskingSettings) -> Option<String> {
+        let trained = self.masked_by.as_ref()?;
+        let mut differences = Vec::new();
+        if masker != trained.model {
+            differences.push(format!("masker {masker} instead of {}", trained.model));
+        } else if masker_sha256 != trained.sha256 {
+            differences.push(format!("masker file sha256 {masker_sha256} instead of {}", trained.sha256));
+        }
+        if refined {
+            differences.push("silhouettes refined from its boxes".to_string());
+        }
+        if masking.style != trained.style {
+            differences.push(format!("style {} instead of {}", style_name(masking.style), style_name(trained.style)));
+        }
+        let tiles = |(c, r): (u32, u32)| if (c, r) == (1, 1) { "whole frame".to_string() } else { format!("{c}x{r} tiles") };
+        if masking.tiles != trained.tiles {
+            differences.push(format!("{} instead of {}", tiles(masking.tiles), tiles(trained.tiles)));
+        }
+        if masking.quarter_turns != trained.quarter_turns {
+            differences.push(format!("quarter turns {}", if masking.quarter_turns { "on" } else { "off" }));
+        }
+        if masking.vehicles != trained.vehicles {
+            differences.push(format!("vehicles {}", if masking.vehicles { "masked" } else { "left bare" }));
+        }
+        (!differences.is_empty()).then(|| {
+            format!(
+                "anomaly model `{}` was trained and measured on the masking of {} ({}, {}); this run masks otherwise: {} — its anomaly figures here are outside its intended use (its card)",
+                self.name,
+                trained.model,
+                tiles(trained.tiles),
+                style_name(trained.style),
+                differences.join(", ")
+            )
+        })
+    }
+}
+
+/// A mask style as scenarios spell it.
+fn style_name(style: crowdtwin_core::scenario::MaskStyle) -> String {
+    ron::to_string(&style).unwrap_or_else(|_| format!("{style:?}"))
 }
 
 /// A model (or a two-stage model's head) comes from exactly one of a file with its sha256 and an
@@ -728,6 +817,56 @@ mod tests {
             (served.replace("http://127.0.0.1:8081", "https://example.org/v2"), "endpoint.url"),
             (served.replace("resize: letterbox", "resize: centre_crop"), "input.resize"),
         ] {
+            std::fs::write(&file, &bad).unwrap();
+            let error = ModelManifest::load(&file).unwrap_err().to_string();
+            assert!(error.contains("m.ron:") && error.contains(&format!("field `{field}`")), "{error}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_masking_otherwise_than_the_anomaly_model_was_trained_on_is_told_each_difference() {
+        use crowdtwin_core::scenario::{MaskStyle, MaskingSettings};
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let manifest = ModelManifest::load(&models.join("anomaly_tracks.ron")).unwrap();
+        let trained = manifest.masked_by.clone().expect("the default anomaly model states the masking it was trained on");
+        let same = MaskingSettings { style: trained.style, tiles: trained.tiles, quarter_turns: trained.quarter_turns, vehicles: trained.vehicles, ..Default::default() };
+        assert_eq!(manifest.masking_mismatch(&trained.model, &trained.sha256, false, &same), None);
+        let other = MaskingSettings { tiles: (2, 2), style: MaskStyle::Solid, quarter_turns: !trained.quarter_turns, ..same.clone() };
+        let told = manifest.masking_mismatch("nanodet-g-416-coco", &"ab".repeat(32), true, &other).unwrap();
+        for clause in [
+            format!("masker nanodet-g-416-coco instead of {}", trained.model),
+            "silhouettes refined from its boxes".into(),
+            "style solid instead of outlined".into(),
+            "2x2 tiles instead of whole frame".into(),
+            "quarter turns on".into(),
+        ] {
+            assert!(told.contains(&clause), "{clause:?} missing from {told:?}");
+        }
+        assert!(!told.contains("vehicles"), "{told}");
+        let retrained = manifest.masking_mismatch(&trained.model, &"ab".repeat(32), false, &same).unwrap();
+        assert!(retrained.contains(&format!("masker file sha256 {} instead of {}", "ab".repeat(32), trained.sha256)), "{retrained}");
+        // A manifest that does not say is not second-guessed.
+        let baseline = ModelManifest::load(&models.join("anomaly_mil.ron")).unwrap();
+        assert_eq!((baseline.masked_by.as_ref(), baseline.masking_mismatch("nanodet-g-416-coco", "", true, &other)), (None, None));
+    }
+
+    #[test]
+    fn masked_by_belongs_to_anomaly_models_and_a_bad_one_names_its_field() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let tracks = std::fs::read_to_string(models.join("anomaly_tracks.ron")).unwrap();
+        let nanodet = std::fs::read_to_string(models.join("nanodet.ron")).unwrap();
+        let block = &tracks[tracks.find("    masked_by:").unwrap()..tracks.find("    decoder:").unwrap()];
+        let sha = block.lines().find(|l| l.contains("sha256:")).unwrap();
+        let tiles = block.lines().find(|l| l.contains("tiles:")).unwrap();
+        let dir = std::env::temp_dir().join(format!("crowdtwin-manifest-masked-by-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (bad, field) in [
+            (nanodet.replacen("    decoder:", &format!("{block}    decoder:"), 1), "masked_by"),
+            (tracks.replacen(sha, "        sha256: \"not-a-digest\",", 1), "masked_by.sha256"),
+            (tracks.replacen(tiles, "        tiles: (0, 1),", 1), "masked_by.tiles"),
+        ] {
+            let file = dir.join("m.ron");
             std::fs::write(&file, &bad).unwrap();
             let error = ModelManifest::load(&file).unwrap_err().to_string();
             assert!(error.contains("m.ron:") && error.contains(&format!("field `{field}`")), "{error}");
