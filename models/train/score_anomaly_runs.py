@@ -7,7 +7,8 @@ from its own tables: the frame AUC is pooled over every frame of every run (a fr
 when an incident the run's profile calls an incident shows at least `min_visible_px` pixels in
 it, as the run's own frame AUC counts it — `incident_frames.parquet` joined with
 `incidents.parquet`, the run's classes), with a 95 % bootstrap interval over
-runs × cameras; per kind, incidents visible and detected (TBDC: alerts whose region meets the
+runs × cameras — and the same against only the negatives that show no staged event, and only
+those that show a protected or out-of-scope one (where the ranking fails); per kind, incidents visible and detected (TBDC: alerts whose region meets the
 incident's box in at least `alerts.track_share` of its visible frames), protected activities
 visible and flagged, out-of-scope events alerted on (disproportionate), and false alerts per
 camera-hour. A kind seen fewer than 5 times says "inconclusive" beside its rate. Then, per model,
@@ -107,6 +108,12 @@ def model_summary(runs):
     runs = [pathlib.Path(r) for r in runs]
     frames = pl.concat([frames_of(r) for r in runs])
     out = pooled(frames)
+    # Where the ranking fails: the same positives against the negatives showing no staged event
+    # (a quiet plaza, as most of a real camera's day) and against those showing a protected or
+    # out-of-scope one (what a lawful model must tell apart from an incident).
+    shown = pl.col("kinds").list.len() > 0
+    out["against_quiet"] = pooled(frames.filter(pl.col("positive") | ~shown))
+    out["against_events"] = pooled(frames.filter(pl.col("positive") | shown))
     kinds, false_alerts, hours, alerts, disproportionate = {}, 0, 0.0, 0, 0
     per_run, anomalies = {}, []
     for run in runs:
@@ -124,11 +131,13 @@ def model_summary(runs):
     incident = [v for v in kinds.values() if v["class"] == "incident"]
     protected = [v for v in kinds.values() if v["class"] == "protected"]
     rate = lambda group: (sum(v["alerted"] for v in group) / max(sum(v["visible"] for v in group), 1)) if group else None
+    count = lambda group: [sum(v["alerted"] for v in group), sum(v["visible"] for v in group)]
     out.update({
         "per_run": per_run, "alerts": alerts, "false_alerts": false_alerts, "camera_hours": hours,
         "false_alerts_per_camera_hour": false_alerts / hours if hours else None,
         "disproportionate_alerts": disproportionate,
         "incident_detection_rate": rate(incident), "protected_flag_rate": rate(protected),
+        "incidents_detected": count(incident), "protected_flagged": count(protected),
         "by_kind": dict(sorted(kinds.items())),
         "operating_points": operating_points(anomalies),
     })
@@ -217,8 +226,13 @@ def markdown(models):
     row = lambda label, f: lines.append(f"| {label} | " + " | ".join(f(models[n]) for n in names) + " |")
     row("frame AUC, pooled (95 % CI over run × camera)", lambda m: f"**{m['frame_auc']:.3f}** ({m['frame_auc_ci95'][0]:.2f}–{m['frame_auc_ci95'][1]:.2f})")
     row("frames (positive)", lambda m: f"{m['frames']} ({m['positive']})")
-    row("incidents detected (TBDC criterion, every incident kind)", lambda m: "—" if m["incident_detection_rate"] is None else f"{m['incident_detection_rate']:.0%}")
-    row("protected activities flagged", lambda m: "—" if m["protected_flag_rate"] is None else f"{m['protected_flag_rate']:.0%}")
+    auc = lambda p: f"{p['frame_auc']:.3f} ({p['frame_auc_ci95'][0]:.2f}–{p['frame_auc_ci95'][1]:.2f})"
+    row("frame AUC against frames showing no staged event (negatives)", lambda m: f"{auc(m['against_quiet'])} ({m['against_quiet']['frames'] - m['positive']})")
+    row("frame AUC against frames showing a protected or out-of-scope event (negatives)", lambda m: f"{auc(m['against_events'])} ({m['against_events']['frames'] - m['positive']})")
+    share = lambda pair: f"{pair[0]}/{pair[1]} ({pair[0] / pair[1]:.0%})" if pair[1] else "—"
+    row("incidents detected (TBDC criterion, every incident kind)", lambda m: share(m["incidents_detected"]))
+    row("protected activities flagged", lambda m: share(m["protected_flagged"]))
+    row("protected flag rate ≤ ½ incident detection rate", lambda m: "—" if not (m["incidents_detected"][1] and m["protected_flagged"][1]) else ("yes" if m["protected_flag_rate"] <= m["incident_detection_rate"] / 2 else "no"))
     row("false alerts per camera-hour", lambda m: "—" if m["false_alerts_per_camera_hour"] is None else f"{m['false_alerts_per_camera_hour']:.0f}")
     row("disproportionate alerts (out of scope)", lambda m: str(m["disproportionate_alerts"]))
     kinds = sorted({k for m in models.values() for k in m["by_kind"]}, key=lambda k: ((TBDC_KINDS + LONG_CONTEXT).index(k) if k in TBDC_KINDS + LONG_CONTEXT else 99, k))

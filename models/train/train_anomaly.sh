@@ -22,7 +22,7 @@ bin=${CARGO_TARGET_DIR:-target}/release/crowdtwin
 mask=$(realpath -m "${AD_MASK_MODEL:-models/yolov5s.ron}")
 [ -f "$mask" ] || { echo "no masker manifest $mask (models/yolov5s.ron's model comes from make setup)" >&2; exit 2; }
 mask_sha=$(sed -n 's/^ *sha256: "\([0-9a-f]*\)".*/\1/p' "$mask")
-TRAIN=${AD_TRAIN_SCENARIOS:-42} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-10} VALIDATION=${AD_VALIDATION_SCENARIOS:-6}
+TRAIN=${AD_TRAIN_SCENARIOS:-42} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-20} VALIDATION=${AD_VALIDATION_SCENARIOS:-6}
 .venv/bin/python models/train/make_ad_scenarios.py --split train --count "$TRAIN" --out "$dir/scenarios" >/dev/null
 .venv/bin/python models/train/make_ad_scenarios.py --split holdout --count "$HOLDOUT" --out "$dir/scenarios" >/dev/null
 data() { # name
