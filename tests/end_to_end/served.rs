@@ -72,9 +72,11 @@ impl Server {
         let text = std::fs::read_to_string(root().join("models").join(format!("{shipped}.ron"))).unwrap();
         let mut served = Vec::new();
         for line in text.lines() {
-            if line.trim_start().starts_with("file:") {
+            // The model's own `file` and `sha256` (top level, four spaces in), not `masked_by`'s masker's.
+            let field = line.strip_prefix("    ").filter(|rest| !rest.starts_with(' ')).unwrap_or_default();
+            if field.starts_with("file:") {
                 served.push(format!("    endpoint: Some((url: \"http://127.0.0.1:{}\", model: \"{model}\")),", self.grpc));
-            } else if !line.trim_start().starts_with("sha256:") {
+            } else if !field.starts_with("sha256:") {
                 served.push(line.to_string());
             }
         }
