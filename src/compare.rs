@@ -14,23 +14,12 @@ use std::path::{Path, PathBuf};
 /// The styles compared by default: unmasked first (the baseline), then the four masks.
 pub const STYLES: [MaskStyle; 6] = [MaskStyle::None, MaskStyle::Solid, MaskStyle::Outlined, MaskStyle::Blur, MaskStyle::Pixelate, MaskStyle::Edges];
 
-/// The name of a style, as scenarios spell it.
-pub fn style_name(style: MaskStyle) -> &'static str {
-    match style {
-        MaskStyle::None => "none",
-        MaskStyle::Solid => "solid",
-        MaskStyle::Blur => "blur",
-        MaskStyle::Pixelate => "pixelate",
-        MaskStyle::Edges => "edges",
-        MaskStyle::Outlined => "outlined",
-    }
-}
 
 /// Parses `none,solid,…`.
 pub fn parse_styles(text: &str) -> Result<Vec<MaskStyle>, String> {
     text.split(',')
         .map(|name| {
-            STYLES.iter().copied().find(|s| style_name(*s) == name.trim()).ok_or_else(|| format!("`{name}` is not a masking style (none, solid, outlined, blur, pixelate, edges)"))
+            STYLES.iter().copied().find(|s| s.name() == name.trim()).ok_or_else(|| format!("`{name}` is not a masking style (none, solid, outlined, blur, pixelate, edges)"))
         })
         .collect()
 }
@@ -96,7 +85,7 @@ pub fn compare(base: &RunOptions, out: &Path, styles: &[MaskStyle], mut progress
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut rows = Vec::new();
     for &style in styles {
-        let name = style_name(style);
+        let name = style.name();
         let options = RunOptions {
             out: out.join(name),
             variant: Variant {

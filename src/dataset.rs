@@ -222,7 +222,7 @@ pub fn export(options: &DatasetOptions, mut progress: impl FnMut(u64, u64)) -> a
         "masking_model": model.0,
         "masking_model_sha256": model.1,
         "size": [width, height],
-        "masking_style": crate::compare::style_name(scenario.masking.style),
+        "masking_style": scenario.masking.style.name(),
         // What a person-track model's manifest must state (its `paint` and `fps`): the trainer checks them.
         "masking_colour": [scenario.masking.colour.0, scenario.masking.colour.1, scenario.masking.colour.2],
         "camera_fps": scenario.cameras.iter().map(|c| c.fps).collect::<Vec<_>>(),

@@ -217,10 +217,14 @@ impl Setup {
             let fps: Vec<u32> = scenario.cameras.iter().map(|c| c.fps).collect();
             model.check_scenario(&scenario.masking, &fps).map_err(|e| anyhow::anyhow!("{}: {e}", options.ad_model.display()))?;
         }
-        // Not refused: a board may audit a model under another masker; the report says so.
-        let masking_mismatch = anomaly
-            .as_ref()
-            .and_then(|model| model.manifest.masking_mismatch(&masked_by.name, &masked_by.source, !refine_model.0.is_empty(), &scenario.masking));
+        // Not refused: a board may audit a model under another masker; the report says so. A
+        // vendor pipeline paints its own masks solid, whatever `masking.style` says.
+        let mut painted = scenario.masking.clone();
+        if is_pipeline(&options.mask_model) {
+            painted.style = crowdtwin_core::scenario::MaskStyle::Solid;
+        }
+        let masking_mismatch =
+            anomaly.as_ref().and_then(|model| model.manifest.masking_mismatch(&masked_by.name, &masked_by.source, !refine_model.0.is_empty(), &painted));
         if let Some(mismatch) = &masking_mismatch {
             eprintln!("warning: {mismatch}");
         }

@@ -827,6 +827,20 @@ pub enum MaskStyle {
     None,
 }
 
+impl MaskStyle {
+    /// The style's name as scenarios spell it (`outlined`, `solid`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskStyle::None => "none",
+            MaskStyle::Solid => "solid",
+            MaskStyle::Blur => "blur",
+            MaskStyle::Pixelate => "pixelate",
+            MaskStyle::Edges => "edges",
+            MaskStyle::Outlined => "outlined",
+        }
+    }
+}
+
 /// How results are scored.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

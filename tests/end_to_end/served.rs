@@ -344,6 +344,7 @@ fn the_default_person_track_model_served_scores_as_the_in_process_one() {
     let mut ours = crowdtwin_vision::anomaly::AnomalyDetector::load(&root().join("models/anomaly_tracks.ron"), 1).unwrap();
     let mut theirs = crowdtwin_vision::anomaly::AnomalyDetector::load(&served, 1).unwrap();
     assert_eq!(theirs.sha256, format!("served:http://127.0.0.1:{}/tracks", server.grpc));
+    assert!(theirs.manifest.masked_by.is_some() && theirs.manifest.masked_by == ours.manifest.masked_by, "the served copy keeps masked_by");
     // The clip of the in-process fixture test (every frame shows paint), then a frame without.
     let blobs: Vec<u64> = fixture_json("anomaly_tracks_clip/reference.json")["blobs"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     let mut scores = Vec::new();

@@ -57,7 +57,9 @@ pub struct ModelManifest {
 pub struct MaskedBy {
     /// The masker's manifest `name`.
     pub model: String,
-    /// sha256 of its ONNX file (lower-case hex), as a run records it.
+    /// Where its outputs came from, as a run records it (`runs.masking_model_sha256`): its ONNX
+    /// file's sha256 (64 lower-case hex digits), or `served:URL/MODEL[/VERSION]` for a masker on
+    /// an inference server, whose bytes cannot be checked from here.
     pub sha256: String,
     /// `masking.style`.
     pub style: crowdtwin_core::scenario::MaskStyle,
@@ -542,8 +544,9 @@ impl ModelManifest {
             if masked_by.model.is_empty() {
                 return Err((vec![Key("masked_by"), Key("model")], "must name the masker (its manifest's `name`)".into()));
             }
-            if masked_by.sha256.len() != 64 || !masked_by.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
-                return Err((vec![Key("masked_by"), Key("sha256")], format!("must be 64 lower-case hex digits, got {:?}", masked_by.sha256)));
+            let digest = masked_by.sha256.len() == 64 && masked_by.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+            if !digest && !masked_by.sha256.starts_with("served:") {
+                return Err((vec![Key("masked_by"), Key("sha256")], format!("must be 64 lower-case hex digits or `served:URL/MODEL`, got {:?}", masked_by.sha256)));
             }
             if masked_by.tiles.0 == 0 || masked_by.tiles.1 == 0 {
                 return Err((vec![Key("masked_by"), Key("tiles")], format!("must be at least (1, 1), got {:?}", masked_by.tiles)));
@@ -670,13 +673,15 @@ impl ModelManifest {
         if masker != trained.model {
             differences.push(format!("masker {masker} instead of {}", trained.model));
         } else if masker_sha256 != trained.sha256 {
-            differences.push(format!("masker file sha256 {masker_sha256} instead of {}", trained.sha256));
+            // A file's sha256, or `served:…` for a masker on a server.
+            let source = |s: &str| if s.starts_with("served:") { s.to_string() } else { format!("file sha256 {s}") };
+            differences.push(format!("masker {masker} from {} instead of {}", source(masker_sha256), source(&trained.sha256)));
         }
         if refined {
             differences.push("silhouettes refined from its boxes".to_string());
         }
         if masking.style != trained.style {
-            differences.push(format!("style {} instead of {}", style_name(masking.style), style_name(trained.style)));
+            differences.push(format!("style {} instead of {}", masking.style.name(), trained.style.name()));
         }
         let tiles = |(c, r): (u32, u32)| if (c, r) == (1, 1) { "whole frame".to_string() } else { format!("{c}x{r} tiles") };
         if masking.tiles != trained.tiles {
@@ -694,16 +699,11 @@ impl ModelManifest {
                 self.name,
                 trained.model,
                 tiles(trained.tiles),
-                style_name(trained.style),
+                trained.style.name(),
                 differences.join(", ")
             )
         })
     }
-}
-
-/// A mask style as scenarios spell it.
-fn style_name(style: crowdtwin_core::scenario::MaskStyle) -> String {
-    ron::to_string(&style).unwrap_or_else(|_| format!("{style:?}"))
 }
 
 /// A model (or a two-stage model's head) comes from exactly one of a file with its sha256 and an
@@ -845,7 +845,11 @@ mod tests {
         }
         assert!(!told.contains("vehicles"), "{told}");
         let retrained = manifest.masking_mismatch(&trained.model, &"ab".repeat(32), false, &same).unwrap();
-        assert!(retrained.contains(&format!("masker file sha256 {} instead of {}", "ab".repeat(32), trained.sha256)), "{retrained}");
+        assert!(retrained.contains(&format!("from file sha256 {} instead of file sha256 {}", "ab".repeat(32), trained.sha256)), "{retrained}");
+        let served = manifest.masking_mismatch(&trained.model, "served:http://127.0.0.1:8081/yolov5s", false, &same).unwrap();
+        assert!(served.contains(&format!("from served:http://127.0.0.1:8081/yolov5s instead of file sha256 {}", trained.sha256)), "{served}");
+        let vehicles = manifest.masking_mismatch(&trained.model, &trained.sha256, false, &MaskingSettings { vehicles: !trained.vehicles, ..same.clone() }).unwrap();
+        assert!(vehicles.contains(if trained.vehicles { "vehicles left bare" } else { "vehicles masked" }), "{vehicles}");
         // A manifest that does not say is not second-guessed.
         let baseline = ModelManifest::load(&models.join("anomaly_mil.ron")).unwrap();
         assert_eq!((baseline.masked_by.as_ref(), baseline.masking_mismatch("nanodet-g-416-coco", "", true, &other)), (None, None));
@@ -864,6 +868,8 @@ mod tests {
         for (bad, field) in [
             (nanodet.replacen("    decoder:", &format!("{block}    decoder:"), 1), "masked_by"),
             (tracks.replacen(sha, "        sha256: \"not-a-digest\",", 1), "masked_by.sha256"),
+            (tracks.replacen(sha, &sha.to_uppercase().replace("SHA256", "sha256"), 1), "masked_by.sha256"),
+            (tracks.replacen("        model: \"yolov5s-coco-384x640\",", "        model: \"\",", 1), "masked_by.model"),
             (tracks.replacen(tiles, "        tiles: (0, 1),", 1), "masked_by.tiles"),
         ] {
             let file = dir.join("m.ron");
