@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 /// The styles compared by default: unmasked first (the baseline), then the four masks.
 pub const STYLES: [MaskStyle; 6] = [MaskStyle::None, MaskStyle::Solid, MaskStyle::Outlined, MaskStyle::Blur, MaskStyle::Pixelate, MaskStyle::Edges];
 
-
 /// Parses `none,solid,…`.
 pub fn parse_styles(text: &str) -> Result<Vec<MaskStyle>, String> {
     text.split(',')
