@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the scenarios the box-reading anomaly model (models/anomaly_boxes.md) is trained and
-tested on (deterministic).
+"""Writes the scenarios the default anomaly model (models/anomaly_tracks.md) is trained, validated
+and tested on (deterministic).
 
 Each scenario is a generated plaza (size, buildings, benches, trees, time of day, weather and
 crowd drawn from its own random stream) watched by two cameras on two of its four sides, with a

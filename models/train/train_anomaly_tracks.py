@@ -22,8 +22,8 @@ context (a frame that also shows a bag snatch is fitted on, every row a negative
 also shows a fight is fitted on with the loiterer's rows negatives).
 
 The last `--validation` training datasets are validation: they choose the threshold (Youden's J
-on their frame scores) and are never fitted on. (The tree size below was chosen earlier by a
-cross-validation over all training datasets, validation included; the held-out ones untouched.) The held-out datasets (`--test`) are scored once at the
+on their frame scores) and are never fitted on. (The tree size below was chosen earlier, for v1,
+by a cross-validation over its 24 training scenes, validation included; the held-out ones untouched.) The held-out datasets (`--test`) are scored once at the
 end, as a preview; the card's figures come from running the held-out scenarios through the real
 pipeline (`score_anomaly_runs.py`).
 
