@@ -849,8 +849,10 @@ fn the_trained_attacker_is_not_run_on_the_persons_it_was_trained_on() {
 /// The anomaly model is handed the masked frame and nothing else: with the frame's
 /// ground truth scrambled (every id of the id mask, the persons and incidents in view), the raw
 /// frame after masking and the masker's own by-products too (its per-pixel mask, its
-/// detections), every score and region score of the anomaly stage (with the box-reading model,
-/// whose region grid makes the comparison finer) is bit for bit what it was.
+/// detections), every score and region score of the anomaly stage is bit for bit what it was —
+/// with the default person-track model and with the box-reading model, whose region grid makes
+/// the comparison finer. (NanoDet-g masks here: what is tested is what reaches the model, not how
+/// well it reads this masker's paint.)
 #[test]
 fn corrupting_the_ground_truth_leaves_the_anomaly_scores_unchanged() {
     use crowdtwin::stages::anomaly::{AlertOut, AnomalyStage};
