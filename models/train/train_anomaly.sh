@@ -5,7 +5,8 @@
 # YOLOv5s over the whole frame, outlined: models/yolov5s.ron, made by `make setup`; another masker
 # with AD_MASK_MODEL=MANIFEST), then train and export models/anomaly_tracks.onnx (+ its manifest);
 # last, run it and the weak baseline (anomaly_mil) on the held-out stores through the real
-# pipeline and pool those runs into DIR/heldout.md (the card's table).
+# pipeline and pool those runs into DIR/heldout.md (the card's table), and copies of them rescored
+# with the bag snatch an incident into DIR/heldout_theft_incident.md (theft by TBDC).
 # With ORACLE=1 it also runs the oracle study (oracle_tracks.py) into DIR/oracle.md.
 # Stores and datasets already in DIR are reused. Deterministic: the same datasets give the same
 # trees. See models/train/README.md for the time it takes.
@@ -26,14 +27,15 @@ TRAIN=${AD_TRAIN_SCENARIOS:-42} HOLDOUT=${AD_HOLDOUT_SCENARIOS:-20} VALIDATION=$
 .venv/bin/python models/train/make_ad_scenarios.py --split train --count "$TRAIN" --out "$dir/scenarios" >/dev/null
 .venv/bin/python models/train/make_ad_scenarios.py --split holdout --count "$HOLDOUT" --out "$dir/scenarios" >/dev/null
 data() { # name
-  local store="$dir/stores/$1" set="$dir/datasets/$1"
-  # A store rendered from another version of the scenario file (an older generator) is rendered again.
-  grep -q "\"scenario_sha256\": \"$(sha256sum "$dir/scenarios/$1.ron" | cut -d' ' -f1)\"" "$store/store.json" 2>/dev/null ||
+  local store="$dir/stores/$1" set="$dir/datasets/$1" sha
+  sha=$(sha256sum "$dir/scenarios/$1.ron" | cut -d' ' -f1)
+  # A store or dataset made from another version of the scenario file (an older generator) is made again.
+  grep -q "\"scenario_sha256\": \"$sha\"" "$store/store.json" 2>/dev/null ||
     "$bin" render "$dir/scenarios/$1.ron" --out "$store" --quiet >&2 || exit 1
   # The scenario file, not the store's copy: masking may differ from what the store was rendered with.
   # A dataset exported by another masker, or before dataset.json recorded the mask colour, frame
   # rates, tiles and turns, is exported again.
-  { [ -f "$set/tracks.parquet" ] && grep -q '"masking_quarter_turns"' "$set/dataset.json" && grep -q "\"masking_model_sha256\": \"$mask_sha\"" "$set/dataset.json"; } ||
+  { [ -f "$set/tracks.parquet" ] && grep -q "\"scenario_sha256\": \"$sha\"" "$set/dataset.json" && grep -q '"masking_quarter_turns"' "$set/dataset.json" && grep -q "\"masking_model_sha256\": \"$mask_sha\"" "$set/dataset.json"; } ||
     "$bin" dataset --frames "$store" "$dir/scenarios/$1.ron" --out "$set" --size 320x180 --mask-model "$mask" --quiet >&2 || exit 1
   echo "$set"
 }
