@@ -8,8 +8,9 @@
 # pipeline and pool those runs into DIR/heldout.md (the card's table), and copies of them rescored
 # with the bag snatch an incident into DIR/heldout_theft_incident.md (theft by TBDC).
 # With ORACLE=1 it also runs the oracle study (oracle_tracks.py) into DIR/oracle.md.
-# Stores and datasets already in DIR are reused. Deterministic: the same datasets give the same
-# trees. See models/train/README.md for the time it takes.
+# Stores and datasets already in DIR are reused when made from the same scenario file.
+# Deterministic: the same datasets give the same trees. See models/train/README.md for the time
+# it takes.
 #
 #   models/train/train_anomaly.sh DIR [OUT]     (OUT: where the model goes, default models/)
 set -euo pipefail
