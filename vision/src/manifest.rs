@@ -545,7 +545,7 @@ impl ModelManifest {
                 return Err((vec![Key("masked_by"), Key("model")], "must name the masker (its manifest's `name`)".into()));
             }
             let digest = masked_by.sha256.len() == 64 && masked_by.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
-            if !digest && !masked_by.sha256.starts_with("served:") {
+            if !digest && !masked_by.sha256.starts_with(SERVED) {
                 return Err((vec![Key("masked_by"), Key("sha256")], format!("must be 64 lower-case hex digits or `served:URL/MODEL`, got {:?}", masked_by.sha256)));
             }
             if masked_by.tiles.0 == 0 || masked_by.tiles.1 == 0 {
@@ -674,7 +674,7 @@ impl ModelManifest {
             differences.push(format!("masker {masker} instead of {}", trained.model));
         } else if masker_sha256 != trained.sha256 {
             // A file's sha256, or `served:…` for a masker on a server.
-            let source = |s: &str| if s.starts_with("served:") { s.to_string() } else { format!("file sha256 {s}") };
+            let source = |s: &str| if s.starts_with(SERVED) { s.to_string() } else { format!("file sha256 {s}") };
             differences.push(format!("masker {masker} from {} instead of {}", source(masker_sha256), source(&trained.sha256)));
         }
         if refined {
@@ -720,13 +720,16 @@ fn check_source(file: &str, sha256: &str, endpoint: Option<&Endpoint>) -> Result
     }
 }
 
+/// How a served model's source begins, where a file's sha256 would stand ([`Endpoint::source`]).
+pub const SERVED: &str = "served:";
+
 impl Endpoint {
     /// `served:URL/MODEL[/VERSION]`: where a served model's results come from.
     pub fn source(&self) -> String {
         if self.version.is_empty() {
-            format!("served:{}/{}", self.url, self.model)
+            format!("{SERVED}{}/{}", self.url, self.model)
         } else {
-            format!("served:{}/{}/{}", self.url, self.model, self.version)
+            format!("{SERVED}{}/{}/{}", self.url, self.model, self.version)
         }
     }
 
